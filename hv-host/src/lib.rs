@@ -1,0 +1,9 @@
+//! The host side of the SDK: the emulated MIPS32 machine ([`machine`]) and,
+//! in a later issue, the virtual machine monitor that runs guests on it.
+//!
+//! The machine is deterministic: time inside it is the count of executed
+//! instructions, never the host clock, so the same image and flags always
+//! give the same instruction count, output and exit code.
+
+pub mod addr;
+pub mod machine;
