@@ -1,0 +1,210 @@
+//! The physical address space, compatible with QEMU's `mipssim` board:
+//!
+//! | physical range            | what                                        |
+//! |---------------------------|---------------------------------------------|
+//! | `0x0000_0000..RAM size`   | RAM (`--mem`, 1..=256 MiB)                  |
+//! | `0x1fc0_0000..0x2000_0000`| boot ROM window, 4 MiB, reads zero, writes ignored |
+//! | `0x1fd0_03f8..+8`         | 16550 UART, interrupt on Cause.IP4          |
+//! | anything else             | bus error (IBE on fetch, DBE on data)       |
+//!
+//! The UART lies inside the ROM window's address range and takes precedence
+//! there, as on the board. RAM and ROM are one contiguous host buffer
+//! (`mem`): RAM first, then the ROM, so that the execution loop can address
+//! both by a buffer offset.
+
+use super::devices::uart::{UART_WINDOW, Uart};
+use crate::addr::MachineAddr;
+
+/// Physical base of the boot ROM window.
+pub const ROM_BASE: u32 = 0x1fc0_0000;
+/// Size of the boot ROM window.
+pub const ROM_SIZE: u32 = 4 << 20;
+/// Physical base of the UART's registers.
+pub const UART_BASE: u32 = 0x1fd0_03f8;
+/// Largest RAM size the machine accepts.
+pub const MAX_RAM: u32 = 256 << 20;
+/// Page size the bus and the caches work in.
+pub const PAGE_SIZE: u32 = 4096;
+
+/// What a physical address refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// RAM or ROM at this offset of the memory buffer; `writable` is false
+    /// for ROM.
+    Mem {
+        /// Offset into the memory buffer.
+        offset: u32,
+        /// Whether stores reach it (RAM) or are ignored (ROM).
+        writable: bool,
+    },
+    /// The UART register at this offset.
+    Uart(u32),
+    /// Nothing: a bus error.
+    None,
+}
+
+/// The bus: memory and devices.
+#[derive(Clone, Debug)]
+pub struct Bus {
+    /// RAM followed by the boot ROM.
+    pub(crate) mem: Vec<u8>,
+    ram_bytes: u32,
+    /// The console UART.
+    pub uart: Uart,
+}
+
+impl Bus {
+    /// A bus with `ram_bytes` of zeroed RAM (a multiple of 4 KiB, at most
+    /// [`MAX_RAM`]; the caller validates).
+    pub fn new(ram_bytes: u32) -> Self {
+        Self {
+            mem: vec![0; (ram_bytes + ROM_SIZE) as usize],
+            ram_bytes,
+            uart: Uart::new(),
+        }
+    }
+
+    /// RAM size in bytes.
+    #[inline]
+    pub fn ram_bytes(&self) -> u32 {
+        self.ram_bytes
+    }
+
+    /// Resolves a physical address.
+    #[inline]
+    pub fn target(&self, pa: u32) -> Target {
+        if pa < self.ram_bytes {
+            Target::Mem { offset: pa, writable: true }
+        } else if pa.wrapping_sub(UART_BASE) < UART_WINDOW {
+            Target::Uart(pa - UART_BASE)
+        } else if pa.wrapping_sub(ROM_BASE) < ROM_SIZE {
+            Target::Mem { offset: self.ram_bytes + (pa - ROM_BASE), writable: false }
+        } else {
+            Target::None
+        }
+    }
+
+    /// Whether the 4 KiB page holding `pa` is plain memory (no device),
+    /// so that translation caches may point straight into the buffer.
+    #[inline]
+    pub fn page_is_plain_memory(&self, pa: u32) -> bool {
+        let page = pa & !(PAGE_SIZE - 1);
+        page < self.ram_bytes
+            || (page.wrapping_sub(ROM_BASE) < ROM_SIZE
+                && (page >> 12) != (UART_BASE >> 12))
+    }
+
+    /// Reads a byte of memory at buffer offset `off` (caller checked range).
+    #[inline]
+    pub fn mem_u8(&self, off: u32) -> u8 {
+        self.mem[off as usize]
+    }
+
+    /// Reads a little-endian halfword at buffer offset `off` (aligned).
+    #[inline]
+    pub fn mem_u16(&self, off: u32) -> u16 {
+        let o = off as usize;
+        u16::from_le_bytes([self.mem[o], self.mem[o + 1]])
+    }
+
+    /// Reads a little-endian word at buffer offset `off` (aligned).
+    #[inline]
+    pub fn mem_u32(&self, off: u32) -> u32 {
+        let o = off as usize;
+        match self.mem.get(o..o + 4) {
+            Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
+            _ => 0,
+        }
+    }
+
+    /// Writes a byte at buffer offset `off`.
+    #[inline]
+    pub fn set_mem_u8(&mut self, off: u32, v: u8) {
+        self.mem[off as usize] = v;
+    }
+
+    /// Writes a little-endian halfword at buffer offset `off` (aligned).
+    #[inline]
+    pub fn set_mem_u16(&mut self, off: u32, v: u16) {
+        let o = off as usize;
+        self.mem[o..o + 2].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// Writes a little-endian word at buffer offset `off` (aligned).
+    #[inline]
+    pub fn set_mem_u32(&mut self, off: u32, v: u32) {
+        let o = off as usize;
+        if let Some(s) = self.mem.get_mut(o..o + 4) {
+            s.copy_from_slice(&v.to_le_bytes());
+        }
+    }
+
+    /// Copies `bytes` to physical address `pa` (RAM or ROM, a loader's
+    /// path); fails if any byte falls outside memory.
+    pub fn write_phys(&mut self, pa: MachineAddr, bytes: &[u8]) -> Result<(), MachineAddr> {
+        for (i, chunk) in bytes.chunks(PAGE_SIZE as usize).enumerate() {
+            let a = pa.raw().wrapping_add((i as u32) * PAGE_SIZE);
+            let end = a.wrapping_add(chunk.len() as u32 - 1);
+            match (self.target(a), self.target(end)) {
+                (Target::Mem { offset, .. }, Target::Mem { offset: o2, .. })
+                    if o2 == offset + chunk.len() as u32 - 1 =>
+                {
+                    self.mem[offset as usize..=o2 as usize].copy_from_slice(chunk);
+                }
+                _ => return Err(MachineAddr::new(a)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads `len` bytes from physical address `pa`; `None` if any byte
+    /// falls outside memory.
+    pub fn read_phys(&self, pa: MachineAddr, len: u32) -> Option<Vec<u8>> {
+        let end = pa.raw().checked_add(len.checked_sub(1)?)?;
+        match (self.target(pa.raw()), self.target(end)) {
+            (Target::Mem { offset, .. }, Target::Mem { offset: o2, .. })
+                if o2 == offset + len - 1 =>
+            {
+                Some(self.mem[offset as usize..=o2 as usize].to_vec())
+            }
+            _ => None,
+        }
+    }
+
+    /// The level of the CPU's hardware interrupt lines HW5..HW0 as Cause
+    /// bits IP7..IP2 (bits 15..10).
+    #[inline]
+    pub fn irq_lines(&self) -> u32 {
+        // The UART is on hardware interrupt 2, Cause.IP4.
+        u32::from(self.uart.irq()) << 12
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_map() {
+        let bus = Bus::new(1 << 20);
+        assert_eq!(bus.target(0x10), Target::Mem { offset: 0x10, writable: true });
+        assert_eq!(bus.target(1 << 20), Target::None);
+        assert_eq!(bus.target(UART_BASE + 5), Target::Uart(5));
+        assert_eq!(
+            bus.target(ROM_BASE + 4),
+            Target::Mem { offset: (1 << 20) + 4, writable: false }
+        );
+        assert!(!bus.page_is_plain_memory(UART_BASE));
+        assert!(bus.page_is_plain_memory(ROM_BASE));
+        assert_eq!(bus.target(0xffff_fff0), Target::None);
+    }
+
+    #[test]
+    fn phys_copy_checks_bounds() {
+        let mut bus = Bus::new(1 << 20);
+        bus.write_phys(MachineAddr::new(0x100), b"abc").expect("inside RAM");
+        assert_eq!(bus.read_phys(MachineAddr::new(0x100), 3).as_deref(), Some(&b"abc"[..]));
+        assert!(bus.write_phys(MachineAddr::new((1 << 20) - 2), b"abc").is_err());
+        assert!(bus.read_phys(MachineAddr::new(0), 0).is_none());
+    }
+}

@@ -1,0 +1,215 @@
+//! System control coprocessor (CP0): the privileged registers, their reset
+//! values and their architectural write masks (MIPS32 Release 2, Volume III).
+//!
+//! This module owns the register storage and the masking rules. Side effects
+//! of writes that reach outside CP0 (mode changes flushing translation
+//! caches, the timer, interrupt re-evaluation) are applied by the executor
+//! in [`super::exec::cop0`]. Count and Random are derived from machine time
+//! and so are computed there too.
+
+use super::tlb::TLB_ENTRIES;
+
+/// Status register bits.
+pub mod status {
+    /// Coprocessor 0 usable in user/supervisor mode.
+    pub const CU0: u32 = 1 << 28;
+    /// Boot exception vectors.
+    pub const BEV: u32 = 1 << 22;
+    /// Interrupt mask, IM7..IM0.
+    pub const IM: u32 = 0xff << 8;
+    /// Kernel/supervisor/user mode field.
+    pub const KSU: u32 = 3 << 3;
+    /// Supervisor mode value of KSU.
+    pub const KSU_SUPERVISOR: u32 = 1 << 3;
+    /// User mode value of KSU.
+    pub const KSU_USER: u32 = 2 << 3;
+    /// Error level.
+    pub const ERL: u32 = 1 << 2;
+    /// Exception level.
+    pub const EXL: u32 = 1 << 1;
+    /// Interrupt enable.
+    pub const IE: u32 = 1;
+    /// Bits software can write.
+    pub const WRITABLE: u32 = CU0 | BEV | IM | KSU | ERL | EXL | IE;
+}
+
+/// Cause register bits.
+pub mod cause {
+    /// The exception happened in a branch delay slot.
+    pub const BD: u32 = 1 << 31;
+    /// Timer interrupt pending.
+    pub const TI: u32 = 1 << 30;
+    /// Coprocessor number of a Coprocessor Unusable exception.
+    pub const CE_SHIFT: u32 = 28;
+    /// Interrupts use the special interrupt vector (offset 0x200).
+    pub const IV: u32 = 1 << 23;
+    /// Pending interrupt bits IP7..IP0.
+    pub const IP: u32 = 0xff << 8;
+    /// Software interrupt bits IP1..IP0 (writable).
+    pub const IP_SW: u32 = 3 << 8;
+    /// Exception code field.
+    pub const EXC_CODE: u32 = 0x1f << 2;
+    /// Bits software can write.
+    pub const WRITABLE: u32 = IV | IP_SW;
+}
+
+/// Config register values: MIPS32 Release 2, standard TLB, no caches
+/// modelled, little-endian; Config1 reports [`TLB_ENTRIES`].
+pub mod config {
+    use super::TLB_ENTRIES;
+    /// Config (16, 0): M=1, AT=MIPS32, AR=Release 2, MT=standard TLB, K0=2.
+    pub const CONFIG0: u32 = (1 << 31) | (1 << 10) | (1 << 7) | 2;
+    /// Config0 bits software can write (K0, the kseg0 cacheability).
+    pub const CONFIG0_WRITABLE: u32 = 7;
+    /// Config1 (16, 1): M=1, MMU size - 1 in bits 30..25, no caches, no FPU.
+    pub const CONFIG1: u32 = (1 << 31) | ((TLB_ENTRIES as u32 - 1) << 25);
+    /// Config2 (16, 2): M=1, no further caches.
+    pub const CONFIG2: u32 = 1 << 31;
+    /// Config3 (16, 3): ULRI (UserLocal implemented).
+    pub const CONFIG3: u32 = 1 << 13;
+}
+
+/// Processor identification: company MIPS Technologies (1), processor
+/// 0x93 (24K family), revision 0.
+pub const PRID: u32 = 0x0001_9300;
+
+/// Mask of the Index register's index field.
+pub const INDEX_MASK: u32 = TLB_ENTRIES as u32 - 1;
+/// Index.P: the last TLBP found no match.
+pub const INDEX_P: u32 = 1 << 31;
+/// EntryLo bits software can write: PFN, C, D, V, G.
+pub const ENTRYLO_WRITABLE: u32 = 0x03ff_ffff;
+/// EntryHi bits software can write: VPN2 and ASID.
+pub const ENTRYHI_WRITABLE: u32 = 0xffff_e0ff;
+/// EntryHi ASID field.
+pub const ASID_MASK: u32 = 0xff;
+/// PageMask bits software can write (4 KiB up to 256 MiB pages).
+pub const PAGEMASK_WRITABLE: u32 = 0x1fff_e000;
+/// Context.PTEBase, the writable part of Context.
+pub const CONTEXT_PTEBASE: u32 = 0xff80_0000;
+/// EBase writable bits (exception base, bits 29..12; bits 31..30 read 1,0).
+pub const EBASE_WRITABLE: u32 = 0x3fff_f000;
+/// HWREna bits software can write (hardware registers 0..3 and 29).
+pub const HWRENA_WRITABLE: u32 = 0x2000_000f;
+/// IntCtl: IPTI = 7 (timer on IP7), IPPCI = 0; VS (bits 9..5) writable.
+pub const INTCTL: u32 = 7 << 29;
+/// IntCtl bits software can write.
+pub const INTCTL_WRITABLE: u32 = 0x1f << 5;
+
+/// CP0 register numbers (`rd` of MFC0/MTC0), by name.
+#[allow(missing_docs)]
+pub mod reg {
+    pub const INDEX: u8 = 0;
+    pub const RANDOM: u8 = 1;
+    pub const ENTRYLO0: u8 = 2;
+    pub const ENTRYLO1: u8 = 3;
+    pub const CONTEXT: u8 = 4;
+    pub const PAGEMASK: u8 = 5;
+    pub const WIRED: u8 = 6;
+    pub const HWRENA: u8 = 7;
+    pub const BADVADDR: u8 = 8;
+    pub const COUNT: u8 = 9;
+    pub const ENTRYHI: u8 = 10;
+    pub const COMPARE: u8 = 11;
+    pub const STATUS: u8 = 12;
+    pub const CAUSE: u8 = 13;
+    pub const EPC: u8 = 14;
+    pub const PRID: u8 = 15;
+    pub const CONFIG: u8 = 16;
+    pub const LLADDR: u8 = 17;
+    pub const ERROREPC: u8 = 30;
+}
+
+/// The CP0 register file, less Count and Random, which derive from time.
+#[derive(Clone, Debug)]
+pub struct Cp0 {
+    /// Index (0): TLB index for TLBR/TLBWI, P bit from TLBP.
+    pub index: u32,
+    /// EntryLo0 (2).
+    pub entry_lo0: u32,
+    /// EntryLo1 (3).
+    pub entry_lo1: u32,
+    /// Context (4): PTEBase and BadVPN2.
+    pub context: u32,
+    /// UserLocal (4, 2): read by `rdhwr $29`.
+    pub user_local: u32,
+    /// PageMask (5).
+    pub page_mask: u32,
+    /// Wired (6).
+    pub wired: u32,
+    /// HWREna (7).
+    pub hwrena: u32,
+    /// BadVAddr (8).
+    pub bad_vaddr: u32,
+    /// EntryHi (10): VPN2 and ASID.
+    pub entry_hi: u32,
+    /// Compare (11).
+    pub compare: u32,
+    /// Status (12).
+    pub status: u32,
+    /// IntCtl (12, 1).
+    pub intctl: u32,
+    /// Cause (13), less the hardware interrupt lines, which are sampled
+    /// live from the devices and the timer.
+    pub cause: u32,
+    /// EPC (14).
+    pub epc: u32,
+    /// EBase (15, 1).
+    pub ebase: u32,
+    /// Config (16, 0) K0 field.
+    pub config0: u32,
+    /// LLAddr (17): physical address of the last LL, shifted right by 4.
+    pub lladdr: u32,
+    /// ErrorEPC (30).
+    pub error_epc: u32,
+    /// DESAVE (31): a scratch register.
+    pub desave: u32,
+}
+
+impl Cp0 {
+    /// The state after a cold reset: BEV=1, ERL=1 (kernel mode, boot
+    /// vectors), everything else as the architecture leaves it (zero here,
+    /// so that runs are deterministic).
+    pub fn reset() -> Self {
+        Self {
+            index: 0,
+            entry_lo0: 0,
+            entry_lo1: 0,
+            context: 0,
+            user_local: 0,
+            page_mask: 0,
+            wired: 0,
+            hwrena: 0,
+            bad_vaddr: 0,
+            entry_hi: 0,
+            compare: 0,
+            status: status::BEV | status::ERL,
+            intctl: INTCTL,
+            cause: 0,
+            epc: 0,
+            ebase: 0x8000_0000,
+            config0: config::CONFIG0,
+            lladdr: 0,
+            error_epc: 0,
+            desave: 0,
+        }
+    }
+
+    /// The current ASID (EntryHi bits 7..0).
+    #[inline]
+    pub fn asid(&self) -> u8 {
+        (self.entry_hi & ASID_MASK) as u8
+    }
+
+    /// Whether the CPU is in kernel mode (KSU=0, or EXL or ERL set).
+    #[inline]
+    pub fn kernel_mode(&self) -> bool {
+        self.status & (status::EXL | status::ERL) != 0 || self.status & status::KSU == 0
+    }
+
+    /// Whether CP0 instructions are usable: kernel mode or Status.CU0.
+    #[inline]
+    pub fn cp0_usable(&self) -> bool {
+        self.kernel_mode() || self.status & status::CU0 != 0
+    }
+}

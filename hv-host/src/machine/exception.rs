@@ -1,0 +1,191 @@
+//! Exception codes, the kinds of address translation fault, and exception
+//! entry: where the CPU goes and which CP0 registers it sets, exactly as
+//! MIPS32 Release 2 Volume III specifies (EPC and Cause.BD for delay slots,
+//! EXL nesting, BEV/EBase vectors, the refill vector only when EXL=0,
+//! Cause.IV for interrupts).
+//!
+//! Entry can instead be routed to the host (see [`super::RouteMask`]): the
+//! exception then leaves the CPU untouched, pointing at the instruction that
+//! raised it, and the run loop returns [`super::Exit::Trap`].
+
+use super::Machine;
+use super::cp0::{cause, status};
+
+/// Cause.ExcCode values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ExcCode {
+    /// Interrupt.
+    Int = 0,
+    /// TLB modification: store to a clean page.
+    Mod = 1,
+    /// TLB miss or invalid entry on a load or fetch.
+    Tlbl = 2,
+    /// TLB miss or invalid entry on a store.
+    Tlbs = 3,
+    /// Address error on a load or fetch.
+    AdEL = 4,
+    /// Address error on a store.
+    AdES = 5,
+    /// Bus error on a fetch.
+    Ibe = 6,
+    /// Bus error on a load or store.
+    Dbe = 7,
+    /// System call.
+    Sys = 8,
+    /// Breakpoint.
+    Bp = 9,
+    /// Reserved instruction.
+    Ri = 10,
+    /// Coprocessor unusable.
+    CpU = 11,
+    /// Arithmetic overflow.
+    Ov = 12,
+    /// Trap.
+    Tr = 13,
+}
+
+impl ExcCode {
+    /// The short name used in the manual and in traces.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExcCode::Int => "Int",
+            ExcCode::Mod => "Mod",
+            ExcCode::Tlbl => "TLBL",
+            ExcCode::Tlbs => "TLBS",
+            ExcCode::AdEL => "AdEL",
+            ExcCode::AdES => "AdES",
+            ExcCode::Ibe => "IBE",
+            ExcCode::Dbe => "DBE",
+            ExcCode::Sys => "Sys",
+            ExcCode::Bp => "Bp",
+            ExcCode::Ri => "RI",
+            ExcCode::CpU => "CpU",
+            ExcCode::Ov => "Ov",
+            ExcCode::Tr => "Tr",
+        }
+    }
+}
+
+/// What kind of access a translation is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Instruction fetch.
+    Fetch,
+    /// Data load.
+    Load,
+    /// Data store.
+    Store,
+}
+
+/// Why a virtual address did not translate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The segment is not accessible in the current mode, or misaligned.
+    Address,
+    /// No TLB entry matches (refill vector when EXL=0).
+    TlbRefill,
+    /// The matching entry's page is not valid.
+    TlbInvalid,
+    /// A store to a page whose D bit is clear.
+    TlbModified,
+}
+
+/// Details of an exception routed to the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trap {
+    /// The exception.
+    pub code: ExcCode,
+    /// For TLB exceptions: whether it was a refill (no matching entry).
+    pub refill: bool,
+    /// Address of the instruction that raised it (or, for an interrupt, of
+    /// the next instruction to execute).
+    pub pc: u32,
+    /// Whether that instruction is in a branch delay slot.
+    pub in_delay_slot: bool,
+    /// The faulting virtual address of address and TLB exceptions.
+    pub bad_vaddr: Option<u32>,
+    /// The coprocessor number of a Coprocessor Unusable exception.
+    pub coprocessor: u8,
+}
+
+impl Machine {
+    /// Raises exception `code` for the instruction at `cur_pc` (see the
+    /// module doc), `refill` selecting the TLB refill vector.
+    #[cold]
+    pub(crate) fn raise_with(&mut self, code: ExcCode, refill: bool, bad_vaddr: Option<u32>, ce: u8) {
+        if self.route.0 & (1 << code as u32) != 0 {
+            // Leave the CPU at the raising instruction; the host decides.
+            self.next_pc = self.pc;
+            self.pc = self.cur_pc;
+            self.delay_slot = self.cur_delay;
+            self.request_exit(super::Exit::Trap(Trap {
+                code,
+                refill,
+                pc: self.cur_pc,
+                in_delay_slot: self.cur_delay,
+                bad_vaddr,
+                coprocessor: ce,
+            }));
+            return;
+        }
+        self.stats.exceptions[code as usize] += 1;
+        let st = self.cp0.status;
+        let exl_was_set = st & status::EXL != 0;
+        if !exl_was_set {
+            if self.cur_delay {
+                self.cp0.epc = self.cur_pc.wrapping_sub(4);
+                self.cp0.cause |= cause::BD;
+            } else {
+                self.cp0.epc = self.cur_pc;
+                self.cp0.cause &= !cause::BD;
+            }
+        }
+        self.cp0.cause = (self.cp0.cause & !(cause::EXC_CODE | (3 << cause::CE_SHIFT)))
+            | ((code as u32) << 2)
+            | (u32::from(ce & 3) << cause::CE_SHIFT);
+        let offset = if refill && !exl_was_set {
+            0
+        } else if code == ExcCode::Int && self.cp0.cause & cause::IV != 0 {
+            0x200
+        } else {
+            0x180
+        };
+        let base = if st & status::BEV != 0 { 0xbfc0_0200 } else { self.cp0.ebase & 0xffff_f000 };
+        self.cp0.status = st | status::EXL;
+        self.pc = base.wrapping_add(offset);
+        self.next_pc = self.pc.wrapping_add(4);
+        self.delay_slot = false;
+        self.mode_changed();
+    }
+
+    /// Raises an exception that carries no address.
+    #[inline]
+    pub(crate) fn raise(&mut self, code: ExcCode) {
+        self.raise_with(code, false, None, 0);
+    }
+
+    /// Raises the exception for a translation fault on `vaddr`, setting
+    /// BadVAddr, and for TLB faults Context.BadVPN2 and EntryHi.VPN2.
+    #[cold]
+    pub(crate) fn raise_fault(&mut self, fault: Fault, vaddr: u32, access: Access) {
+        let store = access == Access::Store;
+        self.cp0.bad_vaddr = vaddr;
+        let code = match fault {
+            Fault::Address => {
+                return self.raise_with(
+                    if store { ExcCode::AdES } else { ExcCode::AdEL },
+                    false,
+                    Some(vaddr),
+                    0,
+                );
+            }
+            Fault::TlbModified => ExcCode::Mod,
+            Fault::TlbRefill | Fault::TlbInvalid if store => ExcCode::Tlbs,
+            Fault::TlbRefill | Fault::TlbInvalid => ExcCode::Tlbl,
+        };
+        self.cp0.context = (self.cp0.context & 0xff80_0000) | ((vaddr >> 9) & 0x007f_fff0);
+        self.cp0.entry_hi = (vaddr & 0xffff_e000) | (self.cp0.entry_hi & 0xff);
+        self.raise_with(code, fault == Fault::TlbRefill, Some(vaddr), 0);
+    }
+}

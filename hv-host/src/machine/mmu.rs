@@ -1,0 +1,243 @@
+//! Address translation and data access: the 32-bit segment rules per mode
+//! (kuseg/suseg/useg, kseg0, kseg1, ksseg/sseg, kseg3), the TLB, and the
+//! sized loads and stores the executor uses, with their fast path through
+//! the translation caches ([`super::xlat`]).
+//!
+//! | segment | range                     | kernel          | supervisor | user |
+//! |---------|---------------------------|-----------------|------------|------|
+//! | useg    | `0x0000_0000..0x8000_0000`| mapped (unmapped when ERL=1) | mapped | mapped |
+//! | kseg0   | `0x8000_0000..0xa000_0000`| unmapped, `pa = va - 0x8000_0000` | AdE | AdE |
+//! | kseg1   | `0xa000_0000..0xc000_0000`| unmapped, `pa = va - 0xa000_0000` | AdE | AdE |
+//! | sseg    | `0xc000_0000..0xe000_0000`| mapped          | mapped     | AdE  |
+//! | kseg3   | `0xe000_0000..`           | mapped          | AdE        | AdE  |
+
+use super::Machine;
+use super::bus::Target;
+use super::code::NO_SLOT;
+use super::cp0::status;
+use super::exception::{Access, ExcCode, Fault};
+use super::tlb::lo;
+
+/// The translation regime: what the segment rules are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Regime {
+    /// Kernel mode with ERL clear.
+    Kernel = 0,
+    /// Kernel mode with ERL set: kuseg is unmapped.
+    KernelErl = 1,
+    /// Supervisor mode.
+    Supervisor = 2,
+    /// User mode.
+    User = 3,
+}
+
+impl Regime {
+    /// The regime a Status value selects.
+    pub fn of(st: u32) -> Regime {
+        if st & status::ERL != 0 {
+            Regime::KernelErl
+        } else if st & status::EXL != 0 {
+            Regime::Kernel
+        } else {
+            match st & status::KSU {
+                0 => Regime::Kernel,
+                status::KSU_SUPERVISOR => Regime::Supervisor,
+                _ => Regime::User,
+            }
+        }
+    }
+}
+
+impl Machine {
+    /// Translates `va` for `access` under the current mode and ASID.
+    pub(crate) fn translate(&self, va: u32, access: Access) -> Result<u32, Fault> {
+        match (self.regime, va >> 29) {
+            (Regime::KernelErl, 0..=3) => Ok(va),
+            (_, 0..=3) => self.tlb_translate(va, access),
+            (Regime::Kernel | Regime::KernelErl, 4) => Ok(va - 0x8000_0000),
+            (Regime::Kernel | Regime::KernelErl, 5) => Ok(va - 0xa000_0000),
+            (Regime::Kernel | Regime::KernelErl, _) => self.tlb_translate(va, access),
+            (Regime::Supervisor, 6) => self.tlb_translate(va, access),
+            _ => Err(Fault::Address),
+        }
+    }
+
+    fn tlb_translate(&self, va: u32, access: Access) -> Result<u32, Fault> {
+        let hit = self.tlb.lookup(va, self.cp0.asid()).ok_or(Fault::TlbRefill)?;
+        if hit.lo & lo::V == 0 {
+            Err(Fault::TlbInvalid)
+        } else if access == Access::Store && hit.lo & lo::D == 0 {
+            Err(Fault::TlbModified)
+        } else {
+            Ok(hit.paddr)
+        }
+    }
+
+    /// Loads `size` (1, 2 or 4) bytes at `va`, aligned; raises the right
+    /// exception and returns `None` on failure.
+    #[inline(always)]
+    pub(crate) fn load(&mut self, va: u32, size: u32) -> Option<u32> {
+        if va & (size - 1) != 0 {
+            self.raise_fault(Fault::Address, va, Access::Load);
+            return None;
+        }
+        match self.xlat.read(va) {
+            Some(off) => Some(match size {
+                4 => self.bus.mem_u32(off),
+                2 => u32::from(self.bus.mem_u16(off)),
+                _ => u32::from(self.bus.mem_u8(off)),
+            }),
+            None => self.load_slow(va, size),
+        }
+    }
+
+    #[inline(never)]
+    fn load_slow(&mut self, va: u32, size: u32) -> Option<u32> {
+        let pa = match self.translate(va, Access::Load) {
+            Ok(pa) => pa,
+            Err(f) => {
+                self.raise_fault(f, va, Access::Load);
+                return None;
+            }
+        };
+        match self.bus.target(pa) {
+            Target::Mem { offset, .. } => {
+                if self.bus.page_is_plain_memory(pa) {
+                    self.xlat.fill_read(va, offset & !0xfff);
+                }
+                Some(match size {
+                    4 => self.bus.mem_u32(offset),
+                    2 => u32::from(self.bus.mem_u16(offset)),
+                    _ => u32::from(self.bus.mem_u8(offset)),
+                })
+            }
+            Target::Uart(reg) => Some(u32::from(self.bus.uart.read(reg))),
+            Target::None => {
+                self.raise(ExcCode::Dbe);
+                None
+            }
+        }
+    }
+
+    /// Stores the low `size` (1, 2 or 4) bytes of `v` at `va`, aligned;
+    /// raises the right exception and returns `false` on failure.
+    #[inline(always)]
+    pub(crate) fn store(&mut self, va: u32, v: u32, size: u32) -> bool {
+        if va & (size - 1) != 0 {
+            self.raise_fault(Fault::Address, va, Access::Store);
+            return false;
+        }
+        match self.xlat.write(va) {
+            Some((off, slot)) => {
+                self.write_mem(off, v, size);
+                if slot != NO_SLOT {
+                    self.code.invalidate(slot, off);
+                }
+                true
+            }
+            None => self.store_slow(va, v, size),
+        }
+    }
+
+    #[inline(always)]
+    fn write_mem(&mut self, off: u32, v: u32, size: u32) {
+        match size {
+            4 => self.bus.set_mem_u32(off, v),
+            2 => self.bus.set_mem_u16(off, v as u16),
+            _ => self.bus.set_mem_u8(off, v as u8),
+        }
+    }
+
+    #[inline(never)]
+    fn store_slow(&mut self, va: u32, v: u32, size: u32) -> bool {
+        let pa = match self.translate(va, Access::Store) {
+            Ok(pa) => pa,
+            Err(f) => {
+                self.raise_fault(f, va, Access::Store);
+                return false;
+            }
+        };
+        match self.bus.target(pa) {
+            Target::Mem { offset, writable: true } => {
+                self.write_mem(offset, v, size);
+                let slot = self.code.slot(offset);
+                if slot != NO_SLOT {
+                    self.code.invalidate(slot, offset);
+                }
+                if self.bus.page_is_plain_memory(pa) {
+                    self.xlat.fill_write(va, offset & !0xfff, slot);
+                }
+                true
+            }
+            // Stores to the boot ROM are ignored.
+            Target::Mem { writable: false, .. } => true,
+            Target::Uart(reg) => {
+                self.bus.uart.write(reg, v as u8);
+                let out = self.bus.uart.take_output();
+                self.stdout.extend_from_slice(&out);
+                // The interrupt line may have changed.
+                self.stop_at = 0;
+                true
+            }
+            Target::None => {
+                self.raise(ExcCode::Dbe);
+                false
+            }
+        }
+    }
+
+    /// Stores the bits of `v` selected by `mask` into the aligned word at
+    /// `va` (the SWL/SWR read-modify-write), with store permissions.
+    pub(crate) fn store_masked(&mut self, va: u32, v: u32, mask: u32) -> bool {
+        let (off, slot) = match self.xlat.write(va) {
+            Some(hit) => hit,
+            None => {
+                let pa = match self.translate(va, Access::Store) {
+                    Ok(pa) => pa,
+                    Err(f) => {
+                        self.raise_fault(f, va, Access::Store);
+                        return false;
+                    }
+                };
+                match self.bus.target(pa) {
+                    Target::Mem { offset, writable: true } => (offset, self.code.slot(offset)),
+                    Target::Mem { writable: false, .. } => return true,
+                    // A device sees the store of the whole word.
+                    Target::Uart(_) => return self.store_slow(va, v, 4),
+                    Target::None => {
+                        self.raise(ExcCode::Dbe);
+                        return false;
+                    }
+                }
+            }
+        };
+        let old = self.bus.mem_u32(off);
+        self.bus.set_mem_u32(off, (old & !mask) | (v & mask));
+        if slot != NO_SLOT {
+            self.code.invalidate(slot, off);
+        }
+        true
+    }
+
+    /// Translates `va` for the host (semihosting, monitor) without raising
+    /// anything: the physical address, if the current mode may read it.
+    pub(crate) fn peek_translate(&self, va: u32) -> Option<u32> {
+        self.translate(va, Access::Load).ok()
+    }
+
+    /// Reads `len` bytes of virtual memory for the host without raising
+    /// exceptions; `None` if any page does not translate to memory.
+    pub fn read_virtual(&self, va: u32, len: u32) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(len as usize);
+        let mut a = va;
+        let mut left = len;
+        while left > 0 {
+            let chunk = left.min(0x1000 - (a & 0xfff));
+            let pa = self.peek_translate(a)?;
+            out.extend(self.bus.read_phys(crate::addr::MachineAddr::new(pa), chunk)?);
+            a = a.checked_add(chunk)?;
+            left -= chunk;
+        }
+        Some(out)
+    }
+}

@@ -1,0 +1,559 @@
+//! The emulated MIPS32 Release 2 little-endian machine, compatible with
+//! QEMU's `mipssim` board: CPU, CP0, JTLB, exceptions, the Count/Compare
+//! timer, a 16550 UART, RAM and the boot ROM window, and UHI semihosting.
+//!
+//! [`Machine::run`] executes until an instruction budget runs out, the guest
+//! halts, or an event the host must see, and returns an [`Exit`] saying why.
+//!
+//! # Time
+//! Time is counted in *ticks*: one tick per executed instruction, plus the
+//! ticks spent in `wait` (the machine skips straight to the next timer
+//! event). CP0 Count increments once per tick. Nothing depends on the host
+//! clock, so the same image and flags give the same instruction count,
+//! output and exit code on every run.
+//!
+//! # Boot convention
+//! [`Machine::load_elf`] leaves the CPU as after a cold reset (kernel mode,
+//! Status.BEV=1, Status.ERL=1, as on QEMU) at the ELF entry point, with
+//! `a0` = RAM size in bytes and `a1..a3` = 0. Other registers are zero.
+//!
+//! # Host routing
+//! [`Machine::set_routing`] selects exception codes that go to the host
+//! instead of the guest's vectors: the CPU then stays at the raising
+//! instruction and `run` returns [`Exit::Trap`]. A monitor runs a guest
+//! kernel in supervisor mode and routes Coprocessor Unusable (privileged
+//! instructions), TLB faults and system calls this way. The check sits on
+//! the exception path only, so plain execution pays nothing for it.
+
+pub mod asm;
+pub mod bus;
+pub mod code;
+pub mod cp0;
+pub mod decode;
+pub mod devices;
+pub mod disasm;
+pub mod elf;
+pub mod exception;
+mod exec;
+pub mod insn;
+pub mod mmu;
+pub mod semihost;
+pub mod tlb;
+pub mod xlat;
+
+use thiserror::Error;
+
+use crate::addr::{GuestVirtAddr, MachineAddr};
+use bus::{Bus, MAX_RAM, PAGE_SIZE};
+use code::CodeCache;
+use cp0::{Cp0, cause, status};
+pub use exception::{ExcCode, Trap};
+use mmu::Regime;
+use tlb::{TLB_ENTRIES, Tlb};
+use xlat::{INVALID_TAG, SETS_ENTRIES, Xlat};
+
+/// How the machine is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MachineConfig {
+    /// RAM size in bytes: a multiple of 4 KiB, from 1 MiB to 256 MiB.
+    pub ram_bytes: u32,
+}
+
+impl Default for MachineConfig {
+    fn default() -> Self {
+        Self { ram_bytes: 64 << 20 }
+    }
+}
+
+/// Errors building a machine.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum MachineError {
+    /// The RAM size is out of range or not a multiple of 4 KiB.
+    #[error("RAM size {0:#x} bytes is invalid: it must be a multiple of 4 KiB from 1 MiB to 256 MiB")]
+    BadRamSize(u32),
+}
+
+/// Errors loading an image.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum LoadError {
+    /// A segment does not fit in the machine's memory.
+    #[error(
+        "segment at physical {paddr} ({len:#x} bytes) does not fit in memory (RAM ends at {ram_end})"
+    )]
+    DoesNotFit {
+        /// Physical address of the segment.
+        paddr: MachineAddr,
+        /// Bytes in memory.
+        len: u32,
+        /// First address past RAM.
+        ram_end: MachineAddr,
+    },
+}
+
+/// Why [`Machine::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// The tick budget ran out; call `run` again to continue.
+    BudgetExhausted,
+    /// The guest asked to stop through UHI semihosting `exit`, with its code.
+    Shutdown {
+        /// The exit code the guest passed.
+        code: i32,
+    },
+    /// The CPU executes `wait` and nothing can ever wake it: the timer
+    /// interrupt is masked (Status.IM7 clear) and no other line is pending.
+    Stalled,
+    /// An exception routed to the host (see [`Machine::set_routing`]).
+    Trap(Trap),
+}
+
+/// A set of exception codes routed to the host.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RouteMask(pub u32);
+
+impl RouteMask {
+    /// Routes nothing: every exception goes to the guest (native mode).
+    pub const NONE: RouteMask = RouteMask(0);
+
+    /// This set plus `code`.
+    pub const fn with(self, code: ExcCode) -> RouteMask {
+        RouteMask(self.0 | 1 << code as u32)
+    }
+
+    /// Whether `code` is routed.
+    pub const fn contains(self, code: ExcCode) -> bool {
+        self.0 & (1 << code as u32) != 0
+    }
+}
+
+/// Counters the machine keeps about itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MachineStats {
+    /// Exceptions delivered to the guest, by Cause.ExcCode.
+    pub exceptions: [u64; 32],
+    /// Ticks spent in `wait`.
+    pub idle_ticks: u64,
+}
+
+/// The machine.
+pub struct Machine {
+    // CPU state. `gpr` has a scratch slot past the 32 registers
+    // (`decode::SINK`) and is padded to 64 so that masked indices need no
+    // bounds check.
+    pub(crate) gpr: [u32; 64],
+    pub(crate) hi: u32,
+    pub(crate) lo: u32,
+    /// The next instruction to execute.
+    pub(crate) pc: u32,
+    /// The instruction after it (a branch target when `pc` is a delay slot).
+    pub(crate) next_pc: u32,
+    /// Whether `pc` is in a branch delay slot.
+    pub(crate) delay_slot: bool,
+    /// The instruction being executed, and whether it is in a delay slot.
+    pub(crate) cur_pc: u32,
+    pub(crate) cur_delay: bool,
+    pub(crate) ll_bit: bool,
+    pub(crate) cp0: Cp0,
+    pub(crate) tlb: Tlb,
+    pub(crate) bus: Bus,
+    pub(crate) code: CodeCache,
+    pub(crate) xlat: Xlat,
+    pub(crate) regime: Regime,
+    // One-entry fetch cache: virtual page, buffer page, code slot.
+    fetch_tag: u32,
+    fetch_base: u32,
+    fetch_slot: u32,
+    // Time.
+    pub(crate) icount: u64,
+    idle_ticks: u64,
+    /// The inner loop runs while `icount < stop_at`; set to 0 to break out.
+    pub(crate) stop_at: u64,
+    /// Tick at which Count next equals Compare.
+    timer_at: u64,
+    /// Count = ticks + count_offset (mod 2^32).
+    count_offset: u32,
+    /// Tick of the last write to Wired (Random restarts there).
+    random_epoch: u64,
+    waiting: bool,
+    exit: Option<Exit>,
+    pub(crate) route: RouteMask,
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stderr: Vec<u8>,
+    pub(crate) stats: MachineStats,
+}
+
+impl Machine {
+    /// Builds a machine with zeroed RAM, in the reset state at the reset
+    /// vector (0xbfc0_0000).
+    pub fn new(config: MachineConfig) -> Result<Self, MachineError> {
+        let ram = config.ram_bytes;
+        if !(1 << 20..=MAX_RAM).contains(&ram) || ram % PAGE_SIZE != 0 {
+            return Err(MachineError::BadRamSize(ram));
+        }
+        let bus = Bus::new(ram);
+        let code = CodeCache::new(bus.mem.len());
+        let mut m = Self {
+            gpr: [0; 64],
+            hi: 0,
+            lo: 0,
+            pc: 0xbfc0_0000,
+            next_pc: 0xbfc0_0004,
+            delay_slot: false,
+            cur_pc: 0,
+            cur_delay: false,
+            ll_bit: false,
+            cp0: Cp0::reset(),
+            tlb: Tlb::new(),
+            bus,
+            code,
+            xlat: Xlat::new(),
+            regime: Regime::KernelErl,
+            fetch_tag: INVALID_TAG,
+            fetch_base: 0,
+            fetch_slot: 0,
+            icount: 0,
+            idle_ticks: 0,
+            stop_at: 0,
+            timer_at: 1 << 32,
+            count_offset: 0,
+            random_epoch: 0,
+            waiting: false,
+            exit: None,
+            route: RouteMask::NONE,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            stats: MachineStats::default(),
+        };
+        m.mode_changed();
+        Ok(m)
+    }
+
+    /// Copies an ELF image's segments into memory (zero-filling past the
+    /// file bytes) and points the CPU at its entry with the boot register
+    /// convention of the module doc.
+    pub fn load_elf(&mut self, image: &elf::ElfImage) -> Result<(), LoadError> {
+        for seg in &image.segments {
+            let len = seg.mem_size.max(seg.data.len() as u32);
+            let fits = seg
+                .paddr
+                .raw()
+                .checked_add(len)
+                .is_some_and(|end| end <= self.bus.ram_bytes());
+            if !fits {
+                return Err(LoadError::DoesNotFit {
+                    paddr: seg.paddr,
+                    len,
+                    ram_end: MachineAddr::new(self.bus.ram_bytes()),
+                });
+            }
+        }
+        for seg in &image.segments {
+            let mut bytes = seg.data.clone();
+            bytes.resize(seg.mem_size.max(seg.data.len() as u32) as usize, 0);
+            if !bytes.is_empty() {
+                // Checked above: every segment lies inside RAM.
+                self.bus.write_phys(seg.paddr, &bytes).map_err(|a| LoadError::DoesNotFit {
+                    paddr: a,
+                    len: bytes.len() as u32,
+                    ram_end: MachineAddr::new(self.bus.ram_bytes()),
+                })?;
+            }
+        }
+        self.memory_written_by_host();
+        self.boot(image.entry);
+        Ok(())
+    }
+
+    /// Points the CPU at `entry` in the boot state of the module doc.
+    pub fn boot(&mut self, entry: GuestVirtAddr) {
+        self.gpr = [0; 64];
+        self.gpr[4] = self.bus.ram_bytes();
+        self.pc = entry.raw();
+        self.next_pc = entry.raw().wrapping_add(4);
+        self.delay_slot = false;
+        self.waiting = false;
+        self.mode_changed();
+    }
+
+    /// Copies `bytes` to physical memory (RAM or ROM) for the host.
+    pub fn write_phys(&mut self, pa: MachineAddr, bytes: &[u8]) -> Result<(), MachineAddr> {
+        let r = self.bus.write_phys(pa, bytes);
+        self.memory_written_by_host();
+        r
+    }
+
+    /// Reads physical memory for the host; `None` outside memory.
+    pub fn read_phys(&self, pa: MachineAddr, len: u32) -> Option<Vec<u8>> {
+        self.bus.read_phys(pa, len)
+    }
+
+    fn memory_written_by_host(&mut self) {
+        self.code.clear();
+        self.xlat.flush();
+        self.fetch_tag = INVALID_TAG;
+    }
+
+    /// Selects the exception codes routed to the host.
+    pub fn set_routing(&mut self, mask: RouteMask) {
+        self.route = mask;
+    }
+
+    /// Instructions executed so far.
+    pub fn instructions(&self) -> u64 {
+        self.icount
+    }
+
+    /// Ticks elapsed: instructions plus ticks spent in `wait`.
+    pub fn ticks(&self) -> u64 {
+        self.icount + self.idle_ticks
+    }
+
+    /// Counters about the run so far.
+    pub fn stats(&self) -> MachineStats {
+        MachineStats { idle_ticks: self.idle_ticks, ..self.stats.clone() }
+    }
+
+    /// Drains the console output: UART transmissions and UHI writes to
+    /// file descriptor 1, in the order the guest produced them.
+    pub fn take_stdout(&mut self) -> Vec<u8> {
+        core::mem::take(&mut self.stdout)
+    }
+
+    /// Drains UHI writes to file descriptor 2.
+    pub fn take_stderr(&mut self) -> Vec<u8> {
+        core::mem::take(&mut self.stderr)
+    }
+
+    /// The address of the next instruction to execute.
+    pub fn pc(&self) -> GuestVirtAddr {
+        GuestVirtAddr::new(self.pc)
+    }
+
+    /// General-purpose register `n` (0..=31; others read 0).
+    pub fn gpr(&self, n: u8) -> u32 {
+        if n < 32 { self.gpr[usize::from(n)] } else { 0 }
+    }
+
+    /// Sets general-purpose register `n` (writes to `$zero` and to numbers
+    /// above 31 are ignored).
+    pub fn set_gpr(&mut self, n: u8, v: u32) {
+        if (1..32).contains(&n) {
+            self.gpr[usize::from(n)] = v;
+        }
+    }
+
+    /// HI and LO.
+    pub fn hi_lo(&self) -> (u32, u32) {
+        (self.hi, self.lo)
+    }
+
+    /// The CP0 register file (Count, Random and the live Cause lines are
+    /// read through [`Machine::read_cp0`]).
+    pub fn cp0(&self) -> &Cp0 {
+        &self.cp0
+    }
+
+    /// The TLB.
+    pub fn tlb(&self) -> &Tlb {
+        &self.tlb
+    }
+
+    /// The raw instruction word at virtual address `va` in the current
+    /// mode, for traces and disassembly.
+    pub fn fetch_word(&self, va: GuestVirtAddr) -> Option<insn::Instruction> {
+        let pa = self.peek_translate(va.raw())?;
+        let b = self.bus.read_phys(MachineAddr::new(pa), 4)?;
+        Some(insn::Instruction(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+    }
+
+    /// Resumes after a routed exception the host handled by emulating the
+    /// instruction: continues with the instruction after it (the branch
+    /// target if it was in a delay slot).
+    pub fn skip_instruction(&mut self) {
+        self.pc = self.next_pc;
+        self.next_pc = self.pc.wrapping_add(4);
+        self.delay_slot = false;
+    }
+
+    // ----- time -----
+
+    /// Current CP0 Count.
+    pub(crate) fn count(&self) -> u32 {
+        (self.ticks() as u32).wrapping_add(self.count_offset)
+    }
+
+    /// Current CP0 Random: counts down from the top entry to Wired, one
+    /// step per tick, restarting at the top when Wired is written.
+    pub(crate) fn random(&self) -> u32 {
+        let wired = self.cp0.wired.min(TLB_ENTRIES as u32 - 1);
+        let span = u64::from(TLB_ENTRIES as u32 - wired);
+        let step = (self.ticks() - self.random_epoch) % span;
+        (TLB_ENTRIES as u32 - 1) - step as u32
+    }
+
+    /// Recomputes when Count next equals Compare (after either changed).
+    pub(crate) fn timer_changed(&mut self) {
+        let d = self.cp0.compare.wrapping_sub(self.count());
+        let d = if d == 0 { 1 << 32 } else { u64::from(d) };
+        self.timer_at = self.ticks() + d;
+        self.stop_at = 0;
+    }
+
+    pub(crate) fn wired_changed(&mut self) {
+        self.random_epoch = self.ticks();
+    }
+
+    /// Cause as software reads it: the stored bits plus the live hardware
+    /// lines IP6..IP2 and the timer on IP7.
+    pub(crate) fn cause_value(&self) -> u32 {
+        let ti = if self.cp0.cause & cause::TI != 0 { 1 << 15 } else { 0 };
+        self.cp0.cause | self.bus.irq_lines() | ti
+    }
+
+    /// Pending interrupts that Status.IM lets through (ignoring IE/EXL).
+    fn unmasked_pending(&self) -> u32 {
+        self.cause_value() & self.cp0.status & status::IM
+    }
+
+    // ----- modes and caches -----
+
+    /// Called whenever Status, the ASID or the TLB may have changed what
+    /// translations mean: selects the regime's cache set, drops the fetch
+    /// entry.
+    pub(crate) fn mode_changed(&mut self) {
+        self.regime = Regime::of(self.cp0.status);
+        self.xlat.regime_base = self.regime as usize * SETS_ENTRIES;
+        self.fetch_tag = INVALID_TAG;
+    }
+
+    /// Asks the run loop to return `exit` after the current instruction.
+    pub(crate) fn request_exit(&mut self, exit: Exit) {
+        self.exit = Some(exit);
+        self.stop_at = 0;
+    }
+
+    /// Puts the CPU into the `wait` state.
+    pub(crate) fn enter_wait(&mut self) {
+        self.waiting = true;
+        self.stop_at = 0;
+    }
+
+    // ----- the run loop -----
+
+    /// Runs for at most `budget` ticks; returns why it stopped.
+    pub fn run(&mut self, budget: u64) -> Exit {
+        let end = self.ticks().saturating_add(budget);
+        loop {
+            if let Some(exit) = self.exit.take() {
+                return exit;
+            }
+            let now = self.ticks();
+            if now >= self.timer_at {
+                self.cp0.cause |= cause::TI;
+                self.timer_at += 1 << 32;
+            }
+            if self.waiting {
+                if self.unmasked_pending() != 0 {
+                    self.waiting = false;
+                } else if self.cp0.status & (1 << 15) == 0 {
+                    return Exit::Stalled;
+                }
+            }
+            if now >= end {
+                return Exit::BudgetExhausted;
+            }
+            if self.waiting {
+                let wake = self.timer_at.min(end);
+                self.idle_ticks += wake - now;
+                continue;
+            }
+            let st = self.cp0.status;
+            if st & status::IE != 0
+                && st & (status::EXL | status::ERL) == 0
+                && self.unmasked_pending() != 0
+            {
+                self.cur_pc = self.pc;
+                self.cur_delay = self.delay_slot;
+                self.raise(ExcCode::Int);
+                continue;
+            }
+            self.stop_at = self.timer_at.min(end) - self.idle_ticks;
+            self.run_inner();
+        }
+    }
+
+    /// The hot loop: fetch from the decoded-page cache, advance the PC
+    /// pair, execute. Anything that needs the outer loop's attention sets
+    /// `stop_at` to 0.
+    fn run_inner(&mut self) {
+        while self.icount < self.stop_at {
+            let pc = self.pc;
+            if pc & !0xffc != self.fetch_tag && !self.refill_fetch(pc) {
+                continue;
+            }
+            let d = self.code.get(self.fetch_slot, (pc >> 2) & 0x3ff);
+            self.cur_pc = pc;
+            self.cur_delay = self.delay_slot;
+            self.pc = self.next_pc;
+            self.next_pc = self.next_pc.wrapping_add(4);
+            self.delay_slot = false;
+            self.icount += 1;
+            self.execute(d);
+        }
+    }
+
+    /// Translates a new fetch page; on failure raises the exception (which
+    /// counts as an executed instruction, so a faulting vector cannot spin
+    /// forever outside the budget) and returns false.
+    #[cold]
+    fn refill_fetch(&mut self, pc: u32) -> bool {
+        self.cur_pc = pc;
+        self.cur_delay = self.delay_slot;
+        let fault = if pc & 3 != 0 {
+            Err(exception::Fault::Address)
+        } else {
+            self.translate(pc, exception::Access::Fetch)
+        };
+        match fault {
+            Ok(pa) if self.bus.page_is_plain_memory(pa) => {
+                let bus::Target::Mem { offset, .. } = self.bus.target(pa) else {
+                    unreachable!("plain memory pages resolve to memory")
+                };
+                let base = offset & !0xfff;
+                let had_slot = self.code.slot(base) != code::NO_SLOT;
+                self.fetch_slot = self.code.slot_or_alloc(base);
+                if !had_slot {
+                    // Write entries cached before the page held code must
+                    // learn its slot.
+                    self.xlat.drop_writes_to(base);
+                }
+                self.fetch_base = base;
+                self.fetch_tag = pc & !0xfff;
+                true
+            }
+            Ok(_) => {
+                self.icount += 1;
+                self.raise(ExcCode::Ibe);
+                false
+            }
+            Err(f) => {
+                self.icount += 1;
+                self.raise_fault(f, pc, exception::Access::Fetch);
+                false
+            }
+        }
+    }
+
+    /// Decodes the word at `cur_pc` (in the current fetch page) into the
+    /// code cache and returns it.
+    #[cold]
+    pub(crate) fn decode_current(&mut self) -> decode::Decoded {
+        let off = self.fetch_base + (self.cur_pc & 0xfff);
+        let d = decode::decode(insn::Instruction(self.bus.mem_u32(off)));
+        self.code.set(self.fetch_slot, (self.cur_pc >> 2) & 0x3ff, d);
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,129 @@
+//! Translation caches: direct-mapped caches from a 4 KiB virtual page to a
+//! memory-buffer offset, one set per translation regime (kernel, kernel with
+//! ERL, supervisor, user), separately for reads and writes, plus a one-entry
+//! fetch cache. They only ever hold translations the MMU already granted
+//! (segment rules, TLB match, V and D bits) for pages of plain memory, so a
+//! hit needs no further check; everything else takes the slow path.
+//!
+//! Invalidation rules, applied by the executor: a change of ASID flushes
+//! everything; a TLB write flushes the pages the replaced entry covered; a
+//! change of mode only switches sets (and drops the fetch entry).
+
+use super::code::NO_SLOT;
+
+/// Entries per set.
+pub const SETS_ENTRIES: usize = 256;
+/// Number of translation regimes.
+pub const REGIMES: usize = 4;
+/// A tag that matches no page (page tags are multiples of 4096).
+pub const INVALID_TAG: u32 = 1;
+
+/// One cached translation.
+#[derive(Clone, Copy, Debug)]
+pub struct XlatEntry {
+    /// Virtual page address (`vaddr & !0xfff`), or [`INVALID_TAG`].
+    pub tag: u32,
+    /// Buffer offset of the page.
+    pub base: u32,
+    /// For write entries: the page's code-cache slot, [`NO_SLOT`] if none.
+    pub code_slot: u32,
+}
+
+impl XlatEntry {
+    const EMPTY: XlatEntry = XlatEntry { tag: INVALID_TAG, base: 0, code_slot: NO_SLOT };
+}
+
+/// The translation caches.
+#[derive(Clone, Debug)]
+pub struct Xlat {
+    read: Vec<XlatEntry>,
+    write: Vec<XlatEntry>,
+    /// Offset of the current regime's set in `read`/`write`.
+    pub regime_base: usize,
+}
+
+impl Default for Xlat {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Xlat {
+    /// Empty caches.
+    pub fn new() -> Self {
+        Self {
+            read: vec![XlatEntry::EMPTY; SETS_ENTRIES * REGIMES],
+            write: vec![XlatEntry::EMPTY; SETS_ENTRIES * REGIMES],
+            regime_base: 0,
+        }
+    }
+
+    #[inline]
+    fn index(&self, vaddr: u32) -> usize {
+        self.regime_base + ((vaddr >> 12) as usize & (SETS_ENTRIES - 1))
+    }
+
+    /// Looks up a read translation: the buffer offset of `vaddr`.
+    #[inline]
+    pub fn read(&self, vaddr: u32) -> Option<u32> {
+        let e = &self.read[self.index(vaddr)];
+        (e.tag == vaddr & !0xfff).then(|| e.base + (vaddr & 0xfff))
+    }
+
+    /// Looks up a write translation: the buffer offset of `vaddr` and the
+    /// page's code slot.
+    #[inline]
+    pub fn write(&self, vaddr: u32) -> Option<(u32, u32)> {
+        let e = &self.write[self.index(vaddr)];
+        (e.tag == vaddr & !0xfff).then(|| (e.base + (vaddr & 0xfff), e.code_slot))
+    }
+
+    /// Caches a read translation.
+    #[inline]
+    pub fn fill_read(&mut self, vaddr: u32, base: u32) {
+        let i = self.index(vaddr);
+        self.read[i] = XlatEntry { tag: vaddr & !0xfff, base, code_slot: NO_SLOT };
+    }
+
+    /// Caches a write translation.
+    #[inline]
+    pub fn fill_write(&mut self, vaddr: u32, base: u32, code_slot: u32) {
+        let i = self.index(vaddr);
+        self.write[i] = XlatEntry { tag: vaddr & !0xfff, base, code_slot };
+    }
+
+    /// Drops every write entry pointing at buffer page `base` (its code slot
+    /// changed).
+    pub fn drop_writes_to(&mut self, base: u32) {
+        for e in self.write.iter_mut().filter(|e| e.tag != INVALID_TAG && e.base == base) {
+            *e = XlatEntry::EMPTY;
+        }
+    }
+
+    /// Drops every entry for virtual pages in `start..start+len`, in every
+    /// regime (a TLB entry covering them was replaced).
+    pub fn drop_range(&mut self, start: u32, len: u64) {
+        if len > (SETS_ENTRIES as u64) * 4096 {
+            self.flush();
+            return;
+        }
+        let pages = len.div_ceil(4096) as u32;
+        for p in 0..pages {
+            let va = start.wrapping_add(p * 4096);
+            for r in 0..REGIMES {
+                let i = r * SETS_ENTRIES + ((va >> 12) as usize & (SETS_ENTRIES - 1));
+                for set in [&mut self.read, &mut self.write] {
+                    if set[i].tag == va {
+                        set[i] = XlatEntry::EMPTY;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops everything.
+    pub fn flush(&mut self) {
+        self.read.fill(XlatEntry::EMPTY);
+        self.write.fill(XlatEntry::EMPTY);
+    }
+}
