@@ -1,0 +1,130 @@
+//! The two kinds of guest address a hypercall argument can be, as types:
+//! guest-physical (what the guest's EntryLo PFNs name) and guest-virtual
+//! (what the guest's loads and stores use, translated through its current
+//! mapping).
+
+use core::fmt;
+
+/// The size of a page frame and the unit of [`Hypercall::PageZeroed`]:
+/// 4 KiB.
+///
+/// [`Hypercall::PageZeroed`]: crate::Hypercall::PageZeroed
+pub const PAGE_SIZE: u32 = 1 << PAGE_SHIFT;
+
+/// `log2(PAGE_SIZE)`.
+pub const PAGE_SHIFT: u32 = 12;
+
+/// A guest-physical address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GuestPhysAddr(u32);
+
+/// A guest-virtual address, as the guest's code uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GuestVirtAddr(u32);
+
+impl GuestPhysAddr {
+    /// The address `raw`.
+    #[must_use]
+    pub const fn new(raw: u32) -> Self {
+        Self(raw)
+    }
+
+    /// The address of frame number `frame` (in [`PAGE_SIZE`] units), or
+    /// `None` if that frame lies beyond 4 GiB.
+    #[must_use]
+    pub const fn from_frame(frame: u32) -> Option<Self> {
+        match frame.checked_mul(PAGE_SIZE) {
+            Some(raw) => Some(Self(raw)),
+            None => None,
+        }
+    }
+
+    /// The address as a register value.
+    #[must_use]
+    pub const fn raw(self) -> u32 {
+        self.0
+    }
+
+    /// The frame number (the address in [`PAGE_SIZE`] units, rounded down).
+    #[must_use]
+    pub const fn frame(self) -> u32 {
+        self.0 >> PAGE_SHIFT
+    }
+
+    /// Tells whether the address is a multiple of [`PAGE_SIZE`].
+    #[must_use]
+    pub const fn is_page_aligned(self) -> bool {
+        self.0.is_multiple_of(PAGE_SIZE)
+    }
+}
+
+impl GuestVirtAddr {
+    /// The address `raw`.
+    #[must_use]
+    pub const fn new(raw: u32) -> Self {
+        Self(raw)
+    }
+
+    /// The address as a register value.
+    #[must_use]
+    pub const fn raw(self) -> u32 {
+        self.0
+    }
+
+    /// Tells whether the address is a multiple of `align`, a power of two.
+    #[must_use]
+    pub const fn is_aligned(self, align: u32) -> bool {
+        self.0 & align.wrapping_sub(1) == 0
+    }
+
+    /// The address `bytes` further on, or `None` past the top of the
+    /// 4 GiB address space.
+    #[must_use]
+    pub const fn checked_add(self, bytes: u32) -> Option<Self> {
+        match self.0.checked_add(bytes) {
+            Some(raw) => Some(Self(raw)),
+            None => None,
+        }
+    }
+}
+
+impl fmt::Display for GuestPhysAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "gpa {:#010x}", self.0)
+    }
+}
+
+impl fmt::Display for GuestVirtAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "gva {:#010x}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phys_frames_and_alignment() {
+        assert_eq!(PAGE_SIZE, 4096);
+        let a = GuestPhysAddr::new(0x0040_3000);
+        assert!(a.is_page_aligned());
+        assert_eq!(a.frame(), 0x403);
+        assert_eq!(GuestPhysAddr::from_frame(0x403), Some(a));
+        assert!(!GuestPhysAddr::new(0x0040_3004).is_page_aligned());
+        assert_eq!(GuestPhysAddr::from_frame(0x10_0000), None);
+        assert_eq!(
+            GuestPhysAddr::from_frame(0xF_FFFF).map(GuestPhysAddr::raw),
+            Some(0xFFFF_F000)
+        );
+    }
+
+    #[test]
+    fn virt_alignment_and_overflow() {
+        let a = GuestVirtAddr::new(0x8000_1004);
+        assert!(a.is_aligned(4));
+        assert!(!a.is_aligned(8));
+        assert_eq!(a.checked_add(4), Some(GuestVirtAddr::new(0x8000_1008)));
+        assert_eq!(GuestVirtAddr::new(u32::MAX).checked_add(1), None);
+    }
+}

@@ -1,0 +1,526 @@
+//! [`Hv`]: one safe wrapper per hypercall of `hv-abi`, generic over the
+//! [`Transport`] that carries it.
+//!
+//! The wrappers take typed arguments, check what they can locally (a count
+//! over the maximum, a misaligned address) without trapping, split work
+//! larger than one call's maximum into several calls, and decode `v0`/`v1`.
+
+use core::fmt;
+
+use hv_abi::{
+    ABI_VERSION, AbiVersion, CONSOLE_WRITE_MAX, DiscoverLeaf, Features, GuestPhysAddr, HvError,
+    Hypercall, PAGE_ZEROED_MAX, TLB_BATCH_MAX, TlbEntryRecord,
+};
+
+use crate::detect::MonitorInfo;
+use crate::transport::{CallRegs, Native, ReturnRegs, Transport, reg_addr};
+
+/// The hypercall interface, over a transport (by default the hypercall
+/// instruction itself).
+///
+/// [`Hv::native()`] is a `const`, zero-sized value: a kernel makes one
+/// wherever it needs one rather than sharing a global.
+#[derive(Debug, Clone, Default)]
+pub struct Hv<T = Native> {
+    transport: T,
+}
+
+/// A [`Hypercall::TlbInstallBatch`] that stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TlbBatchError {
+    /// Why it stopped.
+    pub error: HvError,
+    /// How many records were installed: for [`HvError::BadEntry`] and
+    /// [`HvError::BadAddress`] also the index of the failing record.
+    pub installed: usize,
+}
+
+impl Hv<Native> {
+    /// The interface over the hypercall instruction.
+    #[must_use]
+    pub const fn native() -> Self {
+        Self { transport: Native }
+    }
+}
+
+impl<T: Transport> Hv<T> {
+    /// The interface over `transport`.
+    #[must_use]
+    pub const fn new(transport: T) -> Self {
+        Self { transport }
+    }
+
+    /// The transport.
+    pub const fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// The transport, mutably.
+    pub const fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
+    /// Gives the transport back.
+    pub fn into_transport(self) -> T {
+        self.transport
+    }
+
+    /// Makes `call` with raw arguments and decodes the status: `Ok(v1)` or
+    /// the error.
+    ///
+    /// # Safety
+    ///
+    /// As [`Transport::hypercall`]: every address among `args` must be
+    /// valid for the reads `call` makes, and the call must not break
+    /// memory safety (see [`tlb_install_batch`](Self::tlb_install_batch)).
+    pub unsafe fn raw_call(&mut self, call: Hypercall, args: [u32; 4]) -> Result<u32, HvError> {
+        // SAFETY: the caller upholds `call_regs`' contract, the same as ours.
+        unsafe { self.call_regs(call, args) }.result()
+    }
+
+    /// Makes `call` and returns both registers, for calls whose `v1` means
+    /// something on error too.
+    ///
+    /// # Safety
+    ///
+    /// As [`raw_call`](Self::raw_call).
+    unsafe fn call_regs(&mut self, call: Hypercall, args: [u32; 4]) -> ReturnRegs {
+        // SAFETY: the caller upholds `Transport::hypercall`'s contract.
+        unsafe { self.transport.hypercall(CallRegs::new(call, args)) }
+    }
+
+    /// Runs `Discover` for one leaf and returns its raw `v1`.
+    pub fn discover(&mut self, leaf: DiscoverLeaf) -> Result<u32, HvError> {
+        // SAFETY: Discover takes no address and changes nothing.
+        unsafe { self.raw_call(Hypercall::Discover, [leaf.into(), 0, 0, 0]) }
+    }
+
+    /// The monitor's interface version (`Discover(Version)`).
+    pub fn version(&mut self) -> Result<AbiVersion, HvError> {
+        self.discover(DiscoverLeaf::Version)
+            .map(AbiVersion::from_raw)
+    }
+
+    /// The optional calls the monitor offers (`Discover(Features)`); bits
+    /// this crate does not know are dropped.
+    pub fn features(&mut self) -> Result<Features, HvError> {
+        self.discover(DiscoverLeaf::Features)
+            .map(Features::from_bits_truncate)
+    }
+
+    /// Detects the monitor: `None` on bare hardware (with the kernel's
+    /// Reserved Instruction handler doing [`ri_fixup`](crate::ri_fixup)),
+    /// from user mode, or if the monitor's major version differs from
+    /// [`ABI_VERSION`]'s.
+    pub fn detect(&mut self) -> Option<MonitorInfo> {
+        let version = self.version().ok()?;
+        if version.major != ABI_VERSION.major {
+            return None;
+        }
+        let features = self.features().ok()?;
+        Some(MonitorInfo { version, features })
+    }
+
+    /// Asks which of `count` frames starting at `first` the monitor vouches
+    /// are all-zero, so the guest can skip zeroing them.
+    ///
+    /// Bit `i` of the result is frame `first + i * PAGE_SIZE`; a clear bit
+    /// promises nothing. `first` must be page-aligned and `count` at most
+    /// [`PAGE_ZEROED_MAX`] (checked here without a call).
+    pub fn page_zeroed(&mut self, first: GuestPhysAddr, count: u32) -> Result<u32, HvError> {
+        if !first.is_page_aligned() {
+            return Err(HvError::BadAlignment);
+        }
+        if count > PAGE_ZEROED_MAX {
+            return Err(HvError::CountTooLarge);
+        }
+        // SAFETY: a guest-physical address is only looked up, never
+        // accessed through the guest's mapping, and nothing changes.
+        unsafe { self.raw_call(Hypercall::PageZeroed, [first.raw(), count, 0, 0]) }
+    }
+
+    /// Gives up the CPU until an interrupt is pending or CP0 `Count` passes
+    /// `deadline` (it may return earlier). Safe to call with interrupts
+    /// disabled: a pending, unmasked interrupt ends the wait all the same.
+    pub fn idle_yield(&mut self, deadline: u32) -> Result<(), HvError> {
+        // SAFETY: IdleYield takes no address and changes no guest state.
+        unsafe { self.raw_call(Hypercall::IdleYield, [deadline, 0, 0, 0]) }.map(drop)
+    }
+
+    /// Installs TLB entries, in order, in calls of at most
+    /// [`TLB_BATCH_MAX`] records, and returns how many were installed
+    /// (`records.len()`).
+    ///
+    /// On the first failure it stops; the error says which record failed
+    /// (an index into `records`) and that the ones before it are installed.
+    ///
+    /// # Safety
+    ///
+    /// The entries must not map memory in a way that breaks what Rust code
+    /// relies on: no live reference, stack or static may be remapped,
+    /// aliased with different contents or unmapped while in use. (The
+    /// records themselves are only read, during the call.)
+    pub unsafe fn tlb_install_batch(
+        &mut self,
+        records: &[TlbEntryRecord],
+    ) -> Result<usize, TlbBatchError> {
+        let mut installed = 0;
+        for chunk in records.chunks(TLB_BATCH_MAX as usize) {
+            // Lossless: a chunk holds at most TLB_BATCH_MAX records.
+            let count = chunk.len() as u32;
+            let args = [reg_addr(chunk.as_ptr()), count, 0, 0];
+            // SAFETY: `chunk` is valid for reads of `count` records (4-byte
+            // aligned by its type) until the call returns; the caller
+            // vouches for the entries' effect.
+            let ret = unsafe { self.call_regs(Hypercall::TlbInstallBatch, args) };
+            match ret.result() {
+                Ok(_) => installed += chunk.len(),
+                Err(error) => {
+                    // v1 is the failing record's index for BadEntry and
+                    // BadAddress and 0 otherwise; clamp a bogus one.
+                    let in_chunk = (ret.v1 as usize).min(chunk.len());
+                    return Err(TlbBatchError {
+                        error,
+                        installed: installed + in_chunk,
+                    });
+                }
+            }
+        }
+        Ok(installed)
+    }
+
+    /// Writes `bytes` to the console in calls of at most
+    /// [`CONSOLE_WRITE_MAX`] bytes, and returns how many were written.
+    ///
+    /// The count is short if the monitor wrote fewer bytes than asked or a
+    /// later call failed; an error is returned only if nothing was written.
+    pub fn console_write(&mut self, bytes: &[u8]) -> Result<usize, HvError> {
+        let mut written = 0;
+        while let Some(rest) = bytes.get(written..).filter(|r| !r.is_empty()) {
+            let len = rest.len().min(CONSOLE_WRITE_MAX as usize);
+            // Lossless: `len` is at most CONSOLE_WRITE_MAX.
+            let args = [reg_addr(rest.as_ptr()), len as u32, 0, 0];
+            // SAFETY: `rest` is valid for reads of `len` bytes until the
+            // call returns; ConsoleWrite changes no guest memory.
+            match unsafe { self.raw_call(Hypercall::ConsoleWrite, args) } {
+                Ok(n) => {
+                    let n = (n as usize).min(len);
+                    written += n;
+                    if n < len {
+                        break;
+                    }
+                }
+                Err(e) if written == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(written)
+    }
+
+    /// Asks the monitor to stop the VM with exit `code`. Returns `Err` if
+    /// it refused (user mode, no monitor); `Ok(())` only from a monitor that
+    /// broke the interface by returning from a successful `Shutdown`.
+    pub fn try_shutdown(&mut self, code: u32) -> Result<(), HvError> {
+        // SAFETY: Shutdown takes no address; stopping the VM ends all
+        // execution, which breaks no guarantee of the code left behind.
+        unsafe { self.raw_call(Hypercall::Shutdown, [code, 0, 0, 0]) }.map(drop)
+    }
+
+    /// Stops the VM with exit `code`; if the monitor does not (no monitor,
+    /// or user mode), halts this CPU with [`Transport::halt`].
+    pub fn shutdown(&mut self, code: u32) -> ! {
+        // Whatever the answer, this CPU must not go on.
+        let _ = self.try_shutdown(code);
+        self.transport.halt()
+    }
+}
+
+impl fmt::Display for TlbBatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "TLB batch stopped at record {}: {}",
+            self.installed, self.error
+        )
+    }
+}
+
+impl core::error::Error for TlbBatchError {}
+
+impl From<TlbBatchError> for HvError {
+    fn from(e: TlbBatchError) -> HvError {
+        e.error
+    }
+}
+
+/// Console output through `ConsoleWrite`, for `write!` and `writeln!`.
+impl<T: Transport> fmt::Write for Hv<T> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut rest = s.as_bytes();
+        while !rest.is_empty() {
+            match self.console_write(rest) {
+                Ok(0) | Err(_) => return Err(fmt::Error),
+                Ok(n) => rest = rest.get(n..).ok_or(fmt::Error)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::string::String;
+    use std::vec::Vec;
+
+    use hv_abi::{TlbEntryRecord, TlbSlot};
+
+    use super::*;
+    use crate::testing::{HALTED, Mock};
+
+    const OK: u32 = 0;
+
+    fn regs(call: Hypercall, args: [u32; 4]) -> CallRegs {
+        CallRegs::new(call, args)
+    }
+
+    #[test]
+    fn discover_asks_each_leaf() {
+        let mut hv = Hv::new(Mock::answering(&[(OK, 0x0001_0003), (OK, 0x19)]));
+        assert_eq!(hv.version(), Ok(AbiVersion::new(1, 3)));
+        assert_eq!(
+            hv.features(),
+            Ok(Features::PAGE_ZEROED | Features::CONSOLE | Features::SHUTDOWN)
+        );
+        assert_eq!(
+            hv.transport().calls,
+            [
+                regs(Hypercall::Discover, [0; 4]),
+                regs(Hypercall::Discover, [1, 0, 0, 0])
+            ]
+        );
+    }
+
+    #[test]
+    fn detect_reports_a_compatible_monitor() {
+        let raw = ABI_VERSION.to_raw();
+        let mut hv = Hv::new(Mock::answering(&[(OK, raw), (OK, 0xFFFF_FF05)]));
+        let info = hv.detect().expect("monitor");
+        assert_eq!(info.version, ABI_VERSION);
+        // Reserved bits are dropped.
+        assert_eq!(info.features, Features::PAGE_ZEROED | Features::TLB_BATCH);
+        assert_eq!(hv.transport().calls.len(), 2);
+    }
+
+    #[test]
+    fn detect_is_none_without_a_usable_monitor() {
+        let other_major = AbiVersion::new(ABI_VERSION.major + 1, 0).to_raw();
+        for reply in [
+            HvError::NoMonitor.code(),
+            HvError::NotPermitted.code(),
+            HvError::UnknownCall.code(),
+        ] {
+            let mut hv = Hv::new(Mock::answering(&[(reply, 0)]));
+            assert_eq!(hv.detect(), None, "{reply:#x}");
+            assert_eq!(hv.transport().calls.len(), 1);
+        }
+        let mut hv = Hv::new(Mock::answering(&[(OK, other_major)]));
+        assert_eq!(hv.detect(), None);
+        assert_eq!(hv.transport().calls.len(), 1, "features not asked");
+    }
+
+    #[test]
+    fn page_zeroed_encodes_frame_and_count() {
+        let mut hv = Hv::new(Mock::answering(&[(OK, 0b1011)]));
+        let first = GuestPhysAddr::new(0x0012_3000);
+        assert_eq!(hv.page_zeroed(first, 4), Ok(0b1011));
+        assert_eq!(
+            hv.transport().calls,
+            [regs(Hypercall::PageZeroed, [0x0012_3000, 4, 0, 0])]
+        );
+    }
+
+    #[test]
+    fn page_zeroed_checks_arguments_without_trapping() {
+        let mut hv = Hv::new(Mock::default());
+        assert_eq!(
+            hv.page_zeroed(GuestPhysAddr::new(0x0012_3004), 1),
+            Err(HvError::BadAlignment)
+        );
+        assert_eq!(
+            hv.page_zeroed(GuestPhysAddr::new(0), PAGE_ZEROED_MAX + 1),
+            Err(HvError::CountTooLarge)
+        );
+        assert!(hv.transport().calls.is_empty());
+    }
+
+    #[test]
+    fn idle_yield_passes_the_deadline() {
+        let mut hv = Hv::new(Mock::answering(&[(OK, 0)]));
+        assert_eq!(hv.idle_yield(0xDEAD_BEEF), Ok(()));
+        assert_eq!(
+            hv.transport().calls,
+            [regs(Hypercall::IdleYield, [0xDEAD_BEEF, 0, 0, 0])]
+        );
+    }
+
+    #[test]
+    fn every_error_code_decodes_through_a_wrapper() {
+        for e in HvError::ALL.into_iter().chain([HvError::Unrecognized(42)]) {
+            let mut hv = Hv::new(Mock::answering(&[(e.code(), 0)]));
+            assert_eq!(hv.idle_yield(0), Err(e));
+        }
+    }
+
+    fn records(n: u32) -> Vec<TlbEntryRecord> {
+        (0..n)
+            .map(|i| TlbEntryRecord::new(i << 13, 0, 0, 0, TlbSlot::Random))
+            .collect()
+    }
+
+    #[test]
+    fn tlb_batch_splits_at_the_maximum() {
+        let recs = records(TLB_BATCH_MAX + 6);
+        let mut hv = Hv::new(Mock::answering(&[(OK, TLB_BATCH_MAX), (OK, 6)]));
+        // SAFETY: the mock installs nothing.
+        let installed = unsafe { hv.tlb_install_batch(&recs) };
+        assert_eq!(installed, Ok(recs.len()));
+        let split = TLB_BATCH_MAX as usize;
+        assert_eq!(
+            hv.transport().calls,
+            [
+                regs(
+                    Hypercall::TlbInstallBatch,
+                    [reg_addr(recs.as_ptr()), TLB_BATCH_MAX, 0, 0]
+                ),
+                regs(
+                    Hypercall::TlbInstallBatch,
+                    [reg_addr(recs[split..].as_ptr()), 6, 0, 0]
+                ),
+            ]
+        );
+        assert_eq!(
+            reg_addr(recs[split..].as_ptr()) - reg_addr(recs.as_ptr()),
+            TLB_BATCH_MAX * TlbEntryRecord::SIZE as u32
+        );
+    }
+
+    #[test]
+    fn tlb_batch_reports_the_failing_record() {
+        let recs = records(TLB_BATCH_MAX + 6);
+        let bad = HvError::BadEntry.code();
+        let mut hv = Hv::new(Mock::answering(&[(OK, TLB_BATCH_MAX), (bad, 5)]));
+        // SAFETY: the mock installs nothing.
+        let err = unsafe { hv.tlb_install_batch(&recs) }.expect_err("bad entry");
+        assert_eq!(
+            err,
+            TlbBatchError {
+                error: HvError::BadEntry,
+                installed: TLB_BATCH_MAX as usize + 5
+            }
+        );
+        assert_eq!(HvError::from(err), HvError::BadEntry);
+
+        // A bogus index is clamped to the chunk.
+        let mut hv = Hv::new(Mock::answering(&[(HvError::BadAddress.code(), 99)]));
+        // SAFETY: the mock installs nothing.
+        let err = unsafe { hv.tlb_install_batch(&recs[..3]) }.expect_err("bad address");
+        assert_eq!(err.installed, 3);
+    }
+
+    #[test]
+    fn tlb_batch_of_nothing_makes_no_call() {
+        let mut hv = Hv::new(Mock::default());
+        // SAFETY: the mock installs nothing.
+        assert_eq!(unsafe { hv.tlb_install_batch(&[]) }, Ok(0));
+        assert!(hv.transport().calls.is_empty());
+    }
+
+    #[test]
+    fn console_write_splits_at_the_maximum() {
+        let text = [b'x'; 600];
+        let max = CONSOLE_WRITE_MAX;
+        let mut hv = Hv::new(Mock::answering(&[
+            (OK, max),
+            (OK, max),
+            (OK, 600 - 2 * max),
+        ]));
+        assert_eq!(hv.console_write(&text), Ok(600));
+        let base = reg_addr(text.as_ptr());
+        assert_eq!(
+            hv.transport().calls,
+            [
+                regs(Hypercall::ConsoleWrite, [base, max, 0, 0]),
+                regs(Hypercall::ConsoleWrite, [base + max, max, 0, 0]),
+                regs(
+                    Hypercall::ConsoleWrite,
+                    [base + 2 * max, 600 - 2 * max, 0, 0]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn console_write_reports_short_writes_and_late_errors_as_counts() {
+        let mut hv = Hv::new(Mock::answering(&[(OK, 3)]));
+        assert_eq!(hv.console_write(b"hello"), Ok(3));
+
+        let late = HvError::BadAddress.code();
+        let mut hv = Hv::new(Mock::answering(&[(OK, CONSOLE_WRITE_MAX), (late, 0)]));
+        assert_eq!(hv.console_write(&[0; 300]), Ok(CONSOLE_WRITE_MAX as usize));
+
+        let mut hv = Hv::new(Mock::answering(&[(late, 0)]));
+        assert_eq!(hv.console_write(b"hi"), Err(HvError::BadAddress));
+
+        let mut hv = Hv::new(Mock::default());
+        assert_eq!(hv.console_write(b""), Ok(0));
+        assert!(hv.transport().calls.is_empty());
+    }
+
+    #[test]
+    fn fmt_write_goes_to_the_console() {
+        use core::fmt::Write;
+        // A short write is resumed where it stopped.
+        let mut hv = Hv::new(Mock::answering(&[(OK, 5), (OK, 1)]));
+        assert!(hv.write_str("hello\n").is_ok());
+        let calls = &hv.transport().calls;
+        assert_eq!(
+            (calls[0].v0, calls[0].a1),
+            (Hypercall::ConsoleWrite.number(), 6)
+        );
+        assert_eq!((calls[1].a0, calls[1].a1), (calls[0].a0 + 5, 1));
+
+        // No progress, or an error, is a formatting error.
+        let mut hv = Hv::new(Mock::answering(&[(OK, 0)]));
+        assert!(hv.write_str("stuck").is_err());
+        let mut hv = Hv::new(Mock::answering(&[(HvError::UnknownCall.code(), 0)]));
+        assert!(hv.write_str("x").is_err());
+    }
+
+    #[test]
+    fn shutdown_encodes_the_code_then_halts_if_refused() {
+        let mut hv = Hv::new(Mock::answering(&[(HvError::NotPermitted.code(), 0)]));
+        let halted = catch_unwind(AssertUnwindSafe(|| hv.shutdown(7)));
+        let msg = halted
+            .expect_err("halts")
+            .downcast::<String>()
+            .expect("message");
+        assert_eq!(*msg, HALTED);
+        assert_eq!(
+            hv.transport().calls,
+            [regs(Hypercall::Shutdown, [7, 0, 0, 0])]
+        );
+    }
+
+    #[test]
+    fn try_shutdown_returns_the_refusal() {
+        let mut hv = Hv::new(Mock::answering(&[
+            (HvError::NotPermitted.code(), 0),
+            (OK, 0),
+        ]));
+        assert_eq!(hv.try_shutdown(1), Err(HvError::NotPermitted));
+        // A monitor that returns success is reported as such.
+        assert_eq!(hv.try_shutdown(1), Ok(()));
+        assert_eq!(hv.transport().calls.len(), 2);
+    }
+}
