@@ -7,6 +7,9 @@
 //!
 //! Run with `cargo bench -p hv-benches --bench machine`.
 
+// criterion's macros generate undocumented items.
+#![allow(missing_docs)]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hv_host::addr::{GuestVirtAddr, MachineAddr};
 use hv_host::machine::asm::*;
@@ -16,9 +19,13 @@ const ORIGIN: u32 = 0x8000_1000;
 const BUDGET: u64 = 2_000_000;
 
 fn boot(words: &[u32]) -> Machine {
-    let mut m = Machine::new(MachineConfig { ram_bytes: 16 << 20 }).expect("valid RAM size");
+    let mut m = Machine::new(MachineConfig {
+        ram_bytes: 16 << 20,
+    })
+    .expect("valid RAM size");
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    m.write_phys(MachineAddr::new(ORIGIN & 0x1fff_ffff), &bytes).expect("program fits");
+    m.write_phys(MachineAddr::new(ORIGIN & 0x1fff_ffff), &bytes)
+        .expect("program fits");
     m.boot(GuestVirtAddr::new(ORIGIN));
     m
 }
@@ -66,7 +73,10 @@ fn memory_loop() -> Vec<u32> {
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("native");
     g.throughput(Throughput::Elements(BUDGET));
-    for (name, program) in [("alu_loop", alu_loop()), ("load_store_branch", memory_loop())] {
+    for (name, program) in [
+        ("alu_loop", alu_loop()),
+        ("load_store_branch", memory_loop()),
+    ] {
         let mut m = boot(&program);
         g.bench_function(name, |b| {
             b.iter(|| {

@@ -1,6 +1,28 @@
-//! The runner: boots a MIPS32 little-endian ELF on the emulated machine.
+//! The runner: boots a MIPS32 little-endian ELF kernel on the emulated
+//! machine (`demo-os --help` explains the flags, the memory map and the
+//! exit statuses).
 
-fn main() {
-    eprintln!("demo-os: runner not built yet");
-    std::process::exit(2);
+mod runner;
+
+use clap::Parser;
+use runner::cli::Cli;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = io::stdout();
+    let mut stdout = io::BufWriter::new(stdout.lock());
+    let stderr = io::stderr();
+    let mut stderr = stderr.lock();
+    let status = match runner::run(&cli, &mut stdout, &mut stderr) {
+        Ok(status) => status,
+        Err(e) => {
+            // Output already written stays; the error names what failed.
+            let _ = stdout.flush();
+            let _ = writeln!(stderr, "demo-os: error: {e}");
+            e.exit_status()
+        }
+    };
+    ExitCode::from(status)
 }

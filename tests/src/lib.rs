@@ -1,1 +1,9 @@
-//! Shared support for the end-to-end tests in `tests/tests/`.
+//! Shared support for the end-to-end tests: an ELF writer
+//! ([`elf_writer`]), guest programs built with the assembler
+//! ([`programs`]), and helpers to run the runner binary ([`process`]).
+
+pub mod elf_writer;
+pub mod process;
+pub mod programs;
+
+pub use elf_writer::{ElfBuilder, elf_from_words};

@@ -74,11 +74,17 @@ impl Bus {
     #[inline]
     pub fn target(&self, pa: u32) -> Target {
         if pa < self.ram_bytes {
-            Target::Mem { offset: pa, writable: true }
+            Target::Mem {
+                offset: pa,
+                writable: true,
+            }
         } else if pa.wrapping_sub(UART_BASE) < UART_WINDOW {
             Target::Uart(pa - UART_BASE)
         } else if pa.wrapping_sub(ROM_BASE) < ROM_SIZE {
-            Target::Mem { offset: self.ram_bytes + (pa - ROM_BASE), writable: false }
+            Target::Mem {
+                offset: self.ram_bytes + (pa - ROM_BASE),
+                writable: false,
+            }
         } else {
             Target::None
         }
@@ -90,8 +96,7 @@ impl Bus {
     pub fn page_is_plain_memory(&self, pa: u32) -> bool {
         let page = pa & !(PAGE_SIZE - 1);
         page < self.ram_bytes
-            || (page.wrapping_sub(ROM_BASE) < ROM_SIZE
-                && (page >> 12) != (UART_BASE >> 12))
+            || (page.wrapping_sub(ROM_BASE) < ROM_SIZE && (page >> 12) != (UART_BASE >> 12))
     }
 
     /// Reads a byte of memory at buffer offset `off` (caller checked range).
@@ -187,12 +192,21 @@ mod tests {
     #[test]
     fn memory_map() {
         let bus = Bus::new(1 << 20);
-        assert_eq!(bus.target(0x10), Target::Mem { offset: 0x10, writable: true });
+        assert_eq!(
+            bus.target(0x10),
+            Target::Mem {
+                offset: 0x10,
+                writable: true
+            }
+        );
         assert_eq!(bus.target(1 << 20), Target::None);
         assert_eq!(bus.target(UART_BASE + 5), Target::Uart(5));
         assert_eq!(
             bus.target(ROM_BASE + 4),
-            Target::Mem { offset: (1 << 20) + 4, writable: false }
+            Target::Mem {
+                offset: (1 << 20) + 4,
+                writable: false
+            }
         );
         assert!(!bus.page_is_plain_memory(UART_BASE));
         assert!(bus.page_is_plain_memory(ROM_BASE));
@@ -202,9 +216,16 @@ mod tests {
     #[test]
     fn phys_copy_checks_bounds() {
         let mut bus = Bus::new(1 << 20);
-        bus.write_phys(MachineAddr::new(0x100), b"abc").expect("inside RAM");
-        assert_eq!(bus.read_phys(MachineAddr::new(0x100), 3).as_deref(), Some(&b"abc"[..]));
-        assert!(bus.write_phys(MachineAddr::new((1 << 20) - 2), b"abc").is_err());
+        bus.write_phys(MachineAddr::new(0x100), b"abc")
+            .expect("inside RAM");
+        assert_eq!(
+            bus.read_phys(MachineAddr::new(0x100), 3).as_deref(),
+            Some(&b"abc"[..])
+        );
+        assert!(
+            bus.write_phys(MachineAddr::new((1 << 20) - 2), b"abc")
+                .is_err()
+        );
         assert!(bus.read_phys(MachineAddr::new(0), 0).is_none());
     }
 }

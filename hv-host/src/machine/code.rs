@@ -28,13 +28,19 @@ pub struct CodeCache {
 impl CodeCache {
     /// An empty cache for a memory buffer of `mem_bytes`.
     pub fn new(mem_bytes: usize) -> Self {
-        Self { slot_of: vec![NO_SLOT; mem_bytes / PAGE_SIZE as usize], pages: Vec::new() }
+        Self {
+            slot_of: vec![NO_SLOT; mem_bytes / PAGE_SIZE as usize],
+            pages: Vec::new(),
+        }
     }
 
     /// The slot of the page at buffer offset `off`, if it has one.
     #[inline]
     pub fn slot(&self, off: u32) -> u32 {
-        self.slot_of.get((off / PAGE_SIZE) as usize).copied().unwrap_or(NO_SLOT)
+        self.slot_of
+            .get((off / PAGE_SIZE) as usize)
+            .copied()
+            .unwrap_or(NO_SLOT)
     }
 
     /// The slot of the page at buffer offset `off`, allocated if needed.
@@ -45,7 +51,8 @@ impl CodeCache {
             return s;
         }
         let s = self.pages.len() as u32;
-        self.pages.push(Box::new([Decoded::UNDECODED; WORDS_PER_PAGE]));
+        self.pages
+            .push(Box::new([Decoded::UNDECODED; WORDS_PER_PAGE]));
         self.slot_of[page] = s;
         s
     }

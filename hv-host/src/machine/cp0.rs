@@ -4,7 +4,7 @@
 //! This module owns the register storage and the masking rules. Side effects
 //! of writes that reach outside CP0 (mode changes flushing translation
 //! caches, the timer, interrupt re-evaluation) are applied by the executor
-//! in [`super::exec::cop0`]. Count and Random are derived from machine time
+//! in `exec/cop0.rs`. Count and Random are derived from machine time
 //! and so are computed there too.
 
 use super::tlb::TLB_ENTRIES;

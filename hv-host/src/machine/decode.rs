@@ -181,7 +181,13 @@ const _: () = assert!(core::mem::size_of::<Decoded>() == 8);
 
 impl Decoded {
     /// The placeholder stored in code-cache slots not decoded yet.
-    pub const UNDECODED: Decoded = Decoded { op: Op::Undecoded, rs: 0, rt: 0, rd: 0, imm: 0 };
+    pub const UNDECODED: Decoded = Decoded {
+        op: Op::Undecoded,
+        rs: 0,
+        rt: 0,
+        rd: 0,
+        imm: 0,
+    };
 }
 
 /// Classifies an instruction word into its operation, with no rewriting:
@@ -289,7 +295,7 @@ pub fn classify(i: Instruction) -> Op {
             },
             _ => Reserved,
         },
-        0x11 | 0x12 | 0x13 => CopUnusable,
+        0x11..=0x13 => CopUnusable,
         0x14 => Beql,
         0x15 => Bnel,
         0x16 => Blezl,
@@ -358,7 +364,13 @@ pub fn decode(i: Instruction) -> Decoded {
     use Op::*;
     let op = classify(i);
     let (rs, rt, rd) = (i.rs(), i.rt(), i.rd());
-    let d = |op, rs, rt, rd, imm| Decoded { op, rs, rt, rd, imm };
+    let d = |op, rs, rt, rd, imm| Decoded {
+        op,
+        rs,
+        rt,
+        rd,
+        imm,
+    };
     let nop = d(Nop, 0, 0, 0, 0);
     match op {
         // R-type pure ALU: destination rd.
@@ -403,7 +415,13 @@ pub fn decode(i: Instruction) -> Decoded {
         Ext => d(op, rs, rt, 0, i.sa() | ((u32::from(rd) + 1) << 8)),
         // INS: msb in rd, lsb in sa; size = msb - lsb + 1 (may be <= 0 when
         // the encoding is UNPREDICTABLE; the executor treats that as a no-op).
-        Ins => d(op, rs, rt, 0, i.sa() | ((u32::from(rd) + 1).wrapping_sub(i.sa()) << 8)),
+        Ins => d(
+            op,
+            rs,
+            rt,
+            0,
+            i.sa() | ((u32::from(rd) + 1).wrapping_sub(i.sa()) << 8),
+        ),
         Wsbh | Seb | Seh if rd == 0 => nop,
         Wsbh | Seb | Seh => d(op, 0, rt, rd, 0),
         Rdhwr => d(op, 0, dest(rt), rd, 0),

@@ -22,7 +22,16 @@ impl fmt::Display for Instruction {
         match op {
             Undecoded | Nop => f.write_str("nop"),
             Reserved => write!(f, "(reserved {:#010x})", i.0),
-            CopUnusable => write!(f, "(cop{} {:#010x})", if matches!(i.opcode(), 0x12 | 0x32 | 0x36 | 0x3a | 0x3e) { 2 } else { 1 }, i.0),
+            CopUnusable => write!(
+                f,
+                "(cop{} {:#010x})",
+                if matches!(i.opcode(), 0x12 | 0x32 | 0x36 | 0x3a | 0x3e) {
+                    2
+                } else {
+                    1
+                },
+                i.0
+            ),
             Sll if i.0 == 0 => f.write_str("nop"),
             Sll if i.0 == 0xc0 => f.write_str("ehb"),
             Sll | Srl | Sra | Rotr => write!(f, "{name} {rd}, {rt}, {}", i.sa()),

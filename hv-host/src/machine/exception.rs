@@ -113,7 +113,13 @@ impl Machine {
     /// Raises exception `code` for the instruction at `cur_pc` (see the
     /// module doc), `refill` selecting the TLB refill vector.
     #[cold]
-    pub(crate) fn raise_with(&mut self, code: ExcCode, refill: bool, bad_vaddr: Option<u32>, ce: u8) {
+    pub(crate) fn raise_with(
+        &mut self,
+        code: ExcCode,
+        refill: bool,
+        bad_vaddr: Option<u32>,
+        ce: u8,
+    ) {
         if self.route.0 & (1 << code as u32) != 0 {
             // Leave the CPU at the raising instruction; the host decides.
             self.next_pc = self.pc;
@@ -151,7 +157,11 @@ impl Machine {
         } else {
             0x180
         };
-        let base = if st & status::BEV != 0 { 0xbfc0_0200 } else { self.cp0.ebase & 0xffff_f000 };
+        let base = if st & status::BEV != 0 {
+            0xbfc0_0200
+        } else {
+            self.cp0.ebase & 0xffff_f000
+        };
         self.cp0.status = st | status::EXL;
         self.pc = base.wrapping_add(offset);
         self.next_pc = self.pc.wrapping_add(4);

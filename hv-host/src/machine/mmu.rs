@@ -63,7 +63,10 @@ impl Machine {
     }
 
     fn tlb_translate(&self, va: u32, access: Access) -> Result<u32, Fault> {
-        let hit = self.tlb.lookup(va, self.cp0.asid()).ok_or(Fault::TlbRefill)?;
+        let hit = self
+            .tlb
+            .lookup(va, self.cp0.asid())
+            .ok_or(Fault::TlbRefill)?;
         if hit.lo & lo::V == 0 {
             Err(Fault::TlbInvalid)
         } else if access == Access::Store && hit.lo & lo::D == 0 {
@@ -158,7 +161,10 @@ impl Machine {
             }
         };
         match self.bus.target(pa) {
-            Target::Mem { offset, writable: true } => {
+            Target::Mem {
+                offset,
+                writable: true,
+            } => {
                 self.write_mem(offset, v, size);
                 let slot = self.code.slot(offset);
                 if slot != NO_SLOT {
@@ -170,7 +176,9 @@ impl Machine {
                 true
             }
             // Stores to the boot ROM are ignored.
-            Target::Mem { writable: false, .. } => true,
+            Target::Mem {
+                writable: false, ..
+            } => true,
             Target::Uart(reg) => {
                 self.bus.uart.write(reg, v as u8);
                 let out = self.bus.uart.take_output();
@@ -200,8 +208,13 @@ impl Machine {
                     }
                 };
                 match self.bus.target(pa) {
-                    Target::Mem { offset, writable: true } => (offset, self.code.slot(offset)),
-                    Target::Mem { writable: false, .. } => return true,
+                    Target::Mem {
+                        offset,
+                        writable: true,
+                    } => (offset, self.code.slot(offset)),
+                    Target::Mem {
+                        writable: false, ..
+                    } => return true,
                     // A device sees the store of the whole word.
                     Target::Uart(_) => return self.store_slow(va, v, 4),
                     Target::None => {
@@ -234,7 +247,10 @@ impl Machine {
         while left > 0 {
             let chunk = left.min(0x1000 - (a & 0xfff));
             let pa = self.peek_translate(a)?;
-            out.extend(self.bus.read_phys(crate::addr::MachineAddr::new(pa), chunk)?);
+            out.extend(
+                self.bus
+                    .read_phys(crate::addr::MachineAddr::new(pa), chunk)?,
+            );
             a = a.checked_add(chunk)?;
             left -= chunk;
         }

@@ -61,7 +61,9 @@ pub struct MachineConfig {
 
 impl Default for MachineConfig {
     fn default() -> Self {
-        Self { ram_bytes: 64 << 20 }
+        Self {
+            ram_bytes: 64 << 20,
+        }
     }
 }
 
@@ -69,7 +71,9 @@ impl Default for MachineConfig {
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum MachineError {
     /// The RAM size is out of range or not a multiple of 4 KiB.
-    #[error("RAM size {0:#x} bytes is invalid: it must be a multiple of 4 KiB from 1 MiB to 256 MiB")]
+    #[error(
+        "RAM size {0:#x} bytes is invalid: it must be a multiple of 4 KiB from 1 MiB to 256 MiB"
+    )]
     BadRamSize(u32),
 }
 
@@ -187,7 +191,7 @@ impl Machine {
     /// vector (0xbfc0_0000).
     pub fn new(config: MachineConfig) -> Result<Self, MachineError> {
         let ram = config.ram_bytes;
-        if !(1 << 20..=MAX_RAM).contains(&ram) || ram % PAGE_SIZE != 0 {
+        if !(1 << 20..=MAX_RAM).contains(&ram) || !ram.is_multiple_of(PAGE_SIZE) {
             return Err(MachineError::BadRamSize(ram));
         }
         let bus = Bus::new(ram);
@@ -252,11 +256,13 @@ impl Machine {
             bytes.resize(seg.mem_size.max(seg.data.len() as u32) as usize, 0);
             if !bytes.is_empty() {
                 // Checked above: every segment lies inside RAM.
-                self.bus.write_phys(seg.paddr, &bytes).map_err(|a| LoadError::DoesNotFit {
-                    paddr: a,
-                    len: bytes.len() as u32,
-                    ram_end: MachineAddr::new(self.bus.ram_bytes()),
-                })?;
+                self.bus
+                    .write_phys(seg.paddr, &bytes)
+                    .map_err(|a| LoadError::DoesNotFit {
+                        paddr: a,
+                        len: bytes.len() as u32,
+                        ram_end: MachineAddr::new(self.bus.ram_bytes()),
+                    })?;
             }
         }
         self.memory_written_by_host();
@@ -310,7 +316,10 @@ impl Machine {
 
     /// Counters about the run so far.
     pub fn stats(&self) -> MachineStats {
-        MachineStats { idle_ticks: self.idle_ticks, ..self.stats.clone() }
+        MachineStats {
+            idle_ticks: self.idle_ticks,
+            ..self.stats.clone()
+        }
     }
 
     /// Drains the console output: UART transmissions and UHI writes to
@@ -363,7 +372,9 @@ impl Machine {
     pub fn fetch_word(&self, va: GuestVirtAddr) -> Option<insn::Instruction> {
         let pa = self.peek_translate(va.raw())?;
         let b = self.bus.read_phys(MachineAddr::new(pa), 4)?;
-        Some(insn::Instruction(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+        Some(insn::Instruction(u32::from_le_bytes([
+            b[0], b[1], b[2], b[3],
+        ])))
     }
 
     /// Resumes after a routed exception the host handled by emulating the
@@ -406,7 +417,11 @@ impl Machine {
     /// Cause as software reads it: the stored bits plus the live hardware
     /// lines IP6..IP2 and the timer on IP7.
     pub(crate) fn cause_value(&self) -> u32 {
-        let ti = if self.cp0.cause & cause::TI != 0 { 1 << 15 } else { 0 };
+        let ti = if self.cp0.cause & cause::TI != 0 {
+            1 << 15
+        } else {
+            0
+        };
         self.cp0.cause | self.bus.irq_lines() | ti
     }
 
@@ -550,7 +565,8 @@ impl Machine {
     pub(crate) fn decode_current(&mut self) -> decode::Decoded {
         let off = self.fetch_base + (self.cur_pc & 0xfff);
         let d = decode::decode(insn::Instruction(self.bus.mem_u32(off)));
-        self.code.set(self.fetch_slot, (self.cur_pc >> 2) & 0x3ff, d);
+        self.code
+            .set(self.fetch_slot, (self.cur_pc >> 2) & 0x3ff, d);
         d
     }
 }

@@ -38,11 +38,19 @@ impl Machine {
             }
             op::WRITE => {
                 let (fd, buf, len) = (self.gpr(A0), self.gpr(A1), self.gpr(A2));
-                let bytes = if len == 0 { Some(Vec::new()) } else { self.read_virtual(buf, len) };
+                let bytes = if len == 0 {
+                    Some(Vec::new())
+                } else {
+                    self.read_virtual(buf, len)
+                };
                 match (fd, bytes) {
                     (1 | 2, Some(b)) => {
-                        if fd == 1 { &mut self.stdout } else { &mut self.stderr }
-                            .extend_from_slice(&b);
+                        if fd == 1 {
+                            &mut self.stdout
+                        } else {
+                            &mut self.stderr
+                        }
+                        .extend_from_slice(&b);
                         self.set_gpr(V0, len);
                         self.set_gpr(V1, 0);
                     }

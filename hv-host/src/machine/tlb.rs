@@ -53,13 +53,15 @@ impl TlbEntry {
     #[inline]
     pub fn matches(&self, vaddr: u32, asid: u8) -> bool {
         let m = self.vpn2_mask();
-        (vaddr & m) == (self.entry_hi & m)
-            && (self.global || (self.entry_hi & 0xff) as u8 == asid)
+        (vaddr & m) == (self.entry_hi & m) && (self.global || (self.entry_hi & 0xff) as u8 == asid)
     }
 
     /// The first virtual address the entry covers and the number of bytes.
     pub fn virtual_range(&self) -> (u32, u64) {
-        (self.entry_hi & self.vpn2_mask(), u64::from(self.page_size()) * 2)
+        (
+            self.entry_hi & self.vpn2_mask(),
+            u64::from(self.page_size()) * 2,
+        )
     }
 
     /// Whether either page of the entry is valid.
@@ -94,7 +96,9 @@ impl Tlb {
     /// A TLB with all entries zero (they map virtual page 0 of ASID 0, but
     /// are invalid).
     pub fn new() -> Self {
-        Self { entries: [TlbEntry::default(); TLB_ENTRIES] }
+        Self {
+            entries: [TlbEntry::default(); TLB_ENTRIES],
+        }
     }
 
     /// The entry at `index` (masked into range).

@@ -30,7 +30,11 @@ pub struct XlatEntry {
 }
 
 impl XlatEntry {
-    const EMPTY: XlatEntry = XlatEntry { tag: INVALID_TAG, base: 0, code_slot: NO_SLOT };
+    const EMPTY: XlatEntry = XlatEntry {
+        tag: INVALID_TAG,
+        base: 0,
+        code_slot: NO_SLOT,
+    };
 }
 
 /// The translation caches.
@@ -82,20 +86,32 @@ impl Xlat {
     #[inline]
     pub fn fill_read(&mut self, vaddr: u32, base: u32) {
         let i = self.index(vaddr);
-        self.read[i] = XlatEntry { tag: vaddr & !0xfff, base, code_slot: NO_SLOT };
+        self.read[i] = XlatEntry {
+            tag: vaddr & !0xfff,
+            base,
+            code_slot: NO_SLOT,
+        };
     }
 
     /// Caches a write translation.
     #[inline]
     pub fn fill_write(&mut self, vaddr: u32, base: u32, code_slot: u32) {
         let i = self.index(vaddr);
-        self.write[i] = XlatEntry { tag: vaddr & !0xfff, base, code_slot };
+        self.write[i] = XlatEntry {
+            tag: vaddr & !0xfff,
+            base,
+            code_slot,
+        };
     }
 
     /// Drops every write entry pointing at buffer page `base` (its code slot
     /// changed).
     pub fn drop_writes_to(&mut self, base: u32) {
-        for e in self.write.iter_mut().filter(|e| e.tag != INVALID_TAG && e.base == base) {
+        for e in self
+            .write
+            .iter_mut()
+            .filter(|e| e.tag != INVALID_TAG && e.base == base)
+        {
             *e = XlatEntry::EMPTY;
         }
     }

@@ -32,7 +32,10 @@ pub struct Uart {
 impl Uart {
     /// A UART after reset.
     pub fn new() -> Self {
-        Self { thre_pending: true, ..Self::default() }
+        Self {
+            thre_pending: true,
+            ..Self::default()
+        }
     }
 
     /// Reads the register at `offset` (0..8).

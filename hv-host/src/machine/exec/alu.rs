@@ -152,9 +152,9 @@ impl Machine {
     #[inline(always)]
     pub(super) fn divu(&mut self, d: Decoded) {
         let (a, b) = (self.r(d.rs), self.r(d.rt));
-        if b != 0 {
-            self.lo = a / b;
-            self.hi = a % b;
+        if let (Some(q), Some(r)) = (a.checked_div(b), a.checked_rem(b)) {
+            self.lo = q;
+            self.hi = r;
         }
     }
     /// Add Word (traps on signed overflow, leaving `rd` unchanged).

@@ -105,8 +105,8 @@ impl Machine {
             (reg::EPC, 0) => c.epc = v,
             (reg::PRID, 1) => c.ebase = 0x8000_0000 | (v & cp0::EBASE_WRITABLE),
             (reg::CONFIG, 0) => {
-                c.config0 = (config::CONFIG0 & !config::CONFIG0_WRITABLE)
-                    | (v & config::CONFIG0_WRITABLE)
+                c.config0 =
+                    (config::CONFIG0 & !config::CONFIG0_WRITABLE) | (v & config::CONFIG0_WRITABLE)
             }
             (reg::ERROREPC, 0) => c.error_epc = v,
             (31, 0) => c.desave = v,
@@ -146,7 +146,11 @@ impl Machine {
         }
         let old = self.cp0.status;
         self.w(d.rt, old);
-        self.cp0.status = if enable { old | status::IE } else { old & !status::IE };
+        self.cp0.status = if enable {
+            old | status::IE
+        } else {
+            old & !status::IE
+        };
         self.stop_at = 0;
     }
 

@@ -52,7 +52,11 @@ impl Machine {
         let va = self.ea(d);
         if let Some(word) = self.load(va & !3, 4) {
             let shift = 8 * (3 - (va & 3));
-            let keep = if shift == 0 { 0 } else { u32::MAX >> (32 - shift) };
+            let keep = if shift == 0 {
+                0
+            } else {
+                u32::MAX >> (32 - shift)
+            };
             let v = (word << shift) | (self.r(d.rt) & keep);
             self.w(d.rt, v);
         }

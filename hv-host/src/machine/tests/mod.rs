@@ -13,7 +13,8 @@ pub(crate) const ORIGIN: u32 = 0x8000_1000;
 pub(crate) fn machine_with(words: &[u32]) -> Machine {
     let mut m = Machine::new(MachineConfig { ram_bytes: 1 << 20 }).expect("valid size");
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    m.write_phys(MachineAddr::new(ORIGIN & 0x1fff_ffff), &bytes).expect("fits");
+    m.write_phys(MachineAddr::new(ORIGIN & 0x1fff_ffff), &bytes)
+        .expect("fits");
     m.boot(GuestVirtAddr::new(ORIGIN));
     m
 }
@@ -40,7 +41,11 @@ fn sum_loop_and_semihosting_exit() {
     assert_eq!(exit, Exit::Shutdown { code: 5050 });
     assert_eq!(m.gpr(4), 5050);
     // li (2) + li (1) + 100 * 4 + li + sdbbp.
-    assert!(m.instructions() > 400 && m.instructions() < 420, "{}", m.instructions());
+    assert!(
+        m.instructions() > 400 && m.instructions() < 420,
+        "{}",
+        m.instructions()
+    );
 }
 
 #[test]

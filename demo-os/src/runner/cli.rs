@@ -1,0 +1,192 @@
+//! The runner's command line.
+
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+
+/// Instructions per run slice: guest output is flushed after each.
+pub const SLICE: u64 = 10_000_000;
+/// Default RAM size in MiB.
+pub const DEFAULT_MEM_MIB: u32 = 64;
+/// Largest RAM size in MiB (the machine's limit).
+pub const MAX_MEM_MIB: u32 = 256;
+
+/// Exit status when `--max-instructions` stops the guest.
+pub const EXIT_LIMIT: u8 = 124;
+/// Exit status when the guest stalls.
+pub const EXIT_STALLED: u8 = 125;
+/// Exit status when an exception routed to the host stops the guest.
+pub const EXIT_TRAP: u8 = 126;
+/// Exit status of host-side errors (unreadable or invalid kernel, ...).
+pub const EXIT_ERROR: u8 = 1;
+/// Exit status of usage errors and unimplemented modes (as clap uses).
+pub const EXIT_USAGE: u8 = 2;
+
+const AFTER_HELP: &str = "\
+Output:
+  stdout carries only the guest's console: bytes sent to the UART and UHI
+  writes to fd 1, flushed every 10M instructions and at the end. UHI writes
+  to fd 2 go to stderr, followed by the runner's own messages and a summary
+  line: `demo-os: <N> instructions in <S> s (<M> MIPS); stopped: <reason>`.
+  The host time appears only there; everything else is deterministic.
+
+Memory map (physical, QEMU mipssim-compatible):
+  0x0000_0000 .. MEM           RAM (--mem MiB)
+  0x1fc0_0000 .. 0x2000_0000   boot ROM window (reads zero, writes ignored)
+  0x1fd0_03f8 .. +8            16550 UART, interrupt on Cause.IP4
+  kseg0 (0x8000_0000) and kseg1 (0xa000_0000) map physical 0..512 MiB,
+  so the UART's transmit register is at 0xbfd0_03f8, its LSR at +5.
+
+Boot:
+  Each PT_LOAD segment of the kernel is copied to its physical address
+  (p_paddr, kseg0/kseg1 addresses masked with 0x1fff_ffff) and zero-filled
+  to its memory size. The CPU starts at e_entry in kernel mode as after a
+  cold reset (Status.BEV=1, ERL=1) with a0 = RAM size in bytes.
+  Semihosting (UHI, `sdbbp 1`, operation in t9): 1 = exit(a0),
+  5 = write(fd a0, buffer a1, length a2).
+
+Exit status:
+  0-255  the guest's UHI exit code modulo 256, like a POSIX process status
+         (a negative code keeps its low 8 bits: exit(-1) gives 255)
+  1      the kernel could not be read, parsed or loaded, or output failed
+  2      bad command line, or a mode that is not implemented yet
+  124    stopped at --max-instructions
+  125    the guest stalled: it waits for an interrupt none can deliver
+  126    an exception routed to the host stopped the guest";
+
+/// How the kernel runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Directly on the emulated machine, with no monitor.
+    Native,
+    /// Under the monitor, fully virtualized (unmodified kernel).
+    Full,
+    /// Under the monitor, paravirtualized (kernel uses hypercalls).
+    Para,
+    /// Every mode in turn, comparing output and counts.
+    Compare,
+}
+
+/// Boots a MIPS32 little-endian ELF kernel on the emulated machine.
+#[derive(Debug, Parser)]
+#[command(name = "demo-os", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// How to run the kernel (`full`, `para` and `compare` need the
+    /// monitor, which lands in a later issue).
+    #[arg(long, value_enum, default_value_t = Mode::Native)]
+    pub mode: Mode,
+
+    /// The kernel: a MIPS32 (r1/r2) little-endian ET_EXEC ELF file.
+    // When the demo images land, an `--image unmodified|pv` flag picks a
+    // built image and `--kernel` becomes optional (it then overrides the
+    // image); resolve both in `Cli::kernel_path`.
+    #[arg(long, value_name = "FILE")]
+    pub kernel: PathBuf,
+
+    /// RAM size in MiB, 1 to 256.
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = DEFAULT_MEM_MIB,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_MEM_MIB)),
+    )]
+    pub mem: u32,
+
+    /// Stop after this many instructions (exit status 124). Without it the
+    /// guest runs until it exits or stalls.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_instructions: Option<u64>,
+}
+
+impl Cli {
+    /// The kernel file to boot.
+    pub fn kernel_path(&self) -> &std::path::Path {
+        &self.kernel
+    }
+
+    /// RAM size in bytes.
+    pub fn ram_bytes(&self) -> u32 {
+        self.mem << 20
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("demo-os").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn command_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults() {
+        let cli = parse(&["--kernel", "k.elf"]).unwrap();
+        assert_eq!(cli.mode, Mode::Native);
+        assert_eq!(cli.ram_bytes(), 64 << 20);
+        assert_eq!(cli.max_instructions, None);
+        assert_eq!(cli.kernel_path(), std::path::Path::new("k.elf"));
+    }
+
+    #[test]
+    fn mem_range_is_checked() {
+        assert_eq!(
+            parse(&["--kernel", "k", "--mem", "256"])
+                .unwrap()
+                .ram_bytes(),
+            256 << 20
+        );
+        assert_eq!(
+            parse(&["--kernel", "k", "--mem", "1"]).unwrap().ram_bytes(),
+            1 << 20
+        );
+        for bad in ["0", "257", "lots"] {
+            let e = parse(&["--kernel", "k", "--mem", bad]).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "--mem {bad}"
+            );
+        }
+        assert!(parse(&["--kernel", "k", "--mem", "-1"]).is_err());
+    }
+
+    #[test]
+    fn kernel_is_required_and_modes_parse() {
+        assert!(parse(&[]).is_err());
+        let cli = parse(&[
+            "--mode",
+            "compare",
+            "--kernel",
+            "k",
+            "--max-instructions",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(cli.mode, Mode::Compare);
+        assert_eq!(cli.max_instructions, Some(5));
+        assert!(parse(&["--mode", "fast", "--kernel", "k"]).is_err());
+        assert!(parse(&["--kernel", "k", "--max-instructions", "0"]).is_err());
+    }
+
+    #[test]
+    fn help_documents_flags_memory_map_and_exit_codes() {
+        let help = Cli::command().render_help().to_string();
+        for needle in [
+            "--mode",
+            "--kernel",
+            "--mem",
+            "--max-instructions",
+            "0xbfd0_03f8",
+            "124",
+            "125",
+            "Memory map",
+        ] {
+            assert!(help.contains(needle), "help lacks {needle}:\n{help}");
+        }
+    }
+}

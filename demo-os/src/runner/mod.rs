@@ -1,0 +1,100 @@
+//! The runner behind `demo-os`: reads and checks the kernel, builds the
+//! machine, runs it in slices while copying the guest's console out, and
+//! turns the way it stopped into a summary line and an exit status.
+
+pub mod cli;
+pub mod session;
+
+use cli::{Cli, EXIT_ERROR, EXIT_USAGE, Mode};
+use hv_host::machine::elf::{ElfError, ElfImage};
+use hv_host::machine::{LoadError, Machine, MachineConfig, MachineError};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+use thiserror::Error;
+
+/// Why the runner could not run the guest to a stop.
+#[derive(Debug, Error)]
+pub enum RunnerError {
+    /// The mode needs the monitor, which does not exist yet.
+    #[error("--mode {0}: not implemented yet: the monitor lands in a later issue")]
+    NotImplemented(&'static str),
+    /// The kernel file cannot be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The kernel path.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The kernel file is not a loadable ELF.
+    #[error("{path}: {source}")]
+    Elf {
+        /// The kernel path.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: ElfError,
+    },
+    /// The machine cannot be built with the requested memory.
+    #[error(transparent)]
+    Machine(#[from] MachineError),
+    /// The kernel does not fit in the machine.
+    #[error("{path}: {source} (try a larger --mem)")]
+    Load {
+        /// The kernel path.
+        path: PathBuf,
+        /// The load error.
+        source: LoadError,
+    },
+    /// Writing the guest's output failed (a closed pipe, a full disk).
+    #[error("writing the guest's output: {0}")]
+    Output(#[from] io::Error),
+}
+
+impl RunnerError {
+    /// The process exit status for this error.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            RunnerError::NotImplemented(_) => EXIT_USAGE,
+            _ => EXIT_ERROR,
+        }
+    }
+}
+
+/// Runs the command line to completion and returns the exit status; the
+/// guest's console goes to `stdout`, everything else to `stderr`.
+pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Result<u8, RunnerError> {
+    match cli.mode {
+        Mode::Native => {}
+        Mode::Full => return Err(RunnerError::NotImplemented("full")),
+        Mode::Para => return Err(RunnerError::NotImplemented("para")),
+        Mode::Compare => return Err(RunnerError::NotImplemented("compare")),
+    }
+    let path = cli.kernel_path();
+    let bytes = std::fs::read(path).map_err(|source| RunnerError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let image = ElfImage::parse(&bytes).map_err(|source| RunnerError::Elf {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut machine = Machine::new(MachineConfig {
+        ram_bytes: cli.ram_bytes(),
+    })?;
+    machine
+        .load_elf(&image)
+        .map_err(|source| RunnerError::Load {
+            path: path.to_owned(),
+            source,
+        })?;
+
+    let started = Instant::now();
+    let stop = session::run(&mut machine, cli.max_instructions, stdout, stderr)?;
+    let elapsed = started.elapsed();
+
+    let summary = session::summary(machine.instructions(), elapsed, &stop.describe(&image));
+    writeln!(stderr, "{summary}")?;
+    stderr.flush()?;
+    Ok(stop.exit_status())
+}

@@ -1,0 +1,196 @@
+//! The run loop: slices of [`SLICE`] instructions, the guest's output
+//! copied out after each, until the guest exits, stalls, traps to the host
+//! or reaches the instruction limit.
+
+use super::cli::{EXIT_LIMIT, EXIT_STALLED, EXIT_TRAP, SLICE};
+use hv_host::addr::GuestVirtAddr;
+use hv_host::machine::elf::ElfImage;
+use hv_host::machine::{Exit, Machine, Trap};
+use std::io::{self, Write};
+use std::time::Duration;
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The guest called UHI `exit` with this code.
+    Exited(i32),
+    /// The instruction limit was reached.
+    Limit(u64),
+    /// The guest waits for an interrupt that nothing can raise.
+    Stalled,
+    /// An exception routed to the host stopped the guest.
+    Trap(Trap),
+}
+
+impl Stop {
+    /// The process exit status: the guest's code modulo 256, or one of the
+    /// runner's codes (see `--help`).
+    pub fn exit_status(&self) -> u8 {
+        match *self {
+            // Truncation is the point: a POSIX exit status keeps the low
+            // 8 bits, so exit(-1) gives 255.
+            Stop::Exited(code) => (code & 0xff) as u8,
+            Stop::Limit(_) => EXIT_LIMIT,
+            Stop::Stalled => EXIT_STALLED,
+            Stop::Trap(_) => EXIT_TRAP,
+        }
+    }
+
+    /// The `stopped: ...` part of the summary; trap addresses are
+    /// symbolized with `image`'s symbols.
+    pub fn describe(&self, image: &ElfImage) -> String {
+        match *self {
+            Stop::Exited(code) => format!("guest exited with code {code}"),
+            Stop::Limit(n) => format!("instruction limit reached (--max-instructions {n})"),
+            Stop::Stalled => {
+                "guest stalled: it waits for an interrupt and no interrupt source is enabled"
+                    .to_owned()
+            }
+            Stop::Trap(t) => {
+                let pc = GuestVirtAddr::new(t.pc);
+                let at = match image.symbolize(pc) {
+                    Some((name, off)) => format!("{pc} <{name}+{off:#x}>"),
+                    None => pc.to_string(),
+                };
+                format!("unhandled {} exception at {at}", t.code.name())
+            }
+        }
+    }
+}
+
+/// Runs `machine` until it stops, copying its console to `stdout` and its
+/// UHI fd-2 output to `stderr` after every slice.
+pub fn run(
+    machine: &mut Machine,
+    max_instructions: Option<u64>,
+    stdout: &mut impl Write,
+    stderr: &mut impl Write,
+) -> io::Result<Stop> {
+    loop {
+        let budget = match max_instructions {
+            Some(max) => {
+                let left = max.saturating_sub(machine.instructions());
+                if left == 0 {
+                    return Ok(Stop::Limit(max));
+                }
+                left.min(SLICE)
+            }
+            None => SLICE,
+        };
+        let exit = machine.run(budget);
+        drain(machine, stdout, stderr)?;
+        match exit {
+            Exit::BudgetExhausted => {}
+            Exit::Shutdown { code } => return Ok(Stop::Exited(code)),
+            Exit::Stalled => return Ok(Stop::Stalled),
+            Exit::Trap(t) => return Ok(Stop::Trap(t)),
+        }
+    }
+}
+
+fn drain(
+    machine: &mut Machine,
+    stdout: &mut impl Write,
+    stderr: &mut impl Write,
+) -> io::Result<()> {
+    let out = machine.take_stdout();
+    if !out.is_empty() {
+        stdout.write_all(&out)?;
+        stdout.flush()?;
+    }
+    let err = machine.take_stderr();
+    if !err.is_empty() {
+        stderr.write_all(&err)?;
+        stderr.flush()?;
+    }
+    Ok(())
+}
+
+/// The summary line: `demo-os: <N> instructions in <S> s (<M> MIPS);
+/// stopped: <reason>`.
+pub fn summary(instructions: u64, elapsed: Duration, reason: &str) -> String {
+    let secs = elapsed.as_secs_f64();
+    let mips = if secs > 0.0 {
+        instructions as f64 / secs / 1e6
+    } else {
+        0.0
+    };
+    format!(
+        "demo-os: {instructions} instructions in {secs:.3} s ({mips:.1} MIPS); stopped: {reason}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hv_host::machine::MachineConfig;
+    use hv_host::machine::asm::{self, Asm, T0};
+    use hv_host::machine::exception::ExcCode;
+
+    fn image(words: &[u32]) -> (Machine, ElfImage) {
+        let mut a = Asm::new(0x8000_1000);
+        a.emit_all(words);
+        let bytes = hv_tests::ElfBuilder::new(0x8000_1000)
+            .code(0x8000_1000, &a.finish().unwrap())
+            .symbol("_start", 0x8000_1000, 4 * words.len() as u32, true)
+            .build();
+        let img = ElfImage::parse(&bytes).unwrap();
+        let mut m = Machine::new(MachineConfig { ram_bytes: 1 << 20 }).unwrap();
+        m.load_elf(&img).unwrap();
+        (m, img)
+    }
+
+    #[test]
+    fn exit_statuses() {
+        assert_eq!(Stop::Exited(0).exit_status(), 0);
+        assert_eq!(Stop::Exited(3).exit_status(), 3);
+        assert_eq!(Stop::Exited(-1).exit_status(), 255);
+        assert_eq!(Stop::Exited(256).exit_status(), 0);
+        assert_eq!(Stop::Limit(5).exit_status(), 124);
+        assert_eq!(Stop::Stalled.exit_status(), 125);
+    }
+
+    #[test]
+    fn limit_is_exact_across_slices() {
+        let (mut m, _) = image(&[asm::addiu(T0, T0, 1), asm::b(-2), asm::nop()]);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let max = SLICE + 7;
+        assert_eq!(
+            run(&mut m, Some(max), &mut out, &mut err).unwrap(),
+            Stop::Limit(max)
+        );
+        assert_eq!(m.instructions(), max);
+        assert!(out.is_empty() && err.is_empty());
+    }
+
+    #[test]
+    fn trap_description_is_symbolized() {
+        let (_, img) = image(&[asm::nop(), asm::nop()]);
+        let t = Trap {
+            code: ExcCode::Sys,
+            refill: false,
+            pc: 0x8000_1004,
+            in_delay_slot: false,
+            bad_vaddr: None,
+            coprocessor: 0,
+        };
+        assert_eq!(
+            Stop::Trap(t).describe(&img),
+            "unhandled Sys exception at 0x80001004 <_start+0x4>"
+        );
+        assert_eq!(Stop::Trap(t).exit_status(), 126);
+    }
+
+    #[test]
+    fn summary_format() {
+        assert_eq!(
+            summary(
+                2_000_000,
+                Duration::from_millis(500),
+                "guest exited with code 0"
+            ),
+            "demo-os: 2000000 instructions in 0.500 s (4.0 MIPS); stopped: guest exited with code 0"
+        );
+        assert!(summary(1, Duration::ZERO, "x").contains("(0.0 MIPS)"));
+    }
+}

@@ -1,0 +1,245 @@
+//! End-to-end tests of the runner binary: guest programs built with the
+//! assembler and the test ELF writer, run as a separate process, checked by
+//! stdout, stderr and exit status.
+
+use hv_tests::elf_writer::{EM_X86_64, ElfBuilder};
+use hv_tests::process::{RunOutput, run_with_limit, write_file};
+use hv_tests::programs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const RUNNER: &str = env!("CARGO_BIN_EXE_demo-os");
+
+fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
+    write_file(
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("runner_e2e"),
+        name,
+        bytes,
+    )
+}
+
+fn runner(args: &[&str]) -> RunOutput {
+    run_with_limit(Path::new(RUNNER), args, Duration::from_secs(120))
+}
+
+fn runner_on(kernel: &Path, extra: &[&str]) -> RunOutput {
+    let kernel = kernel.to_str().expect("temp paths are UTF-8");
+    let mut args = vec!["--mode", "native", "--kernel", kernel];
+    args.extend_from_slice(extra);
+    runner(&args)
+}
+
+/// The one stderr line that starts like the summary.
+fn summary(out: &RunOutput) -> &str {
+    out.stderr
+        .lines()
+        .find(|l| l.contains(" instructions in "))
+        .unwrap_or_else(|| panic!("no summary in stderr: {}", out.stderr))
+}
+
+#[test]
+fn hello_prints_on_the_uart_and_exits_with_its_code() {
+    let elf = scratch(
+        "hello.elf",
+        &programs::hello("Hello from the guest!\n", 42).elf(),
+    );
+    let out = runner_on(&elf, &[]);
+    assert_eq!(out.stdout_text(), "Hello from the guest!\n");
+    assert_eq!(out.code, Some(42), "stderr: {}", out.stderr);
+    let s = summary(&out);
+    assert!(s.starts_with("demo-os: "), "{s}");
+    assert!(
+        s.contains("MIPS); stopped: guest exited with code 42"),
+        "{s}"
+    );
+}
+
+#[test]
+fn exit_status_keeps_the_low_eight_bits() {
+    let elf = scratch("minus_one.elf", &programs::hello("", -1).elf());
+    let out = runner_on(&elf, &["--mem", "1"]);
+    assert_eq!(out.code, Some(255), "stderr: {}", out.stderr);
+    assert!(out.stdout.is_empty());
+    assert!(summary(&out).ends_with("stopped: guest exited with code -1"));
+}
+
+#[test]
+fn runs_are_deterministic() {
+    let elf = scratch("det.elf", &programs::hello("same every time\n", 0).elf());
+    let a = runner_on(&elf, &[]);
+    let b = runner_on(&elf, &[]);
+    let count = |o: &RunOutput| summary(o).split(" instructions").next().unwrap().to_owned();
+    assert_eq!(a.stdout, b.stdout);
+    assert_eq!(count(&a), count(&b));
+    assert_eq!(a.code, Some(0));
+}
+
+#[test]
+fn instruction_limit_stops_an_endless_guest() {
+    let elf = scratch("spin.elf", &programs::spin_forever().elf());
+    let out = runner_on(&elf, &["--max-instructions", "25000000"]);
+    assert_eq!(out.code, Some(124), "stderr: {}", out.stderr);
+    let s = summary(&out);
+    assert!(s.starts_with("demo-os: 25000000 instructions in "), "{s}");
+    assert!(
+        s.contains("instruction limit reached (--max-instructions 25000000)"),
+        "{s}"
+    );
+}
+
+#[test]
+fn output_before_the_limit_is_kept() {
+    let elf = scratch(
+        "print_spin.elf",
+        &programs::print_then_spin("before the limit\n").elf(),
+    );
+    let out = runner_on(&elf, &["--max-instructions", "12000000"]);
+    assert_eq!(out.code, Some(124), "stderr: {}", out.stderr);
+    assert_eq!(out.stdout_text(), "before the limit\n");
+}
+
+#[test]
+fn uhi_fd2_goes_to_stderr_before_the_summary() {
+    let elf = scratch(
+        "uhi.elf",
+        &programs::uhi_writes("to stdout\n", "to stderr\n").elf(),
+    );
+    let out = runner_on(&elf, &[]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert_eq!(out.stdout_text(), "to stdout\n");
+    let mut lines = out.stderr.lines();
+    assert_eq!(lines.next(), Some("to stderr"));
+    assert!(lines.next().unwrap().starts_with("demo-os: "));
+}
+
+#[test]
+fn a_stalled_guest_is_reported() {
+    let elf = scratch("wait.elf", &programs::wait_forever().elf());
+    let out = runner_on(&elf, &[]);
+    assert_eq!(out.code, Some(125), "stderr: {}", out.stderr);
+    assert!(summary(&out).contains("stopped: guest stalled"));
+}
+
+#[test]
+fn broken_files_are_one_line_errors() {
+    let garbage = scratch("garbage.elf", b"this is not an ELF file at all\n");
+    let out = runner_on(&garbage, &[]);
+    assert_eq!(out.code, Some(1));
+    assert_eq!(
+        out.stderr,
+        format!("demo-os: error: {}: not an ELF file\n", garbage.display())
+    );
+    assert!(out.stdout.is_empty());
+
+    let good = programs::hello("x", 0).elf();
+    let cut = scratch("truncated.elf", &good[..40]);
+    let out = runner_on(&cut, &[]);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.starts_with(&format!(
+            "demo-os: error: {}: truncated or malformed ELF",
+            cut.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1);
+
+    let missing = Path::new(env!("CARGO_TARGET_TMPDIR")).join("runner_e2e/does-not-exist.elf");
+    let out = runner_on(&missing, &[]);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr
+            .starts_with(&format!("demo-os: error: {}: ", missing.display())),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn an_x86_elf_is_refused_by_machine_number() {
+    let x86 = ElfBuilder::new(0x40_1000)
+        .machine(EM_X86_64)
+        .code(0x40_1000, &[0x90c3_9090])
+        .build();
+    let path = scratch("x86.elf", &x86);
+    let out = runner_on(&path, &[]);
+    assert_eq!(out.code, Some(1));
+    assert_eq!(
+        out.stderr,
+        format!(
+            "demo-os: error: {}: not a MIPS ELF (e_machine 62)\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn a_kernel_larger_than_ram_is_refused() {
+    // 2 MiB of zero-filled memory at physical 0x1000 does not fit in 1 MiB.
+    let big = ElfBuilder::new(0x8000_1000)
+        .code(0x8000_1000, &[0; 4])
+        .segment(hv_tests::elf_writer::SegmentSpec {
+            vaddr: 0x8001_0000,
+            paddr: 0x8001_0000,
+            data: Vec::new(),
+            mem_size: 2 << 20,
+            flags: hv_tests::elf_writer::PF_R | hv_tests::elf_writer::PF_W,
+        })
+        .build();
+    let path = scratch("big.elf", &big);
+    let out = runner_on(&path, &["--mem", "1"]);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("does not fit in memory"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--mem"), "{}", out.stderr);
+}
+
+#[test]
+fn bad_mem_values_are_usage_errors() {
+    let elf = scratch("mem.elf", &programs::hello("", 0).elf());
+    for bad in ["0", "257", "many"] {
+        let out = runner_on(&elf, &["--mem", bad]);
+        assert_eq!(out.code, Some(2), "--mem {bad}: {}", out.stderr);
+        assert!(out.stderr.contains("--mem"), "{}", out.stderr);
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn monitor_modes_are_not_implemented_yet() {
+    let elf = scratch("modes.elf", &programs::hello("", 0).elf());
+    for mode in ["full", "para", "compare"] {
+        let kernel = elf.to_str().unwrap();
+        let out = runner(&["--mode", mode, "--kernel", kernel]);
+        assert_eq!(out.code, Some(2), "{mode}");
+        assert_eq!(
+            out.stderr,
+            format!(
+                "demo-os: error: --mode {mode}: not implemented yet: the monitor lands in a later issue\n"
+            )
+        );
+    }
+}
+
+#[test]
+fn help_explains_flags_memory_map_and_exit_codes() {
+    let out = runner(&["--help"]);
+    assert_eq!(out.code, Some(0));
+    let help = out.stdout_text();
+    for needle in [
+        "--kernel",
+        "--mem",
+        "--max-instructions",
+        "--mode",
+        "Memory map",
+        "Exit status",
+        "124",
+        "125",
+    ] {
+        assert!(help.contains(needle), "help lacks {needle}");
+    }
+}

@@ -1,0 +1,789 @@
+//! The ELF32 loader's front half: parses and checks a MIPS32 little-endian
+//! executable into an [`ElfImage`] (loadable segments with their physical
+//! placement, the entry point and the symbol table), built on the `object`
+//! crate's ELF reader.
+//!
+//! Placement follows QEMU's `load_elf`: each `PT_LOAD` segment goes to its
+//! `p_paddr`. A kseg0/kseg1 address (`0x8000_0000..=0xbfff_ffff`) is turned
+//! into a physical one by masking with `0x1fff_ffff`; a kuseg address
+//! (below `0x8000_0000`) is taken as physical as it is. Segments in kseg2 or
+//! kseg3 (`0xc000_0000` and up) are TLB-mapped and cannot be placed before
+//! the guest runs, so they are refused.
+//!
+//! Copying the segments into RAM belongs to the machine (`Machine::load_elf`),
+//! which knows the RAM size.
+
+use crate::addr::{GuestVirtAddr, MachineAddr};
+use object::elf;
+use object::read::elf::{FileHeader, ProgramHeader, Sym};
+use object::{Endianness, FileKind};
+use thiserror::Error;
+
+/// `e_flags` bit: the code uses the MIPS16 ASE.
+const EF_MIPS_ARCH_ASE_M16: u32 = 0x0400_0000;
+/// `e_flags` bit: the code is microMIPS.
+const EF_MIPS_MICROMIPS: u32 = 0x0200_0000;
+
+/// First address of kseg0 (unmapped, cached).
+const KSEG0: u32 = 0x8000_0000;
+/// First address of kseg2 (mapped): nothing at or above it can be loaded.
+const KSEG2: u32 = 0xc000_0000;
+/// Mask from a kseg0/kseg1 address to its physical address.
+const KSEG_PHYS_MASK: u32 = 0x1fff_ffff;
+
+/// Why an ELF file cannot be loaded on the machine.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ElfError {
+    /// The file does not start with the ELF magic.
+    #[error("not an ELF file")]
+    NotElf,
+    /// The ELF structures are cut short or inconsistent.
+    #[error("truncated or malformed ELF: {0}")]
+    Malformed(#[from] object::read::Error),
+    /// A 64-bit ELF (`ELFCLASS64`).
+    #[error("64-bit ELF (ELFCLASS64); the machine runs 32-bit MIPS code")]
+    Class64,
+    /// A big-endian ELF.
+    #[error("big-endian ELF; the machine is little-endian (mipsel)")]
+    BigEndian,
+    /// `e_machine` is not `EM_MIPS`.
+    #[error("not a MIPS ELF (e_machine {0})")]
+    WrongMachine(u16),
+    /// `e_type` is not `ET_EXEC` (a relocatable object, shared object, ...).
+    #[error("not an executable (e_type {0}, expected ET_EXEC = 2)")]
+    NotExecutable(u16),
+    /// The code is MIPS16 or microMIPS, which the machine does not run.
+    #[error("compressed ISA (MIPS16 or microMIPS) in e_flags {0:#010x}")]
+    CompressedIsa(u32),
+    /// The `EF_MIPS_ARCH` field names an ISA other than MIPS I, MIPS II,
+    /// MIPS32 or MIPS32 Release 2 (64-bit ISAs, and Release 6 with its
+    /// different encodings).
+    #[error(
+        "unsupported ISA in e_flags {flags:#010x} (EF_MIPS_ARCH {arch:#x}); expected mips1, mips2, mips32 or mips32r2"
+    )]
+    UnsupportedIsa {
+        /// The whole `e_flags`.
+        flags: u32,
+        /// The `EF_MIPS_ARCH` field, shifted down to 0..=15.
+        arch: u32,
+    },
+    /// No non-empty `PT_LOAD` segment.
+    #[error("no loadable (PT_LOAD) segment")]
+    NoLoadSegments,
+    /// A segment's file size exceeds its memory size.
+    #[error("segment at {vaddr}: file size {filesz:#x} exceeds memory size {memsz:#x}")]
+    FileSizeExceedsMemSize {
+        /// The segment's virtual address.
+        vaddr: GuestVirtAddr,
+        /// `p_filesz`.
+        filesz: u32,
+        /// `p_memsz`.
+        memsz: u32,
+    },
+    /// A segment's bytes lie outside the file.
+    #[error("segment at {vaddr}: file range {offset:#x}+{filesz:#x} is outside the file")]
+    SegmentOutsideFile {
+        /// The segment's virtual address.
+        vaddr: GuestVirtAddr,
+        /// `p_offset`.
+        offset: u32,
+        /// `p_filesz`.
+        filesz: u32,
+    },
+    /// A segment's virtual or physical address is in kseg2/kseg3
+    /// (`0xc000_0000` and up), which is TLB-mapped.
+    #[error("segment at {addr} is in mapped space (kseg2/kseg3); it cannot be loaded physically")]
+    MappedSegment {
+        /// The offending address (`p_vaddr` or `p_paddr`).
+        addr: GuestVirtAddr,
+    },
+    /// A segment runs past the end of the address segment it starts in
+    /// (kuseg, kseg0 or kseg1), so its physical image would wrap.
+    #[error("segment at {addr} of {memsz:#x} bytes crosses the end of its address segment")]
+    SegmentCrossesBoundary {
+        /// The segment's start (`p_vaddr` or `p_paddr`).
+        addr: GuestVirtAddr,
+        /// `p_memsz`.
+        memsz: u32,
+    },
+    /// Two segments overlap in physical memory.
+    #[error("segments overlap in physical memory: {first} and {second}")]
+    OverlappingSegments {
+        /// Physical start of the lower segment.
+        first: MachineAddr,
+        /// Physical start of the segment that overlaps it.
+        second: MachineAddr,
+    },
+    /// The entry point is not word-aligned (an odd entry means MIPS16 or
+    /// microMIPS code).
+    #[error("entry point {0} is not word-aligned")]
+    MisalignedEntry(GuestVirtAddr),
+    /// The entry point is not inside the file bytes of an executable
+    /// loaded segment.
+    #[error("entry point {0} is not inside an executable loaded segment")]
+    EntryNotExecutable(GuestVirtAddr),
+}
+
+/// One `PT_LOAD` segment, ready to copy into RAM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// Where the code expects it (`p_vaddr`).
+    pub vaddr: GuestVirtAddr,
+    /// Where it goes in RAM (`p_paddr`, kseg0/kseg1 masked to physical).
+    pub paddr: MachineAddr,
+    /// The bytes from the file (`p_filesz` of them).
+    pub data: Vec<u8>,
+    /// Bytes in memory, `>= data.len()`; the rest is zero-filled.
+    pub mem_size: u32,
+    /// Whether the segment is executable (`PF_X`).
+    pub executable: bool,
+}
+
+impl Segment {
+    /// Whether `addr` lies in the segment's file bytes (by virtual address).
+    fn holds_code_at(&self, addr: GuestVirtAddr) -> bool {
+        addr.raw()
+            .checked_sub(self.vaddr.raw())
+            .is_some_and(|off| (off as usize) < self.data.len())
+    }
+}
+
+/// A named address from the symbol table, for traces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Symbol {
+    /// The symbol's value (a virtual address).
+    pub addr: GuestVirtAddr,
+    /// Its size in bytes; 0 for a label without a size.
+    pub size: u32,
+    /// Its name.
+    pub name: String,
+}
+
+/// A checked MIPS32 little-endian executable.
+#[derive(Debug, Clone)]
+pub struct ElfImage {
+    /// The entry point (`e_entry`).
+    pub entry: GuestVirtAddr,
+    /// The non-empty `PT_LOAD` segments, by ascending physical address.
+    pub segments: Vec<Segment>,
+    /// Function, object and label symbols, by ascending address.
+    symbols: Vec<Symbol>,
+}
+
+/// Physical address of a segment start, or why there is none.
+fn physical(addr: u32, memsz: u32) -> Result<MachineAddr, ElfError> {
+    let gva = GuestVirtAddr::new(addr);
+    if addr >= KSEG2 {
+        return Err(ElfError::MappedSegment { addr: gva });
+    }
+    // End of the address segment that `addr` starts in.
+    let (phys, limit) = if addr >= KSEG0 {
+        (addr & KSEG_PHYS_MASK, u64::from(KSEG_PHYS_MASK) + 1)
+    } else {
+        (addr, u64::from(KSEG0))
+    };
+    if u64::from(phys) + u64::from(memsz) > limit {
+        return Err(ElfError::SegmentCrossesBoundary { addr: gva, memsz });
+    }
+    Ok(MachineAddr::new(phys))
+}
+
+impl ElfImage {
+    /// Parses and checks `bytes` as a MIPS32 little-endian `ET_EXEC` file.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ElfError> {
+        if !bytes.starts_with(&elf::ELFMAG) {
+            return Err(ElfError::NotElf);
+        }
+        if FileKind::parse(bytes)? == FileKind::Elf64 {
+            return Err(ElfError::Class64);
+        }
+        let header = elf::FileHeader32::<Endianness>::parse(bytes)?;
+        let endian = header.endian()?;
+        if endian == Endianness::Big {
+            return Err(ElfError::BigEndian);
+        }
+        let machine = header.e_machine(endian);
+        if machine != elf::EM_MIPS {
+            return Err(ElfError::WrongMachine(machine));
+        }
+        let kind = header.e_type(endian);
+        if kind != elf::ET_EXEC {
+            return Err(ElfError::NotExecutable(kind));
+        }
+        check_flags(header.e_flags(endian))?;
+
+        let mut segments = Vec::new();
+        for ph in header.program_headers(endian, bytes)? {
+            if ph.p_type(endian) != elf::PT_LOAD || ph.p_memsz(endian) == 0 {
+                continue;
+            }
+            segments.push(segment(ph, endian, bytes)?);
+        }
+        if segments.is_empty() {
+            return Err(ElfError::NoLoadSegments);
+        }
+        segments.sort_by_key(|s| s.paddr);
+        for pair in segments.windows(2) {
+            let end = u64::from(pair[0].paddr.raw()) + u64::from(pair[0].mem_size);
+            if u64::from(pair[1].paddr.raw()) < end {
+                return Err(ElfError::OverlappingSegments {
+                    first: pair[0].paddr,
+                    second: pair[1].paddr,
+                });
+            }
+        }
+
+        let entry = GuestVirtAddr::new(header.e_entry(endian));
+        if !entry.is_aligned(4) {
+            return Err(ElfError::MisalignedEntry(entry));
+        }
+        if !segments
+            .iter()
+            .any(|s| s.executable && s.holds_code_at(entry))
+        {
+            return Err(ElfError::EntryNotExecutable(entry));
+        }
+
+        let symbols = symbols(header, endian, bytes)?;
+        Ok(Self {
+            entry,
+            segments,
+            symbols,
+        })
+    }
+
+    /// Function, object and label symbols, by ascending address.
+    pub fn symbols(&self) -> &[Symbol] {
+        &self.symbols
+    }
+
+    /// The symbol `addr` falls in and the offset from its start.
+    ///
+    /// Looks at symbols at or below `addr`, nearest first: a sized symbol
+    /// answers if `addr` is inside it, an unsized label answers whatever the
+    /// distance. `None` if no symbol qualifies.
+    pub fn symbolize(&self, addr: GuestVirtAddr) -> Option<(&str, u32)> {
+        let below = self.symbols.partition_point(|s| s.addr <= addr);
+        self.symbols[..below].iter().rev().find_map(|s| {
+            let off = addr.raw() - s.addr.raw();
+            (s.size == 0 || off < s.size).then_some((s.name.as_str(), off))
+        })
+    }
+
+    /// The address of the symbol called `name`.
+    pub fn symbol(&self, name: &str) -> Option<GuestVirtAddr> {
+        self.symbols.iter().find(|s| s.name == name).map(|s| s.addr)
+    }
+}
+
+fn check_flags(flags: u32) -> Result<(), ElfError> {
+    if flags & (EF_MIPS_ARCH_ASE_M16 | EF_MIPS_MICROMIPS) != 0 {
+        return Err(ElfError::CompressedIsa(flags));
+    }
+    match flags & elf::EF_MIPS_ARCH {
+        elf::EF_MIPS_ARCH_1
+        | elf::EF_MIPS_ARCH_2
+        | elf::EF_MIPS_ARCH_32
+        | elf::EF_MIPS_ARCH_32R2 => Ok(()),
+        arch => Err(ElfError::UnsupportedIsa {
+            flags,
+            arch: arch >> 28,
+        }),
+    }
+}
+
+fn segment(
+    ph: &elf::ProgramHeader32<Endianness>,
+    endian: Endianness,
+    bytes: &[u8],
+) -> Result<Segment, ElfError> {
+    let vaddr = ph.p_vaddr(endian);
+    let filesz = ph.p_filesz(endian);
+    let memsz = ph.p_memsz(endian);
+    let gva = GuestVirtAddr::new(vaddr);
+    if filesz > memsz {
+        return Err(ElfError::FileSizeExceedsMemSize {
+            vaddr: gva,
+            filesz,
+            memsz,
+        });
+    }
+    // The virtual range must be unmapped too, or the code could not run
+    // where it was linked without a TLB set up first.
+    physical(vaddr, memsz)?;
+    let paddr = physical(ph.p_paddr(endian), memsz)?;
+    let data = ph
+        .data(endian, bytes)
+        .map_err(|()| ElfError::SegmentOutsideFile {
+            vaddr: gva,
+            offset: ph.p_offset(endian),
+            filesz,
+        })?;
+    Ok(Segment {
+        vaddr: gva,
+        paddr,
+        data: data.to_vec(),
+        mem_size: memsz,
+        executable: ph.p_flags(endian) & elf::PF_X != 0,
+    })
+}
+
+/// Named function, object and untyped symbols from `.symtab`, sorted by
+/// address (functions first among equals, then larger sizes, then names).
+fn symbols(
+    header: &elf::FileHeader32<Endianness>,
+    endian: Endianness,
+    bytes: &[u8],
+) -> Result<Vec<Symbol>, ElfError> {
+    let sections = header.sections(endian, bytes)?;
+    let table = sections.symbols(endian, bytes, elf::SHT_SYMTAB)?;
+    let mut out = Vec::new();
+    for sym in table.iter() {
+        let kind = sym.st_type();
+        if !matches!(kind, elf::STT_FUNC | elf::STT_OBJECT | elf::STT_NOTYPE)
+            || sym.st_shndx(endian) == elf::SHN_UNDEF
+        {
+            continue;
+        }
+        let name = sym.name(endian, table.strings())?;
+        if name.is_empty() {
+            continue;
+        }
+        out.push((
+            kind != elf::STT_FUNC,
+            Symbol {
+                addr: GuestVirtAddr::new(sym.st_value(endian)),
+                size: sym.st_size(endian),
+                name: String::from_utf8_lossy(name).into_owned(),
+            },
+        ));
+    }
+    out.sort_by(|(a_nonfunc, a), (b_nonfunc, b)| {
+        a.addr
+            .cmp(&b.addr)
+            .then(a_nonfunc.cmp(b_nonfunc))
+            .then(b.size.cmp(&a.size))
+            .then(a.name.cmp(&b.name))
+    });
+    Ok(out.into_iter().map(|(_, s)| s).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object::write::StringId;
+    use object::write::elf::{
+        FileHeader as WFileHeader, ProgramHeader as WProgramHeader, Sym as WSym, Writer,
+    };
+
+    /// One segment for [`build`].
+    #[derive(Clone)]
+    struct Seg {
+        vaddr: u32,
+        paddr: u32,
+        data: Vec<u8>,
+        memsz: u32,
+        flags: u32,
+    }
+
+    fn code(vaddr: u32, words: &[u32]) -> Seg {
+        let data: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        Seg {
+            vaddr,
+            paddr: vaddr,
+            memsz: data.len() as u32,
+            data,
+            flags: elf::PF_R | elf::PF_X,
+        }
+    }
+
+    /// The header knobs the tests vary.
+    #[derive(Clone)]
+    struct Spec {
+        big: bool,
+        is_64: bool,
+        machine: u16,
+        kind: u16,
+        flags: u32,
+        entry: u32,
+        segments: Vec<Seg>,
+        /// (name, value, size, st_type)
+        symbols: Vec<(&'static str, u32, u32, u8)>,
+    }
+
+    fn good() -> Spec {
+        Spec {
+            big: false,
+            is_64: false,
+            machine: elf::EM_MIPS,
+            kind: elf::ET_EXEC,
+            flags: elf::EF_MIPS_ARCH_32R2 | elf::EF_MIPS_ABI_O32,
+            entry: 0x8000_0100,
+            segments: vec![
+                code(0x8000_0100, &[0x2408_0001, 0x0000_0000, 0x1000_ffff, 0]),
+                Seg {
+                    vaddr: 0x8000_1000,
+                    paddr: 0x8000_1000,
+                    data: b"hi".to_vec(),
+                    memsz: 0x100,
+                    flags: elf::PF_R | elf::PF_W,
+                },
+            ],
+            symbols: vec![
+                ("_start", 0x8000_0100, 8, elf::STT_FUNC),
+                ("loop", 0x8000_0108, 0, elf::STT_NOTYPE),
+                ("msg", 0x8000_1000, 2, elf::STT_OBJECT),
+                ("file.c", 0, 0, elf::STT_FILE),
+            ],
+        }
+    }
+
+    /// Writes `spec` with `object`'s ELF writer: header, program headers,
+    /// segment bytes, then `.symtab`, `.strtab` and `.shstrtab`.
+    fn build(spec: &Spec) -> Vec<u8> {
+        let endian = if spec.big {
+            Endianness::Big
+        } else {
+            Endianness::Little
+        };
+        let mut out = Vec::new();
+        let mut w = Writer::new(endian, spec.is_64, &mut out);
+        w.reserve_file_header();
+        w.reserve_program_headers(spec.segments.len() as u32);
+        let offsets: Vec<usize> = spec
+            .segments
+            .iter()
+            .map(|s| w.reserve(s.data.len(), 4))
+            .collect();
+        // One section so symbols have a defined st_shndx.
+        let text_name = w.add_section_name(b".text");
+        let text = w.reserve_section_index();
+        let names: Vec<StringId> = spec
+            .symbols
+            .iter()
+            .map(|s| w.add_string(s.0.as_bytes()))
+            .collect();
+        w.reserve_null_symbol_index();
+        for _ in &spec.symbols {
+            w.reserve_symbol_index(None);
+        }
+        w.reserve_symtab_section_index();
+        w.reserve_strtab_section_index();
+        w.reserve_shstrtab_section_index();
+        w.reserve_symtab();
+        w.reserve_strtab();
+        w.reserve_shstrtab();
+        w.reserve_section_headers();
+
+        w.write_file_header(&WFileHeader {
+            os_abi: 0,
+            abi_version: 0,
+            e_type: spec.kind,
+            e_machine: spec.machine,
+            e_entry: u64::from(spec.entry),
+            e_flags: spec.flags,
+        })
+        .unwrap();
+        w.write_align_program_headers();
+        for (s, off) in spec.segments.iter().zip(&offsets) {
+            w.write_program_header(&WProgramHeader {
+                p_type: elf::PT_LOAD,
+                p_flags: s.flags,
+                p_offset: *off as u64,
+                p_vaddr: u64::from(s.vaddr),
+                p_paddr: u64::from(s.paddr),
+                p_filesz: s.data.len() as u64,
+                p_memsz: u64::from(s.memsz),
+                p_align: 4,
+            });
+        }
+        for s in &spec.segments {
+            w.write_align(4);
+            w.write(&s.data);
+        }
+        w.write_null_symbol();
+        for (s, name) in spec.symbols.iter().zip(&names) {
+            w.write_symbol(&WSym {
+                name: Some(*name),
+                section: (s.3 != elf::STT_FILE).then_some(text),
+                st_info: (elf::STB_GLOBAL << 4) | s.3,
+                st_other: 0,
+                st_shndx: if s.3 == elf::STT_FILE {
+                    elf::SHN_ABS
+                } else {
+                    0
+                },
+                st_value: u64::from(s.1),
+                st_size: u64::from(s.2),
+            });
+        }
+        w.write_strtab();
+        w.write_shstrtab();
+        w.write_null_section_header();
+        w.write_section_header(&object::write::elf::SectionHeader {
+            name: Some(text_name),
+            sh_type: elf::SHT_PROGBITS,
+            sh_flags: u64::from(elf::SHF_ALLOC | elf::SHF_EXECINSTR),
+            sh_addr: spec.segments.first().map_or(0, |s| u64::from(s.vaddr)),
+            sh_offset: offsets.first().map_or(0, |o| *o as u64),
+            sh_size: spec.segments.first().map_or(0, |s| s.data.len() as u64),
+            sh_link: 0,
+            sh_info: 0,
+            sh_addralign: 4,
+            sh_entsize: 0,
+        });
+        w.write_symtab_section_header(1);
+        w.write_strtab_section_header();
+        w.write_shstrtab_section_header();
+        out
+    }
+
+    fn parse(spec: &Spec) -> Result<ElfImage, ElfError> {
+        ElfImage::parse(&build(spec))
+    }
+
+    #[test]
+    fn good_image_parses() {
+        let img = parse(&good()).unwrap();
+        assert_eq!(img.entry, GuestVirtAddr::new(0x8000_0100));
+        assert_eq!(img.segments.len(), 2);
+        let text = &img.segments[0];
+        assert_eq!(text.vaddr, GuestVirtAddr::new(0x8000_0100));
+        assert_eq!(text.paddr, MachineAddr::new(0x100));
+        assert_eq!(&text.data[..4], &0x2408_0001u32.to_le_bytes());
+        assert_eq!(text.mem_size, 16);
+        assert!(text.executable);
+        let data = &img.segments[1];
+        assert_eq!(data.paddr, MachineAddr::new(0x1000));
+        assert_eq!(data.data, b"hi");
+        assert_eq!(data.mem_size, 0x100);
+        assert!(!data.executable);
+
+        let names: Vec<&str> = img.symbols().iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["_start", "loop", "msg"]);
+        assert_eq!(img.symbol("msg"), Some(GuestVirtAddr::new(0x8000_1000)));
+        assert_eq!(img.symbol("file.c"), None);
+    }
+
+    #[test]
+    fn symbolize_prefers_the_nearest_containing_symbol() {
+        let img = parse(&good()).unwrap();
+        let at = |a| img.symbolize(GuestVirtAddr::new(a));
+        assert_eq!(at(0x8000_0100), Some(("_start", 0)));
+        assert_eq!(at(0x8000_0104), Some(("_start", 4)));
+        assert_eq!(at(0x8000_010c), Some(("loop", 4)));
+        assert_eq!(at(0x8000_1001), Some(("msg", 1)));
+        // Past `msg`'s size: falls back to the unsized label below it.
+        assert_eq!(at(0x8000_1002), Some(("loop", 0xefa)));
+        assert_eq!(at(0x8000_00fc), None);
+    }
+
+    #[test]
+    fn kuseg_and_kseg1_addresses_are_placed_physically() {
+        let mut spec = good();
+        spec.entry = 0x0040_0000;
+        spec.segments = vec![
+            code(0x0040_0000, &[0; 2]),
+            Seg {
+                paddr: 0xa000_2000,
+                ..code(0xa000_2000, &[0])
+            },
+        ];
+        let img = parse(&spec).unwrap();
+        assert_eq!(img.segments[0].paddr, MachineAddr::new(0x2000));
+        assert_eq!(img.segments[1].paddr, MachineAddr::new(0x0040_0000));
+    }
+
+    #[test]
+    fn paddr_not_vaddr_decides_placement() {
+        let mut spec = good();
+        spec.segments[1].paddr = 0x0010_0000;
+        let img = parse(&spec).unwrap();
+        assert_eq!(img.segments[1].vaddr, GuestVirtAddr::new(0x8000_1000));
+        assert_eq!(img.segments[1].paddr, MachineAddr::new(0x0010_0000));
+    }
+
+    #[test]
+    fn non_elf_inputs_are_refused() {
+        assert!(matches!(ElfImage::parse(b""), Err(ElfError::NotElf)));
+        assert!(matches!(
+            ElfImage::parse(b"#!/bin/sh\necho hi\n"),
+            Err(ElfError::NotElf)
+        ));
+        let full = build(&good());
+        assert!(matches!(
+            ElfImage::parse(&full[..30]),
+            Err(ElfError::Malformed(_))
+        ));
+        // Program headers cut off.
+        assert!(matches!(
+            ElfImage::parse(&full[..60]),
+            Err(ElfError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn wrong_class_endianness_machine_or_type() {
+        let mut s = good();
+        s.is_64 = true;
+        assert!(matches!(parse(&s), Err(ElfError::Class64)));
+
+        let mut s = good();
+        s.big = true;
+        assert!(matches!(parse(&s), Err(ElfError::BigEndian)));
+
+        let mut s = good();
+        s.machine = elf::EM_X86_64;
+        let e = parse(&s).unwrap_err();
+        assert!(matches!(e, ElfError::WrongMachine(62)));
+        assert_eq!(e.to_string(), "not a MIPS ELF (e_machine 62)");
+
+        let mut s = good();
+        s.kind = elf::ET_REL;
+        assert!(matches!(parse(&s), Err(ElfError::NotExecutable(1))));
+    }
+
+    #[test]
+    fn isa_flags_are_checked() {
+        for ok in [
+            elf::EF_MIPS_ARCH_1,
+            elf::EF_MIPS_ARCH_2,
+            elf::EF_MIPS_ARCH_32,
+            elf::EF_MIPS_ARCH_32R2 | elf::EF_MIPS_NOREORDER,
+        ] {
+            let mut s = good();
+            s.flags = ok | elf::EF_MIPS_ABI_O32;
+            assert!(parse(&s).is_ok(), "flags {ok:#x}");
+        }
+        for (arch, field) in [
+            (elf::EF_MIPS_ARCH_3, 2),
+            (elf::EF_MIPS_ARCH_64, 6),
+            (elf::EF_MIPS_ARCH_64R2, 8),
+            (elf::EF_MIPS_ARCH_32R6, 9),
+        ] {
+            let mut s = good();
+            s.flags = arch;
+            assert!(
+                matches!(parse(&s), Err(ElfError::UnsupportedIsa { flags, arch }) if flags == s.flags && arch == field)
+            );
+        }
+        for ase in [EF_MIPS_ARCH_ASE_M16, EF_MIPS_MICROMIPS] {
+            let mut s = good();
+            s.flags |= ase;
+            assert!(matches!(parse(&s), Err(ElfError::CompressedIsa(f)) if f == s.flags));
+        }
+    }
+
+    #[test]
+    fn segment_checks() {
+        let mut s = good();
+        s.segments.clear();
+        assert!(matches!(parse(&s), Err(ElfError::NoLoadSegments)));
+
+        let mut s = good();
+        s.segments[1].memsz = 1;
+        assert!(matches!(
+            parse(&s),
+            Err(ElfError::FileSizeExceedsMemSize {
+                filesz: 2,
+                memsz: 1,
+                ..
+            })
+        ));
+
+        let mut s = good();
+        s.segments[1].vaddr = 0xc000_0000;
+        assert!(matches!(
+            parse(&s),
+            Err(ElfError::MappedSegment { addr }) if addr.raw() == 0xc000_0000
+        ));
+
+        let mut s = good();
+        s.segments[1].paddr = 0xe000_0000;
+        assert!(matches!(
+            parse(&s),
+            Err(ElfError::MappedSegment { addr }) if addr.raw() == 0xe000_0000
+        ));
+
+        let mut s = good();
+        s.segments[1].vaddr = 0x9fff_ff04;
+        s.segments[1].paddr = 0x9fff_ff04;
+        assert!(matches!(
+            parse(&s),
+            Err(ElfError::SegmentCrossesBoundary { memsz: 0x100, .. })
+        ));
+        // Ending exactly at the top of kseg0 is fine.
+        s.segments[1].memsz = 0xfc;
+        assert!(parse(&s).is_ok());
+
+        // kseg1 alias of the text segment: overlaps physically.
+        let mut s = good();
+        s.segments[1].vaddr = 0xa000_010c;
+        s.segments[1].paddr = 0xa000_010c;
+        assert!(matches!(
+            parse(&s),
+            Err(ElfError::OverlappingSegments { first, second })
+                if first.raw() == 0x100 && second.raw() == 0x10c
+        ));
+        // Touching is fine.
+        s.segments[1].vaddr = 0xa000_0110;
+        s.segments[1].paddr = 0xa000_0110;
+        assert!(parse(&s).is_ok());
+    }
+
+    #[test]
+    fn segment_bytes_outside_the_file() {
+        let mut bytes = build(&good());
+        // First program header starts at e_phoff = 52; p_offset is at +4.
+        let ph = 52 + 4;
+        bytes[ph..ph + 4].copy_from_slice(&0x00ff_0000u32.to_le_bytes());
+        assert!(matches!(
+            ElfImage::parse(&bytes),
+            Err(ElfError::SegmentOutsideFile {
+                offset: 0x00ff_0000,
+                filesz: 16,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn entry_checks() {
+        let mut s = good();
+        s.entry = 0x8000_0102;
+        assert!(matches!(parse(&s), Err(ElfError::MisalignedEntry(_))));
+
+        // In the data segment.
+        let mut s = good();
+        s.entry = 0x8000_1000;
+        assert!(matches!(
+            parse(&s),
+            Err(ElfError::EntryNotExecutable(e)) if e.raw() == 0x8000_1000
+        ));
+
+        // Just past the text's file bytes.
+        let mut s = good();
+        s.entry = 0x8000_0110;
+        assert!(matches!(parse(&s), Err(ElfError::EntryNotExecutable(_))));
+
+        // Empty segments are ignored, even executable ones.
+        let mut s = good();
+        s.segments.push(Seg {
+            vaddr: 0x8000_2000,
+            paddr: 0x8000_2000,
+            data: vec![],
+            memsz: 0,
+            flags: elf::PF_X,
+        });
+        assert_eq!(parse(&s).unwrap().segments.len(), 2);
+    }
+
+    #[test]
+    fn images_without_symbols_parse() {
+        let mut s = good();
+        s.symbols.clear();
+        let img = parse(&s).unwrap();
+        assert!(img.symbols().is_empty());
+        assert_eq!(img.symbolize(img.entry), None);
+    }
+}
