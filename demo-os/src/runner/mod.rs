@@ -93,7 +93,11 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     let stop = session::run(&mut machine, cli.max_instructions, stdout, stderr)?;
     let elapsed = started.elapsed();
 
-    let summary = session::summary(machine.instructions(), elapsed, &stop.describe(&image));
+    let summary = session::summary(
+        machine.instructions(),
+        elapsed,
+        &stop.describe(&image, &machine),
+    );
     writeln!(stderr, "{summary}")?;
     stderr.flush()?;
     Ok(stop.exit_status())

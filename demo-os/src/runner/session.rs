@@ -36,26 +36,40 @@ impl Stop {
         }
     }
 
-    /// The `stopped: ...` part of the summary; trap addresses are
-    /// symbolized with `image`'s symbols.
-    pub fn describe(&self, image: &ElfImage) -> String {
+    /// The `stopped: ...` part of the summary. Where the guest was stopped
+    /// rather than exiting, it says where, symbolized with `image`'s symbols
+    /// and disassembled from `machine`'s memory.
+    pub fn describe(&self, image: &ElfImage, machine: &Machine) -> String {
         match *self {
             Stop::Exited(code) => format!("guest exited with code {code}"),
-            Stop::Limit(n) => format!("instruction limit reached (--max-instructions {n})"),
-            Stop::Stalled => {
-                "guest stalled: it waits for an interrupt and no interrupt source is enabled"
-                    .to_owned()
-            }
-            Stop::Trap(t) => {
-                let pc = GuestVirtAddr::new(t.pc);
-                let at = match image.symbolize(pc) {
-                    Some((name, off)) => format!("{pc} <{name}+{off:#x}>"),
-                    None => pc.to_string(),
-                };
-                format!("unhandled {} exception at {at}", t.code.name())
-            }
+            Stop::Limit(n) => format!(
+                "instruction limit reached (--max-instructions {n}) at {}",
+                location(image, machine, machine.pc())
+            ),
+            Stop::Stalled => format!(
+                "guest stalled: it waits for an interrupt and no interrupt source is enabled \
+                 (next instruction at {})",
+                location(image, machine, machine.pc())
+            ),
+            Stop::Trap(t) => format!(
+                "unhandled {} exception at {}",
+                t.code.name(),
+                location(image, machine, GuestVirtAddr::new(t.pc))
+            ),
         }
     }
+}
+
+/// `0x80001004 <_start+0x4>: addiu sp, sp, -16`, as much of it as is known.
+fn location(image: &ElfImage, machine: &Machine, pc: GuestVirtAddr) -> String {
+    let mut s = match image.symbolize(pc) {
+        Some((name, off)) => format!("{pc} <{name}+{off:#x}>"),
+        None => pc.to_string(),
+    };
+    if let Some(insn) = machine.fetch_word(pc) {
+        s.push_str(&format!(": {insn}"));
+    }
+    s
 }
 
 /// Runs `machine` until it stops, copying its console to `stdout` and its
@@ -165,7 +179,7 @@ mod tests {
 
     #[test]
     fn trap_description_is_symbolized() {
-        let (_, img) = image(&[asm::nop(), asm::nop()]);
+        let (m, img) = image(&[asm::nop(), asm::syscall(0)]);
         let t = Trap {
             code: ExcCode::Sys,
             refill: false,
@@ -175,8 +189,8 @@ mod tests {
             coprocessor: 0,
         };
         assert_eq!(
-            Stop::Trap(t).describe(&img),
-            "unhandled Sys exception at 0x80001004 <_start+0x4>"
+            Stop::Trap(t).describe(&img, &m),
+            "unhandled Sys exception at 0x80001004 <_start+0x4>: syscall"
         );
         assert_eq!(Stop::Trap(t).exit_status(), 126);
     }
