@@ -241,7 +241,9 @@ impl Machine {
     /// Reads `len` bytes of virtual memory for the host without raising
     /// exceptions; `None` if any page does not translate to memory.
     pub fn read_virtual(&self, va: u32, len: u32) -> Option<Vec<u8>> {
-        let mut out = Vec::with_capacity(len as usize);
+        // Grows as pages translate: `len` comes from the guest and is not
+        // trusted to size an allocation up front.
+        let mut out = Vec::new();
         let mut a = va;
         let mut left = len;
         while left > 0 {
