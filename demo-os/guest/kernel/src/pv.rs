@@ -1,0 +1,312 @@
+//! The paravirtualized paths: what the kernel does differently when a
+//! monitor answers `hv_guest::detect()` at boot.
+//!
+//! With feature `pv` this wraps `hv-guest`: [`Pv`] is the detected monitor
+//! and its offered calls, and the kernel's Reserved Instruction handler
+//! does the detection fix-up ([`fixup_hypercall`]). Without the feature
+//! [`Pv`] is an empty enum: no value of it exists, every PV branch of the
+//! kernel is dead code, and the unmodified image contains neither
+//! `hv-guest` nor a single `HYPCALL`.
+//!
+//! | path | unmodified | paravirtualized |
+//! |---|---|---|
+//! | frame zeroing | zero every frame | skip frames the monitor vouches are zero (`PageZeroed`) |
+//! | TLB fills | refill handler, `tlbwi`/`tlbwr` one pair per fault | a cluster of pairs per fault and the whole image at start (`TlbInstallBatch`) |
+//! | idle | `wait` | `IdleYield` until the next timer deadline |
+//! | console | UART | `ConsoleWrite` |
+//! | shutdown | UHI `exit` | `Shutdown` |
+
+pub use imp::*;
+
+/// One TLB entry for [`Pv::tlb_install`]: a pair of 4 KiB pages.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TlbWrite {
+    /// EntryHi: VPN2 and ASID.
+    pub hi: u32,
+    /// EntryLo0 (the even page).
+    pub lo0: u32,
+    /// EntryLo1 (the odd page).
+    pub lo1: u32,
+    /// The TLB index to write, or `None` for a random one (as `tlbwr`).
+    pub slot: Option<u32>,
+}
+
+#[cfg(feature = "pv")]
+mod imp {
+    use core::fmt;
+    use core::sync::atomic::{AtomicU32, Ordering};
+
+    use hv_abi::{Features, GuestPhysAddr, Hypercall, PageMask, TlbEntryRecord, TlbSlot};
+    use hv_guest::{Hv, MonitorInfo, RiFixup};
+
+    use super::TlbWrite;
+    use crate::frame::PhysAddr;
+    use crate::trap::TrapFrame;
+
+    /// The most records one [`Pv::tlb_install`] call sends at once.
+    const BATCH: usize = 16;
+
+    /// The detected monitor's feature bits, for the paths that run outside
+    /// the kernel's state (console, idle, shutdown, panic).
+    static FEATURES: AtomicU32 = AtomicU32::new(0);
+
+    /// A detected monitor.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Pv {
+        info: MonitorInfo,
+    }
+
+    impl Pv {
+        /// Asks for a monitor (`Discover`); `None` on bare hardware, where
+        /// the hypercall raises Reserved Instruction and
+        /// [`fixup_hypercall`] makes it fail.
+        ///
+        /// The exception vectors must be installed.
+        #[must_use]
+        pub fn detect() -> Option<Pv> {
+            let info = hv_guest::detect()?;
+            FEATURES.store(info.features.bits(), Ordering::Relaxed);
+            Some(Pv { info })
+        }
+
+        /// Tells whether the monitor offers `call`.
+        #[must_use]
+        pub fn offers(&self, call: Call) -> bool {
+            self.info.offers(call.hypercall())
+        }
+
+        /// The monitor's version and feature bits, for the boot report.
+        #[must_use]
+        pub fn describe(&self) -> impl fmt::Display {
+            Describe(self.info)
+        }
+
+        /// Which of `count` never-used frames from `first` the monitor
+        /// vouches are zero (bit `i` = frame `i`); `None` if it offers no
+        /// answer.
+        #[must_use]
+        pub fn page_zeroed(&self, first: PhysAddr, count: u32) -> Option<u32> {
+            if !self.offers(Call::PageZeroed) {
+                return None;
+            }
+            Hv::native()
+                .page_zeroed(GuestPhysAddr::new(first.raw()), count)
+                .ok()
+        }
+
+        /// Installs `writes` with `TlbInstallBatch`, [`BATCH`] records per
+        /// call. Returns false (having installed a prefix) if the monitor
+        /// does not offer it or refuses a record; the caller then falls back
+        /// to writing the TLB itself.
+        pub fn tlb_install(&self, writes: &[TlbWrite]) -> bool {
+            if !self.offers(Call::TlbBatch) {
+                return false;
+            }
+            for chunk in writes.chunks(BATCH) {
+                let mut records = [TlbEntryRecord::new(0, 0, 0, 0, TlbSlot::Random); BATCH];
+                for (record, write) in records.iter_mut().zip(chunk) {
+                    let slot = write.slot.map_or(TlbSlot::Random, TlbSlot::Index);
+                    *record = TlbEntryRecord::new(
+                        write.hi,
+                        write.lo0,
+                        write.lo1,
+                        PageMask::SIZE_4K.raw(),
+                        slot,
+                    );
+                }
+                // SAFETY: the entries map user pages only (kuseg); the
+                // kernel runs in kseg0 and never reaches memory through
+                // them, so no Rust reference is remapped.
+                let result = unsafe { Hv::native().tlb_install_batch(&records[..chunk.len()]) };
+                if result.is_err() {
+                    return false;
+                }
+            }
+            true
+        }
+    }
+
+    /// The optional calls the kernel uses.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Call {
+        /// "Page already zeroed".
+        PageZeroed,
+        /// "Idle yield".
+        IdleYield,
+        /// "Batched TLB install".
+        TlbBatch,
+        /// "Console write".
+        Console,
+        /// "Shutdown".
+        Shutdown,
+    }
+
+    impl Call {
+        /// The hypercall behind it.
+        const fn hypercall(self) -> Hypercall {
+            match self {
+                Call::PageZeroed => Hypercall::PageZeroed,
+                Call::IdleYield => Hypercall::IdleYield,
+                Call::TlbBatch => Hypercall::TlbInstallBatch,
+                Call::Console => Hypercall::ConsoleWrite,
+                Call::Shutdown => Hypercall::Shutdown,
+            }
+        }
+    }
+
+    /// Displays a [`MonitorInfo`].
+    struct Describe(MonitorInfo);
+
+    impl fmt::Display for Describe {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(
+                f,
+                "monitor ABI {}, features {:#x}",
+                self.0.version,
+                self.0.features.bits()
+            )
+        }
+    }
+
+    /// Tells whether the detected monitor offers `call` (false before
+    /// detection or without a monitor).
+    fn offered(call: Call) -> bool {
+        call.hypercall().is_offered(Features::from_bits_truncate(
+            FEATURES.load(Ordering::Relaxed),
+        ))
+    }
+
+    /// The detection fix-up of the Reserved Instruction (and Coprocessor
+    /// Unusable) handler, for a trap from kernel mode: if the faulting
+    /// instruction is a `HYPCALL`, makes it return `NoMonitor` and returns
+    /// true.
+    pub fn fixup_hypercall(frame: &mut TrapFrame) -> bool {
+        let in_delay_slot = frame.cause & hv_guest::CAUSE_BD != 0;
+        let at = if in_delay_slot {
+            frame.epc.wrapping_add(4)
+        } else {
+            frame.epc
+        };
+        if at < 0x8000_0000 || at % 4 != 0 {
+            // Kernel code lives in kseg0/kseg1; anything else is a real fault.
+            return false;
+        }
+        // SAFETY: the trap came from kernel mode, whose code runs from
+        // kseg0 (unmapped); `at` is an aligned kseg0/kseg1 address of the
+        // instruction that trapped, so reading it cannot fault.
+        let insn = unsafe { core::ptr::read_volatile(at as *const u32) };
+        hv_guest::ri_fixup(insn, in_delay_slot, &mut frame.regs, &mut frame.epc)
+            == RiFixup::Emulated
+    }
+
+    /// Writes console bytes through the monitor; false if it does not offer
+    /// a console or wrote nothing.
+    pub fn console_write(bytes: &[u8]) -> bool {
+        offered(Call::Console)
+            && Hv::native()
+                .console_write(bytes)
+                .is_ok_and(|n| n == bytes.len())
+    }
+
+    /// Gives up the CPU until an interrupt is pending or Count reaches
+    /// `deadline`.
+    pub fn idle_yield(deadline: u32) {
+        // An error leaves nothing to undo: the idle loop simply calls again.
+        let _ = Hv::native().idle_yield(deadline);
+    }
+
+    /// Tells whether the idle loop should use [`idle_yield`].
+    #[must_use]
+    pub fn idle_yield_offered() -> bool {
+        offered(Call::IdleYield)
+    }
+
+    /// Stops the VM through the monitor, if it offers that; returns if not.
+    pub fn shutdown(code: i32) {
+        if offered(Call::Shutdown) {
+            // A refused shutdown returns; the caller falls back to UHI.
+            let _ = Hv::native().try_shutdown(code as u32);
+        }
+    }
+}
+
+#[cfg(not(feature = "pv"))]
+mod imp {
+    //! The unmodified build: no monitor can exist.
+
+    use super::TlbWrite;
+    use crate::frame::PhysAddr;
+    use crate::trap::TrapFrame;
+
+    /// A detected monitor: none in this build.
+    #[derive(Debug, Clone, Copy)]
+    pub enum Pv {}
+
+    /// The optional calls (never offered in this build).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Call {
+        /// "Page already zeroed".
+        PageZeroed,
+        /// "Idle yield".
+        IdleYield,
+        /// "Batched TLB install".
+        TlbBatch,
+        /// "Console write".
+        Console,
+        /// "Shutdown".
+        Shutdown,
+    }
+
+    impl Pv {
+        /// Always `None`: this build never asks.
+        #[must_use]
+        pub fn detect() -> Option<Pv> {
+            None
+        }
+
+        /// Unreachable: no `Pv` exists.
+        #[must_use]
+        pub fn offers(&self, _call: Call) -> bool {
+            match *self {}
+        }
+
+        /// Unreachable: no `Pv` exists.
+        #[must_use]
+        pub fn describe(&self) -> &'static str {
+            match *self {}
+        }
+
+        /// Unreachable: no `Pv` exists.
+        #[must_use]
+        pub fn page_zeroed(&self, _first: PhysAddr, _count: u32) -> Option<u32> {
+            match *self {}
+        }
+
+        /// Unreachable: no `Pv` exists.
+        pub fn tlb_install(&self, _writes: &[TlbWrite]) -> bool {
+            match *self {}
+        }
+    }
+
+    /// Never a hypercall to fix up: this kernel makes none.
+    pub fn fixup_hypercall(_frame: &mut TrapFrame) -> bool {
+        false
+    }
+
+    /// No monitor console.
+    pub fn console_write(_bytes: &[u8]) -> bool {
+        false
+    }
+
+    /// Never called: the idle loop uses `wait`.
+    pub fn idle_yield(_deadline: u32) {}
+
+    /// No monitor to yield to.
+    #[must_use]
+    pub fn idle_yield_offered() -> bool {
+        false
+    }
+
+    /// No monitor to stop the VM.
+    pub fn shutdown(_code: i32) {}
+}
