@@ -75,12 +75,16 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = Mode::Native)]
     pub mode: Mode,
 
-    /// The kernel: a MIPS32 (r1/r2) little-endian ET_EXEC ELF file.
-    // When the demo images land, an `--image unmodified|pv` flag picks a
-    // built image and `--kernel` becomes optional (it then overrides the
-    // image); resolve both in `Cli::kernel_path`.
-    #[arg(long, value_name = "FILE")]
-    pub kernel: PathBuf,
+    /// Which built-in demo kernel to boot: the unmodified build (no
+    /// hypercalls) or the paravirtualized build (which, with no monitor
+    /// answering, takes its unmodified paths).
+    #[arg(long, value_enum, default_value_t = Image::Unmodified)]
+    pub image: Image,
+
+    /// Boot this kernel instead of a built-in image: any MIPS32 (r1/r2)
+    /// little-endian ET_EXEC ELF file.
+    #[arg(long, value_name = "FILE", conflicts_with = "image")]
+    pub kernel: Option<PathBuf>,
 
     /// RAM size in MiB, 1 to 256.
     #[arg(
@@ -97,10 +101,41 @@ pub struct Cli {
     pub max_instructions: Option<u64>,
 }
 
+/// The built-in demo kernel images.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Image {
+    /// The unmodified kernel: no hypercall instruction at all.
+    Unmodified,
+    /// The paravirtualized kernel: detects the monitor at boot.
+    Pv,
+}
+
+/// Where the kernel comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KernelSource<'a> {
+    /// A built-in demo image.
+    Builtin(Image),
+    /// A file named with `--kernel`.
+    File(&'a std::path::Path),
+}
+
+impl std::fmt::Display for KernelSource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KernelSource::Builtin(Image::Unmodified) => f.write_str("built-in unmodified image"),
+            KernelSource::Builtin(Image::Pv) => f.write_str("built-in pv image"),
+            KernelSource::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
 impl Cli {
-    /// The kernel file to boot.
-    pub fn kernel_path(&self) -> &std::path::Path {
-        &self.kernel
+    /// The kernel to boot: `--kernel FILE` if given, else the `--image`.
+    pub fn kernel_source(&self) -> KernelSource<'_> {
+        match &self.kernel {
+            Some(path) => KernelSource::File(path),
+            None => KernelSource::Builtin(self.image),
+        }
     }
 
     /// RAM size in bytes.
@@ -129,7 +164,18 @@ mod tests {
         assert_eq!(cli.mode, Mode::Native);
         assert_eq!(cli.ram_bytes(), 64 << 20);
         assert_eq!(cli.max_instructions, None);
-        assert_eq!(cli.kernel_path(), std::path::Path::new("k.elf"));
+        assert_eq!(
+            cli.kernel_source(),
+            KernelSource::File(std::path::Path::new("k.elf"))
+        );
+        let cli = parse(&[]).unwrap();
+        assert_eq!(
+            cli.kernel_source(),
+            KernelSource::Builtin(Image::Unmodified)
+        );
+        let cli = parse(&["--image", "pv"]).unwrap();
+        assert_eq!(cli.kernel_source(), KernelSource::Builtin(Image::Pv));
+        assert!(parse(&["--image", "pv", "--kernel", "k"]).is_err());
     }
 
     #[test]
@@ -156,8 +202,7 @@ mod tests {
     }
 
     #[test]
-    fn kernel_is_required_and_modes_parse() {
-        assert!(parse(&[]).is_err());
+    fn modes_and_limits_parse() {
         let cli = parse(&[
             "--mode",
             "compare",

@@ -5,7 +5,7 @@
 pub mod cli;
 pub mod session;
 
-use cli::{Cli, EXIT_ERROR, EXIT_USAGE, Mode};
+use cli::{Cli, EXIT_ERROR, EXIT_USAGE, Image, KernelSource, Mode};
 use hv_host::machine::elf::{ElfError, ElfImage};
 use hv_host::machine::{LoadError, Machine, MachineConfig, MachineError};
 use std::io::{self, Write};
@@ -27,11 +27,11 @@ pub enum RunnerError {
         /// The I/O error.
         source: io::Error,
     },
-    /// The kernel file is not a loadable ELF.
+    /// The kernel is not a loadable ELF.
     #[error("{path}: {source}")]
     Elf {
-        /// The kernel path.
-        path: PathBuf,
+        /// The kernel file, or which built-in image.
+        path: String,
         /// What is wrong with it.
         source: ElfError,
     },
@@ -41,8 +41,8 @@ pub enum RunnerError {
     /// The kernel does not fit in the machine.
     #[error("{path}: {source} (try a larger --mem)")]
     Load {
-        /// The kernel path.
-        path: PathBuf,
+        /// The kernel file, or which built-in image.
+        path: String,
         /// The load error.
         source: LoadError,
     },
@@ -70,13 +70,22 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
         Mode::Para => return Err(RunnerError::NotImplemented("para")),
         Mode::Compare => return Err(RunnerError::NotImplemented("compare")),
     }
-    let path = cli.kernel_path();
-    let bytes = std::fs::read(path).map_err(|source| RunnerError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let image = ElfImage::parse(&bytes).map_err(|source| RunnerError::Elf {
-        path: path.to_owned(),
+    let source = cli.kernel_source();
+    let file_bytes;
+    let bytes: &[u8] = match source {
+        KernelSource::Builtin(Image::Unmodified) => demo_os::UNMODIFIED_IMAGE,
+        KernelSource::Builtin(Image::Pv) => demo_os::PV_IMAGE,
+        KernelSource::File(path) => {
+            file_bytes = std::fs::read(path).map_err(|source| RunnerError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            &file_bytes
+        }
+    };
+    let name = source.to_string();
+    let image = ElfImage::parse(bytes).map_err(|source| RunnerError::Elf {
+        path: name.clone(),
         source,
     })?;
     let mut machine = Machine::new(MachineConfig {
@@ -84,10 +93,7 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     })?;
     machine
         .load_elf(&image)
-        .map_err(|source| RunnerError::Load {
-            path: path.to_owned(),
-            source,
-        })?;
+        .map_err(|source| RunnerError::Load { path: name, source })?;
 
     let started = Instant::now();
     let stop = session::run(&mut machine, cli.max_instructions, stdout, stderr)?;

@@ -18,6 +18,7 @@ use object::elf;
 use object::read::elf::{FileHeader, ProgramHeader, Sym};
 use object::{Endianness, FileKind};
 use thiserror::Error;
+use zerocopy::IntoBytes;
 
 /// `e_flags` bit: the code uses the MIPS16 ASE.
 const EF_MIPS_ARCH_ASE_M16: u32 = 0x0400_0000;
@@ -190,7 +191,21 @@ fn physical(addr: u32, memsz: u32) -> Result<MachineAddr, ElfError> {
 
 impl ElfImage {
     /// Parses and checks `bytes` as a MIPS32 little-endian `ET_EXEC` file.
+    ///
+    /// `bytes` may have any alignment: the `object` crate reads headers in
+    /// place and needs 4-byte alignment, so a misaligned slice (an
+    /// `include_bytes!`, a sub-slice) is first copied to an aligned buffer.
     pub fn parse(bytes: &[u8]) -> Result<Self, ElfError> {
+        if bytes.as_ptr().align_offset(4) != 0 {
+            let mut words = vec![0u32; bytes.len().div_ceil(4)];
+            let aligned = &mut words.as_mut_bytes()[..bytes.len()];
+            aligned.copy_from_slice(bytes);
+            return Self::parse_aligned(aligned);
+        }
+        Self::parse_aligned(bytes)
+    }
+
+    fn parse_aligned(bytes: &[u8]) -> Result<Self, ElfError> {
         if !bytes.starts_with(&elf::ELFMAG) {
             return Err(ElfError::NotElf);
         }
