@@ -30,7 +30,7 @@ const BIASED_OPCODES: [u32; 16] = [
 
 fn word(rng: &mut Rng) -> u32 {
     let w = rng.next();
-    if rng.next() % 2 == 0 {
+    if rng.next().is_multiple_of(2) {
         w
     } else {
         let op = BIASED_OPCODES[(rng.next() % 16) as usize];
@@ -70,7 +70,7 @@ fn random_machine(seed: u64) -> Machine {
         ExcCode::Tlbl,
         ExcCode::Int,
     ] {
-        if rng.next() % 4 == 0 {
+        if rng.next().is_multiple_of(4) {
             route = route.with(code);
         }
     }
@@ -130,8 +130,8 @@ fn random_code_in_user_and_supervisor_mode() {
         // Drop to user (KSU=2) or supervisor (KSU=1) mode at the program's
         // first instruction: Status.EXL=1 with EPC there, then `eret`,
         // executed from a scratch page (code at physical 0x8_0000).
-        let ksu = if seed % 2 == 0 { 2 << 3 } else { 1 << 3 };
-        let entry = if seed % 3 == 0 {
+        let ksu = if seed.is_multiple_of(2) { 2 << 3 } else { 1 << 3 };
+        let entry = if seed.is_multiple_of(3) {
             0x8000_1000
         } else {
             0x0000_1000
