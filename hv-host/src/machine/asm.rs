@@ -123,6 +123,7 @@ const OP_ANDI: u32 = 0x0c;
 const OP_ORI: u32 = 0x0d;
 const OP_XORI: u32 = 0x0e;
 const OP_LUI: u32 = 0x0f;
+const OP_JALX: u32 = 0x1d;
 const COP0: u32 = 0x10;
 const COP1: u32 = 0x11;
 const OP_BEQL: u32 = 0x14;
@@ -475,6 +476,12 @@ pub const fn j(target: u32) -> u32 {
 /// Jump And Link to `target` (same region rule as [`j`]).
 pub const fn jal(target: u32) -> u32 {
     jump(OP_JAL, target)
+}
+/// Jump And Link Exchange to `target` (same region rule as [`j`]): switches
+/// to the MIPS16e/microMIPS ISA, which this machine does not implement, so
+/// it raises Reserved Instruction here.
+pub const fn jalx(target: u32) -> u32 {
+    jump(OP_JALX, target)
 }
 /// Branch on Equal.
 pub const fn beq(rs: Reg, rt: Reg, offset: i16) -> u32 {
@@ -1264,6 +1271,8 @@ mod tests {
         (synci(16, A0), "synci 16($a0)", 0x049f_0010),
         (j(0x0040_0000), "j 0x400000", 0x0810_0000),
         (jal(0x0ffffffc), "jal 0xffffffc", 0x0fff_ffff),
+        (jalx(0x0040_0000), "jalx 0x400000", 0x7410_0000),
+        (jalx(0x0ffffffc), "jalx 0xffffffc", 0x77ff_ffff),
         (beq(T0, T1, 5), "beq $t0,$t1,.+24", 0x1109_0005),
         (bne(A0, ZERO, -3), "bne $a0,$zero,.-8", 0x1480_fffd),
         (blez(V0, 1), "blez $v0,.+8", 0x1840_0001),

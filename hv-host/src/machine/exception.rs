@@ -169,6 +169,19 @@ impl Machine {
         self.mode_changed();
     }
 
+    /// Steps the PC pair past the instruction at `cur_pc` without running
+    /// it, as the execution loop does when it issues one. Exceptions raised
+    /// before issue (fetch faults, interrupts) call this first, so that a
+    /// routed exception, which rewinds to `cur_pc` keeping the following
+    /// address, resumes with the right `next_pc` (the branch target for a
+    /// delay slot).
+    #[cold]
+    pub(crate) fn step_past_current(&mut self) {
+        self.pc = self.next_pc;
+        self.next_pc = self.next_pc.wrapping_add(4);
+        self.delay_slot = false;
+    }
+
     /// Raises an exception that carries no address.
     #[inline]
     pub(crate) fn raise(&mut self, code: ExcCode) {
@@ -180,22 +193,22 @@ impl Machine {
     #[cold]
     pub(crate) fn raise_fault(&mut self, fault: Fault, vaddr: u32, access: Access) {
         let store = access == Access::Store;
-        self.cp0.bad_vaddr = vaddr;
         let code = match fault {
-            Fault::Address => {
-                return self.raise_with(
-                    if store { ExcCode::AdES } else { ExcCode::AdEL },
-                    false,
-                    Some(vaddr),
-                    0,
-                );
-            }
+            Fault::Address if store => ExcCode::AdES,
+            Fault::Address => ExcCode::AdEL,
             Fault::TlbModified => ExcCode::Mod,
             Fault::TlbRefill | Fault::TlbInvalid if store => ExcCode::Tlbs,
             Fault::TlbRefill | Fault::TlbInvalid => ExcCode::Tlbl,
         };
-        self.cp0.context = (self.cp0.context & 0xff80_0000) | ((vaddr >> 9) & 0x007f_fff0);
-        self.cp0.entry_hi = (vaddr & 0xffff_e000) | (self.cp0.entry_hi & 0xff);
+        // A routed exception leaves CP0 untouched (the host gets the
+        // address in the trap).
+        if !self.route.contains(code) {
+            self.cp0.bad_vaddr = vaddr;
+            if fault != Fault::Address {
+                self.cp0.context = (self.cp0.context & 0xff80_0000) | ((vaddr >> 9) & 0x007f_fff0);
+                self.cp0.entry_hi = (vaddr & 0xffff_e000) | (self.cp0.entry_hi & 0xff);
+            }
+        }
         self.raise_with(code, fault == Fault::TlbRefill, Some(vaddr), 0);
     }
 }

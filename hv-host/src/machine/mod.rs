@@ -489,6 +489,7 @@ impl Machine {
             {
                 self.cur_pc = self.pc;
                 self.cur_delay = self.delay_slot;
+                self.step_past_current();
                 self.raise(ExcCode::Int);
                 continue;
             }
@@ -548,11 +549,13 @@ impl Machine {
             }
             Ok(_) => {
                 self.icount += 1;
+                self.step_past_current();
                 self.raise(ExcCode::Ibe);
                 false
             }
             Err(f) => {
                 self.icount += 1;
+                self.step_past_current();
                 self.raise_fault(f, pc, exception::Access::Fetch);
                 false
             }
