@@ -99,6 +99,12 @@ pub struct Cli {
     /// guest runs until it exits or stalls.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_instructions: Option<u64>,
+
+    /// Print every executed instruction to stderr: instruction count,
+    /// address, symbol and disassembly. Slow and verbose; pair it with
+    /// --max-instructions.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 /// The built-in demo kernel images.

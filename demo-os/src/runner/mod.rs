@@ -96,7 +96,13 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
         .map_err(|source| RunnerError::Load { path: name, source })?;
 
     let started = Instant::now();
-    let stop = session::run(&mut machine, cli.max_instructions, stdout, stderr)?;
+    let stop = session::run(
+        &mut machine,
+        cli.max_instructions,
+        cli.trace.then_some(&image),
+        stdout,
+        stderr,
+    )?;
     let elapsed = started.elapsed();
 
     let summary = session::summary(

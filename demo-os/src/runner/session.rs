@@ -72,14 +72,22 @@ fn location(image: &ElfImage, machine: &Machine, pc: GuestVirtAddr) -> String {
     s
 }
 
+/// Instructions per slice when tracing: bounds the trace buffer.
+const TRACE_SLICE: u64 = 100_000;
+
 /// Runs `machine` until it stops, copying its console to `stdout` and its
-/// UHI fd-2 output to `stderr` after every slice.
+/// UHI fd-2 output to `stderr` after every slice. With `trace`, every
+/// executed instruction is also printed to `stderr`, symbolized with the
+/// image's symbols.
 pub fn run(
     machine: &mut Machine,
     max_instructions: Option<u64>,
+    trace: Option<&ElfImage>,
     stdout: &mut impl Write,
     stderr: &mut impl Write,
 ) -> io::Result<Stop> {
+    let slice = if trace.is_some() { TRACE_SLICE } else { SLICE };
+    let mut entries = Vec::new();
     loop {
         let budget = match max_instructions {
             Some(max) => {
@@ -87,11 +95,24 @@ pub fn run(
                 if left == 0 {
                     return Ok(Stop::Limit(max));
                 }
-                left.min(SLICE)
+                left.min(slice)
             }
-            None => SLICE,
+            None => slice,
         };
-        let exit = machine.run(budget);
+        let exit = match trace {
+            None => machine.run(budget),
+            Some(image) => {
+                let exit = machine.run_traced(budget, &mut entries);
+                for t in entries.drain(..) {
+                    let at = match image.symbolize(t.pc) {
+                        Some((name, off)) => format!("{} <{name}+{off:#x}>", t.pc),
+                        None => t.pc.to_string(),
+                    };
+                    writeln!(stderr, "{:>10} {at}: {}", t.icount, t.insn)?;
+                }
+                exit
+            }
+        };
         drain(machine, stdout, stderr)?;
         match exit {
             Exit::BudgetExhausted => {}
@@ -170,7 +191,7 @@ mod tests {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let max = SLICE + 7;
         assert_eq!(
-            run(&mut m, Some(max), &mut out, &mut err).unwrap(),
+            run(&mut m, Some(max), None, &mut out, &mut err).unwrap(),
             Stop::Limit(max)
         );
         assert_eq!(m.instructions(), max);
@@ -206,5 +227,26 @@ mod tests {
             "demo-os: 2000000 instructions in 0.500 s (4.0 MIPS); stopped: guest exited with code 0"
         );
         assert!(summary(1, Duration::ZERO, "x").contains("(0.0 MIPS)"));
+    }
+
+    #[test]
+    fn trace_lists_each_instruction() {
+        let (mut m, img) = image(&[asm::addiu(T0, T0, 1), asm::b(-2), asm::nop()]);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(
+            run(&mut m, Some(4), Some(&img), &mut out, &mut err).unwrap(),
+            Stop::Limit(4)
+        );
+        let err = String::from_utf8(err).unwrap();
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "         0 0x80001000 <_start+0x0>: addiu t0, t0, 1",
+                "         1 0x80001004 <_start+0x4>: b -4",
+                "         2 0x80001008 <_start+0x8>: nop",
+                "         3 0x80001000 <_start+0x0>: addiu t0, t0, 1",
+            ]
+        );
     }
 }

@@ -139,6 +139,17 @@ pub struct MachineStats {
     pub idle_ticks: u64,
 }
 
+/// One executed instruction, as [`Machine::run_traced`] records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceEntry {
+    /// Instructions executed before this one.
+    pub icount: u64,
+    /// Its address.
+    pub pc: GuestVirtAddr,
+    /// The instruction word (`Display` disassembles it).
+    pub insn: insn::Instruction,
+}
+
 /// The machine.
 pub struct Machine {
     // CPU state. `gpr` has a scratch slot past the 32 registers
@@ -457,6 +468,17 @@ impl Machine {
 
     /// Runs for at most `budget` ticks; returns why it stopped.
     pub fn run(&mut self, budget: u64) -> Exit {
+        self.run_loop::<false>(budget, &mut Vec::new())
+    }
+
+    /// Like [`Machine::run`], and appends every executed instruction to
+    /// `trace`. A separate instantiation of the loop, so that plain runs
+    /// pay nothing for tracing.
+    pub fn run_traced(&mut self, budget: u64, trace: &mut Vec<TraceEntry>) -> Exit {
+        self.run_loop::<true>(budget, trace)
+    }
+
+    fn run_loop<const TRACE: bool>(&mut self, budget: u64, trace: &mut Vec<TraceEntry>) -> Exit {
         let end = self.ticks().saturating_add(budget);
         loop {
             if let Some(exit) = self.exit.take() {
@@ -494,20 +516,28 @@ impl Machine {
                 continue;
             }
             self.stop_at = self.timer_at.min(end) - self.idle_ticks;
-            self.run_inner();
+            self.run_inner::<TRACE>(trace);
         }
     }
 
     /// The hot loop: fetch from the decoded-page cache, advance the PC
     /// pair, execute. Anything that needs the outer loop's attention sets
     /// `stop_at` to 0.
-    fn run_inner(&mut self) {
+    #[inline(always)]
+    fn run_inner<const TRACE: bool>(&mut self, trace: &mut Vec<TraceEntry>) {
         while self.icount < self.stop_at {
             let pc = self.pc;
             if pc & !0xffc != self.fetch_tag && !self.refill_fetch(pc) {
                 continue;
             }
             let d = self.code.get(self.fetch_slot, (pc >> 2) & 0x3ff);
+            if TRACE {
+                trace.push(TraceEntry {
+                    icount: self.icount,
+                    pc: GuestVirtAddr::new(pc),
+                    insn: insn::Instruction(self.bus.mem_u32(self.fetch_base + (pc & 0xfff))),
+                });
+            }
             self.cur_pc = pc;
             self.cur_delay = self.delay_slot;
             self.pc = self.next_pc;

@@ -397,3 +397,26 @@ fn stop_handlers_report_their_vector() {
     assert_eq!(m.run(1000), Vector::BevGeneral.exit(ExcCode::Sys));
     assert_eq!(exc_code(&m), ExcCode::Sys as u32);
 }
+
+#[test]
+fn traced_run_records_each_instruction_with_its_disassembly() {
+    let mut a = Asm::new(ORIGIN);
+    a.li(A0, 7);
+    exit_with_a0(&mut a);
+    let mut m = machine_with(&a.finish().expect("assembles"));
+    let mut trace = Vec::new();
+    assert_eq!(m.run_traced(100, &mut trace), Exit::Shutdown { code: 7 });
+    let lines: Vec<String> = trace
+        .iter()
+        .map(|t| format!("{} {} {}", t.icount, t.pc, t.insn))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "0 0x80001000 addiu a0, zero, 7",
+            "1 0x80001004 addiu t9, zero, 1",
+            "2 0x80001008 sdbbp 0x1",
+        ]
+    );
+    assert_eq!(m.instructions(), 3);
+}
