@@ -22,7 +22,10 @@ fn boot(image: &ElfImage) -> Machine {
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("demo_os_native");
-    for (name, bytes) in [("unmodified", demo_os::UNMODIFIED_IMAGE), ("pv", demo_os::PV_IMAGE)] {
+    for (name, bytes) in [
+        ("unmodified", demo_os::UNMODIFIED_IMAGE),
+        ("pv", demo_os::PV_IMAGE),
+    ] {
         let image = ElfImage::parse(bytes).expect("valid demo image");
         // One run up front gives the instruction count (it is the same on
         // every run: the machine is deterministic).

@@ -130,7 +130,11 @@ fn random_code_in_user_and_supervisor_mode() {
         // Drop to user (KSU=2) or supervisor (KSU=1) mode at the program's
         // first instruction: Status.EXL=1 with EPC there, then `eret`,
         // executed from a scratch page (code at physical 0x8_0000).
-        let ksu = if seed.is_multiple_of(2) { 2 << 3 } else { 1 << 3 };
+        let ksu = if seed.is_multiple_of(2) {
+            2 << 3
+        } else {
+            1 << 3
+        };
         let entry = if seed.is_multiple_of(3) {
             0x8000_1000
         } else {
