@@ -197,6 +197,8 @@ pub fn classify(i: Instruction) -> Op {
     match i.opcode() {
         0x00 => match i.funct() {
             0x00 => Sll,
+            // MOVF/MOVT test an FPU condition code: no FPU, so CpU(1).
+            0x01 => CopUnusable,
             0x02 => match i.rs() {
                 0 => Srl,
                 1 => Rotr,
@@ -347,7 +349,7 @@ pub fn classify(i: Instruction) -> Op {
 /// The coprocessor number a [`Op::CopUnusable`] instruction refers to.
 fn cop_number(i: Instruction) -> u32 {
     match i.opcode() {
-        0x11 | 0x13 | 0x31 | 0x35 | 0x39 | 0x3d => 1,
+        0x00 | 0x11 | 0x13 | 0x31 | 0x35 | 0x39 | 0x3d => 1,
         _ => 2,
     }
 }
@@ -452,6 +454,13 @@ mod tests {
     fn coprocessor_one_is_unusable() {
         // mfc1 $t0, $f0
         let d = decode(Instruction(0x4408_0000));
+        assert_eq!((d.op, d.imm), (Op::CopUnusable, 1));
+    }
+
+    #[test]
+    fn movf_movt_need_the_fpu() {
+        // movf $t0, $t1, $fcc0 (SPECIAL funct 0x01)
+        let d = decode(Instruction(0x0120_4001));
         assert_eq!((d.op, d.imm), (Op::CopUnusable, 1));
     }
 
