@@ -62,6 +62,17 @@ impl Machine {
         }
     }
 
+    /// Translates `va`, or raises the fault's exception and returns `None`.
+    fn translate_or_raise(&mut self, va: u32, access: Access) -> Option<u32> {
+        match self.translate(va, access) {
+            Ok(pa) => Some(pa),
+            Err(f) => {
+                self.raise_fault(f, va, access);
+                None
+            }
+        }
+    }
+
     fn tlb_translate(&self, va: u32, access: Access) -> Result<u32, Fault> {
         let hit = self
             .tlb
@@ -96,13 +107,7 @@ impl Machine {
 
     #[inline(never)]
     fn load_slow(&mut self, va: u32, size: u32) -> Option<u32> {
-        let pa = match self.translate(va, Access::Load) {
-            Ok(pa) => pa,
-            Err(f) => {
-                self.raise_fault(f, va, Access::Load);
-                return None;
-            }
-        };
+        let pa = self.translate_or_raise(va, Access::Load)?;
         match self.bus.target(pa) {
             Target::Mem { offset, .. } => {
                 if self.bus.page_is_plain_memory(pa) {
@@ -153,12 +158,8 @@ impl Machine {
 
     #[inline(never)]
     fn store_slow(&mut self, va: u32, v: u32, size: u32) -> bool {
-        let pa = match self.translate(va, Access::Store) {
-            Ok(pa) => pa,
-            Err(f) => {
-                self.raise_fault(f, va, Access::Store);
-                return false;
-            }
+        let Some(pa) = self.translate_or_raise(va, Access::Store) else {
+            return false;
         };
         match self.bus.target(pa) {
             Target::Mem {
@@ -200,12 +201,8 @@ impl Machine {
         let (off, slot) = match self.xlat.write(va) {
             Some(hit) => hit,
             None => {
-                let pa = match self.translate(va, Access::Store) {
-                    Ok(pa) => pa,
-                    Err(f) => {
-                        self.raise_fault(f, va, Access::Store);
-                        return false;
-                    }
+                let Some(pa) = self.translate_or_raise(va, Access::Store) else {
+                    return false;
                 };
                 match self.bus.target(pa) {
                     Target::Mem {
