@@ -33,14 +33,15 @@ impl Machine {
     /// `next_pc` already point past it.
     #[inline(always)]
     pub(crate) fn execute(&mut self, d: Decoded) {
-        use Op::*;
-        match d.op {
-            Undecoded => {
-                let d = self.decode_current();
-                self.execute_decoded(d);
-            }
-            _ => self.execute_decoded(d),
-        }
+        // A cache slot not filled yet is decoded now; `decode` never
+        // returns `Undecoded`, so the dispatch below sees it at most as
+        // a reserved encoding.
+        let d = if d.op == Op::Undecoded {
+            self.decode_current()
+        } else {
+            d
+        };
+        self.execute_decoded(d);
     }
 
     #[inline(always)]
