@@ -54,7 +54,7 @@ impl Stop {
             Stop::Trap(t) => format!(
                 "unhandled {} exception at {}",
                 t.code.name(),
-                location(image, machine, GuestVirtAddr::new(t.pc))
+                location(image, machine, t.pc)
             ),
         }
     }
@@ -204,7 +204,8 @@ mod tests {
         let t = Trap {
             code: ExcCode::Sys,
             refill: false,
-            pc: 0x8000_1004,
+            pc: GuestVirtAddr::new(0x8000_1004),
+            insn: None,
             in_delay_slot: false,
             bad_vaddr: None,
             coprocessor: 0,

@@ -11,6 +11,11 @@
 //! there, as on the board. RAM and ROM are one contiguous host buffer
 //! (`mem`): RAM first, then the ROM, so that the execution loop can address
 //! both by a buffer offset.
+//!
+//! A machine built for the monitor ([`super::MachineConfig::for_monitor`])
+//! may have more RAM than fits below the I/O hole: the part past
+//! [`LOW_RAM_MAX`] appears at [`HIGH_RAM_BASE`] and up, after the ROM in
+//! the buffer. Native machines never have it.
 
 use super::devices::uart::{UART_WINDOW, Uart};
 use crate::addr::MachineAddr;
@@ -21,8 +26,14 @@ pub const ROM_BASE: u32 = 0x1fc0_0000;
 pub const ROM_SIZE: u32 = 4 << 20;
 /// Physical base of the UART's registers.
 pub const UART_BASE: u32 = 0x1fd0_03f8;
-/// Largest RAM size the machine accepts.
+/// Largest RAM size a native machine accepts.
 pub const MAX_RAM: u32 = 256 << 20;
+/// RAM below the I/O hole: physical `0..LOW_RAM_MAX` at most.
+pub const LOW_RAM_MAX: u32 = 256 << 20;
+/// Where RAM past [`LOW_RAM_MAX`] appears (a monitor's machine only).
+pub const HIGH_RAM_BASE: u32 = 0x2000_0000;
+/// Largest RAM size a monitor's machine accepts (low plus high RAM).
+pub const MAX_MONITOR_RAM: u32 = 2 << 30;
 /// Page size the bus and the caches work in.
 pub const PAGE_SIZE: u32 = 4096;
 
@@ -48,26 +59,44 @@ pub enum Target {
 pub struct Bus {
     /// RAM followed by the boot ROM.
     pub(crate) mem: Vec<u8>,
+    /// RAM below the I/O hole.
     ram_bytes: u32,
+    /// RAM at [`HIGH_RAM_BASE`] (0 on a native machine).
+    high_bytes: u32,
     /// The console UART.
     pub uart: Uart,
 }
 
 impl Bus {
     /// A bus with `ram_bytes` of zeroed RAM (a multiple of 4 KiB, at most
-    /// [`MAX_RAM`]; the caller validates).
+    /// [`MAX_MONITOR_RAM`]; the caller validates). RAM past [`LOW_RAM_MAX`]
+    /// appears at [`HIGH_RAM_BASE`].
     pub fn new(ram_bytes: u32) -> Self {
+        let low = ram_bytes.min(LOW_RAM_MAX);
+        let high = ram_bytes - low;
         Self {
-            mem: vec![0; (ram_bytes + ROM_SIZE) as usize],
-            ram_bytes,
+            mem: vec![0; low as usize + ROM_SIZE as usize + high as usize],
+            ram_bytes: low,
+            high_bytes: high,
             uart: Uart::new(),
         }
     }
 
-    /// RAM size in bytes.
+    /// RAM size below the I/O hole in bytes (all of it on a native machine).
     #[inline]
     pub fn ram_bytes(&self) -> u32 {
         self.ram_bytes
+    }
+
+    /// The RAM regions as `(physical base, bytes)`: low RAM, then high RAM
+    /// if any.
+    pub fn ram_regions(&self) -> impl Iterator<Item = (MachineAddr, u32)> {
+        [
+            (MachineAddr::new(0), self.ram_bytes),
+            (MachineAddr::new(HIGH_RAM_BASE), self.high_bytes),
+        ]
+        .into_iter()
+        .filter(|&(_, n)| n > 0)
     }
 
     /// Resolves a physical address.
@@ -85,6 +114,11 @@ impl Bus {
                 offset: self.ram_bytes + (pa - ROM_BASE),
                 writable: false,
             }
+        } else if pa.wrapping_sub(HIGH_RAM_BASE) < self.high_bytes {
+            Target::Mem {
+                offset: self.ram_bytes + ROM_SIZE + (pa - HIGH_RAM_BASE),
+                writable: true,
+            }
         } else {
             Target::None
         }
@@ -97,6 +131,7 @@ impl Bus {
         let page = pa & !(PAGE_SIZE - 1);
         page < self.ram_bytes
             || (page.wrapping_sub(ROM_BASE) < ROM_SIZE && (page >> 12) != (UART_BASE >> 12))
+            || page.wrapping_sub(HIGH_RAM_BASE) < self.high_bytes
     }
 
     /// Reads a byte of memory at buffer offset `off` (caller checked range).

@@ -75,6 +75,24 @@ impl CodeCache {
         self.set(slot, (off % PAGE_SIZE) / 4, Decoded::UNDECODED);
     }
 
+    /// Forgets the records of every word in buffer range `off..off+len`
+    /// (the host wrote there).
+    pub fn invalidate_range(&mut self, off: u32, len: u32) {
+        let end = u64::from(off) + u64::from(len);
+        let mut page = u64::from(off) & !u64::from(PAGE_SIZE - 1);
+        while page < end {
+            let slot = self.slot(page as u32);
+            if slot != NO_SLOT {
+                let from = u64::from(off).max(page);
+                let to = end.min(page + u64::from(PAGE_SIZE));
+                let words = &mut self.pages[slot as usize];
+                let (a, b) = (((from - page) / 4) as usize, (to - page).div_ceil(4) as usize);
+                words[a..b].fill(Decoded::UNDECODED);
+            }
+            page += u64::from(PAGE_SIZE);
+        }
+    }
+
     /// Forgets everything (after a bulk write to memory by the host).
     pub fn clear(&mut self) {
         self.slot_of.fill(NO_SLOT);

@@ -39,6 +39,8 @@ pub mod cause {
     pub const BD: u32 = 1 << 31;
     /// Timer interrupt pending.
     pub const TI: u32 = 1 << 30;
+    /// Disable Count: while set, Count does not advance.
+    pub const DC: u32 = 1 << 27;
     /// Coprocessor number of a Coprocessor Unusable exception.
     pub const CE_SHIFT: u32 = 28;
     /// Interrupts use the special interrupt vector (offset 0x200).
@@ -50,7 +52,7 @@ pub mod cause {
     /// Exception code field.
     pub const EXC_CODE: u32 = 0x1f << 2;
     /// Bits software can write.
-    pub const WRITABLE: u32 = IV | IP_SW;
+    pub const WRITABLE: u32 = DC | IV | IP_SW;
 }
 
 /// Config register values: MIPS32 Release 2, standard TLB, no caches

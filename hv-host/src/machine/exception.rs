@@ -10,6 +10,8 @@
 
 use super::Machine;
 use super::cp0::{cause, status};
+use super::insn::Instruction;
+use crate::addr::GuestVirtAddr;
 
 /// Cause.ExcCode values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -100,13 +102,16 @@ pub struct Trap {
     pub refill: bool,
     /// Address of the instruction that raised it (or, for an interrupt, of
     /// the next instruction to execute).
-    pub pc: u32,
+    pub pc: GuestVirtAddr,
     /// Whether that instruction is in a branch delay slot.
     pub in_delay_slot: bool,
     /// The faulting virtual address of address and TLB exceptions.
-    pub bad_vaddr: Option<u32>,
+    pub bad_vaddr: Option<GuestVirtAddr>,
     /// The coprocessor number of a Coprocessor Unusable exception.
     pub coprocessor: u8,
+    /// The instruction word at `pc`, when it was fetched (`None` for a
+    /// fault on the fetch itself, and for interrupts).
+    pub insn: Option<Instruction>,
 }
 
 impl Machine {
@@ -122,16 +127,25 @@ impl Machine {
     ) {
         if self.route.0 & (1 << code as u32) != 0 {
             // Leave the CPU at the raising instruction; the host decides.
+            // The instruction did not complete, so it is not counted: the
+            // host either emulates it (and charges for that) or retries it.
+            // Interrupts are taken before an instruction issues and were
+            // never counted.
+            if code != ExcCode::Int {
+                self.icount -= 1;
+            }
             self.next_pc = self.pc;
             self.pc = self.cur_pc;
             self.delay_slot = self.cur_delay;
+            let insn = (code != ExcCode::Int).then(|| self.current_word()).flatten();
             self.request_exit(super::Exit::Trap(Trap {
                 code,
                 refill,
-                pc: self.cur_pc,
+                pc: GuestVirtAddr::new(self.cur_pc),
                 in_delay_slot: self.cur_delay,
-                bad_vaddr,
+                bad_vaddr: bad_vaddr.map(GuestVirtAddr::new),
                 coprocessor: ce,
+                insn,
             }));
             return;
         }

@@ -10,6 +10,15 @@
 //! | kseg1   | `0xa000_0000..0xc000_0000`| unmapped, `pa = va - 0xa000_0000` | AdE | AdE |
 //! | sseg    | `0xc000_0000..0xe000_0000`| mapped          | mapped     | AdE  |
 //! | kseg3   | `0xe000_0000..`           | mapped          | AdE        | AdE  |
+//!
+//! **The virtualization assist.** With [`Machine::set_guest_regime`] on,
+//! supervisor-mode references to kseg0, kseg1 and kseg3 are translated
+//! through the TLB like a mapped segment instead of raising an address
+//! error (what MIPS VZ does with its root TLB for a guest). A monitor runs
+//! a deprivileged guest kernel, linked in kseg0 like every MIPS kernel, in
+//! supervisor mode this way, and fills those TLB entries from the VM's
+//! memory map. User mode is unchanged: it still gets address errors above
+//! `0x8000_0000`.
 
 use super::Machine;
 use super::bus::Target;
@@ -48,24 +57,54 @@ impl Regime {
     }
 }
 
+/// A granted translation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Translation {
+    /// The physical address.
+    pub pa: u32,
+    /// Whether it holds under every ASID (unmapped segment, global entry).
+    pub any_asid: bool,
+}
+
 impl Machine {
     /// Translates `va` for `access` under the current mode and ASID.
+    #[inline]
     pub(crate) fn translate(&self, va: u32, access: Access) -> Result<u32, Fault> {
+        self.translate_full(va, access).map(|t| t.pa)
+    }
+
+    /// Translates `va` for `access`, saying whether the result is
+    /// ASID-independent.
+    pub(crate) fn translate_full(&self, va: u32, access: Access) -> Result<Translation, Fault> {
+        let unmapped = |pa| {
+            Ok(Translation {
+                pa,
+                any_asid: true,
+            })
+        };
         match (self.regime, va >> 29) {
-            (Regime::KernelErl, 0..=3) => Ok(va),
+            (Regime::KernelErl, 0..=3) => unmapped(va),
             (_, 0..=3) => self.tlb_translate(va, access),
-            (Regime::Kernel | Regime::KernelErl, 4) => Ok(va - 0x8000_0000),
-            (Regime::Kernel | Regime::KernelErl, 5) => Ok(va - 0xa000_0000),
+            (Regime::Kernel | Regime::KernelErl, 4) => unmapped(va - 0x8000_0000),
+            (Regime::Kernel | Regime::KernelErl, 5) => unmapped(va - 0xa000_0000),
             (Regime::Kernel | Regime::KernelErl, _) => self.tlb_translate(va, access),
             (Regime::Supervisor, 6) => self.tlb_translate(va, access),
+            (Regime::Supervisor, 4 | 5 | 7) if self.guest_regime => {
+                self.tlb_translate(va, access)
+            }
             _ => Err(Fault::Address),
         }
     }
 
     /// Translates `va`, or raises the fault's exception and returns `None`.
     fn translate_or_raise(&mut self, va: u32, access: Access) -> Option<u32> {
-        match self.translate(va, access) {
-            Ok(pa) => Some(pa),
+        self.translate_full_or_raise(va, access).map(|t| t.pa)
+    }
+
+    /// [`Machine::translate_full`], or raises the fault's exception.
+    fn translate_full_or_raise(&mut self, va: u32, access: Access) -> Option<Translation> {
+        match self.translate_full(va, access) {
+            Ok(t) => Some(t),
             Err(f) => {
                 self.raise_fault(f, va, access);
                 None
@@ -73,7 +112,7 @@ impl Machine {
         }
     }
 
-    fn tlb_translate(&self, va: u32, access: Access) -> Result<u32, Fault> {
+    fn tlb_translate(&self, va: u32, access: Access) -> Result<Translation, Fault> {
         let hit = self
             .tlb
             .lookup(va, self.cp0.asid())
@@ -83,7 +122,10 @@ impl Machine {
         } else if access == Access::Store && hit.lo & lo::D == 0 {
             Err(Fault::TlbModified)
         } else {
-            Ok(hit.paddr)
+            Ok(Translation {
+                pa: hit.paddr,
+                any_asid: hit.global,
+            })
         }
     }
 
@@ -107,11 +149,12 @@ impl Machine {
 
     #[inline(never)]
     fn load_slow(&mut self, va: u32, size: u32) -> Option<u32> {
-        let pa = self.translate_or_raise(va, Access::Load)?;
+        let t = self.translate_full_or_raise(va, Access::Load)?;
+        let pa = t.pa;
         match self.bus.target(pa) {
             Target::Mem { offset, .. } => {
                 if self.bus.page_is_plain_memory(pa) {
-                    self.xlat.fill_read(va, offset & !0xfff);
+                    self.xlat.fill_read(va, offset & !0xfff, t.any_asid);
                 }
                 Some(match size {
                     4 => self.bus.mem_u32(offset),
@@ -158,9 +201,10 @@ impl Machine {
 
     #[inline(never)]
     fn store_slow(&mut self, va: u32, v: u32, size: u32) -> bool {
-        let Some(pa) = self.translate_or_raise(va, Access::Store) else {
+        let Some(t) = self.translate_full_or_raise(va, Access::Store) else {
             return false;
         };
+        let pa = t.pa;
         match self.bus.target(pa) {
             Target::Mem {
                 offset,
@@ -172,7 +216,7 @@ impl Machine {
                     self.code.invalidate(slot, offset);
                 }
                 if self.bus.page_is_plain_memory(pa) {
-                    self.xlat.fill_write(va, offset & !0xfff, slot);
+                    self.xlat.fill_write(va, offset & !0xfff, slot, t.any_asid);
                 }
                 true
             }

@@ -35,6 +35,7 @@ pub mod disasm;
 pub mod elf;
 pub mod exception;
 mod exec;
+pub mod host;
 pub mod insn;
 pub mod mmu;
 pub mod semihost;
@@ -75,6 +76,54 @@ pub enum MachineError {
         "RAM size {0:#x} bytes is invalid: it must be a multiple of 4 KiB from 1 MiB to 256 MiB"
     )]
     BadRamSize(u32),
+    /// The monitor's machine memory is out of range.
+    #[error(
+        "machine memory of {0:#x} bytes is invalid: it must be a multiple of 4 KiB from 1 MiB to 2 GiB"
+    )]
+    BadMonitorRamSize(u32),
+}
+
+/// Errors of the host's direct accesses to machine memory.
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+pub enum MemError {
+    /// Part of the range is not RAM or ROM (or the range wraps).
+    #[error("machine address {0} is not memory")]
+    NotMemory(MachineAddr),
+    /// The range reaches the read-only boot ROM.
+    #[error("machine address {0} is read-only")]
+    ReadOnly(MachineAddr),
+}
+
+/// The complete unprivileged CPU state: what a monitor saves and restores
+/// around a machine switch (CP0 is the monitor's own, per VM).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuState {
+    /// General-purpose registers (`gpr[0]` is always 0).
+    pub gpr: [u32; 32],
+    /// HI.
+    pub hi: u32,
+    /// LO.
+    pub lo: u32,
+    /// The next instruction to execute.
+    pub pc: GuestVirtAddr,
+    /// The instruction after it (a branch target when `pc` is a delay slot).
+    pub next_pc: GuestVirtAddr,
+    /// Whether `pc` is in a branch delay slot.
+    pub delay_slot: bool,
+    /// The LL bit.
+    pub ll_bit: bool,
+}
+
+/// The privilege level the host runs code at (see
+/// [`Machine::set_privilege`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Privilege {
+    /// Kernel mode.
+    Kernel,
+    /// Supervisor mode.
+    Supervisor,
+    /// User mode.
+    User,
 }
 
 /// Errors loading an image.
@@ -181,6 +230,12 @@ pub struct Machine {
     // Time.
     pub(crate) icount: u64,
     idle_ticks: u64,
+    /// Ticks charged by the host (a monitor's modelled cost of its work).
+    charged_ticks: u64,
+    /// Count while Cause.DC holds it frozen.
+    count_frozen: Option<u32>,
+    /// The virtualization assist (see [`mmu`]).
+    pub(crate) guest_regime: bool,
     /// The inner loop runs while `icount < stop_at`; set to 0 to break out.
     pub(crate) stop_at: u64,
     /// Tick at which Count next equals Compare.
@@ -205,6 +260,21 @@ impl Machine {
         if !(1 << 20..=MAX_RAM).contains(&ram) || !ram.is_multiple_of(PAGE_SIZE) {
             return Err(MachineError::BadRamSize(ram));
         }
+        Ok(Self::build(ram))
+    }
+
+    /// Builds a machine for the monitor with `ram_bytes` of machine memory
+    /// (a multiple of 4 KiB from 1 MiB to [`bus::MAX_MONITOR_RAM`]); the
+    /// part past 256 MiB appears at [`bus::HIGH_RAM_BASE`].
+    pub fn for_monitor(ram_bytes: u32) -> Result<Self, MachineError> {
+        let ram = ram_bytes;
+        if !(1 << 20..=bus::MAX_MONITOR_RAM).contains(&ram) || !ram.is_multiple_of(PAGE_SIZE) {
+            return Err(MachineError::BadMonitorRamSize(ram));
+        }
+        Ok(Self::build(ram))
+    }
+
+    fn build(ram: u32) -> Self {
         let bus = Bus::new(ram);
         let code = CodeCache::new(bus.mem.len());
         let mut m = Self {
@@ -228,6 +298,9 @@ impl Machine {
             fetch_slot: 0,
             icount: 0,
             idle_ticks: 0,
+            charged_ticks: 0,
+            count_frozen: None,
+            guest_regime: false,
             stop_at: 0,
             timer_at: 1 << 32,
             count_offset: 0,
@@ -240,7 +313,7 @@ impl Machine {
             stats: MachineStats::default(),
         };
         m.mode_changed();
-        Ok(m)
+        m
     }
 
     /// Copies an ELF image's segments into memory (zero-filling past the
@@ -304,6 +377,80 @@ impl Machine {
         self.bus.read_phys(pa, len)
     }
 
+    /// The buffer offset of the machine range `pa..pa+len` if all of it is
+    /// RAM or ROM in one piece, and whether it is writable.
+    fn mem_range(&self, pa: MachineAddr, len: u32) -> Result<(usize, bool), MemError> {
+        let last = pa
+            .raw()
+            .checked_add(len.saturating_sub(1))
+            .ok_or(MemError::NotMemory(pa))?;
+        match (self.bus.target(pa.raw()), self.bus.target(last)) {
+            (
+                bus::Target::Mem {
+                    offset,
+                    writable: w1,
+                },
+                bus::Target::Mem {
+                    offset: o2,
+                    writable: w2,
+                },
+            ) if o2.wrapping_sub(offset) == last - pa.raw() => Ok((offset as usize, w1 && w2)),
+            _ => Err(MemError::NotMemory(pa)),
+        }
+    }
+
+    /// Reads machine memory for the host into `buf`.
+    pub fn read_machine(&self, pa: MachineAddr, buf: &mut [u8]) -> Result<(), MemError> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let (off, _) = self.mem_range(pa, buf.len() as u32)?;
+        buf.copy_from_slice(&self.bus.mem[off..off + buf.len()]);
+        Ok(())
+    }
+
+    /// Reads an aligned little-endian word of machine memory.
+    pub fn read_machine_u32(&self, pa: MachineAddr) -> Result<u32, MemError> {
+        let mut b = [0; 4];
+        self.read_machine(pa, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    /// Writes `bytes` to machine RAM for the host. Only the decoded
+    /// instructions of the words written are forgotten: translations stay.
+    pub fn write_machine(&mut self, pa: MachineAddr, bytes: &[u8]) -> Result<(), MemError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let (off, writable) = self.mem_range(pa, bytes.len() as u32)?;
+        if !writable {
+            return Err(MemError::ReadOnly(pa));
+        }
+        self.bus.mem[off..off + bytes.len()].copy_from_slice(bytes);
+        self.code.invalidate_range(off as u32, bytes.len() as u32);
+        Ok(())
+    }
+
+    /// Fills `len` bytes of machine RAM at `pa` with zeros (a monitor
+    /// zeroing a frame), as [`Machine::write_machine`].
+    pub fn zero_machine(&mut self, pa: MachineAddr, len: u32) -> Result<(), MemError> {
+        if len == 0 {
+            return Ok(());
+        }
+        let (off, writable) = self.mem_range(pa, len)?;
+        if !writable {
+            return Err(MemError::ReadOnly(pa));
+        }
+        self.bus.mem[off..off + len as usize].fill(0);
+        self.code.invalidate_range(off as u32, len);
+        Ok(())
+    }
+
+    /// The machine's RAM regions as `(base, bytes)`.
+    pub fn ram_regions(&self) -> impl Iterator<Item = (MachineAddr, u32)> + use<> {
+        self.bus.ram_regions().collect::<Vec<_>>().into_iter()
+    }
+
     fn memory_written_by_host(&mut self) {
         self.code.clear();
         self.xlat.flush();
@@ -320,9 +467,22 @@ impl Machine {
         self.icount
     }
 
-    /// Ticks elapsed: instructions plus ticks spent in `wait`.
+    /// Ticks elapsed: instructions, plus ticks spent in `wait`, plus ticks
+    /// the host charged ([`Machine::charge_ticks`], [`Machine::idle_ticks_add`]).
+    #[inline]
     pub fn ticks(&self) -> u64 {
-        self.icount + self.idle_ticks
+        self.icount + self.idle_ticks + self.charged_ticks
+    }
+
+    /// Advances time by `ticks` that no instruction executed: a monitor's
+    /// modelled cost of its own work. Count and the timer see them.
+    pub fn charge_ticks(&mut self, ticks: u64) {
+        self.charged_ticks += ticks;
+    }
+
+    /// Advances time by `ticks` of idleness (counted as idle ticks).
+    pub fn idle_ticks_add(&mut self, ticks: u64) {
+        self.idle_ticks += ticks;
     }
 
     /// Counters about the run so far.
@@ -399,9 +559,32 @@ impl Machine {
 
     // ----- time -----
 
-    /// Current CP0 Count.
+    /// Current CP0 Count (frozen while Cause.DC is set).
     pub(crate) fn count(&self) -> u32 {
-        (self.ticks() as u32).wrapping_add(self.count_offset)
+        match self.count_frozen {
+            Some(c) => c,
+            None => (self.ticks() as u32).wrapping_add(self.count_offset),
+        }
+    }
+
+    /// Sets CP0 Count to `v` from now on.
+    pub(crate) fn set_count(&mut self, v: u32) {
+        match &mut self.count_frozen {
+            Some(c) => *c = v,
+            None => self.count_offset = v.wrapping_sub(self.ticks() as u32),
+        }
+        self.timer_changed();
+    }
+
+    /// Cause.DC changed to `stop`: freeze Count or let it run on from
+    /// where it stopped.
+    pub(crate) fn set_count_stopped(&mut self, stop: bool) {
+        let now = self.count();
+        self.count_frozen = stop.then_some(now);
+        if !stop {
+            self.count_offset = now.wrapping_sub(self.ticks() as u32);
+        }
+        self.timer_changed();
     }
 
     /// Current CP0 Random: counts down from the top entry to Wired, one
@@ -415,6 +598,11 @@ impl Machine {
 
     /// Recomputes when Count next equals Compare (after either changed).
     pub(crate) fn timer_changed(&mut self) {
+        if self.count_frozen.is_some() {
+            self.timer_at = u64::MAX;
+            self.stop_at = 0;
+            return;
+        }
         let d = self.cp0.compare.wrapping_sub(self.count());
         let d = if d == 0 { 1 << 32 } else { u64::from(d) };
         self.timer_at = self.ticks() + d;
@@ -444,11 +632,12 @@ impl Machine {
     // ----- modes and caches -----
 
     /// Called whenever Status, the ASID or the TLB may have changed what
-    /// translations mean: selects the regime's cache set, drops the fetch
-    /// entry.
+    /// translations mean: selects the regime's cache set and ASID tag,
+    /// drops the fetch entry.
     pub(crate) fn mode_changed(&mut self) {
         self.regime = Regime::of(self.cp0.status);
         self.xlat.regime_base = self.regime as usize * SETS_ENTRIES;
+        self.xlat.asid = u32::from(self.cp0.asid());
         self.fetch_tag = INVALID_TAG;
     }
 
@@ -487,7 +676,7 @@ impl Machine {
             let now = self.ticks();
             if now >= self.timer_at {
                 self.cp0.cause |= cause::TI;
-                self.timer_at += 1 << 32;
+                self.timer_at = self.timer_at.saturating_add(1 << 32);
             }
             if self.waiting {
                 if self.unmasked_pending() != 0 {
@@ -515,7 +704,7 @@ impl Machine {
                 self.raise(ExcCode::Int);
                 continue;
             }
-            self.stop_at = self.timer_at.min(end) - self.idle_ticks;
+            self.stop_at = self.timer_at.min(end) - (now - self.icount);
             self.run_inner::<TRACE>(trace);
         }
     }
@@ -579,12 +768,14 @@ impl Machine {
             }
             Ok(_) => {
                 self.icount += 1;
+                self.fetch_tag = INVALID_TAG;
                 self.step_past_current();
                 self.raise(ExcCode::Ibe);
                 false
             }
             Err(f) => {
                 self.icount += 1;
+                self.fetch_tag = INVALID_TAG;
                 self.step_past_current();
                 self.raise_fault(f, pc, exception::Access::Fetch);
                 false

@@ -78,12 +78,18 @@ pub struct TlbHit {
     pub lo: u32,
     /// The translated physical address (meaningful only if V is set).
     pub paddr: u32,
+    /// Whether the entry is global (matches under every ASID).
+    pub global: bool,
 }
 
 /// The joint TLB.
 #[derive(Clone, Debug)]
 pub struct Tlb {
     entries: [TlbEntry; TLB_ENTRIES],
+    /// Entries that take part in lookups. Software can only write present
+    /// entries; the host may remove them ([`Tlb::remove`]), which no
+    /// architectural encoding can do (even an invalid entry matches).
+    present: u32,
 }
 
 impl Default for Tlb {
@@ -98,6 +104,7 @@ impl Tlb {
     pub fn new() -> Self {
         Self {
             entries: [TlbEntry::default(); TLB_ENTRIES],
+            present: u32::MAX,
         }
     }
 
@@ -113,9 +120,33 @@ impl Tlb {
     }
 
     /// Writes `entry` at `index` (masked into range); returns the entry it
-    /// replaced.
+    /// replaced. This is the raw array write: the machine's
+    /// [`super::Machine::tlb_write_host`] keeps its caches coherent too.
     pub fn write(&mut self, index: usize, entry: TlbEntry) -> TlbEntry {
+        self.present |= 1 << (index % TLB_ENTRIES);
         core::mem::replace(&mut self.entries[index % TLB_ENTRIES], entry)
+    }
+
+    /// Takes entry `index` out of lookups until it is written again;
+    /// returns it (and whether it was present).
+    pub fn remove(&mut self, index: usize) -> (TlbEntry, bool) {
+        let bit = 1 << (index % TLB_ENTRIES);
+        let was = self.present & bit != 0;
+        self.present &= !bit;
+        (self.entries[index % TLB_ENTRIES], was)
+    }
+
+    /// Whether entry `index` takes part in lookups.
+    pub fn is_present(&self, index: usize) -> bool {
+        self.present & (1 << (index % TLB_ENTRIES)) != 0
+    }
+
+    #[inline]
+    fn find(&self, vaddr: u32, asid: u8) -> Option<usize> {
+        self.entries
+            .iter()
+            .enumerate()
+            .position(|(i, e)| self.present & (1 << i) != 0 && e.matches(vaddr, asid))
     }
 
     /// Looks `vaddr` up under `asid`. With several matching entries (which
@@ -123,18 +154,21 @@ impl Tlb {
     /// lowest-numbered wins.
     #[inline]
     pub fn lookup(&self, vaddr: u32, asid: u8) -> Option<TlbHit> {
-        let e = self.entries.iter().find(|e| e.matches(vaddr, asid))?;
+        let e = &self.entries[self.find(vaddr, asid)?];
         let size = e.page_size();
         let lo = if vaddr & size == 0 { e.lo0 } else { e.lo1 };
         let pfn_addr = (lo >> lo::PFN_SHIFT) << 12;
         let paddr = (pfn_addr & !(size - 1)) | (vaddr & (size - 1));
-        Some(TlbHit { lo, paddr })
+        Some(TlbHit {
+            lo,
+            paddr,
+            global: e.global,
+        })
     }
 
     /// TLBP: the index of the entry matching EntryHi's VPN2 and ASID.
     pub fn probe(&self, entry_hi: u32) -> Option<usize> {
-        let asid = (entry_hi & 0xff) as u8;
-        self.entries.iter().position(|e| e.matches(entry_hi, asid))
+        self.find(entry_hi, (entry_hi & 0xff) as u8)
     }
 }
 

@@ -5,9 +5,15 @@
 //! (segment rules, TLB match, V and D bits) for pages of plain memory, so a
 //! hit needs no further check; everything else takes the slow path.
 //!
-//! Invalidation rules, applied by the executor: a change of ASID flushes
-//! everything; a TLB write flushes the pages the replaced entry covered; a
-//! change of mode only switches sets (and drops the fetch entry).
+//! Entries are tagged with the ASID they were granted under, unless the
+//! translation holds for every ASID (unmapped segments, global TLB
+//! entries): a lookup matches the page and, for tagged entries, the current
+//! ASID. So a change of ASID (a guest's kernel/user switch, a context
+//! switch, a VM switch) costs nothing here.
+//!
+//! Invalidation rules, applied by the executor: a TLB write flushes the
+//! pages the replaced entry covered, under every ASID; a change of mode
+//! only switches sets (and drops the fetch entry).
 
 use super::code::NO_SLOT;
 
@@ -15,14 +21,23 @@ use super::code::NO_SLOT;
 pub const SETS_ENTRIES: usize = 256;
 /// Number of translation regimes.
 pub const REGIMES: usize = 4;
-/// A tag that matches no page (page tags are multiples of 4096).
-pub const INVALID_TAG: u32 = 1;
+/// A tag that matches no page: page tags are multiples of 4096 plus an
+/// 8-bit ASID, so bit 11 is never set in a real tag or lookup key.
+pub const INVALID_TAG: u32 = 0x800;
+/// Mask of an entry valid under one ASID only.
+const MASK_ASID: u32 = !0;
+/// Mask of an entry valid under every ASID.
+const MASK_ANY_ASID: u32 = !0xff;
 
 /// One cached translation.
 #[derive(Clone, Copy, Debug)]
 pub struct XlatEntry {
-    /// Virtual page address (`vaddr & !0xfff`), or [`INVALID_TAG`].
+    /// Virtual page address (`vaddr & !0xfff`) plus the ASID it was
+    /// granted under, or [`INVALID_TAG`].
     pub tag: u32,
+    /// Which bits of the tag must match: all of them, or all but the ASID
+    /// for a translation that holds under every ASID.
+    pub mask: u32,
     /// Buffer offset of the page.
     pub base: u32,
     /// For write entries: the page's code-cache slot, [`NO_SLOT`] if none.
@@ -32,6 +47,7 @@ pub struct XlatEntry {
 impl XlatEntry {
     const EMPTY: XlatEntry = XlatEntry {
         tag: INVALID_TAG,
+        mask: MASK_ASID,
         base: 0,
         code_slot: NO_SLOT,
     };
@@ -44,6 +60,8 @@ pub struct Xlat {
     write: Vec<XlatEntry>,
     /// Offset of the current regime's set in `read`/`write`.
     pub regime_base: usize,
+    /// The current ASID (low 8 bits of lookup keys).
+    pub asid: u32,
 }
 
 impl Default for Xlat {
@@ -59,6 +77,22 @@ impl Xlat {
             read: vec![XlatEntry::EMPTY; SETS_ENTRIES * REGIMES],
             write: vec![XlatEntry::EMPTY; SETS_ENTRIES * REGIMES],
             regime_base: 0,
+            asid: 0,
+        }
+    }
+
+    #[inline]
+    fn key(&self, vaddr: u32) -> u32 {
+        (vaddr & !0xfff) | self.asid
+    }
+
+    #[inline]
+    fn entry(&self, vaddr: u32, base: u32, code_slot: u32, any_asid: bool) -> XlatEntry {
+        XlatEntry {
+            tag: self.key(vaddr),
+            mask: if any_asid { MASK_ANY_ASID } else { MASK_ASID },
+            base,
+            code_slot,
         }
     }
 
@@ -71,7 +105,7 @@ impl Xlat {
     #[inline]
     pub fn read(&self, vaddr: u32) -> Option<u32> {
         let e = &self.read[self.index(vaddr)];
-        (e.tag == vaddr & !0xfff).then(|| e.base + (vaddr & 0xfff))
+        ((e.tag ^ self.key(vaddr)) & e.mask == 0).then(|| e.base + (vaddr & 0xfff))
     }
 
     /// Looks up a write translation: the buffer offset of `vaddr` and the
@@ -79,29 +113,22 @@ impl Xlat {
     #[inline]
     pub fn write(&self, vaddr: u32) -> Option<(u32, u32)> {
         let e = &self.write[self.index(vaddr)];
-        (e.tag == vaddr & !0xfff).then(|| (e.base + (vaddr & 0xfff), e.code_slot))
+        ((e.tag ^ self.key(vaddr)) & e.mask == 0).then(|| (e.base + (vaddr & 0xfff), e.code_slot))
     }
 
-    /// Caches a read translation.
+    /// Caches a read translation, valid under the current ASID or, with
+    /// `any_asid`, under every ASID.
     #[inline]
-    pub fn fill_read(&mut self, vaddr: u32, base: u32) {
+    pub fn fill_read(&mut self, vaddr: u32, base: u32, any_asid: bool) {
         let i = self.index(vaddr);
-        self.read[i] = XlatEntry {
-            tag: vaddr & !0xfff,
-            base,
-            code_slot: NO_SLOT,
-        };
+        self.read[i] = self.entry(vaddr, base, NO_SLOT, any_asid);
     }
 
-    /// Caches a write translation.
+    /// Caches a write translation (see [`Xlat::fill_read`]).
     #[inline]
-    pub fn fill_write(&mut self, vaddr: u32, base: u32, code_slot: u32) {
+    pub fn fill_write(&mut self, vaddr: u32, base: u32, code_slot: u32, any_asid: bool) {
         let i = self.index(vaddr);
-        self.write[i] = XlatEntry {
-            tag: vaddr & !0xfff,
-            base,
-            code_slot,
-        };
+        self.write[i] = self.entry(vaddr, base, code_slot, any_asid);
     }
 
     /// Drops every write entry pointing at buffer page `base` (its code slot
@@ -129,7 +156,7 @@ impl Xlat {
             for r in 0..REGIMES {
                 let i = r * SETS_ENTRIES + ((va >> 12) as usize & (SETS_ENTRIES - 1));
                 for set in [&mut self.read, &mut self.write] {
-                    if set[i].tag == va {
+                    if set[i].tag & !0xfff == va & !0xfff {
                         set[i] = XlatEntry::EMPTY;
                     }
                 }

@@ -77,10 +77,7 @@ impl Machine {
                 self.wired_changed();
             }
             (reg::HWRENA, 0) => c.hwrena = v & cp0::HWRENA_WRITABLE,
-            (reg::COUNT, 0) => {
-                self.count_offset = v.wrapping_sub(self.ticks() as u32);
-                self.timer_changed();
-            }
+            (reg::COUNT, 0) => self.set_count(v),
             (reg::ENTRYHI, 0) => self.set_entry_hi(v & cp0::ENTRYHI_WRITABLE),
             (reg::COMPARE, 0) => {
                 c.compare = v;
@@ -99,7 +96,12 @@ impl Machine {
                 c.intctl = (cp0::INTCTL & !cp0::INTCTL_WRITABLE) | (v & cp0::INTCTL_WRITABLE)
             }
             (reg::CAUSE, 0) => {
-                c.cause = (c.cause & !cause::WRITABLE) | (v & cause::WRITABLE);
+                let old = c.cause;
+                let new = (old & !cause::WRITABLE) | (v & cause::WRITABLE);
+                c.cause = new;
+                if (old ^ new) & cause::DC != 0 {
+                    self.set_count_stopped(new & cause::DC != 0);
+                }
                 self.stop_at = 0;
             }
             (reg::EPC, 0) => c.epc = v,
@@ -114,12 +116,12 @@ impl Machine {
         }
     }
 
-    /// Sets EntryHi; a change of ASID invalidates cached translations.
-    fn set_entry_hi(&mut self, v: u32) {
+    /// Sets EntryHi; a change of ASID selects other cached translations
+    /// (they are tagged with their ASID, so nothing is flushed).
+    pub(crate) fn set_entry_hi(&mut self, v: u32) {
         let old_asid = self.cp0.asid();
         self.cp0.entry_hi = v;
         if self.cp0.asid() != old_asid {
-            self.xlat.flush();
             self.mode_changed();
         }
     }

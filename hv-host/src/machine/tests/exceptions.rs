@@ -515,6 +515,9 @@ fn cause_and_status_write_masks() {
         a.emit(mfc0(S1, reg::STATUS, 0));
         a.emit(mtc0(ZERO, reg::STATUS, 0));
     });
-    assert_eq!(m.gpr(S0.num()), cp0::cause::IV | cp0::cause::IP_SW);
+    assert_eq!(
+        m.gpr(S0.num()),
+        cp0::cause::DC | cp0::cause::IV | cp0::cause::IP_SW
+    );
     assert_eq!(m.gpr(S1.num()), CU0 | BEV | 0xff00 | IE);
 }

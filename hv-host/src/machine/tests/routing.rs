@@ -45,10 +45,11 @@ fn cop0_unusable_from_supervisor_mode_goes_to_the_host() {
     let trap = Trap {
         code: ExcCode::CpU,
         refill: false,
-        pc: first,
+        pc: GuestVirtAddr::new(first),
         in_delay_slot: false,
         bad_vaddr: None,
         coprocessor: 0,
+        insn: m.fetch_word(GuestVirtAddr::new(first)),
     };
     assert_eq!(exit, Exit::Trap(trap));
     assert_eq!(m.pc().raw(), first);
@@ -73,8 +74,9 @@ fn cop0_unusable_from_supervisor_mode_goes_to_the_host() {
     assert_eq!(
         exit,
         Exit::Trap(Trap {
-            pc: second,
+            pc: GuestVirtAddr::new(second),
             in_delay_slot: true,
+            insn: m.fetch_word(GuestVirtAddr::new(second)),
             ..trap
         }),
         "the delay-slot trap"
@@ -108,7 +110,7 @@ fn routed_syscall_and_address_error_leave_cp0_alone() {
     m.set_routing(RouteMask::NONE.with(ExcCode::Sys).with(ExcCode::AdEL));
     let exit = m.run(1000);
     assert!(
-        matches!(exit, Exit::Trap(Trap { code: ExcCode::Sys, pc, .. }) if pc == sys_at),
+        matches!(exit, Exit::Trap(Trap { code: ExcCode::Sys, pc, .. }) if pc.raw() == sys_at),
         "{exit:?}"
     );
     let state = guest_state(&m);
@@ -120,10 +122,11 @@ fn routed_syscall_and_address_error_leave_cp0_alone() {
         Exit::Trap(Trap {
             code: ExcCode::AdEL,
             refill: false,
-            pc: lw_at,
+            pc: GuestVirtAddr::new(lw_at),
             in_delay_slot: false,
-            bad_vaddr: Some(ORIGIN + 2),
+            bad_vaddr: Some(GuestVirtAddr::new(ORIGIN + 2)),
             coprocessor: 0,
+            insn: m.fetch_word(GuestVirtAddr::new(lw_at)),
         })
     );
     assert_eq!(guest_state(&m), state, "BadVAddr and the rest untouched");
@@ -161,10 +164,11 @@ fn routed_tlb_fault_reports_refill_and_leaves_cp0_alone() {
         Exit::Trap(Trap {
             code: ExcCode::Tlbl,
             refill: true,
-            pc: at,
+            pc: GuestVirtAddr::new(at),
             in_delay_slot: false,
-            bad_vaddr: Some(0x0060_0010),
+            bad_vaddr: Some(GuestVirtAddr::new(0x0060_0010)),
             coprocessor: 0,
+            insn: m.fetch_word(GuestVirtAddr::new(at)),
         })
     );
     let state = guest_state(&m);
@@ -226,10 +230,11 @@ fn routed_fetch_fault_in_a_delay_slot_resumes_at_the_branch_target() {
         Exit::Trap(Trap {
             code: ExcCode::Tlbl,
             refill: true,
-            pc: 0x0040_2000,
+            pc: GuestVirtAddr::new(0x0040_2000),
             in_delay_slot: true,
-            bad_vaddr: Some(0x0040_2000),
+            bad_vaddr: Some(GuestVirtAddr::new(0x0040_2000)),
             coprocessor: 0,
+            insn: None,
         })
     );
     assert_eq!(m.pc().raw(), 0x0040_2000);
@@ -254,11 +259,11 @@ fn routed_fetch_fault_resumes_at_the_faulting_instruction() {
         matches!(
             exit,
             Exit::Trap(Trap {
-                pc: 0x0040_2000,
+                pc,
                 in_delay_slot: false,
                 refill: true,
                 ..
-            })
+            }) if pc.raw() == 0x0040_2000
         ),
         "{exit:?}"
     );
@@ -285,7 +290,7 @@ fn routed_interrupt_resumes_at_the_next_instruction() {
     m.set_routing(RouteMask::NONE.with(ExcCode::Int));
     let exit = m.run(1000);
     assert!(
-        matches!(exit, Exit::Trap(Trap { code: ExcCode::Int, pc, .. }) if pc == next),
+        matches!(exit, Exit::Trap(Trap { code: ExcCode::Int, pc, .. }) if pc.raw() == next),
         "{exit:?}"
     );
     assert_eq!(m.gpr(S0.num()), 0);
