@@ -7,3 +7,4 @@
 
 pub mod addr;
 pub mod machine;
+pub mod monitor;

@@ -86,7 +86,10 @@ impl CodeCache {
                 let from = u64::from(off).max(page);
                 let to = end.min(page + u64::from(PAGE_SIZE));
                 let words = &mut self.pages[slot as usize];
-                let (a, b) = (((from - page) / 4) as usize, (to - page).div_ceil(4) as usize);
+                let (a, b) = (
+                    ((from - page) / 4) as usize,
+                    (to - page).div_ceil(4) as usize,
+                );
                 words[a..b].fill(Decoded::UNDECODED);
             }
             page += u64::from(PAGE_SIZE);

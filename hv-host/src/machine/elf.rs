@@ -168,7 +168,7 @@ pub struct ElfImage {
     /// The non-empty `PT_LOAD` segments, by ascending physical address.
     pub segments: Vec<Segment>,
     /// Function, object and label symbols, by ascending address.
-    symbols: Vec<Symbol>,
+    pub(crate) symbols: Vec<Symbol>,
 }
 
 /// Physical address of a segment start, or why there is none.

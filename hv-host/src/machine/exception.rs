@@ -137,7 +137,9 @@ impl Machine {
             self.next_pc = self.pc;
             self.pc = self.cur_pc;
             self.delay_slot = self.cur_delay;
-            let insn = (code != ExcCode::Int).then(|| self.current_word()).flatten();
+            let insn = (code != ExcCode::Int)
+                .then(|| self.current_word())
+                .flatten();
             self.request_exit(super::Exit::Trap(Trap {
                 code,
                 refill,

@@ -75,12 +75,8 @@ impl Machine {
     /// The word of the instruction being executed (`cur_pc`) if it lies in
     /// the current fetch page.
     pub(crate) fn current_word(&self) -> Option<Instruction> {
-        (self.cur_pc & 3 == 0 && self.fetch_tag == self.cur_pc & !0xfff).then(|| {
-            Instruction(
-                self.bus
-                    .mem_u32(self.fetch_base + (self.cur_pc & 0xfff)),
-            )
-        })
+        (self.cur_pc & 3 == 0 && self.fetch_tag == self.cur_pc & !0xfff)
+            .then(|| Instruction(self.bus.mem_u32(self.fetch_base + (self.cur_pc & 0xfff))))
     }
 
     /// Runs code at `p` with no exception level, interrupts disabled and

@@ -76,12 +76,7 @@ impl Machine {
     /// Translates `va` for `access`, saying whether the result is
     /// ASID-independent.
     pub(crate) fn translate_full(&self, va: u32, access: Access) -> Result<Translation, Fault> {
-        let unmapped = |pa| {
-            Ok(Translation {
-                pa,
-                any_asid: true,
-            })
-        };
+        let unmapped = |pa| Ok(Translation { pa, any_asid: true });
         match (self.regime, va >> 29) {
             (Regime::KernelErl, 0..=3) => unmapped(va),
             (_, 0..=3) => self.tlb_translate(va, access),
@@ -89,9 +84,7 @@ impl Machine {
             (Regime::Kernel | Regime::KernelErl, 5) => unmapped(va - 0xa000_0000),
             (Regime::Kernel | Regime::KernelErl, _) => self.tlb_translate(va, access),
             (Regime::Supervisor, 6) => self.tlb_translate(va, access),
-            (Regime::Supervisor, 4 | 5 | 7) if self.guest_regime => {
-                self.tlb_translate(va, access)
-            }
+            (Regime::Supervisor, 4 | 5 | 7) if self.guest_regime => self.tlb_translate(va, access),
             _ => Err(Fault::Address),
         }
     }

@@ -1,0 +1,151 @@
+//! Devices: each VM has its own UART, emulated by decoding the load or
+//! store that trapped on the (never mapped) device page, and its own UHI
+//! semihosting console (`sdbbp 1` from the guest's kernel mode raises
+//! Reserved Instruction in supervisor mode and is emulated here with the
+//! VM's memory). Device semantics are the machine's own (`machine/bus.rs`,
+//! `machine/semihost.rs`): a register access of any width reads or writes
+//! the byte register, the rest of the UART's page reads zero and ignores
+//! writes, UHI `write` may write less than asked ([`UHI_WRITE_MAX`]).
+
+use super::memory::GuestMemory;
+use super::stats::ExitReason;
+use super::vm::{VmState, VmStop};
+use super::{Monitor, cost};
+use crate::addr::GuestPhysAddr;
+use crate::machine::Trap;
+use crate::machine::decode::{Op, classify};
+use crate::machine::insn::regs::{A0, A1, A2, T9, V0, V1};
+
+/// Most bytes one UHI `write` takes; the guest sees a partial write.
+pub const UHI_WRITE_MAX: u32 = 4096;
+
+const EBADF: u32 = 9;
+const EFAULT: u32 = 14;
+const ENOSYS: u32 = 88;
+
+impl Monitor {
+    /// Emulates the load or store at `t.pc` to the device page at
+    /// guest-physical `gpa` (virtual `va`).
+    pub(super) fn mmio(&mut self, t: Trap, va: u32, gpa: u32) {
+        self.count_exit(ExitReason::Mmio);
+        self.charge(cost::MMIO);
+        let Some(insn) = t.insn else {
+            return self.crash(t.pc, None, "device access with no instruction".into());
+        };
+        let op = classify(insn);
+        let reg = GuestMemory::uart_register(GuestPhysAddr::new(gpa));
+        let vm = &mut self.vms[self.cur];
+        let rt = insn.rt();
+        let old = self.machine.gpr(rt);
+        let load = |vm: &mut super::Vm| reg.map_or(0, |r| u32::from(vm.uart.read(r)));
+        let value = match op {
+            Op::Lb => Some(load(vm) as u8 as i8 as i32 as u32),
+            Op::Lbu => Some(load(vm) & 0xff),
+            Op::Lh => Some(load(vm) as u16 as i16 as i32 as u32),
+            Op::Lhu => Some(load(vm) & 0xffff),
+            Op::Lw | Op::Ll => Some(load(vm)),
+            Op::Lwl => {
+                let shift = 8 * (3 - (va & 3));
+                let keep = if shift == 0 {
+                    0
+                } else {
+                    u32::MAX >> (32 - shift)
+                };
+                Some((load(vm) << shift) | (old & keep))
+            }
+            Op::Lwr => {
+                let shift = 8 * (va & 3);
+                let keep = if shift == 0 { 0 } else { !(u32::MAX >> shift) };
+                Some((load(vm) >> shift) | (old & keep))
+            }
+            Op::Sb | Op::Sh | Op::Sw | Op::Swl | Op::Swr => {
+                if let Some(r) = reg {
+                    vm.uart.write(r, old as u8);
+                    vm.drain_uart();
+                }
+                None
+            }
+            Op::Sc => {
+                let ok = self.machine.ll_bit();
+                if ok && let Some(r) = reg {
+                    vm.uart.write(r, old as u8);
+                    vm.drain_uart();
+                }
+                self.machine.set_ll_bit(false);
+                Some(u32::from(ok))
+            }
+            _ => {
+                let pc = t.pc;
+                return self.crash(pc, t.insn, format!("unexpected device access by {insn}"));
+            }
+        };
+        if let Some(v) = value {
+            self.machine.set_gpr(rt, v);
+            if op == Op::Ll {
+                self.machine.set_ll_bit(true);
+            }
+        }
+        self.emulated(1);
+        self.machine.skip_instruction();
+        self.trace(t.pc, t.insn, ExitReason::Mmio, || {
+            format!(
+                "uart {} at guest-physical {gpa:#010x}",
+                if value.is_some() { "load" } else { "store" }
+            )
+        });
+    }
+
+    /// A UHI semihosting call from the guest's kernel mode.
+    pub(super) fn semihost(&mut self, t: Trap) {
+        self.count_exit(ExitReason::Semihost);
+        self.charge(cost::SEMIHOST);
+        let m = &self.machine;
+        let (op, a0, a1, a2) = (m.gpr(T9), m.gpr(A0), m.gpr(A1), m.gpr(A2));
+        match op {
+            crate::machine::semihost::op::EXIT => {
+                self.emulated(1);
+                self.machine.skip_instruction();
+                self.vms[self.cur].state = VmState::Stopped(VmStop::Exited(a0 as i32));
+                self.trace(t.pc, t.insn, ExitReason::Semihost, || {
+                    format!("exit({})", a0 as i32)
+                });
+                return;
+            }
+            crate::machine::semihost::op::WRITE => {
+                let len = a2.min(UHI_WRITE_MAX);
+                let bytes = if len == 0 {
+                    Some(Vec::new())
+                } else {
+                    self.read_guest(a1, len)
+                };
+                match (a0, bytes) {
+                    (1 | 2, Some(b)) => {
+                        self.charge(cost::PER_BYTE * u64::from(len));
+                        let vm = &mut self.vms[self.cur];
+                        if a0 == 1 {
+                            &mut vm.console
+                        } else {
+                            &mut vm.stderr
+                        }
+                        .extend_from_slice(&b);
+                        self.machine.set_gpr(V0, len);
+                        self.machine.set_gpr(V1, 0);
+                    }
+                    (1 | 2, None) => self.uhi_fail(EFAULT),
+                    _ => self.uhi_fail(EBADF),
+                }
+            }
+            _ => self.uhi_fail(ENOSYS),
+        }
+        self.emulated(1);
+        self.machine.skip_instruction();
+        self.trace(t.pc, t.insn, ExitReason::Semihost, || {
+            format!("uhi op {op}")
+        });
+    }
+
+    fn uhi_fail(&mut self, errno: u32) {
+        self.machine.set_gpr(V0, u32::MAX);
+        self.machine.set_gpr(V1, errno);
+    }
+}

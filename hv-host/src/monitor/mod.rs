@@ -1,0 +1,500 @@
+//! The virtual machine monitor: runs one or more unmodified MIPS32 guest
+//! kernels on the one emulated CPU, each believing it owns the machine, in
+//! the manner of Disco on MIPS.
+//!
+//! A guest kernel runs directly on the CPU, deprivileged to supervisor
+//! mode (its user code in user mode), with the machine's virtualization
+//! assist on (kseg0/kseg1/kseg3 go through the TLB, see
+//! [`crate::machine::mmu`]) and every exception routed to the monitor.
+//! The monitor emulates privileged instructions on the VM's virtual CP0
+//! ([`emulate`]), reflects the exceptions the guest must see to the
+//! guest's own handlers ([`forward`]), refills the real TLB from the VM's
+//! TLB and memory map without entering the guest where it can
+//! ([`stlb`]), emulates device accesses and semihosting ([`mmio`]), and
+//! shares the CPU between VMs by time slices, descheduling a VM that
+//! executes `wait` ([`sched`]).
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`vm`] | a VM: saved CPU state, virtual CP0 and TLB, memory map, devices, counters |
+//! | [`vcpu`] | the virtual CP0: registers, masks, virtual Count/Compare |
+//! | [`vtlb`] | the virtual TLB |
+//! | [`memory`] | machine frames and each VM's guest-physical map |
+//! | [`stlb`] | the guest's view of an address, and the software TLB that fills the real one |
+//! | [`emulate`] | trap-and-emulate of privileged instructions |
+//! | [`forward`] | reflecting exceptions and interrupts to the guest |
+//! | [`mmio`] | device accesses and UHI semihosting |
+//! | [`sched`] | time slices, idle inference, machine switches |
+//! | [`cost`] | the modelled cost of the monitor's work |
+//! | [`stats`] | per-VM counters |
+//! | [`trace`] | the exit trace |
+//!
+//! Time: one global clock, the machine's tick count, advances with guest
+//! instructions, with the monitor's modelled costs ([`cost`]) and with
+//! idle time; each VM's Count is that clock plus the VM's own offset.
+
+pub mod cost;
+pub mod emulate;
+pub mod forward;
+pub mod memory;
+pub mod mmio;
+pub mod sched;
+pub mod stats;
+pub mod stlb;
+pub mod trace;
+pub mod vcpu;
+pub mod vm;
+pub mod vtlb;
+
+use crate::addr::{GuestPhysAddr, GuestVirtAddr};
+use crate::machine::elf::ElfImage;
+use crate::machine::exception::ExcCode;
+use crate::machine::insn::Instruction;
+use crate::machine::{CpuState, Exit, Machine, MachineError, RouteMask, Trap};
+use memory::{FramePool, MemoryError};
+use stats::{ExitReason, VmStats};
+use stlb::RealTlb;
+use thiserror::Error;
+pub use trace::ExitRecord;
+pub use vm::{CrashReport, Vm, VmConfig, VmId, VmState, VmStop};
+
+/// Pending console output (per VM) past which [`Monitor::run`] returns so
+/// that its owner drains it.
+pub const OUTPUT_HIGH_WATER: usize = 64 << 10;
+
+/// How the monitor runs its VMs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MonitorConfig {
+    /// Clock ticks a VM may run before another runnable VM gets the CPU.
+    pub slice_ticks: u64,
+    /// Deschedule a VM that executes `wait` until its next interrupt
+    /// (off: it keeps its slice, idling).
+    pub idle_inference: bool,
+    /// Record every exit ([`Monitor::take_trace`]).
+    pub trace_exits: bool,
+    /// Offer the hypercall interface (`--mode para`); without it `HYPCALL`
+    /// raises Reserved Instruction, as on hardware.
+    pub hypercalls: bool,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self {
+            slice_ticks: 100_000,
+            idle_inference: true,
+            trace_exits: false,
+            hypercalls: false,
+        }
+    }
+}
+
+/// Errors building the monitor or loading a guest.
+#[derive(Debug, Error)]
+pub enum MonitorError {
+    /// No VM was asked for.
+    #[error("at least one VM is needed")]
+    NoVms,
+    /// A VM's RAM size is invalid.
+    #[error(
+        "{vm}: RAM size {bytes:#x} is invalid: it must be a multiple of 4 KiB from 1 MiB to 256 MiB"
+    )]
+    BadRamSize {
+        /// Which VM.
+        vm: VmId,
+        /// The size asked for.
+        bytes: u32,
+    },
+    /// A VM's TLB size is invalid.
+    #[error("{vm}: a virtual TLB of {entries} entries is invalid: it must have 1 to 64")]
+    BadTlbSize {
+        /// Which VM.
+        vm: VmId,
+        /// The size asked for.
+        entries: usize,
+    },
+    /// The VMs do not fit in the machine.
+    #[error(
+        "the VMs need {0} MiB of machine memory in all, more than the 2 GiB the machine can have"
+    )]
+    TooMuchMemory(u64),
+    /// The machine could not be built.
+    #[error(transparent)]
+    Machine(#[from] MachineError),
+    /// A segment does not fit in the VM's RAM.
+    #[error(
+        "{vm}: segment at guest-physical {gpa} ({len:#x} bytes) does not fit in its RAM ({ram:#x} bytes)"
+    )]
+    DoesNotFit {
+        /// Which VM.
+        vm: VmId,
+        /// The segment's guest-physical address.
+        gpa: GuestPhysAddr,
+        /// Its size in memory.
+        len: u32,
+        /// The VM's RAM size.
+        ram: u32,
+    },
+    /// Guest memory could not be written.
+    #[error("{vm}: {source}")]
+    Memory {
+        /// Which VM.
+        vm: VmId,
+        /// What failed.
+        source: MemoryError,
+    },
+}
+
+/// Why [`Monitor::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MonitorExit {
+    /// The tick budget ran out; call `run` again to continue.
+    BudgetExhausted,
+    /// A VM's console output passed [`OUTPUT_HIGH_WATER`]: drain it.
+    OutputPending,
+    /// Every VM has stopped.
+    AllStopped,
+}
+
+/// The monitor and the machine it runs on.
+pub struct Monitor {
+    machine: Machine,
+    config: MonitorConfig,
+    pool: FramePool,
+    vms: Vec<Vm>,
+    /// The VM on the CPU.
+    cur: usize,
+    /// Clock tick at which the current VM's slice ends.
+    slice_end: u64,
+    rtlb: RealTlb,
+    trace: Vec<ExitRecord>,
+}
+
+impl Monitor {
+    /// A monitor with one VM per entry of `vms`, each in the reset state,
+    /// on a machine with enough memory for all of them.
+    pub fn new(config: MonitorConfig, vms: &[VmConfig]) -> Result<Self, MonitorError> {
+        if vms.is_empty() {
+            return Err(MonitorError::NoVms);
+        }
+        let mut total: u64 = 1 << 20;
+        for (i, c) in vms.iter().enumerate() {
+            let vm = VmId(i);
+            if !(1 << 20..=256 << 20).contains(&c.ram_bytes) || c.ram_bytes % 4096 != 0 {
+                return Err(MonitorError::BadRamSize {
+                    vm,
+                    bytes: c.ram_bytes,
+                });
+            }
+            if !(1..=vtlb::MAX_ENTRIES).contains(&c.vtlb_entries) {
+                return Err(MonitorError::BadTlbSize {
+                    vm,
+                    entries: c.vtlb_entries,
+                });
+            }
+            total += u64::from(c.ram_bytes);
+        }
+        let bytes = u32::try_from(total)
+            .ok()
+            .filter(|&b| b <= crate::machine::bus::MAX_MONITOR_RAM)
+            .ok_or(MonitorError::TooMuchMemory(total >> 20))?;
+        let mut machine = Machine::for_monitor(bytes)?;
+        let pool = FramePool::new(&machine).map_err(|source| MonitorError::Memory {
+            vm: VmId(0),
+            source,
+        })?;
+        machine.set_routing(RouteMask(u32::MAX));
+        let now = machine.ticks();
+        let vms = vms
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Vm::new(VmId(i), c, now))
+            .collect();
+        let mut m = Self {
+            machine,
+            config,
+            pool,
+            vms,
+            cur: 0,
+            slice_end: 0,
+            rtlb: RealTlb::new(),
+            trace: Vec::new(),
+        };
+        m.enter_current();
+        Ok(m)
+    }
+
+    /// Loads `image` into VM `vm`'s guest-physical memory and points its
+    /// CPU at the entry, in the machine's boot state (kernel mode,
+    /// BEV=1, ERL=1, `a0` = RAM size).
+    pub fn load(&mut self, vm: VmId, image: &ElfImage) -> Result<(), MonitorError> {
+        let i = vm.0;
+        let Some(v) = self.vms.get_mut(i) else {
+            return Err(MonitorError::NoVms);
+        };
+        let ram = v.mem.ram_bytes();
+        for seg in &image.segments {
+            let len = seg.mem_size.max(seg.data.len() as u32);
+            let fits = seg
+                .paddr
+                .raw()
+                .checked_add(len)
+                .is_some_and(|end| end <= ram);
+            if !fits {
+                return Err(MonitorError::DoesNotFit {
+                    vm,
+                    gpa: GuestPhysAddr::new(seg.paddr.raw()),
+                    len,
+                    ram,
+                });
+            }
+        }
+        for seg in &image.segments {
+            let gpa = GuestPhysAddr::new(seg.paddr.raw());
+            v.mem
+                .write(gpa, &seg.data, &mut self.pool, &mut self.machine)
+                .map_err(|source| MonitorError::Memory { vm, source })?;
+            // The rest of the segment reads zero: frames not allocated yet
+            // will be zeroed when first touched; those that are (shared
+            // with data) are cleared here.
+            let file = seg.data.len() as u32;
+            let mut a = seg.paddr.raw() + file;
+            let end = seg.paddr.raw() + seg.mem_size.max(file);
+            while a < end {
+                let next = ((a & !0xfff) + 0x1000).min(end);
+                if let Some(ma) = v.mem.peek(GuestPhysAddr::new(a)) {
+                    self.machine
+                        .zero_machine(ma, next - a)
+                        .map_err(|e| MonitorError::Memory {
+                            vm,
+                            source: e.into(),
+                        })?;
+                }
+                a = next;
+            }
+        }
+        let mut cpu = CpuState {
+            pc: image.entry,
+            next_pc: image.entry.wrapping_add(4),
+            ..CpuState::default()
+        };
+        cpu.gpr[4] = ram;
+        v.cpu = cpu;
+        v.state = VmState::Running;
+        if i == self.cur {
+            self.machine.set_cpu_state(&cpu);
+            self.enter_current();
+        }
+        Ok(())
+    }
+
+    /// Runs the VMs for at most `budget` clock ticks.
+    pub fn run(&mut self, budget: u64) -> MonitorExit {
+        let end = self.machine.ticks().saturating_add(budget);
+        loop {
+            if self.vms.iter().all(Vm::stopped) {
+                return MonitorExit::AllStopped;
+            }
+            if self
+                .vms
+                .iter()
+                .any(|v| v.console.len() + v.stderr.len() > OUTPUT_HIGH_WATER)
+            {
+                return MonitorExit::OutputPending;
+            }
+            if self.machine.ticks() >= end {
+                return MonitorExit::BudgetExhausted;
+            }
+            self.step(end);
+        }
+    }
+
+    /// Runs the current VM until its next exit (or the slice, the timer or
+    /// `end`), and handles the exit.
+    fn run_current(&mut self, end: u64) {
+        let now = self.machine.ticks();
+        let vm = &mut self.vms[self.cur];
+        vm.cp0.tick(now);
+        if vm.cp0.interrupt_deliverable(vm.irq_lines()) {
+            self.deliver_interrupt();
+            return;
+        }
+        let vm = &self.vms[self.cur];
+        let stop = self.slice_end.min(vm.cp0.timer_at).min(end);
+        if stop <= now {
+            return;
+        }
+        let before = self.machine.instructions();
+        let exit = self.machine.run(stop - now);
+        let ran = self.machine.instructions() - before;
+        self.vms[self.cur].stats.guest_instructions += ran;
+        match exit {
+            Exit::BudgetExhausted => {}
+            Exit::Trap(t) => self.handle_trap(t),
+            // The guest never runs in kernel mode and its interrupts are
+            // virtual, so neither can happen; stop the VM if they do.
+            Exit::Shutdown { .. } | Exit::Stalled => {
+                let pc = self.machine.pc();
+                self.crash(pc, None, "the real CPU stopped unexpectedly".into());
+            }
+        }
+    }
+
+    /// Dispatches a routed exception.
+    fn handle_trap(&mut self, t: Trap) {
+        self.charge(cost::EXIT);
+        match t.code {
+            ExcCode::CpU if t.coprocessor == 0 => self.privileged(t),
+            ExcCode::Tlbl | ExcCode::Tlbs | ExcCode::Mod => self.tlb_fault(t),
+            ExcCode::Ri => self.reserved(t),
+            ExcCode::Sys => self.forward_trap(t, ExitReason::Syscall),
+            ExcCode::Bp => self.forward_trap(t, ExitReason::Break),
+            ExcCode::Ov | ExcCode::Tr => self.forward_trap(t, ExitReason::Trap),
+            ExcCode::AdEL | ExcCode::AdES => self.forward_trap(t, ExitReason::AddrErr),
+            ExcCode::CpU => self.forward_trap(t, ExitReason::CopUnusable),
+            ExcCode::Ibe | ExcCode::Dbe => self.forward_trap(t, ExitReason::BusErr),
+            ExcCode::Int => {}
+        }
+    }
+
+    // ----- helpers shared by the handlers -----
+
+    /// The current clock tick.
+    fn now(&self) -> u64 {
+        self.machine.ticks()
+    }
+
+    /// Charges `cycles` of monitor work to the clock and the current VM.
+    fn charge(&mut self, cycles: u64) {
+        self.machine.charge_ticks(cycles);
+        self.vms[self.cur].stats.monitor_cycles += cycles;
+    }
+
+    /// Counts an exit of `reason` for the current VM.
+    fn count_exit(&mut self, reason: ExitReason) {
+        self.vms[self.cur].stats.exits[reason as usize] += 1;
+    }
+
+    /// Records an exit in the trace, if tracing.
+    fn trace(
+        &mut self,
+        pc: GuestVirtAddr,
+        insn: Option<Instruction>,
+        reason: ExitReason,
+        action: impl FnOnce() -> String,
+    ) {
+        if self.config.trace_exits {
+            self.trace.push(ExitRecord {
+                tick: self.machine.ticks(),
+                vm: VmId(self.cur),
+                pc,
+                insn,
+                reason,
+                action: action(),
+            });
+        }
+    }
+
+    /// Stops the current VM with a diagnostic.
+    fn crash(&mut self, pc: GuestVirtAddr, insn: Option<Instruction>, cause: String) {
+        let vm = &mut self.vms[self.cur];
+        vm.state = VmState::Stopped(VmStop::Crashed(CrashReport { pc, insn, cause }));
+    }
+
+    /// Makes the real CPU run the current VM as its virtual state says:
+    /// privilege, assist, ASID.
+    fn apply_mode(&mut self) {
+        let cp0 = &self.vms[self.cur].cp0;
+        let (p, k, asid) = (cp0.real_privilege(), cp0.kernel_mode(), cp0.asid());
+        self.machine.set_privilege(p);
+        self.machine.set_guest_regime(k);
+        self.machine.set_asid(asid);
+    }
+
+    /// Puts the current VM's mode on the real CPU after a switch or load.
+    fn enter_current(&mut self) {
+        self.apply_mode();
+        self.slice_end = self.machine.ticks() + self.config.slice_ticks;
+    }
+
+    // ----- the public view -----
+
+    /// Number of VMs.
+    pub fn vm_count(&self) -> usize {
+        self.vms.len()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MonitorConfig {
+        &self.config
+    }
+
+    /// The global clock: guest instructions, monitor costs and idle ticks.
+    pub fn ticks(&self) -> u64 {
+        self.machine.ticks()
+    }
+
+    /// VM `vm`, if it exists.
+    pub fn vm(&self, vm: VmId) -> Option<&Vm> {
+        self.vms.get(vm.0)
+    }
+
+    /// VM `vm`'s counters.
+    pub fn stats(&self, vm: VmId) -> Option<VmStats> {
+        let v = self.vms.get(vm.0)?;
+        Some(VmStats {
+            frames_zeroed: v.mem.frames_zeroed,
+            ..v.stats.clone()
+        })
+    }
+
+    /// Why VM `vm` stopped, if it did.
+    pub fn stop_reason(&self, vm: VmId) -> Option<&VmStop> {
+        match &self.vms.get(vm.0)?.state {
+            VmState::Stopped(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Takes VM `vm`'s console output (UART and UHI fd 1).
+    pub fn take_console(&mut self, vm: VmId) -> Vec<u8> {
+        self.vms
+            .get_mut(vm.0)
+            .map(|v| core::mem::take(&mut v.console))
+            .unwrap_or_default()
+    }
+
+    /// Takes VM `vm`'s UHI fd 2 output.
+    pub fn take_stderr(&mut self, vm: VmId) -> Vec<u8> {
+        self.vms
+            .get_mut(vm.0)
+            .map(|v| core::mem::take(&mut v.stderr))
+            .unwrap_or_default()
+    }
+
+    /// Takes the exits recorded since the last call.
+    pub fn take_trace(&mut self) -> Vec<ExitRecord> {
+        core::mem::take(&mut self.trace)
+    }
+
+    /// The next instruction VM `vm` will execute.
+    pub fn vm_pc(&self, vm: VmId) -> Option<GuestVirtAddr> {
+        if vm.0 == self.cur {
+            Some(self.machine.pc())
+        } else {
+            self.vms.get(vm.0).map(|v| v.cpu.pc)
+        }
+    }
+
+    /// The instruction word at `va` as VM `vm` sees it now (for
+    /// diagnostics; allocates nothing).
+    pub fn guest_word(&self, vm: VmId, va: GuestVirtAddr) -> Option<Instruction> {
+        let v = self.vms.get(vm.0)?;
+        let g =
+            stlb::guest_translate(v, va.raw(), crate::machine::exception::Access::Fetch).ok()?;
+        let ma = v.mem.peek(GuestPhysAddr::new(g.gpa))?;
+        self.machine.read_machine_u32(ma).ok().map(Instruction)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,147 @@
+//! Sharing the CPU: time slices, idle inference and machine switches.
+//!
+//! A VM runs until its slice ([`super::MonitorConfig::slice_ticks`]) ends;
+//! then the next runnable VM (round robin) gets the CPU. A VM that
+//! executes `wait` is inferred idle and descheduled until an interrupt it
+//! unmasks is pending (its timer, its UART); when every VM is idle the
+//! clock jumps to the earliest deadline. Without idle inference a waiting
+//! VM keeps the CPU for the rest of its slice, idling, as a monitor that
+//! cannot see `wait` would have to let it.
+//!
+//! A machine switch saves the outgoing VM's CPU state, flushes the real
+//! TLB and restores the incoming VM's state. The real TLB is flushed
+//! rather than partitioned by real ASIDs: a guest uses all 256 ASIDs
+//! itself, so per-VM real ASIDs would need ASID remapping on every guest
+//! EntryHi write, and the real TLB's 32 entries hold little of a VM's
+//! working set after another VM ran; the software TLB refills them
+//! without entering the guest.
+
+use super::stats::ExitReason;
+use super::vm::{VmState, VmStop};
+use super::{Monitor, cost};
+use crate::machine::cp0::status;
+
+impl Monitor {
+    /// One scheduling step: wakes VMs whose interrupts are pending, picks
+    /// the VM to run and runs it to its next exit, or lets time pass when
+    /// all are idle.
+    pub(super) fn step(&mut self, end: u64) {
+        let now = self.now();
+        for vm in &mut self.vms {
+            if vm.state == VmState::Waiting {
+                vm.cp0.tick(now);
+                if vm.cp0.unmasked_pending(vm.irq_lines()) != 0 {
+                    vm.state = VmState::Running;
+                }
+            }
+        }
+        let cur = &self.vms[self.cur];
+        let keep = now < self.slice_end
+            && match cur.state {
+                VmState::Running => true,
+                VmState::Waiting => !self.config.idle_inference,
+                VmState::Stopped(_) => false,
+            };
+        if !keep {
+            match self.next_vm() {
+                Some(next) if next != self.cur => self.switch_to(next),
+                Some(_) => self.slice_end = now + self.config.slice_ticks,
+                None => {
+                    self.all_idle(end);
+                    return;
+                }
+            }
+        }
+        if self.vms[self.cur].state == VmState::Waiting {
+            self.idle_current(end);
+        } else {
+            self.run_current(end);
+        }
+    }
+
+    /// The next VM to run after the current one, round robin: a runnable
+    /// one, or without idle inference a waiting one.
+    fn next_vm(&self) -> Option<usize> {
+        let n = self.vms.len();
+        (1..=n)
+            .map(|k| (self.cur + k) % n)
+            .find(|&i| match self.vms[i].state {
+                VmState::Running => true,
+                VmState::Waiting => !self.config.idle_inference,
+                VmState::Stopped(_) => false,
+            })
+    }
+
+    /// Every VM that is not stopped waits: let time pass to the earliest
+    /// timer deadline (or `end`).
+    fn all_idle(&mut self, end: u64) {
+        let now = self.now();
+        let wake = self
+            .vms
+            .iter()
+            .filter(|v| v.state == VmState::Waiting)
+            .map(|v| v.cp0.timer_at)
+            .min()
+            .unwrap_or(u64::MAX);
+        if wake == u64::MAX {
+            // Nothing can ever wake them (timers frozen): they are stalled.
+            for vm in &mut self.vms {
+                if vm.state == VmState::Waiting {
+                    vm.state = VmState::Stopped(VmStop::Stalled);
+                }
+            }
+            return;
+        }
+        let until = wake.min(end).max(now);
+        self.machine.idle_ticks_add(until - now);
+        for vm in &mut self.vms {
+            if vm.state == VmState::Waiting {
+                vm.stats.idle_ticks += until - now;
+            }
+        }
+    }
+
+    /// The current VM waits and keeps the CPU (no idle inference): it
+    /// idles to its timer, the end of its slice or `end`.
+    fn idle_current(&mut self, end: u64) {
+        let now = self.now();
+        let vm = &mut self.vms[self.cur];
+        if vm.cp0.timer_at == u64::MAX && vm.cp0.unmasked_pending(vm.irq_lines()) == 0 {
+            vm.state = VmState::Stopped(VmStop::Stalled);
+            return;
+        }
+        let until = vm.cp0.timer_at.min(self.slice_end).min(end).max(now);
+        vm.stats.idle_ticks += until - now;
+        self.machine.idle_ticks_add(until - now);
+    }
+
+    /// Executes an emulated `wait` for the current VM (already stepped
+    /// past): it goes on at once if an unmasked interrupt is pending,
+    /// stalls if its timer is masked, and otherwise waits.
+    pub(super) fn enter_wait(&mut self) {
+        self.count_exit(ExitReason::Wait);
+        let vm = &mut self.vms[self.cur];
+        if vm.cp0.unmasked_pending(vm.irq_lines()) != 0 {
+            return;
+        }
+        let timer_masked = vm.cp0.regs.status & status::IM & (1 << 15) == 0;
+        vm.state = if timer_masked || vm.cp0.timer_at == u64::MAX {
+            VmState::Stopped(VmStop::Stalled)
+        } else {
+            VmState::Waiting
+        };
+    }
+
+    /// Switches the CPU to VM `next`: saves the current VM's CPU state,
+    /// flushes the real TLB, restores `next`'s state and mode.
+    pub(super) fn switch_to(&mut self, next: usize) {
+        self.vms[self.cur].cpu = self.machine.cpu_state();
+        self.rtlb.flush(&mut self.machine);
+        self.cur = next;
+        let cpu = self.vms[next].cpu;
+        self.machine.set_cpu_state(&cpu);
+        self.vms[next].stats.machine_switches += 1;
+        self.charge(cost::MACHINE_SWITCH);
+        self.enter_current();
+    }
+}

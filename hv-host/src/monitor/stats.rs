@@ -1,0 +1,156 @@
+//! Per-VM statistics, named like KVM's `kvm_vcpu_stat` where one exists.
+
+use std::fmt;
+
+/// Why the guest left direct execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ExitReason {
+    /// A privileged instruction (Coprocessor Unusable), emulated.
+    CopUnusable,
+    /// A TLB miss or invalid entry on a load or fetch.
+    TlbMissLd,
+    /// A TLB miss or invalid entry on a store.
+    TlbMissSt,
+    /// A store to a clean page.
+    TlbMod,
+    /// An address error.
+    AddrErr,
+    /// A system call.
+    Syscall,
+    /// A breakpoint.
+    Break,
+    /// A reserved instruction (not a semihosting call or hypercall).
+    ResvdInst,
+    /// A trap instruction or an overflow.
+    Trap,
+    /// An interrupt delivered to the guest.
+    Int,
+    /// `wait`.
+    Wait,
+    /// `cache`.
+    Cache,
+    /// A load or store to a device, emulated.
+    Mmio,
+    /// A UHI semihosting call, emulated.
+    Semihost,
+    /// A hypercall.
+    Hypercall,
+    /// A bus error, forwarded.
+    BusErr,
+}
+
+impl ExitReason {
+    /// Every reason, in table order.
+    pub const ALL: [ExitReason; 16] = [
+        ExitReason::CopUnusable,
+        ExitReason::TlbMissLd,
+        ExitReason::TlbMissSt,
+        ExitReason::TlbMod,
+        ExitReason::AddrErr,
+        ExitReason::Syscall,
+        ExitReason::Break,
+        ExitReason::ResvdInst,
+        ExitReason::Trap,
+        ExitReason::Int,
+        ExitReason::Wait,
+        ExitReason::Cache,
+        ExitReason::Mmio,
+        ExitReason::Semihost,
+        ExitReason::Hypercall,
+        ExitReason::BusErr,
+    ];
+
+    /// The name in tables and traces (KVM's where it has one).
+    pub fn name(self) -> &'static str {
+        match self {
+            ExitReason::CopUnusable => "cop_unusable",
+            ExitReason::TlbMissLd => "tlbmiss_ld",
+            ExitReason::TlbMissSt => "tlbmiss_st",
+            ExitReason::TlbMod => "tlbmod",
+            ExitReason::AddrErr => "addrerr",
+            ExitReason::Syscall => "syscall",
+            ExitReason::Break => "break",
+            ExitReason::ResvdInst => "resvd_inst",
+            ExitReason::Trap => "trap",
+            ExitReason::Int => "int",
+            ExitReason::Wait => "wait",
+            ExitReason::Cache => "cache",
+            ExitReason::Mmio => "mmio",
+            ExitReason::Semihost => "semihost",
+            ExitReason::Hypercall => "hypercall",
+            ExitReason::BusErr => "buserr",
+        }
+    }
+}
+
+impl fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The privileged instructions the monitor emulates, for the
+/// `cop_unusable` breakdown.
+pub const PRIV_NAMES: [&str; 12] = [
+    "mfc0", "mtc0", "eret", "tlbp", "tlbr", "tlbwi", "tlbwr", "di", "ei", "rdhwr", "rdpgpr",
+    "wrpgpr",
+];
+
+/// A VM's counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VmStats {
+    /// Guest instructions: executed directly plus emulated.
+    pub guest_instructions: u64,
+    /// Instructions the monitor emulated (a subset of the above).
+    pub emulated_instructions: u64,
+    /// Exits by reason, indexed like [`ExitReason::ALL`].
+    pub exits: [u64; 16],
+    /// Privileged instructions emulated, indexed like [`PRIV_NAMES`].
+    pub privileged: [u64; 12],
+    /// Exceptions reflected to the guest's own handlers.
+    pub forwarded: u64,
+    /// Real-TLB misses on addresses the VM's TLB maps, refilled by the
+    /// software TLB without entering the guest.
+    pub stlb_refills: u64,
+    /// TLB misses the VM's own TLB also misses, forwarded to its refill
+    /// handler.
+    pub refills_forwarded: u64,
+    /// Real-TLB misses on the VM's unmapped segments (kseg0/kseg1), which
+    /// the monitor maps from its memory map.
+    pub unmapped_fills: u64,
+    /// Frames the monitor zeroed before the VM first saw them.
+    pub frames_zeroed: u64,
+    /// Machine switches to this VM.
+    pub machine_switches: u64,
+    /// Clock ticks the VM spent idle (in `wait`).
+    pub idle_ticks: u64,
+    /// Cycles the monitor charged for its work on this VM's behalf.
+    pub monitor_cycles: u64,
+    /// Hypercalls by number.
+    pub hypercalls: [u64; 16],
+}
+
+impl VmStats {
+    /// Exits for `reason`.
+    pub fn exit_count(&self, reason: ExitReason) -> u64 {
+        self.exits[reason as usize]
+    }
+
+    /// All exits.
+    pub fn exits_total(&self) -> u64 {
+        self.exits.iter().sum()
+    }
+
+    /// Virtual cycles the VM consumed: its instructions plus the monitor's
+    /// work for it.
+    pub fn virtual_cycles(&self) -> u64 {
+        self.guest_instructions + self.monitor_cycles
+    }
+
+    /// The share of real-TLB misses on guest-mapped addresses served by
+    /// the software TLB, in percent (`None` without any).
+    pub fn stlb_hit_percent(&self) -> Option<f64> {
+        let all = self.stlb_refills + self.refills_forwarded;
+        (all > 0).then(|| self.stlb_refills as f64 * 100.0 / all as f64)
+    }
+}

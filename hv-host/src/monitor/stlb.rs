@@ -1,0 +1,398 @@
+//! The guest's view of an address, and the software TLB.
+//!
+//! [`guest_translate`] answers what the VM's own MMU would do with a
+//! virtual address in its current virtual mode: an unmapped segment
+//! (kseg0, kseg1, useg under ERL) gives a guest-physical address directly;
+//! a mapped one goes through the VM's TLB and may miss, be invalid or be
+//! clean.
+//!
+//! The real TLB holds translations to machine frames, derived from those
+//! answers: the monitor's own mappings of the unmapped segments (global)
+//! and copies of the VM's TLB entries (under the guest's ASID). It holds
+//! fewer of the guest's entries than the guest believes it has, so when
+//! the real TLB misses on an address the VM's TLB maps, the monitor
+//! refills it without entering the guest (Disco's second-level TLB); only
+//! misses that the VM's TLB also misses go to the guest's refill handler.
+//! Every real entry remembers where it came from ([`RealTlb`]); when the
+//! guest overwrites an entry of its TLB, the real entries copied from it
+//! are removed at once, so the real TLB never serves a mapping the guest
+//! no longer holds.
+//!
+//! Each real entry maps one 8 KiB pair of 4 KiB pages, whatever the
+//! guest's page size: guest frames are allocated one by one and are not
+//! contiguous in machine memory.
+
+use super::memory::{FRAME, GpaKind};
+use super::stats::ExitReason;
+use super::vm::Vm;
+use super::vtlb::VtlbLookup;
+use super::{Monitor, cost};
+use crate::addr::GuestPhysAddr;
+use crate::machine::cp0::status;
+use crate::machine::exception::{Access, ExcCode};
+use crate::machine::tlb::{TLB_ENTRIES, TlbEntry, lo};
+use crate::machine::{Machine, Trap};
+
+/// Where a guest virtual address goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuestMapping {
+    /// The guest-physical address.
+    pub gpa: u32,
+    /// Where the translation comes from.
+    pub origin: Origin,
+    /// Whether stores are allowed (EntryLo.D; always for unmapped).
+    pub dirty: bool,
+    /// Whether the translation holds under every ASID.
+    pub global: bool,
+}
+
+/// Why the guest's MMU refuses an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuestFault {
+    /// The segment is not accessible in the current mode.
+    Address,
+    /// No entry of the VM's TLB matches.
+    Refill,
+    /// The matching entry's page is invalid.
+    Invalid,
+    /// A store to a clean page.
+    Modified,
+}
+
+/// Where a real TLB entry came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Nothing: the slot is empty.
+    Empty,
+    /// The monitor's mapping of kseg0/kseg1.
+    Unmapped,
+    /// The monitor's identity mapping of useg while ERL is set.
+    Erl,
+    /// A copy of the VM's TLB entry with this index.
+    Guest(u8),
+}
+
+/// What the guest's MMU does with `va` for `access`, in `vm`'s current
+/// virtual mode.
+pub fn guest_translate(vm: &Vm, va: u32, access: Access) -> Result<GuestMapping, GuestFault> {
+    let st = vm.cp0.regs.status;
+    let kernel = vm.cp0.kernel_mode();
+    let supervisor = !kernel && st & status::KSU == status::KSU_SUPERVISOR;
+    let unmapped = |gpa, origin| {
+        Ok(GuestMapping {
+            gpa,
+            origin,
+            dirty: true,
+            global: true,
+        })
+    };
+    match va >> 29 {
+        0..=3 if kernel && st & status::ERL != 0 => unmapped(va, Origin::Erl),
+        0..=3 => mapped(vm, va, access),
+        4 if kernel => unmapped(va - 0x8000_0000, Origin::Unmapped),
+        5 if kernel => unmapped(va - 0xa000_0000, Origin::Unmapped),
+        6 if kernel || supervisor => mapped(vm, va, access),
+        7 if kernel => mapped(vm, va, access),
+        _ => Err(GuestFault::Address),
+    }
+}
+
+fn mapped(vm: &Vm, va: u32, access: Access) -> Result<GuestMapping, GuestFault> {
+    match vm.tlb.lookup(va, vm.cp0.asid()) {
+        VtlbLookup::Miss => Err(GuestFault::Refill),
+        VtlbLookup::Hit { lo: l, .. } if l & lo::V == 0 => Err(GuestFault::Invalid),
+        VtlbLookup::Hit { lo: l, .. } if access == Access::Store && l & lo::D == 0 => {
+            Err(GuestFault::Modified)
+        }
+        VtlbLookup::Hit {
+            index,
+            lo: l,
+            gpa,
+            global,
+        } => Ok(GuestMapping {
+            gpa,
+            origin: Origin::Guest(index as u8),
+            dirty: l & lo::D != 0,
+            global,
+        }),
+    }
+}
+
+/// The real TLB's bookkeeping: where each entry came from, and the next
+/// slot to replace (round robin, so runs are deterministic).
+#[derive(Clone, Debug)]
+pub struct RealTlb {
+    origin: [Origin; TLB_ENTRIES],
+    next: usize,
+}
+
+impl Default for RealTlb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RealTlb {
+    /// Empty bookkeeping (the machine's TLB must be flushed to match).
+    pub fn new() -> Self {
+        Self {
+            origin: [Origin::Empty; TLB_ENTRIES],
+            next: 0,
+        }
+    }
+
+    /// Empties the real TLB.
+    pub fn flush(&mut self, machine: &mut Machine) {
+        machine.tlb_flush_host();
+        self.origin = [Origin::Empty; TLB_ENTRIES];
+    }
+
+    /// Removes every real entry of origin `o`; returns how many.
+    pub fn remove(&mut self, machine: &mut Machine, o: Origin) -> usize {
+        let mut n = 0;
+        for i in 0..TLB_ENTRIES {
+            if self.origin[i] == o {
+                machine.tlb_remove_host(i);
+                self.origin[i] = Origin::Empty;
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Installs `entry` of origin `o`: over an existing entry for the same
+    /// pair of pages if there is one, else in the next slot.
+    fn install(&mut self, machine: &mut Machine, entry: TlbEntry, o: Origin) {
+        let i = match machine.tlb().probe(entry.entry_hi) {
+            Some(i) => i,
+            None => {
+                let i = self.next;
+                self.next = (self.next + 1) % TLB_ENTRIES;
+                i
+            }
+        };
+        machine.tlb_write_host(i, entry);
+        self.origin[i] = o;
+    }
+}
+
+impl Monitor {
+    /// A real TLB fault: refill from the VM's view, emulate a device
+    /// access, or forward the fault the guest's own MMU would raise.
+    pub(super) fn tlb_fault(&mut self, t: Trap) {
+        let Some(bad) = t.bad_vaddr else {
+            return self.forward_trap(t, ExitReason::TlbMissLd);
+        };
+        let va = bad.raw();
+        let access = match t.code {
+            ExcCode::Tlbl if t.insn.is_none() => Access::Fetch,
+            ExcCode::Tlbl => Access::Load,
+            _ => Access::Store,
+        };
+        let reason = match t.code {
+            ExcCode::Tlbl => ExitReason::TlbMissLd,
+            ExcCode::Tlbs => ExitReason::TlbMissSt,
+            _ => ExitReason::TlbMod,
+        };
+        self.charge(cost::STLB_LOOKUP);
+        let vm = &self.vms[self.cur];
+        let g = match guest_translate(vm, va, access) {
+            Ok(g) => g,
+            Err(f) => return self.forward_guest_fault(t, f, access, reason),
+        };
+        let kind = vm.mem.kind(GuestPhysAddr::new(g.gpa));
+        match kind {
+            GpaKind::Ram | GpaKind::Rom if kind == GpaKind::Ram || access != Access::Store => {
+                self.count_exit(reason);
+                if let Err(e) = self.fill(va, g) {
+                    let pc = t.pc;
+                    return self.crash(pc, t.insn, format!("the monitor cannot map {bad}: {e}"));
+                }
+                let vm = &mut self.vms[self.cur];
+                match g.origin {
+                    Origin::Guest(_) => vm.stats.stlb_refills += 1,
+                    _ => vm.stats.unmapped_fills += 1,
+                }
+                self.trace(t.pc, t.insn, reason, || {
+                    format!("refilled {bad} -> guest-physical {:#010x}", g.gpa)
+                });
+            }
+            // A store to the boot ROM is ignored.
+            GpaKind::Ram | GpaKind::Rom => {
+                self.count_exit(ExitReason::Mmio);
+                self.emulated(1);
+                self.machine.skip_instruction();
+                self.trace(t.pc, t.insn, ExitReason::Mmio, || {
+                    "store to ROM ignored".into()
+                });
+            }
+            GpaKind::UartPage if access != Access::Fetch => self.mmio(t, va, g.gpa),
+            GpaKind::UartPage | GpaKind::None => {
+                let code = if access == Access::Fetch {
+                    ExcCode::Ibe
+                } else {
+                    ExcCode::Dbe
+                };
+                self.count_exit(ExitReason::BusErr);
+                self.reflect(super::forward::Reflect {
+                    code,
+                    pc: t.pc,
+                    in_delay_slot: t.in_delay_slot,
+                    bad_vaddr: None,
+                    refill: false,
+                    tlb: false,
+                    ce: 0,
+                });
+                self.trace(t.pc, t.insn, ExitReason::BusErr, || {
+                    format!("bus error at guest-physical {:#010x} forwarded", g.gpa)
+                });
+            }
+        }
+    }
+
+    /// Forwards the exception the guest's own MMU raises for `va`.
+    fn forward_guest_fault(&mut self, t: Trap, f: GuestFault, access: Access, reason: ExitReason) {
+        let store = access == Access::Store;
+        let (code, refill) = match f {
+            GuestFault::Address if store => (ExcCode::AdES, false),
+            GuestFault::Address => (ExcCode::AdEL, false),
+            GuestFault::Modified => (ExcCode::Mod, false),
+            GuestFault::Refill | GuestFault::Invalid => (
+                if store { ExcCode::Tlbs } else { ExcCode::Tlbl },
+                f == GuestFault::Refill,
+            ),
+        };
+        if code == ExcCode::Tlbl || code == ExcCode::Tlbs {
+            self.vms[self.cur].stats.refills_forwarded += 1;
+        }
+        let reason = if f == GuestFault::Address {
+            ExitReason::AddrErr
+        } else {
+            reason
+        };
+        self.count_exit(reason);
+        self.reflect(super::forward::Reflect {
+            code,
+            pc: t.pc,
+            in_delay_slot: t.in_delay_slot,
+            bad_vaddr: t.bad_vaddr.map(|a| a.raw()),
+            refill,
+            tlb: f != GuestFault::Address,
+            ce: 0,
+        });
+        self.trace(t.pc, t.insn, reason, || {
+            format!(
+                "forwarded {}{}",
+                code.name(),
+                if refill { " (refill)" } else { "" }
+            )
+        });
+    }
+
+    /// Puts the pair of pages around `va` in the real TLB, from the
+    /// guest's mapping `g` of `va` (and of its neighbour, if the guest
+    /// maps that too and its frame exists already).
+    fn fill(&mut self, va: u32, g: GuestMapping) -> Result<(), super::memory::MemoryError> {
+        let pair = va & !0x1fff;
+        let mut los = [0u32; 2];
+        for (half, l) in los.iter_mut().enumerate() {
+            let sub = pair + half as u32 * FRAME;
+            let this = sub == va & !0xfff;
+            let vm = &self.vms[self.cur];
+            let m = if this {
+                Some(g)
+            } else {
+                guest_translate(vm, sub, Access::Load)
+                    .ok()
+                    .filter(|m| m.origin == g.origin)
+            };
+            let Some(m) = m else { continue };
+            let gpa = GuestPhysAddr::new(m.gpa & !(FRAME - 1));
+            let (frame, writable) = match vm.mem.kind(gpa) {
+                GpaKind::Ram => {
+                    let frame = if this {
+                        let vm = &mut self.vms[self.cur];
+                        let before = vm.mem.frames_zeroed;
+                        let f = vm.mem.frame(gpa, &mut self.pool, &mut self.machine)?;
+                        if vm.mem.frames_zeroed != before {
+                            self.charge(cost::FRAME_ZERO);
+                        }
+                        f
+                    } else {
+                        match vm.mem.peek(gpa) {
+                            Some(f) => f,
+                            None => continue,
+                        }
+                    };
+                    (frame, m.dirty)
+                }
+                GpaKind::Rom => (self.pool.zero_frame(), false),
+                _ => continue,
+            };
+            *l = ((frame.raw() >> 12) << lo::PFN_SHIFT) | lo::V | if writable { lo::D } else { 0 };
+        }
+        let asid = if g.global {
+            0
+        } else {
+            u32::from(self.vms[self.cur].cp0.asid())
+        };
+        let entry = TlbEntry {
+            page_mask: 0,
+            entry_hi: pair | asid,
+            lo0: los[0],
+            lo1: los[1],
+            global: g.global,
+        };
+        self.charge(cost::TLB_INSTALL);
+        self.rtlb.install(&mut self.machine, entry, g.origin);
+        Ok(())
+    }
+
+    /// The guest wrote entry `index` of its TLB: drop the real copies.
+    pub(super) fn guest_tlb_written(&mut self, index: usize) {
+        self.rtlb
+            .remove(&mut self.machine, Origin::Guest(index as u8));
+    }
+
+    /// ERL changed: the unmapped view of useg appears or goes.
+    pub(super) fn erl_changed(&mut self) {
+        self.rtlb.remove(&mut self.machine, Origin::Erl);
+        // With ERL set, useg is unmapped: copies of the guest's useg
+        // entries must not serve it either.
+        let erl = self.vms[self.cur].cp0.regs.status & status::ERL != 0;
+        if erl {
+            for i in 0..super::vtlb::MAX_ENTRIES {
+                self.rtlb.remove(&mut self.machine, Origin::Guest(i as u8));
+            }
+        }
+    }
+
+    /// Reads guest virtual memory as the VM would (for semihosting and
+    /// hypercalls); `None` if any byte does not translate to RAM or ROM.
+    pub(super) fn read_guest(&mut self, va: u32, len: u32) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut a = va;
+        let mut left = len;
+        while left > 0 {
+            let chunk = left.min(FRAME - (a & (FRAME - 1)));
+            let vm = &self.vms[self.cur];
+            let g = guest_translate(vm, a, Access::Load).ok()?;
+            let gpa = GuestPhysAddr::new(g.gpa);
+            match vm.mem.kind(gpa) {
+                GpaKind::Ram => match vm.mem.peek(gpa) {
+                    Some(ma) => {
+                        let start = out.len();
+                        out.resize(start + chunk as usize, 0);
+                        self.machine.read_machine(ma, &mut out[start..]).ok()?;
+                    }
+                    None => out.resize(out.len() + chunk as usize, 0),
+                },
+                GpaKind::Rom => out.resize(out.len() + chunk as usize, 0),
+                _ => return None,
+            }
+            a = a.checked_add(chunk)?;
+            left -= chunk;
+        }
+        Some(out)
+    }
+}

@@ -1,0 +1,313 @@
+//! The virtual CPU's privileged half: a virtual CP0 with every register
+//! and write mask the machine has, its Count/Compare timer running on the
+//! monitor's global clock, and the derived state the monitor needs (the
+//! privilege the real CPU must run the VM at, pending virtual interrupts).
+//!
+//! Reads and writes follow MIPS32 Release 2 Volume III exactly as the
+//! machine's own CP0 does (`machine/exec/cop0.rs`); a write returns what it
+//! changed so that the monitor can act on it ([`Effects`]).
+
+use crate::machine::Privilege;
+use crate::machine::cp0::{self, Cp0, cause, config, reg, status};
+
+/// What a CP0 write changed, for the monitor to act on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// KSU, EXL or ERL changed: the real privilege may change.
+    pub mode: bool,
+    /// The ASID changed.
+    pub asid: bool,
+    /// Interrupt enables, masks or pending bits may have changed.
+    pub interrupts: bool,
+    /// The timer deadline moved.
+    pub timer: bool,
+    /// EBase was written: the guest installed its exception handlers.
+    pub ebase: bool,
+    /// ERL changed (the unmapped view of useg appears or goes).
+    pub erl: bool,
+}
+
+/// A virtual CP0.
+#[derive(Clone, Debug)]
+pub struct VirtCp0 {
+    /// The register file (Count, Random and Cause's live lines derive
+    /// from time and devices, as on the machine).
+    pub regs: Cp0,
+    /// Count = clock + `count_offset` while running.
+    count_offset: u32,
+    /// Count while Cause.DC freezes it.
+    count_frozen: Option<u32>,
+    /// Clock tick at which Count next equals Compare (`u64::MAX`: never).
+    pub timer_at: u64,
+    /// Clock tick of the last Wired write (Random restarts there).
+    random_epoch: u64,
+    /// Entries of the virtual TLB.
+    tlb_entries: u32,
+}
+
+impl VirtCp0 {
+    /// The reset state, at clock tick `now`, for a VM whose TLB has
+    /// `tlb_entries` entries.
+    pub fn reset(now: u64, tlb_entries: usize) -> Self {
+        let mut c = Self {
+            regs: Cp0::reset(),
+            count_offset: 0u32.wrapping_sub(now as u32),
+            count_frozen: None,
+            timer_at: 0,
+            random_epoch: now,
+            tlb_entries: tlb_entries as u32,
+        };
+        c.timer_changed(now);
+        c
+    }
+
+    /// Index field mask: enough bits for every TLB entry.
+    pub fn index_mask(&self) -> u32 {
+        self.tlb_entries.next_power_of_two() - 1
+    }
+
+    /// Config1 with this VM's MMU size.
+    pub fn config1(&self) -> u32 {
+        (config::CONFIG1 & !(0x3f << 25)) | ((self.tlb_entries - 1) << 25)
+    }
+
+    /// Count at clock tick `now`.
+    pub fn count(&self, now: u64) -> u32 {
+        self.count_frozen
+            .unwrap_or_else(|| (now as u32).wrapping_add(self.count_offset))
+    }
+
+    /// Random at clock tick `now`: from the top entry down to Wired.
+    pub fn random(&self, now: u64) -> u32 {
+        let top = self.tlb_entries - 1;
+        let wired = self.regs.wired.min(top);
+        let span = u64::from(top + 1 - wired);
+        top - (now.saturating_sub(self.random_epoch) % span) as u32
+    }
+
+    fn timer_changed(&mut self, now: u64) {
+        if self.count_frozen.is_some() {
+            self.timer_at = u64::MAX;
+            return;
+        }
+        let d = self.regs.compare.wrapping_sub(self.count(now));
+        let d = if d == 0 { 1 << 32 } else { u64::from(d) };
+        self.timer_at = now + d;
+    }
+
+    /// Sets Cause.TI if the clock reached the timer deadline; returns
+    /// whether it did.
+    pub fn tick(&mut self, now: u64) -> bool {
+        if now >= self.timer_at {
+            self.regs.cause |= cause::TI;
+            self.timer_at = self.timer_at.saturating_add(1 << 32);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Cause as the guest reads it: stored bits, the timer on IP7 and the
+    /// device lines (`irq_lines`, Cause bits IP6..IP2).
+    pub fn cause_value(&self, irq_lines: u32) -> u32 {
+        let ti = if self.regs.cause & cause::TI != 0 {
+            1 << 15
+        } else {
+            0
+        };
+        self.regs.cause | irq_lines | ti
+    }
+
+    /// Pending interrupts that Status.IM lets through (ignoring IE/EXL):
+    /// what wakes `wait`.
+    pub fn unmasked_pending(&self, irq_lines: u32) -> u32 {
+        self.cause_value(irq_lines) & self.regs.status & status::IM
+    }
+
+    /// Whether an interrupt is to be taken now.
+    pub fn interrupt_deliverable(&self, irq_lines: u32) -> bool {
+        let st = self.regs.status;
+        st & status::IE != 0
+            && st & (status::EXL | status::ERL) == 0
+            && self.unmasked_pending(irq_lines) != 0
+    }
+
+    /// Whether the VM is in (virtual) kernel mode.
+    pub fn kernel_mode(&self) -> bool {
+        self.regs.kernel_mode()
+    }
+
+    /// Whether the VM may use CP0 instructions (kernel mode or CU0).
+    pub fn cp0_usable(&self) -> bool {
+        self.regs.cp0_usable()
+    }
+
+    /// The privilege the real CPU runs the VM at: supervisor for virtual
+    /// kernel and supervisor modes, user for user mode.
+    pub fn real_privilege(&self) -> Privilege {
+        let st = self.regs.status;
+        if st & (status::EXL | status::ERL) == 0 && st & status::KSU == status::KSU_USER {
+            Privilege::User
+        } else {
+            Privilege::Supervisor
+        }
+    }
+
+    /// The ASID (EntryHi bits 7..0).
+    pub fn asid(&self) -> u8 {
+        self.regs.asid()
+    }
+
+    /// MFC0 of register `rd`, select `sel`, at clock tick `now`.
+    pub fn read(&self, rd: u8, sel: u8, now: u64, irq_lines: u32) -> u32 {
+        let c = &self.regs;
+        match (rd, sel) {
+            (reg::INDEX, 0) => c.index,
+            (reg::RANDOM, 0) => self.random(now),
+            (reg::ENTRYLO0, 0) => c.entry_lo0,
+            (reg::ENTRYLO1, 0) => c.entry_lo1,
+            (reg::CONTEXT, 0) => c.context,
+            (reg::CONTEXT, 2) => c.user_local,
+            (reg::PAGEMASK, 0) => c.page_mask,
+            (reg::WIRED, 0) => c.wired,
+            (reg::HWRENA, 0) => c.hwrena,
+            (reg::BADVADDR, 0) => c.bad_vaddr,
+            (reg::COUNT, 0) => self.count(now),
+            (reg::ENTRYHI, 0) => c.entry_hi,
+            (reg::COMPARE, 0) => c.compare,
+            (reg::STATUS, 0) => c.status,
+            (reg::STATUS, 1) => c.intctl,
+            (reg::CAUSE, 0) => self.cause_value(irq_lines),
+            (reg::EPC, 0) => c.epc,
+            (reg::PRID, 0) => cp0::PRID,
+            (reg::PRID, 1) => c.ebase,
+            (reg::CONFIG, 0) => c.config0,
+            (reg::CONFIG, 1) => self.config1(),
+            (reg::CONFIG, 2) => config::CONFIG2,
+            (reg::CONFIG, 3) => config::CONFIG3,
+            (reg::LLADDR, 0) => c.lladdr,
+            (reg::ERROREPC, 0) => c.error_epc,
+            (31, 0) => c.desave,
+            _ => 0,
+        }
+    }
+
+    /// MTC0 of `v` to register `rd`, select `sel`, at clock tick `now`.
+    pub fn write(&mut self, rd: u8, sel: u8, v: u32, now: u64) -> Effects {
+        let mut fx = Effects::default();
+        let index_mask = self.index_mask();
+        let c = &mut self.regs;
+        match (rd, sel) {
+            (reg::INDEX, 0) => c.index = (c.index & cp0::INDEX_P) | (v & index_mask),
+            (reg::ENTRYLO0, 0) => c.entry_lo0 = v & cp0::ENTRYLO_WRITABLE,
+            (reg::ENTRYLO1, 0) => c.entry_lo1 = v & cp0::ENTRYLO_WRITABLE,
+            (reg::CONTEXT, 0) => {
+                c.context = (c.context & !cp0::CONTEXT_PTEBASE) | (v & cp0::CONTEXT_PTEBASE)
+            }
+            (reg::CONTEXT, 2) => c.user_local = v,
+            (reg::PAGEMASK, 0) => c.page_mask = v & cp0::PAGEMASK_WRITABLE,
+            (reg::WIRED, 0) => {
+                c.wired = v & index_mask;
+                self.random_epoch = now;
+            }
+            (reg::HWRENA, 0) => c.hwrena = v & cp0::HWRENA_WRITABLE,
+            (reg::COUNT, 0) => {
+                match &mut self.count_frozen {
+                    Some(f) => *f = v,
+                    None => self.count_offset = v.wrapping_sub(now as u32),
+                }
+                self.timer_changed(now);
+                fx.timer = true;
+            }
+            (reg::ENTRYHI, 0) => {
+                let old = c.entry_hi;
+                c.entry_hi = v & cp0::ENTRYHI_WRITABLE;
+                fx.asid = (old ^ c.entry_hi) & cp0::ASID_MASK != 0;
+            }
+            (reg::COMPARE, 0) => {
+                c.compare = v;
+                c.cause &= !cause::TI;
+                self.timer_changed(now);
+                fx.timer = true;
+                fx.interrupts = true;
+            }
+            (reg::STATUS, 0) => {
+                let old = c.status;
+                c.status = (old & !status::WRITABLE) | (v & status::WRITABLE);
+                fx.mode = (old ^ c.status) & (status::KSU | status::EXL | status::ERL) != 0;
+                fx.erl = (old ^ c.status) & status::ERL != 0;
+                fx.interrupts = true;
+            }
+            (reg::STATUS, 1) => {
+                c.intctl = (cp0::INTCTL & !cp0::INTCTL_WRITABLE) | (v & cp0::INTCTL_WRITABLE)
+            }
+            (reg::CAUSE, 0) => {
+                let old = c.cause;
+                c.cause = (old & !cause::WRITABLE) | (v & cause::WRITABLE);
+                if (old ^ c.cause) & cause::DC != 0 {
+                    let stop = c.cause & cause::DC != 0;
+                    let cur = self.count(now);
+                    self.count_frozen = stop.then_some(cur);
+                    if !stop {
+                        self.count_offset = cur.wrapping_sub(now as u32);
+                    }
+                    self.timer_changed(now);
+                    fx.timer = true;
+                }
+                fx.interrupts = true;
+            }
+            (reg::EPC, 0) => c.epc = v,
+            (reg::PRID, 1) => {
+                c.ebase = 0x8000_0000 | (v & cp0::EBASE_WRITABLE);
+                fx.ebase = true;
+            }
+            (reg::CONFIG, 0) => {
+                c.config0 =
+                    (config::CONFIG0 & !config::CONFIG0_WRITABLE) | (v & config::CONFIG0_WRITABLE)
+            }
+            (reg::ERROREPC, 0) => c.error_epc = v,
+            (31, 0) => c.desave = v,
+            _ => {}
+        }
+        fx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_compare_and_dc_freeze() {
+        let mut c = VirtCp0::reset(1000, 32);
+        assert_eq!(c.count(1000), 0);
+        assert_eq!(c.count(1010), 10);
+        c.write(reg::COMPARE, 0, 50, 1010);
+        assert_eq!(c.timer_at, 1050);
+        assert!(!c.tick(1049));
+        assert!(c.tick(1050));
+        assert_ne!(c.read(reg::CAUSE, 0, 1050, 0) & (1 << 15), 0);
+        c.write(reg::CAUSE, 0, cause::DC, 1060);
+        assert_eq!(c.count(5000), 60, "frozen");
+        assert_eq!(c.timer_at, u64::MAX);
+        c.write(reg::CAUSE, 0, 0, 6000);
+        assert_eq!(c.count(6005), 65, "runs on from where it stopped");
+    }
+
+    #[test]
+    fn masks_and_mmu_size() {
+        let mut c = VirtCp0::reset(0, 48);
+        assert_eq!(c.index_mask(), 63);
+        assert_eq!((c.read(reg::CONFIG, 1, 0, 0) >> 25) & 0x3f, 47);
+        c.write(reg::INDEX, 0, 0xffff_ffff, 0);
+        assert_eq!(c.read(reg::INDEX, 0, 0, 0), 63);
+        let fx = c.write(reg::STATUS, 0, status::KSU_USER, 0);
+        assert!(fx.mode && fx.erl);
+        assert_eq!(c.real_privilege(), Privilege::User);
+        c.write(reg::WIRED, 0, 10, 100);
+        for t in 100..300 {
+            let r = c.random(t);
+            assert!((10..48).contains(&r));
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! A virtual machine: its saved CPU state, virtual CP0 and TLB, its
+//! guest-physical memory map, its devices (UART, semihosting console) and
+//! its counters. The monitor ([`super::Monitor`]) runs one VM at a time on
+//! the real CPU; everything else about a VM lives here.
+
+use super::memory::GuestMemory;
+use super::stats::VmStats;
+use super::vcpu::VirtCp0;
+use super::vtlb::VirtTlb;
+use crate::addr::GuestVirtAddr;
+use crate::machine::CpuState;
+use crate::machine::devices::uart::Uart;
+use crate::machine::insn::Instruction;
+
+/// A VM's number (0-based, in the order the VMs were created).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VmId(pub usize);
+
+impl std::fmt::Display for VmId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "vm{}", self.0)
+    }
+}
+
+/// How a VM is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmConfig {
+    /// Guest RAM in bytes: a multiple of 4 KiB from 1 MiB to 256 MiB.
+    pub ram_bytes: u32,
+    /// Entries of the virtual TLB (1 to 64; the machine's is 32).
+    pub vtlb_entries: usize,
+}
+
+impl Default for VmConfig {
+    fn default() -> Self {
+        Self {
+            ram_bytes: 64 << 20,
+            vtlb_entries: crate::machine::tlb::TLB_ENTRIES,
+        }
+    }
+}
+
+/// Why a VM stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VmStop {
+    /// The guest called UHI `exit` with this code.
+    Exited(i32),
+    /// The guest executes `wait` and nothing can ever wake it: the timer
+    /// is masked (Status.IM7 clear) or frozen, and nothing is pending.
+    Stalled,
+    /// The guest cannot make progress, or the monitor could not serve it.
+    Crashed(CrashReport),
+}
+
+/// Where and why a guest was stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CrashReport {
+    /// The instruction's address.
+    pub pc: GuestVirtAddr,
+    /// The instruction, if it could be read.
+    pub insn: Option<Instruction>,
+    /// What happened.
+    pub cause: String,
+}
+
+/// Whether a VM can run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VmState {
+    /// Runnable.
+    Running,
+    /// In `wait` until an unmasked interrupt is pending.
+    Waiting,
+    /// Stopped for good.
+    Stopped(VmStop),
+}
+
+/// One virtual machine.
+#[derive(Clone, Debug)]
+pub struct Vm {
+    /// Its number.
+    pub id: VmId,
+    /// The unprivileged CPU state while the VM is not on the CPU.
+    pub cpu: CpuState,
+    /// The virtual CP0.
+    pub cp0: VirtCp0,
+    /// The virtual TLB.
+    pub tlb: VirtTlb,
+    /// Guest-physical memory.
+    pub mem: GuestMemory,
+    /// The VM's UART.
+    pub uart: Uart,
+    /// Console output (UART and UHI fd 1) not yet taken.
+    pub console: Vec<u8>,
+    /// UHI fd 2 output not yet taken.
+    pub stderr: Vec<u8>,
+    /// Whether it can run.
+    pub state: VmState,
+    /// Counters.
+    pub stats: VmStats,
+    /// Guest instructions completed at the last forwarded exception, its
+    /// PC and code, and how often it repeated with no progress.
+    pub(super) last_fault: (u64, u32, u8, u32),
+}
+
+impl Vm {
+    /// A VM in the reset state at clock tick `now`.
+    pub fn new(id: VmId, config: &VmConfig, now: u64) -> Self {
+        let tlb = VirtTlb::new(config.vtlb_entries);
+        Self {
+            id,
+            cpu: CpuState::default(),
+            cp0: VirtCp0::reset(now, tlb.len()),
+            tlb,
+            mem: GuestMemory::new(config.ram_bytes),
+            uart: Uart::new(),
+            console: Vec::new(),
+            stderr: Vec::new(),
+            state: VmState::Running,
+            stats: VmStats::default(),
+            last_fault: (u64::MAX, 0, 0, 0),
+        }
+    }
+
+    /// The VM's device interrupt lines as Cause bits IP6..IP2 (the UART on
+    /// IP4, as on the board).
+    pub fn irq_lines(&self) -> u32 {
+        u32::from(self.uart.irq()) << 12
+    }
+
+    /// Whether the VM has stopped for good.
+    pub fn stopped(&self) -> bool {
+        matches!(self.state, VmState::Stopped(_))
+    }
+
+    /// Moves UART output to the console.
+    pub(super) fn drain_uart(&mut self) {
+        let out = self.uart.take_output();
+        self.console.extend_from_slice(&out);
+    }
+}
