@@ -51,7 +51,15 @@ Exit status:
   2      bad command line, or a mode that is not implemented yet
   124    stopped at --max-instructions
   125    the guest stalled: it waits for an interrupt none can deliver
-  126    an exception routed to the host stopped the guest";
+  126    an exception routed to the host stopped the guest, or (under the
+         monitor) a guest crashed: it faults where it can make no progress
+With several VMs the status is the first VM's (in VM order) that is not 0.
+
+The monitor (--mode full):
+  Each VM runs its kernel deprivileged, trapping privileged instructions
+  and exceptions to the monitor, which emulates them on the VM's virtual
+  CP0 and TLB. With --vms > 1 every console line is prefixed with its VM
+  ([vm0] ...). A table of per-VM statistics goes to stderr at the end.";
 
 /// How the kernel runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -70,8 +78,9 @@ pub enum Mode {
 #[derive(Debug, Parser)]
 #[command(name = "demo-os", version, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// How to run the kernel (`full`, `para` and `compare` need the
-    /// monitor, which lands in a later issue).
+    /// How to run the kernel: on the bare machine (`native`), or under the
+    /// monitor, fully virtualized by trap-and-emulate (`full`).
+    /// (`para` and `compare` land with the paravirtualization issue.)
     #[arg(long, value_enum, default_value_t = Mode::Native)]
     pub mode: Mode,
 
@@ -82,9 +91,10 @@ pub struct Cli {
     pub image: Image,
 
     /// Boot this kernel instead of a built-in image: any MIPS32 (r1/r2)
-    /// little-endian ET_EXEC ELF file.
-    #[arg(long, value_name = "FILE", conflicts_with = "image")]
-    pub kernel: Option<PathBuf>,
+    /// little-endian ET_EXEC ELF file. Under the monitor, repeat it to
+    /// give each VM its own kernel (VM i boots the i-th, round robin).
+    #[arg(long, value_name = "FILE", conflicts_with = "image", action = clap::ArgAction::Append)]
+    pub kernel: Vec<PathBuf>,
 
     /// RAM size in MiB, 1 to 256.
     #[arg(
@@ -100,11 +110,45 @@ pub struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_instructions: Option<u64>,
 
-    /// Print every executed instruction to stderr: instruction count,
-    /// address, symbol and disassembly. Slow and verbose; pair it with
-    /// --max-instructions.
+    /// Trace to stderr: `insns` (the default; native mode) prints every
+    /// executed instruction with its count, address, symbol and
+    /// disassembly; `exits` (monitor modes) prints every exit to the
+    /// monitor: virtual time, VM, PC, symbol, disassembly, reason and what
+    /// the monitor did. Slow and verbose; pair it with --max-instructions.
+    #[arg(long, value_enum, value_name = "WHAT", num_args = 0..=1, default_missing_value = "insns")]
+    pub trace: Option<TraceKind>,
+
+    /// Under the monitor: how many VMs share the CPU, each booting the
+    /// kernel (or the next `--kernel`) with its own --mem of RAM.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_VMS))]
+    pub vms: u32,
+
+    /// Under the monitor: entries of each VM's virtual TLB (1 to 64;
+    /// Config1.MMUSize tells the guest). Default: the machine's 32.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub vtlb: u32,
+
+    /// Under the monitor: do not deschedule a VM that executes `wait`
+    /// (it keeps the CPU for the rest of its slice), for comparison.
     #[arg(long)]
-    pub trace: bool,
+    pub no_idle_inference: bool,
+
+    /// Under the monitor: clock ticks a VM runs before the next runnable
+    /// VM gets the CPU.
+    #[arg(long, value_name = "TICKS", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1000..))]
+    pub slice: u64,
+}
+
+/// Largest `--vms`.
+pub const MAX_VMS: i64 = 16;
+
+/// What `--trace` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TraceKind {
+    /// Every executed instruction (native mode).
+    Insns,
+    /// Every exit to the monitor (monitor modes).
+    Exits,
 }
 
 /// The built-in demo kernel images.
@@ -136,11 +180,18 @@ impl std::fmt::Display for KernelSource<'_> {
 }
 
 impl Cli {
-    /// The kernel to boot: `--kernel FILE` if given, else the `--image`.
+    /// The kernel to boot: the first `--kernel FILE` if given, else the
+    /// `--image`.
     pub fn kernel_source(&self) -> KernelSource<'_> {
-        match &self.kernel {
-            Some(path) => KernelSource::File(path),
-            None => KernelSource::Builtin(self.image),
+        self.kernel_source_of(0)
+    }
+
+    /// The kernel VM `i` boots: the `--kernel` files round robin, else the
+    /// `--image`.
+    pub fn kernel_source_of(&self, i: usize) -> KernelSource<'_> {
+        match self.kernel.len() {
+            0 => KernelSource::Builtin(self.image),
+            n => KernelSource::File(&self.kernel[i % n]),
         }
     }
 

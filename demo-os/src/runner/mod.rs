@@ -3,9 +3,10 @@
 //! turns the way it stopped into a summary line and an exit status.
 
 pub mod cli;
+pub mod monitored;
 pub mod session;
 
-use cli::{Cli, EXIT_ERROR, EXIT_USAGE, Image, KernelSource, Mode};
+use cli::{Cli, EXIT_ERROR, EXIT_USAGE, Image, KernelSource, Mode, TraceKind};
 use hv_host::machine::elf::{ElfError, ElfImage};
 use hv_host::machine::{LoadError, Machine, MachineConfig, MachineError};
 use std::io::{self, Write};
@@ -38,6 +39,12 @@ pub enum RunnerError {
     /// The machine cannot be built with the requested memory.
     #[error(transparent)]
     Machine(#[from] MachineError),
+    /// The monitor cannot be built, or a kernel does not fit in its VM.
+    #[error(transparent)]
+    Monitor(#[from] hv_host::monitor::MonitorError),
+    /// A flag that does not apply to the mode.
+    #[error("{0}")]
+    Usage(String),
     /// The kernel does not fit in the machine.
     #[error("{path}: {source} (try a larger --mem)")]
     Load {
@@ -55,7 +62,7 @@ impl RunnerError {
     /// The process exit status for this error.
     pub fn exit_status(&self) -> u8 {
         match self {
-            RunnerError::NotImplemented(_) => EXIT_USAGE,
+            RunnerError::NotImplemented(_) | RunnerError::Usage(_) => EXIT_USAGE,
             _ => EXIT_ERROR,
         }
     }
@@ -66,11 +73,50 @@ impl RunnerError {
 pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Result<u8, RunnerError> {
     match cli.mode {
         Mode::Native => {}
-        Mode::Full => return Err(RunnerError::NotImplemented("full")),
+        Mode::Full => return monitored::run(cli, false, stdout, stderr),
         Mode::Para => return Err(RunnerError::NotImplemented("para")),
         Mode::Compare => return Err(RunnerError::NotImplemented("compare")),
     }
-    let source = cli.kernel_source();
+    if cli.trace == Some(TraceKind::Exits) {
+        return Err(RunnerError::Usage(
+            "--trace exits needs the monitor (--mode full)".into(),
+        ));
+    }
+    if cli.vms > 1 || cli.kernel.len() > 1 {
+        return Err(RunnerError::Usage(
+            "--vms and a repeated --kernel need the monitor (--mode full)".into(),
+        ));
+    }
+    let (name, image) = load_image(cli.kernel_source())?;
+    let mut machine = Machine::new(MachineConfig {
+        ram_bytes: cli.ram_bytes(),
+    })?;
+    machine
+        .load_elf(&image)
+        .map_err(|source| RunnerError::Load { path: name, source })?;
+
+    let started = Instant::now();
+    let stop = session::run(
+        &mut machine,
+        cli.max_instructions,
+        (cli.trace == Some(TraceKind::Insns)).then_some(&image),
+        stdout,
+        stderr,
+    )?;
+    let elapsed = started.elapsed();
+
+    let summary = session::summary(
+        machine.instructions(),
+        elapsed,
+        &stop.describe(&image, &machine),
+    );
+    writeln!(stderr, "{summary}")?;
+    stderr.flush()?;
+    Ok(stop.exit_status())
+}
+
+/// Reads and parses the kernel `source` names: its display name and image.
+pub fn load_image(source: KernelSource<'_>) -> Result<(String, ElfImage), RunnerError> {
     let file_bytes;
     let bytes: &[u8] = match source {
         KernelSource::Builtin(Image::Unmodified) => demo_os::UNMODIFIED_IMAGE,
@@ -88,29 +134,5 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
         path: name.clone(),
         source,
     })?;
-    let mut machine = Machine::new(MachineConfig {
-        ram_bytes: cli.ram_bytes(),
-    })?;
-    machine
-        .load_elf(&image)
-        .map_err(|source| RunnerError::Load { path: name, source })?;
-
-    let started = Instant::now();
-    let stop = session::run(
-        &mut machine,
-        cli.max_instructions,
-        cli.trace.then_some(&image),
-        stdout,
-        stderr,
-    )?;
-    let elapsed = started.elapsed();
-
-    let summary = session::summary(
-        machine.instructions(),
-        elapsed,
-        &stop.describe(&image, &machine),
-    );
-    writeln!(stderr, "{summary}")?;
-    stderr.flush()?;
-    Ok(stop.exit_status())
+    Ok((name, image))
 }
