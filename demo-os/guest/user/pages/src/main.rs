@@ -1,7 +1,7 @@
 //! The TLB stress: grows the heap by [`PAGES`] pages, twice what the
 //! 32-entry TLB maps (64 even/odd pairs for 32 entries), and visits them in
-//! [`ROUNDS`] rounds in an order that defeats locality, so nearly every
-//! visit takes a TLB refill (and, the first time, a demand-zero fault).
+//! [`ROUNDS`] rounds in an order that defeats locality, so most visits
+//! take a TLB refill (and the first visit to a page a demand-zero fault).
 //!
 //! Each round writes a few words on every page, visiting the pages with
 //! one odd stride (coprime with [`PAGES`], so each page once, and no two
