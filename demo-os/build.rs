@@ -3,7 +3,7 @@
 //! from rust-src under `RUSTC_BOOTSTRAP=1`) and copies the results into
 //! `OUT_DIR`, where `src/lib.rs` embeds them.
 //!
-//! Order: the four user programs first, then the kernel (which embeds
+//! Order: the five user programs first, then the kernel (which embeds
 //! them) twice, without and with feature `pv`. The guest build has its own
 //! target directory (`guest/target`) and a clean environment: the
 //! variables the outer cargo sets for build scripts (`CARGO_*`, `RUSTFLAGS`,
@@ -19,7 +19,7 @@ use std::process::{Command, exit};
 const TARGET: &str = "mipsel-unknown-none";
 
 /// The user programs (package and binary names).
-const USER_PROGRAMS: [&str; 4] = ["sieve", "memory", "sleeper", "chatty"];
+const USER_PROGRAMS: [&str; 5] = ["sieve", "memory", "sleeper", "chatty", "pages"];
 
 /// Guest sources whose change must rebuild the images (relative to the
 /// package). The guest target directory is deliberately not among them.

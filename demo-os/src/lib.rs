@@ -47,19 +47,22 @@ pub const UNMODIFIED_IMAGE: &[u8] = include_out_aligned!("kernel-unmodified.elf"
 /// The kernel built with feature `pv` (ELF, mipsel; 8-byte aligned).
 pub const PV_IMAGE: &[u8] = include_out_aligned!("kernel-pv.elf");
 
-/// The user programs both kernels embed, in start order (pid 1 to 4), as
+/// The user programs both kernels embed, in start order (pid 1 to 5), as
 /// `(name, ELF image)`: a prime sieve, a memory job (sbrk rounds), a
-/// sleeper and a chatty writer.
-pub const USER_PROGRAMS: [(&str, &[u8]); 4] = [
+/// sleeper, a chatty writer and a TLB stress (more heap pages than the TLB
+/// maps, visited in scattered order).
+pub const USER_PROGRAMS: [(&str, &[u8]); 5] = [
     ("sieve", include_out_aligned!("user-sieve.elf")),
     ("memory", include_out_aligned!("user-memory.elf")),
     ("sleeper", include_out_aligned!("user-sleeper.elf")),
     ("chatty", include_out_aligned!("user-chatty.elf")),
+    ("pages", include_out_aligned!("user-pages.elf")),
 ];
 
 /// The last console line of a successful run, in every mode: each
 /// program's exit status, in start order.
-pub const EXPECTED_RESULTS: &str = "results: sieve=3245 memory=501489664 sleeper=6 chatty=636";
+pub const EXPECTED_RESULTS: &str =
+    "results: sieve=3245 memory=501489664 sleeper=6 chatty=636 pages=2010588670";
 
 /// The prefix of the lines whose content depends on timing or on the path
 /// taken.
@@ -71,7 +74,7 @@ mod tests {
     use hv_host::machine::elf::ElfImage;
     use hv_host::machine::{Exit, Machine, MachineConfig};
 
-    /// The instruction budget of one boot: a run takes about 3 million.
+    /// The instruction budget of one boot: a run takes about 4 million.
     const BUDGET: u64 = 50_000_000;
 
     /// The `HYPCALL` word as it appears in a little-endian image.

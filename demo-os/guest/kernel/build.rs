@@ -3,14 +3,14 @@
 //! `include_bytes!`).
 //!
 //! `DEMO_USER_DIR` defaults to this workspace's release output directory,
-//! so after `cargo build --release -p sieve -p memory -p sleeper -p chatty`
-//! a plain `cargo build --release -p demo-kernel` finds them.
+//! so after `cargo build --release -p sieve -p memory -p sleeper -p chatty
+//! -p pages` a plain `cargo build --release -p demo-kernel` finds them.
 
 use std::env;
 use std::path::{Path, PathBuf};
 
 /// The user programs the kernel embeds, in start order.
-const PROGRAMS: [&str; 4] = ["sieve", "memory", "sleeper", "chatty"];
+const PROGRAMS: [&str; 5] = ["sieve", "memory", "sleeper", "chatty", "pages"];
 
 fn main() {
     let manifest =
@@ -30,7 +30,7 @@ fn main() {
         if !Path::new(&path).is_file() {
             panic!(
                 "user program `{}` not found: build the user programs first \
-                 (cargo build --release -p sieve -p memory -p sleeper -p chatty) \
+                 (cargo build --release -p sieve -p memory -p sleeper -p chatty -p pages) \
                  or set DEMO_USER_DIR",
                 path.display()
             );

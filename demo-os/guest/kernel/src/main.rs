@@ -9,7 +9,7 @@
 //!   zeroing, TLB fills, idling, the console and shutdown (see [`pv`]);
 //!   without a monitor it takes the unmodified paths.
 //!
-//! It starts the four embedded user programs ([`process::PROGRAMS`]) as
+//! It starts the five embedded user programs ([`process::PROGRAMS`]) as
 //! user-mode processes with their own address spaces, schedules them round
 //! robin from the Count/Compare timer, and when all have exited prints its
 //! counters (`stat` lines) and a `results:` line, then stops the machine

@@ -29,7 +29,7 @@ pub struct Program {
 }
 
 /// The user programs, started in this order at boot.
-pub static PROGRAMS: [Program; 4] = [
+pub static PROGRAMS: [Program; 5] = [
     Program {
         name: "sieve",
         image: include_bytes!(concat!(env!("DEMO_USER_DIR"), "/sieve")),
@@ -45,6 +45,10 @@ pub static PROGRAMS: [Program; 4] = [
     Program {
         name: "chatty",
         image: include_bytes!(concat!(env!("DEMO_USER_DIR"), "/chatty")),
+    },
+    Program {
+        name: "pages",
+        image: include_bytes!(concat!(env!("DEMO_USER_DIR"), "/pages")),
     },
 ];
 
