@@ -11,11 +11,20 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = runner::check_stdout() {
+        let _ = writeln!(io::stderr(), "demo-os: error: {e}");
+        return ExitCode::from(e.exit_status());
+    }
     let stdout = io::stdout();
     let mut stdout = io::BufWriter::new(stdout.lock());
     let stderr = io::stderr();
     let mut stderr = stderr.lock();
-    let status = match runner::run(&cli, &mut stdout, &mut stderr) {
+    let result = runner::run(&cli, &mut stdout, &mut stderr).and_then(|status| {
+        // Dropping a BufWriter would discard a flush error.
+        stdout.flush()?;
+        Ok(status)
+    });
+    let status = match result {
         Ok(status) => status,
         Err(e) => {
             // Output already written stays; the error names what failed.

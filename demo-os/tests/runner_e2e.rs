@@ -243,3 +243,168 @@ fn help_explains_flags_memory_map_and_exit_codes() {
         assert!(help.contains(needle), "help lacks {needle}");
     }
 }
+
+#[test]
+fn devices_directories_and_huge_files_are_refused_as_kernels() {
+    for path in ["/dev/zero", env!("CARGO_TARGET_TMPDIR")] {
+        let out = runner_on(Path::new(path), &[]);
+        assert_eq!(out.code, Some(1), "{path}: {}", out.stderr);
+        assert_eq!(
+            out.stderr,
+            format!("demo-os: error: {path}: not a regular file\n")
+        );
+    }
+    // A sparse file just over the limit: refused by its size, unread.
+    let huge = Path::new(env!("CARGO_TARGET_TMPDIR")).join("runner_e2e/huge.elf");
+    std::fs::create_dir_all(huge.parent().unwrap()).unwrap();
+    let f = std::fs::File::create(&huge).unwrap();
+    f.set_len((512 << 20) + 1).unwrap();
+    drop(f);
+    let out = runner_on(&huge, &[]);
+    std::fs::remove_file(&huge).unwrap();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .ends_with("is too large for a kernel (at most 512 MiB)\n"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_closed_stdout_is_an_error() {
+    let elf = scratch("closed.elf", &programs::hello("lost?\n", 0).elf());
+    let out = run_with_limit(
+        Path::new("/bin/sh"),
+        &[
+            "-c",
+            r#"exec "$0" --mode native --kernel "$1" >&-"#,
+            RUNNER,
+            elf.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("demo-os: error: stdout is closed"),
+        "{}",
+        out.stderr
+    );
+    // Discarding on purpose still works.
+    let out = run_with_limit(
+        Path::new("/bin/sh"),
+        &[
+            "-c",
+            r#"exec "$0" --mode native --kernel "$1" >/dev/null"#,
+            RUNNER,
+            elf.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn a_broken_pipe_on_stdout_is_an_error() {
+    let elf = scratch(
+        "epipe.elf",
+        &programs::hello("nobody reads this\n", 0).elf(),
+    );
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(RUNNER)
+        .args(["--mode", "native", "--kernel", elf.to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("demo-os: error: writing the guest's output: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(" instructions in "), "{stderr}");
+}
+
+/// A guest that writes a 256 KiB buffer to fd 1 `rounds` times, each with
+/// the POSIX loop over partial writes and a busy loop after every call,
+/// then sends `uart` bytes `u` to the UART and exits with 0.
+fn bulk_writer(pattern: &[u8], rounds: u32, uart: u32) -> Vec<u8> {
+    use hv_host::machine::asm::{self, A0, A1, A2, Asm, S0, S1, S2, T0, T1, T2, T9, V0, ZERO};
+    const BUF: u32 = 0x8010_0000;
+    let mut a = Asm::new(programs::ORIGIN);
+    a.li(S0, rounds);
+    let round = a.here();
+    a.li(S1, BUF).li(S2, pattern.len() as u32);
+    let again = a.here();
+    a.li(T9, programs::UHI_WRITE).li(A0, 1);
+    a.emit(asm::mov(A1, S1)).emit(asm::mov(A2, S2));
+    a.emit(asm::sdbbp(1));
+    a.emit(asm::addu(S1, S1, V0)).emit(asm::subu(S2, S2, V0));
+    a.li(T0, 1000);
+    let delay = a.here();
+    a.emit(asm::addiu(T0, T0, -1));
+    a.bne(T0, ZERO, delay).nop();
+    a.bne(S2, ZERO, again).nop();
+    a.emit(asm::addiu(S0, S0, -1));
+    a.bne(S0, ZERO, round).nop();
+    a.li32(T0, programs::UART_THR)
+        .li(T1, u32::from(b'u'))
+        .li(T2, uart);
+    let spin = a.here();
+    a.emit(asm::sb(T1, 0, T0)).emit(asm::addiu(T2, T2, -1));
+    a.bne(T2, ZERO, spin).nop();
+    programs::emit_uhi_exit(&mut a, 0);
+    ElfBuilder::new(programs::ORIGIN)
+        .code(programs::ORIGIN, &a.finish().unwrap())
+        .data(BUF, pattern.to_vec())
+        .build()
+}
+
+#[test]
+fn bulk_output_arrives_complete() {
+    let pattern: Vec<u8> = (0..256 << 10).map(|i: u32| (i * 7 % 251) as u8).collect();
+    let (rounds, uart) = (40, 200_000);
+    let elf = scratch("bulk.elf", &bulk_writer(&pattern, rounds, uart));
+    let out = runner_on(&elf, &[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let instructions: u64 = summary(&out)
+        .strip_prefix("demo-os: ")
+        .and_then(|s| s.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(instructions > 5_000_000, "{instructions}");
+    let mut expected = pattern.repeat(rounds as usize);
+    expected.extend(std::iter::repeat_n(b'u', uart as usize));
+    assert_eq!(out.stdout.len(), expected.len());
+    assert!(out.stdout == expected, "output differs");
+}
+
+#[test]
+fn control_characters_in_symbol_names_are_escaped() {
+    let spin = programs::spin_forever();
+    let elf = ElfBuilder::new(spin.origin)
+        .code(spin.origin, &spin.words)
+        .symbol("evil\x1b[2J\nforged line", spin.origin, 12, true)
+        .build();
+    let path = scratch("evil_symbol.elf", &elf);
+    let out = runner_on(&path, &["--max-instructions", "4", "--trace"]);
+    assert_eq!(out.code, Some(124), "{}", out.stderr);
+    assert!(!out.stderr.contains('\x1b'), "{:?}", out.stderr);
+    assert!(
+        !out.stderr.lines().any(|l| l.starts_with("forged")),
+        "{:?}",
+        out.stderr
+    );
+    let escaped = r"<evil\x1b[2J\x0aforged line+0x";
+    let traced = out.stderr.lines().filter(|l| l.contains(escaped)).count();
+    assert_eq!(
+        traced,
+        4 + 1,
+        "four trace lines and the summary: {}",
+        out.stderr
+    );
+    assert!(summary(&out).contains(escaped), "{}", out.stderr);
+}

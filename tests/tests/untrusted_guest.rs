@@ -84,10 +84,15 @@ fn random_machine(seed: u64) -> Machine {
 fn run(m: &mut Machine, ticks: u64) -> (u64, u64, u32, Vec<u8>, Vec<u32>) {
     let start = m.ticks();
     let mut exits = 0;
+    let mut out = Vec::new();
     while m.ticks() - start < ticks && exits < 1000 {
         let before = m.ticks();
         match m.run(ticks - (m.ticks() - start)) {
             Exit::BudgetExhausted => {}
+            Exit::OutputPending => {
+                out.extend(m.take_stdout());
+                m.take_stderr();
+            }
             Exit::Shutdown { .. } | Exit::Stalled => break,
             Exit::Trap(_) => {
                 exits += 1;
@@ -98,13 +103,8 @@ fn run(m: &mut Machine, ticks: u64) -> (u64, u64, u32, Vec<u8>, Vec<u32>) {
     }
     assert!(m.ticks() - start <= ticks, "ran past its budget");
     let regs = (0..32).map(|r| m.gpr(r)).collect();
-    (
-        m.instructions(),
-        m.ticks(),
-        m.pc().raw(),
-        m.take_stdout(),
-        regs,
-    )
+    out.extend(m.take_stdout());
+    (m.instructions(), m.ticks(), m.pc().raw(), out, regs)
 }
 
 fn seeds(default: u64) -> u64 {

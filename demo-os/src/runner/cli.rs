@@ -24,10 +24,15 @@ pub const EXIT_USAGE: u8 = 2;
 const AFTER_HELP: &str = "\
 Output:
   stdout carries only the guest's console: bytes sent to the UART and UHI
-  writes to fd 1, flushed every 10M instructions and at the end. UHI writes
-  to fd 2 go to stderr, followed by the runner's own messages and a summary
-  line: `demo-os: <N> instructions in <S> s (<M> MIPS); stopped: <reason>`.
+  writes to fd 1, flushed every 10M instructions, whenever 64 KiB are
+  pending, and at the end. UHI writes to fd 2 go to stderr, followed by the
+  runner's own messages and a summary line:
+  `demo-os: <N> instructions in <S> s (<M> MIPS); stopped: <reason>`.
   The host time appears only there; everything else is deterministic.
+  Symbol names from the kernel are printed with control characters escaped
+  (`\\x1b`). If stdout is closed at startup (`>&-`) or a write fails (a
+  closed pipe, a full disk), the runner stops with an error and status 1;
+  use `>/dev/null` to discard the output.
 
 Memory map (physical, QEMU mipssim-compatible):
   0x0000_0000 .. MEM           RAM (--mem MiB)
@@ -42,12 +47,16 @@ Boot:
   to its memory size. The CPU starts at e_entry in kernel mode as after a
   cold reset (Status.BEV=1, ERL=1) with a0 = RAM size in bytes.
   Semihosting (UHI, `sdbbp 1`, operation in t9): 1 = exit(a0),
-  5 = write(fd a0, buffer a1, length a2).
+  5 = write(fd a0, buffer a1, length a2); a write of more than 4096 bytes
+  is partial: it writes 4096 and returns that count in v0.
+  The kernel file must be a regular file of at most 512 MiB.
 
 Exit status:
   0-255  the guest's UHI exit code modulo 256, like a POSIX process status
          (a negative code keeps its low 8 bits: exit(-1) gives 255)
-  1      the kernel could not be read, parsed or loaded, or output failed
+  1      the kernel could not be read, parsed or loaded (not a regular file,
+         larger than 512 MiB, not a MIPS ELF, does not fit in RAM), or
+         output failed (stdout closed, a broken pipe)
   2      bad command line, or a mode that is not implemented yet
   124    stopped at --max-instructions
   125    the guest stalled: it waits for an interrupt none can deliver

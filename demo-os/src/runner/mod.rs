@@ -9,8 +9,9 @@ pub mod session;
 use cli::{Cli, EXIT_ERROR, EXIT_USAGE, Image, KernelSource, Mode, TraceKind};
 use hv_host::machine::elf::{ElfError, ElfImage};
 use hv_host::machine::{LoadError, Machine, MachineConfig, MachineError};
-use std::io::{self, Write};
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 use thiserror::Error;
 
@@ -27,6 +28,22 @@ pub enum RunnerError {
         path: PathBuf,
         /// The I/O error.
         source: io::Error,
+    },
+    /// The kernel path names something other than a regular file (a
+    /// device such as `/dev/zero`, a FIFO, a directory).
+    #[error("{}: not a regular file", .0.display())]
+    NotAFile(PathBuf),
+    /// The kernel file is larger than the runner reads.
+    #[error(
+        "{}: {size} bytes is too large for a kernel (at most {} MiB)",
+        path.display(),
+        MAX_KERNEL_FILE_BYTES >> 20
+    )]
+    TooLarge {
+        /// The kernel path.
+        path: PathBuf,
+        /// Its size in bytes (at least as many as were found).
+        size: u64,
     },
     /// The kernel is not a loadable ELF.
     #[error("{path}: {source}")]
@@ -53,6 +70,11 @@ pub enum RunnerError {
         /// The load error.
         source: LoadError,
     },
+    /// stdout was closed when the runner started (see [`check_stdout`]).
+    #[error(
+        "stdout is closed: the guest's output would be lost (redirect it to /dev/null to discard it)"
+    )]
+    StdoutClosed,
     /// Writing the guest's output failed (a closed pipe, a full disk).
     #[error("writing the guest's output: {0}")]
     Output(#[from] io::Error),
@@ -66,6 +88,101 @@ impl RunnerError {
             _ => EXIT_ERROR,
         }
     }
+}
+
+/// Checks that stdout was open when the runner started.
+///
+/// Rust's runtime puts `/dev/null` (opened read-write) on a standard
+/// descriptor that is closed at startup, so with `>&-` every write would
+/// succeed and the guest's output vanish silently. On Linux the runner
+/// looks for exactly that: descriptor 1 being `/dev/null` open read-write.
+/// (A shell's `>/dev/null` opens it write-only and is accepted; the rare
+/// caller that hands over a read-write `/dev/null` on purpose, as
+/// `daemon(3)` does, is refused too and can redirect with `>/dev/null`.)
+/// A broken pipe later on is reported by the writes themselves: Rust
+/// ignores SIGPIPE, so they fail with EPIPE.
+pub fn check_stdout() -> Result<(), RunnerError> {
+    #[cfg(target_os = "linux")]
+    {
+        let link = std::fs::read_link("/proc/self/fd/1").unwrap_or_default();
+        let info = std::fs::read_to_string("/proc/self/fdinfo/1").unwrap_or_default();
+        if is_reopened_null(&link, &info) {
+            return Err(RunnerError::StdoutClosed);
+        }
+    }
+    Ok(())
+}
+
+/// Whether a descriptor with this `/proc/self/fd` link and
+/// `/proc/self/fdinfo` text is `/dev/null` open read-write, as Rust's
+/// runtime leaves a standard descriptor that was closed at startup.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn is_reopened_null(link: &Path, fdinfo: &str) -> bool {
+    const O_ACCMODE: u32 = 0o3;
+    const O_RDWR: u32 = 0o2;
+    let flags = fdinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok());
+    link == Path::new("/dev/null") && flags.is_some_and(|f| f & O_ACCMODE == O_RDWR)
+}
+
+/// Largest kernel file the runner reads: far more than any image that fits
+/// in the largest RAM (256 MiB) needs, with room for symbols.
+pub const MAX_KERNEL_FILE_BYTES: u64 = 512 << 20;
+
+/// Reads and parses the kernel. A file is read only if it is a regular
+/// file of at most [`MAX_KERNEL_FILE_BYTES`], and its bytes are dropped
+/// once parsed (the image keeps its own copy of the segments).
+fn parse_kernel(source: &KernelSource<'_>, name: &str) -> Result<ElfImage, RunnerError> {
+    let file_bytes;
+    let bytes: &[u8] = match *source {
+        KernelSource::Builtin(Image::Unmodified) => demo_os::UNMODIFIED_IMAGE,
+        KernelSource::Builtin(Image::Pv) => demo_os::PV_IMAGE,
+        KernelSource::File(path) => {
+            file_bytes = read_kernel_file(path)?;
+            &file_bytes
+        }
+    };
+    ElfImage::parse(bytes).map_err(|source| RunnerError::Elf {
+        path: name.to_owned(),
+        source,
+    })
+}
+
+/// Reads `path`, refusing anything but a regular file of at most
+/// [`MAX_KERNEL_FILE_BYTES`] (`/dev/zero`, a FIFO or a directory would
+/// otherwise be read until memory runs out, or block). The read itself is
+/// bounded too, in case the file grows meanwhile.
+fn read_kernel_file(path: &Path) -> Result<Vec<u8>, RunnerError> {
+    let read_error = |source| RunnerError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(read_error)?;
+    if !meta.is_file() {
+        return Err(RunnerError::NotAFile(path.to_owned()));
+    }
+    let too_large = |size| RunnerError::TooLarge {
+        path: path.to_owned(),
+        size,
+    };
+    if meta.len() > MAX_KERNEL_FILE_BYTES {
+        return Err(too_large(meta.len()));
+    }
+    // Opened after the check: a FIFO would block here.
+    let file = File::open(path).map_err(read_error)?;
+    if !file.metadata().map_err(read_error)?.is_file() {
+        return Err(RunnerError::NotAFile(path.to_owned()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_KERNEL_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_KERNEL_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 /// Runs the command line to completion and returns the exit status; the
@@ -117,22 +234,26 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
 
 /// Reads and parses the kernel `source` names: its display name and image.
 pub fn load_image(source: KernelSource<'_>) -> Result<(String, ElfImage), RunnerError> {
-    let file_bytes;
-    let bytes: &[u8] = match source {
-        KernelSource::Builtin(Image::Unmodified) => demo_os::UNMODIFIED_IMAGE,
-        KernelSource::Builtin(Image::Pv) => demo_os::PV_IMAGE,
-        KernelSource::File(path) => {
-            file_bytes = std::fs::read(path).map_err(|source| RunnerError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
-            &file_bytes
-        }
-    };
     let name = source.to_string();
-    let image = ElfImage::parse(bytes).map_err(|source| RunnerError::Elf {
-        path: name.clone(),
-        source,
-    })?;
+    let image = parse_kernel(&source, &name)?;
     Ok((name, image))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_write_dev_null_is_a_closed_stdout() {
+        let null = Path::new("/dev/null");
+        let info = |flags: &str| format!("pos:\t0\nflags:\t{flags}\nmnt_id:\t25\nino:\t5\n");
+        assert!(is_reopened_null(null, &info("0100002")), "O_RDWR");
+        assert!(
+            !is_reopened_null(null, &info("0100001")),
+            ">/dev/null is O_WRONLY"
+        );
+        assert!(!is_reopened_null(Path::new("pipe:[1234]"), &info("02")));
+        assert!(!is_reopened_null(null, "garbage"));
+        assert!(!is_reopened_null(Path::new(""), ""));
+    }
 }

@@ -1,10 +1,14 @@
 //! The run loop: slices of [`SLICE`] instructions, the guest's output
-//! copied out after each, until the guest exits, stalls, traps to the host
-//! or reaches the instruction limit.
+//! copied out after each (and whenever the machine's bounded output buffer
+//! fills, see [`hv_host::machine::console`]), until the guest exits,
+//! stalls, traps to the host or reaches the instruction limit.
+//!
+//! Symbol names come from the kernel file and are untrusted: they are
+//! printed through [`printable`], so control characters appear escaped.
 
 use super::cli::{EXIT_LIMIT, EXIT_STALLED, EXIT_TRAP, SLICE};
 use hv_host::addr::GuestVirtAddr;
-use hv_host::machine::elf::ElfImage;
+use hv_host::machine::elf::{ElfImage, printable};
 use hv_host::machine::{Exit, Machine, Trap};
 use std::io::{self, Write};
 use std::time::Duration;
@@ -63,7 +67,7 @@ impl Stop {
 /// `0x80001004 <_start+0x4>: addiu sp, sp, -16`, as much of it as is known.
 fn location(image: &ElfImage, machine: &Machine, pc: GuestVirtAddr) -> String {
     let mut s = match image.symbolize(pc) {
-        Some((name, off)) => format!("{pc} <{name}+{off:#x}>"),
+        Some((name, off)) => format!("{pc} <{}+{off:#x}>", printable(name)),
         None => pc.to_string(),
     };
     if let Some(insn) = machine.fetch_word(pc) {
@@ -105,7 +109,7 @@ pub fn run(
                 let exit = machine.run_traced(budget, &mut entries);
                 for t in entries.drain(..) {
                     let at = match image.symbolize(t.pc) {
-                        Some((name, off)) => format!("{} <{name}+{off:#x}>", t.pc),
+                        Some((name, off)) => format!("{} <{}+{off:#x}>", t.pc, printable(name)),
                         None => t.pc.to_string(),
                     };
                     writeln!(stderr, "{:>10} {at}: {}", t.icount, t.insn)?;
@@ -115,7 +119,8 @@ pub fn run(
         };
         drain(machine, stdout, stderr)?;
         match exit {
-            Exit::BudgetExhausted => {}
+            // The machine's output buffer filled: drained above, run on.
+            Exit::BudgetExhausted | Exit::OutputPending => {}
             Exit::Shutdown { code } => return Ok(Stop::Exited(code)),
             Exit::Stalled => return Ok(Stop::Stalled),
             Exit::Trap(t) => return Ok(Stop::Trap(t)),

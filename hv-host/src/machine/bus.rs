@@ -197,6 +197,26 @@ impl Bus {
         Ok(())
     }
 
+    /// Sets `len` bytes at physical address `pa` (RAM or ROM) to zero in
+    /// place; fails if any byte falls outside memory.
+    pub fn zero_phys(&mut self, pa: MachineAddr, len: u32) -> Result<(), MachineAddr> {
+        let Some(end) = len
+            .checked_sub(1)
+            .and_then(|last| pa.raw().checked_add(last))
+        else {
+            return if len == 0 { Ok(()) } else { Err(pa) };
+        };
+        match (self.target(pa.raw()), self.target(end)) {
+            (Target::Mem { offset, .. }, Target::Mem { offset: o2, .. })
+                if o2 == offset + len - 1 =>
+            {
+                self.mem[offset as usize..=o2 as usize].fill(0);
+                Ok(())
+            }
+            _ => Err(pa),
+        }
+    }
+
     /// Reads `len` bytes from physical address `pa`; `None` if any byte
     /// falls outside memory.
     pub fn read_phys(&self, pa: MachineAddr, len: u32) -> Option<Vec<u8>> {
@@ -262,5 +282,31 @@ mod tests {
                 .is_err()
         );
         assert!(bus.read_phys(MachineAddr::new(0), 0).is_none());
+    }
+
+    #[test]
+    fn zero_fill_stays_in_bounds() {
+        let mut bus = Bus::new(1 << 20);
+        bus.write_phys(MachineAddr::new(0x100), b"abcdef")
+            .expect("inside RAM");
+        bus.zero_phys(MachineAddr::new(0x101), 3)
+            .expect("inside RAM");
+        assert_eq!(
+            bus.read_phys(MachineAddr::new(0x100), 6).as_deref(),
+            Some(&b"a\0\0\0ef"[..])
+        );
+        bus.zero_phys(MachineAddr::new(0x100), 0).expect("empty");
+        bus.write_phys(MachineAddr::new((1 << 20) - 1), b"z")
+            .expect("last byte");
+        assert_eq!(
+            bus.zero_phys(MachineAddr::new((1 << 20) - 1), 2),
+            Err(MachineAddr::new((1 << 20) - 1))
+        );
+        assert_eq!(
+            bus.read_phys(MachineAddr::new((1 << 20) - 1), 1).as_deref(),
+            Some(&b"z"[..]),
+            "a refused fill changes nothing"
+        );
+        assert!(bus.zero_phys(MachineAddr::new(0xffff_fff0), 0x20).is_err());
     }
 }

@@ -17,6 +17,7 @@ use crate::addr::{GuestVirtAddr, MachineAddr};
 use object::elf;
 use object::read::elf::{FileHeader, ProgramHeader, Sym};
 use object::{Endianness, FileKind};
+use std::borrow::Cow;
 use thiserror::Error;
 use zerocopy::IntoBytes;
 
@@ -31,6 +32,17 @@ const KSEG0: u32 = 0x8000_0000;
 const KSEG2: u32 = 0xc000_0000;
 /// Mask from a kseg0/kseg1 address to its physical address.
 const KSEG_PHYS_MASK: u32 = 0x1fff_ffff;
+
+/// Most memory the loadable segments of one image may need together: the
+/// largest RAM a machine has. Checked before any segment is copied, so the
+/// header fields of a small file cannot make the parser copy gigabytes.
+pub const MAX_IMAGE_BYTES: u32 = super::bus::MAX_RAM;
+/// Most named symbols kept from `.symtab`.
+pub const MAX_SYMBOLS: usize = 1 << 18;
+/// Longest symbol name kept, in bytes; a longer name is cut there and
+/// ends in `...`. (Many symbols may share one long string in `.strtab`,
+/// so without a cap the copies could far exceed the file.)
+pub const MAX_SYMBOL_NAME: usize = 256;
 
 /// Why an ELF file cannot be loaded on the machine.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -115,6 +127,20 @@ pub enum ElfError {
         /// Physical start of the segment that overlaps it.
         second: MachineAddr,
     },
+    /// The loadable segments together need more memory than the largest
+    /// machine has ([`MAX_IMAGE_BYTES`]), so the image can never load.
+    #[error(
+        "loadable segments need {total:#x} bytes of memory; no machine has more than {limit:#x}"
+    )]
+    ImageTooLarge {
+        /// The sum of the segments' `p_memsz`.
+        total: u64,
+        /// [`MAX_IMAGE_BYTES`].
+        limit: u32,
+    },
+    /// The symbol table holds more than [`MAX_SYMBOLS`] named symbols.
+    #[error("more than {0} symbols in .symtab")]
+    TooManySymbols(usize),
     /// The entry point is not word-aligned (an odd entry means MIPS16 or
     /// microMIPS code).
     #[error("entry point {0} is not word-aligned")]
@@ -227,18 +253,20 @@ impl ElfImage {
         }
         check_flags(header.e_flags(endian))?;
 
-        let mut segments = Vec::new();
+        // Check every segment, borrowing its bytes, before copying any:
+        // the copies are then bounded by MAX_IMAGE_BYTES.
+        let mut placed = Vec::new();
         for ph in header.program_headers(endian, bytes)? {
             if ph.p_type(endian) != elf::PT_LOAD || ph.p_memsz(endian) == 0 {
                 continue;
             }
-            segments.push(segment(ph, endian, bytes)?);
+            placed.push(segment(ph, endian, bytes)?);
         }
-        if segments.is_empty() {
+        if placed.is_empty() {
             return Err(ElfError::NoLoadSegments);
         }
-        segments.sort_by_key(|s| s.paddr);
-        for pair in segments.windows(2) {
+        placed.sort_by_key(|s| s.paddr);
+        for pair in placed.windows(2) {
             let end = u64::from(pair[0].paddr.raw()) + u64::from(pair[0].mem_size);
             if u64::from(pair[1].paddr.raw()) < end {
                 return Err(ElfError::OverlappingSegments {
@@ -247,6 +275,14 @@ impl ElfImage {
                 });
             }
         }
+        let total: u64 = placed.iter().map(|s| u64::from(s.mem_size)).sum();
+        if total > u64::from(MAX_IMAGE_BYTES) {
+            return Err(ElfError::ImageTooLarge {
+                total,
+                limit: MAX_IMAGE_BYTES,
+            });
+        }
+        let segments: Vec<Segment> = placed.into_iter().map(Segment::from).collect();
 
         let entry = GuestVirtAddr::new(header.e_entry(endian));
         if !entry.is_aligned(4) {
@@ -291,6 +327,27 @@ impl ElfImage {
     }
 }
 
+/// `name` fit to print on a terminal: control characters (ESC, newline,
+/// DEL, ...) written as escapes (`\x1b`, `\x0a`, `\u{85}`) and a backslash
+/// doubled, so a symbol name from an untrusted file cannot move the cursor,
+/// recolour the terminal or forge output lines. Borrows `name` when there
+/// is nothing to escape.
+pub fn printable(name: &str) -> Cow<'_, str> {
+    if !name.chars().any(|c| c.is_control() || c == '\\') {
+        return Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    for c in name.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if c.is_ascii_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 fn check_flags(flags: u32) -> Result<(), ElfError> {
     if flags & (EF_MIPS_ARCH_ASE_M16 | EF_MIPS_MICROMIPS) != 0 {
         return Err(ElfError::CompressedIsa(flags));
@@ -307,11 +364,32 @@ fn check_flags(flags: u32) -> Result<(), ElfError> {
     }
 }
 
-fn segment(
+/// A checked segment whose bytes still lie in the file.
+struct Placed<'a> {
+    vaddr: GuestVirtAddr,
+    paddr: MachineAddr,
+    data: &'a [u8],
+    mem_size: u32,
+    executable: bool,
+}
+
+impl From<Placed<'_>> for Segment {
+    fn from(p: Placed<'_>) -> Self {
+        Segment {
+            vaddr: p.vaddr,
+            paddr: p.paddr,
+            data: p.data.to_vec(),
+            mem_size: p.mem_size,
+            executable: p.executable,
+        }
+    }
+}
+
+fn segment<'a>(
     ph: &elf::ProgramHeader32<Endianness>,
     endian: Endianness,
-    bytes: &[u8],
-) -> Result<Segment, ElfError> {
+    bytes: &'a [u8],
+) -> Result<Placed<'a>, ElfError> {
     let vaddr = ph.p_vaddr(endian);
     let filesz = ph.p_filesz(endian);
     let memsz = ph.p_memsz(endian);
@@ -334,10 +412,10 @@ fn segment(
             offset: ph.p_offset(endian),
             filesz,
         })?;
-    Ok(Segment {
+    Ok(Placed {
         vaddr: gva,
         paddr,
-        data: data.to_vec(),
+        data,
         mem_size: memsz,
         executable: ph.p_flags(endian) & elf::PF_X != 0,
     })
@@ -364,12 +442,21 @@ fn symbols(
         if name.is_empty() {
             continue;
         }
+        if out.len() == MAX_SYMBOLS {
+            return Err(ElfError::TooManySymbols(MAX_SYMBOLS));
+        }
+        let name = match name.get(..MAX_SYMBOL_NAME) {
+            Some(cut) if name.len() > MAX_SYMBOL_NAME => {
+                format!("{}...", String::from_utf8_lossy(cut))
+            }
+            _ => String::from_utf8_lossy(name).into_owned(),
+        };
         out.push((
             kind != elf::STT_FUNC,
             Symbol {
                 addr: GuestVirtAddr::new(sym.st_value(endian)),
                 size: sym.st_size(endian),
-                name: String::from_utf8_lossy(name).into_owned(),
+                name,
             },
         ));
     }
@@ -791,6 +878,126 @@ mod tests {
             flags: elf::PF_X,
         });
         assert_eq!(parse(&s).unwrap().segments.len(), 2);
+    }
+
+    #[test]
+    fn segments_needing_more_than_the_largest_ram_are_refused() {
+        // Two zero-filled segments of 200 MiB: each could be placed, but
+        // not both in one machine. Refused before anything is copied.
+        let mut s = good();
+        for paddr in [0x0100_0000, 0x1000_0000] {
+            s.segments.push(Seg {
+                vaddr: paddr,
+                paddr,
+                data: vec![],
+                memsz: 200 << 20,
+                flags: elf::PF_R | elf::PF_W,
+            });
+        }
+        let e = parse(&s).unwrap_err();
+        assert!(
+            matches!(e, ElfError::ImageTooLarge { total, limit }
+                if total == (400 << 20) + 0x110 && limit == MAX_IMAGE_BYTES),
+            "{e:?}"
+        );
+        s.segments.pop();
+        assert!(parse(&s).is_ok(), "one of them fits");
+    }
+
+    #[test]
+    fn many_segments_over_the_same_file_bytes_are_bounded() {
+        // 300 program headers all pointing at the same 1 MiB of the file,
+        // at distinct physical addresses: 300 MiB of copies from a file of
+        // little more than 1 MiB. Refused on the headers alone.
+        const N: usize = 300;
+        let mut s = good();
+        for i in 0..N as u32 {
+            let a = 0x0100_0000 + (i << 20);
+            s.segments.push(Seg {
+                vaddr: a,
+                paddr: a,
+                data: vec![0; 4],
+                memsz: 1 << 20,
+                flags: elf::PF_R,
+            });
+        }
+        s.segments.push(Seg {
+            vaddr: 0x4000_0000,
+            paddr: 0x4000_0000,
+            data: vec![0xa5; 1 << 20],
+            memsz: 1 << 20,
+            flags: elf::PF_R,
+        });
+        let mut bytes = build(&s);
+        let phdr = |i: usize| 52 + 32 * i;
+        let blob = phdr(2 + N);
+        let blob_offset: [u8; 4] = bytes[blob + 4..blob + 8].try_into().unwrap();
+        for i in 2..2 + N {
+            let ph = phdr(i);
+            bytes[ph + 4..ph + 8].copy_from_slice(&blob_offset);
+            bytes[ph + 16..ph + 20].copy_from_slice(&(1u32 << 20).to_le_bytes());
+        }
+        let e = ElfImage::parse(&bytes).unwrap_err();
+        assert!(
+            matches!(e, ElfError::ImageTooLarge { total, .. } if total == ((N as u64 + 1) << 20) + 0x110),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn symbol_names_are_bounded_and_printable() {
+        let long: &'static str = Box::leak("x".repeat(MAX_SYMBOL_NAME + 50).into_boxed_str());
+        let mut s = good();
+        s.symbols = vec![
+            ("evil\x1b[31m\nforged line", 0x8000_0100, 8, elf::STT_FUNC),
+            (long, 0x8000_1000, 2, elf::STT_OBJECT),
+        ];
+        let img = parse(&s).unwrap();
+        let (name, off) = img.symbolize(GuestVirtAddr::new(0x8000_0104)).unwrap();
+        assert_eq!((name, off), ("evil\x1b[31m\nforged line", 4), "kept as is");
+        assert_eq!(printable(name), "evil\\x1b[31m\\x0aforged line");
+        let (name, _) = img.symbolize(GuestVirtAddr::new(0x8000_1000)).unwrap();
+        assert_eq!(name.len(), MAX_SYMBOL_NAME + 3);
+        assert!(name.ends_with("x..."));
+        assert!(matches!(printable("_start"), Cow::Borrowed("_start")));
+        assert_eq!(printable("a\\b\u{7f}\u{85}é"), "a\\\\b\\x7f\\u{85}é");
+    }
+
+    #[test]
+    fn symbol_count_is_bounded() {
+        let mut s = good();
+        s.symbols = (0..=MAX_SYMBOLS)
+            .map(|i| ("s", 0x8000_0100 + (i as u32 & 0xfff), 0, elf::STT_NOTYPE))
+            .collect();
+        assert!(matches!(
+            parse(&s),
+            Err(ElfError::TooManySymbols(MAX_SYMBOLS))
+        ));
+        s.symbols.pop();
+        assert_eq!(parse(&s).unwrap().symbols().len(), MAX_SYMBOLS);
+    }
+
+    #[test]
+    fn loading_writes_file_bytes_and_zero_fills_dirty_memory() {
+        use crate::machine::{Machine, MachineConfig};
+        let mut m = Machine::new(MachineConfig { ram_bytes: 1 << 20 }).unwrap();
+        // Dirty the RAM the segments will cover, and a little past them.
+        m.write_phys(MachineAddr::new(0), &[0xee; 0x3000]).unwrap();
+        let mut s = good();
+        // A zero-filled tail of several pages after two file bytes.
+        s.segments[1].memsz = 0x1800;
+        let img = parse(&s).unwrap();
+        m.load_elf(&img).unwrap();
+        let text = m.read_phys(MachineAddr::new(0x100), 16).unwrap();
+        assert_eq!(&text[..4], &0x2408_0001u32.to_le_bytes());
+        let data = m.read_phys(MachineAddr::new(0x1000), 0x1800).unwrap();
+        assert_eq!(&data[..2], b"hi");
+        assert!(data[2..].iter().all(|&b| b == 0), "tail zero-filled");
+        let after = m.read_phys(MachineAddr::new(0x2800), 0x800).unwrap();
+        assert!(after.iter().all(|&b| b == 0xee), "nothing past mem_size");
+        let before = m.read_phys(MachineAddr::new(0xff), 1).unwrap();
+        assert_eq!(before, [0xee], "nothing before the segment");
+        assert_eq!(m.pc(), img.entry);
     }
 
     #[test]

@@ -220,7 +220,7 @@ impl Machine {
             Target::Uart(reg) => {
                 self.bus.uart.write(reg, v as u8);
                 let out = self.bus.uart.take_output();
-                self.stdout.extend_from_slice(&out);
+                self.push_output(super::console::Stream::Stdout, &out);
                 // The interrupt line may have changed.
                 self.stop_at = 0;
                 true

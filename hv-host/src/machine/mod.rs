@@ -28,6 +28,7 @@
 pub mod asm;
 pub mod bus;
 pub mod code;
+pub mod console;
 pub mod cp0;
 pub mod decode;
 pub mod devices;
@@ -158,6 +159,11 @@ pub enum Exit {
     Stalled,
     /// An exception routed to the host (see [`Machine::set_routing`]).
     Trap(Trap),
+    /// The pending console output reached [`console::OUTPUT_LIMIT`] bytes:
+    /// drain it ([`Machine::take_stdout`], [`Machine::take_stderr`]) and
+    /// call `run` again to continue. The guest sees nothing: the run just
+    /// ended early, after a whole instruction.
+    OutputPending,
 }
 
 /// A set of exception codes routed to the host.
@@ -336,18 +342,23 @@ impl Machine {
             }
         }
         for seg in &image.segments {
-            let mut bytes = seg.data.clone();
-            bytes.resize(seg.mem_size.max(seg.data.len() as u32) as usize, 0);
-            if !bytes.is_empty() {
-                // Checked above: every segment lies inside RAM.
-                self.bus
-                    .write_phys(seg.paddr, &bytes)
-                    .map_err(|a| LoadError::DoesNotFit {
-                        paddr: a,
-                        len: bytes.len() as u32,
-                        ram_end: MachineAddr::new(self.bus.ram_bytes()),
-                    })?;
-            }
+            // The file bytes, then zeros to the memory size, both written in
+            // place: no segment-sized temporary.
+            let file_len = seg.data.len() as u32;
+            let zeros = seg.mem_size.saturating_sub(file_len);
+            let ram_end = MachineAddr::new(self.bus.ram_bytes());
+            let does_not_fit = |paddr| LoadError::DoesNotFit {
+                paddr,
+                len: file_len + zeros,
+                ram_end,
+            };
+            // Checked above: every segment lies inside RAM.
+            self.bus
+                .write_phys(seg.paddr, &seg.data)
+                .map_err(does_not_fit)?;
+            self.bus
+                .zero_phys(MachineAddr::new(seg.paddr.raw() + file_len), zeros)
+                .map_err(does_not_fit)?;
         }
         self.memory_written_by_host();
         self.boot(image.entry);

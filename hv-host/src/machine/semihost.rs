@@ -9,11 +9,18 @@
 //! | 1  | `exit`  | `a0` = exit code            | does not return                |
 //! | 5  | `write` | `a0` = fd (1 or 2), `a1` = buffer (virtual), `a2` = length | `v0` = bytes written |
 //!
+//! A `write` of more than [`WRITE_MAX`] (4 KiB) bytes is partial, as
+//! POSIX allows: it writes the first 4 KiB and returns 4096 in `v0`; the
+//! guest writes the rest with further calls. The cut depends only on the
+//! length, so results are the same on every run. The output then waits in
+//! the machine's bounded buffers (see [`super::console`]).
+//!
 //! Anything else returns `v0 = -1`, `v1 = ENOSYS` (88); a buffer that does
 //! not translate returns `v0 = -1`, `v1 = EFAULT` (14); an fd other than 1
 //! or 2 returns `v1 = EBADF` (9).
 
 use super::Machine;
+use super::console::Stream;
 use super::insn::regs::{A0, A1, A2, T9, V0, V1};
 
 /// UHI operation numbers.
@@ -23,6 +30,9 @@ pub mod op {
     /// Write to a file descriptor.
     pub const WRITE: u32 = 5;
 }
+
+/// Most bytes one UHI `write` takes; a longer write is partial.
+pub const WRITE_MAX: u32 = 4096;
 
 const EBADF: u32 = 9;
 const EFAULT: u32 = 14;
@@ -38,24 +48,29 @@ impl Machine {
             }
             op::WRITE => {
                 let (fd, buf, len) = (self.gpr(A0), self.gpr(A1), self.gpr(A2));
-                let bytes = if len == 0 {
+                let stream = match fd {
+                    1 => Stream::Stdout,
+                    2 => Stream::Stderr,
+                    _ => return self.fail(EBADF),
+                };
+                // A longer write is partial (the guest writes the rest with
+                // further calls): the host never copies more than this
+                // much per call. The cut does not depend on how full the
+                // output is, so the guest sees the same results however
+                // often its owner drains it.
+                let take = len.min(WRITE_MAX);
+                let bytes = if take == 0 {
                     Some(Vec::new())
                 } else {
-                    self.read_virtual(buf, len)
+                    self.read_virtual(buf, take)
                 };
-                match (fd, bytes) {
-                    (1 | 2, Some(b)) => {
-                        if fd == 1 {
-                            &mut self.stdout
-                        } else {
-                            &mut self.stderr
-                        }
-                        .extend_from_slice(&b);
-                        self.set_gpr(V0, len);
+                match bytes {
+                    Some(b) => {
+                        self.push_output(stream, &b);
+                        self.set_gpr(V0, take);
                         self.set_gpr(V1, 0);
                     }
-                    (1 | 2, None) => self.fail(EFAULT),
-                    _ => self.fail(EBADF),
+                    None => self.fail(EFAULT),
                 }
             }
             _ => self.fail(ENOSYS),

@@ -17,7 +17,7 @@ use crate::machine::decode::{Op, classify};
 use crate::machine::insn::regs::{A0, A1, A2, T9, V0, V1};
 
 /// Most bytes one UHI `write` takes; the guest sees a partial write.
-pub const UHI_WRITE_MAX: u32 = 4096;
+pub const UHI_WRITE_MAX: u32 = crate::machine::semihost::WRITE_MAX;
 
 const EBADF: u32 = 9;
 const EFAULT: u32 = 14;

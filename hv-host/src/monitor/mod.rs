@@ -328,7 +328,9 @@ impl Monitor {
         let ran = self.machine.instructions() - before;
         self.vms[self.cur].stats.guest_instructions += ran;
         match exit {
-            Exit::BudgetExhausted => {}
+            // The guest's console output is the monitor's (per VM), so the
+            // machine's own buffer stays empty; nothing to drain.
+            Exit::BudgetExhausted | Exit::OutputPending => {}
             Exit::Trap(t) => self.handle_trap(t),
             // The guest never runs in kernel mode and its interrupts are
             // virtual, so neither can happen; stop the VM if they do.

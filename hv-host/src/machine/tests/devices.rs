@@ -1,6 +1,7 @@
 //! The devices as the guest sees them: the UART's registers and its
 //! transmitter-empty interrupt on IP4, and UHI semihosting (`write` to
-//! stdout/stderr with its errors, `exit` codes).
+//! stdout/stderr with its errors and partial writes, `exit` codes), and the
+//! bound on pending output (`Exit::OutputPending`).
 
 use super::*;
 use status::IE;
@@ -164,4 +165,99 @@ fn semihosting_exit_codes() {
         let mut m = boot(a, []);
         assert_eq!(m.run(1000), Exit::Shutdown { code });
     }
+}
+
+#[test]
+fn uhi_write_longer_than_write_max_is_partial() {
+    use crate::machine::semihost::WRITE_MAX;
+    let text = ORIGIN + 0x1000;
+    let total = 3 * WRITE_MAX + 100;
+    let mut a = Asm::new(ORIGIN);
+    uhi_write(&mut a, 1, text, total, S0, S1);
+    // The POSIX idiom: write the rest until nothing is left.
+    a.li(S2, text + WRITE_MAX)
+        .li(S3, total - WRITE_MAX)
+        .li(S4, 1);
+    let again = a.here();
+    a.emit(mov(A1, S2)).emit(mov(A2, S3)).li(A0, 1).li(T9, 5);
+    a.emit(sdbbp(1));
+    a.emit(addu(S2, S2, V0));
+    a.emit(subu(S3, S3, V0));
+    a.emit(addiu(S4, S4, 1));
+    a.bne(S3, ZERO, again).nop();
+    exit_ok(&mut a);
+    let pattern: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+    let mut data = Asm::new(text);
+    data.bytes(&pattern);
+    let mut m = boot(a, [data]);
+    assert_eq!(m.run(1000), Exit::Shutdown { code: 0 });
+    assert_eq!((m.gpr(S0.num()), m.gpr(S1.num())), (WRITE_MAX, 0));
+    assert_eq!(m.gpr(S4.num()), 4, "four calls in all");
+    assert_eq!(m.take_stdout(), pattern, "every byte, in order");
+}
+
+/// Runs `m` for `ticks`, draining after every return as a runner does;
+/// checks the pending output each time and returns the bytes drained
+/// from stdout and how many runs ended with `OutputPending`.
+fn run_draining(m: &mut Machine, ticks: u64) -> (u64, u32) {
+    use crate::machine::console::MAX_PENDING_OUTPUT;
+    let (mut drained, mut early) = (0u64, 0);
+    while m.ticks() < ticks {
+        let exit = m.run(ticks - m.ticks());
+        assert!(
+            m.pending_output() <= MAX_PENDING_OUTPUT,
+            "{} bytes pending after {exit:?}",
+            m.pending_output()
+        );
+        drained += m.take_stdout().len() as u64;
+        assert!(m.take_stderr().is_empty());
+        match exit {
+            Exit::OutputPending => early += 1,
+            Exit::BudgetExhausted => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    (drained, early)
+}
+
+#[test]
+fn a_guest_writing_64_mib_in_a_loop_cannot_grow_the_pending_output() {
+    // write(1, 0x8000_0000, 64 MiB) over and over, with a short delay loop
+    // between calls; s0 sums what the calls returned.
+    let mut a = Asm::new(ORIGIN);
+    let top = a.here();
+    a.li(A0, 1).li(A1, 0x8000_0000).li(A2, 64 << 20).li(T9, 5);
+    a.emit(sdbbp(1));
+    a.emit(addu(S0, S0, V0));
+    a.li(T0, 200);
+    let delay = a.here();
+    a.emit(addiu(T0, T0, -1));
+    a.bne(T0, ZERO, delay).nop();
+    a.b(top).nop();
+    let mut m = boot(a, []);
+    let (drained, early) = run_draining(&mut m, 5_000_000);
+    assert_eq!(m.instructions(), 5_000_000, "it ran the whole time");
+    let returned = u64::from(m.gpr(S0.num()));
+    assert!(returned > 10 << 20, "{returned} bytes written");
+    assert_eq!(returned % u64::from(crate::machine::semihost::WRITE_MAX), 0);
+    // The last call may not have been added to s0 yet.
+    assert!((returned..=returned + 4096).contains(&drained));
+    assert!(early > 100, "the run loop returned to let the host drain");
+}
+
+#[test]
+fn a_guest_spinning_on_the_uart_cannot_grow_the_pending_output() {
+    let mut a = Asm::new(ORIGIN);
+    a.li(T0, UART).li(T1, u32::from(b'u'));
+    let top = a.here();
+    a.emit(sb(T1, 0, T0));
+    a.b(top).nop();
+    let mut m = boot(a, []);
+    let (drained, early) = run_draining(&mut m, 3_000_000);
+    // Three instructions per byte, after a two-instruction prologue.
+    assert!((999_999..=1_000_000).contains(&drained), "{drained}");
+    assert_eq!(
+        early,
+        (drained / crate::machine::console::OUTPUT_LIMIT as u64) as u32
+    );
 }
