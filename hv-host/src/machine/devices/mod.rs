@@ -1,4 +1,8 @@
 //! Devices on the machine's bus. Each device owns its registers and its
 //! interrupt line; the bus ([`super::bus`]) routes physical addresses to it.
 
+pub mod gt64120;
+pub mod i8259;
+pub mod malta_fpga;
+pub mod mc146818;
 pub mod uart;

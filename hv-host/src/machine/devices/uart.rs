@@ -1,16 +1,39 @@
-//! A 16550-compatible UART, as on QEMU's `mipssim` board: eight byte-wide
-//! registers, transmit only (nothing is ever received), transmission
-//! instantaneous. Its interrupt line is CPU hardware interrupt 2 (Cause.IP4).
+//! A 16550-compatible UART, as on QEMU's `mipssim` board (and the Malta
+//! board's PIIX4 serial ports): eight byte-wide registers, transmission
+//! instantaneous. On `mipssim` its interrupt line is CPU hardware interrupt
+//! 2 (Cause.IP4).
 //!
 //! Transmitted bytes are appended to an output buffer that the owner drains;
 //! nothing is lost and nothing depends on the host's terminal.
+//!
+//! Receiving: the owner pushes bytes with [`Uart::push_input`] into a
+//! bounded queue of [`RX_CAPACITY`] bytes. A full queue applies
+//! back-pressure: `push_input` takes what fits and returns how many bytes it
+//! took, and the owner keeps the rest for later, so nothing is dropped and
+//! the overrun error never occurs. RBR reads take the oldest byte; LSR.DR is
+//! set while the queue is non-empty; with IER bit 0 set a non-empty queue
+//! requests the received-data-available interrupt, which IIR reports (code
+//! `0x4`) ahead of the transmitter-empty one (`0x2`), and which clears when
+//! the queue is drained. The FIFO trigger level and the character-timeout
+//! interrupt are not modelled (any received byte raises the interrupt at
+//! once). In loopback mode (MCR bit 4) MSR reflects MCR's outputs, as the
+//! 8250 driver's probe expects; transmitted bytes still go to the output.
+
+use std::collections::VecDeque;
 
 /// Size of the register window in bytes.
 pub const UART_WINDOW: u32 = 8;
 
+/// How many received bytes the UART holds before `push_input` refuses
+/// more.
+pub const RX_CAPACITY: usize = 4096;
+
+const LSR_DR: u8 = 1 << 0;
 const LSR_THRE: u8 = 1 << 5;
 const LSR_TEMT: u8 = 1 << 6;
+const IER_RDI: u8 = 1 << 0;
 const IER_THRI: u8 = 1 << 1;
+const MCR_LOOP: u8 = 1 << 4;
 const LCR_DLAB: u8 = 1 << 7;
 
 /// The UART's state.
@@ -27,6 +50,8 @@ pub struct Uart {
     /// cleared by reading IIR or writing THR).
     thre_pending: bool,
     output: Vec<u8>,
+    /// Received bytes not yet read, oldest first.
+    input: VecDeque<u8>,
 }
 
 impl Uart {
@@ -43,12 +68,14 @@ impl Uart {
         let dlab = self.lcr & LCR_DLAB != 0;
         match offset {
             0 if dlab => self.dll,
-            0 => 0, // RBR: nothing is ever received.
+            0 => self.input.pop_front().unwrap_or(0),
             1 if dlab => self.dlm,
             1 => self.ier,
             2 => {
                 let fifo = if self.fcr & 1 != 0 { 0xc0 } else { 0 };
-                if self.irq_thre() {
+                if self.irq_rda() {
+                    fifo | 0x04
+                } else if self.irq_thre() {
                     self.thre_pending = false;
                     fifo | 0x02
                 } else {
@@ -57,7 +84,12 @@ impl Uart {
             }
             3 => self.lcr,
             4 => self.mcr,
-            5 => LSR_THRE | LSR_TEMT,
+            5 => LSR_THRE | LSR_TEMT | if self.input.is_empty() { 0 } else { LSR_DR },
+            // MSR in loopback: CTS = RTS, DSR = DTR, RI = OUT1, DCD = OUT2.
+            6 if self.mcr & MCR_LOOP != 0 => {
+                let m = self.mcr;
+                ((m & 0x02) << 3) | ((m & 0x01) << 5) | ((m & 0x04) << 4) | ((m & 0x08) << 4)
+            }
             6 => 0xb0, // MSR: CTS, DSR, DCD asserted.
             _ => self.scr,
         }
@@ -92,9 +124,26 @@ impl Uart {
         self.ier & IER_THRI != 0 && self.thre_pending
     }
 
+    fn irq_rda(&self) -> bool {
+        self.ier & IER_RDI != 0 && !self.input.is_empty()
+    }
+
     /// The level of the interrupt line.
     pub fn irq(&self) -> bool {
-        self.irq_thre()
+        self.irq_rda() || self.irq_thre()
+    }
+
+    /// Queues received bytes; takes as many as fit in [`RX_CAPACITY`] and
+    /// returns how many it took (the owner keeps the rest).
+    pub fn push_input(&mut self, bytes: &[u8]) -> usize {
+        let n = bytes.len().min(RX_CAPACITY - self.input.len());
+        self.input.extend(&bytes[..n]);
+        n
+    }
+
+    /// How many received bytes wait to be read.
+    pub fn input_len(&self) -> usize {
+        self.input.len()
     }
 
     /// Takes the bytes transmitted since the last call.
@@ -138,5 +187,53 @@ mod tests {
         assert!(!u.irq(), "reading IIR acknowledges");
         u.write(0, b'x');
         assert!(u.irq(), "empty again after a write");
+    }
+
+    #[test]
+    fn receive_in_order_with_data_ready() {
+        let mut u = Uart::new();
+        assert_eq!(u.read(5) & LSR_DR, 0);
+        assert_eq!(u.push_input(b"ok"), 2);
+        assert_eq!(u.read(5) & LSR_DR, LSR_DR);
+        assert_eq!(u.read(0), b'o');
+        assert_eq!(u.read(0), b'k');
+        assert_eq!(u.read(5) & LSR_DR, 0);
+        assert_eq!(u.read(0), 0, "empty RBR reads 0");
+    }
+
+    #[test]
+    fn receive_interrupt_and_iir_priority() {
+        let mut u = Uart::new();
+        u.push_input(b"a");
+        assert!(!u.irq(), "IER bit 0 clear");
+        u.write(1, IER_RDI | IER_THRI);
+        assert!(u.irq());
+        assert_eq!(u.read(2) & 0x0f, 0x04, "received data outranks THRE");
+        assert_eq!(u.read(2) & 0x0f, 0x04, "IIR read does not clear it");
+        assert_eq!(u.read(0), b'a');
+        assert_eq!(u.read(2) & 0x0f, 0x02, "then THRE");
+        assert_eq!(u.read(2) & 0x0f, 0x01, "then nothing");
+        assert!(!u.irq());
+    }
+
+    #[test]
+    fn full_queue_pushes_back() {
+        let mut u = Uart::new();
+        let big = vec![b'x'; RX_CAPACITY + 10];
+        assert_eq!(u.push_input(&big), RX_CAPACITY);
+        assert_eq!(u.push_input(b"y"), 0);
+        assert_eq!(u.input_len(), RX_CAPACITY);
+        u.read(0);
+        assert_eq!(u.push_input(b"yz"), 1);
+    }
+
+    #[test]
+    fn loopback_msr_follows_mcr() {
+        let mut u = Uart::new();
+        assert_eq!(u.read(6), 0xb0);
+        u.write(4, MCR_LOOP | 0x0a);
+        assert_eq!(u.read(6) & 0xf0, 0x90, "the 8250 probe's check");
+        u.write(4, MCR_LOOP | 0x05);
+        assert_eq!(u.read(6) & 0xf0, 0x60);
     }
 }
