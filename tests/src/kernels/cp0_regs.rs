@@ -44,7 +44,10 @@ fn read_only(k: &mut Kernel, name: &str, reg: (u8, u8)) {
 /// The CP0 register kernel.
 pub fn kernel() -> GuestProgram {
     let mut k = Kernel::new("cp0_regs", Console::Uart);
-    write_read_masked(&mut k, "index", c0::INDEX, 0xffff_ffff, 0x7fff_ffff, 0x1f);
+    // Index values at or above the entry count are UNDEFINED to write;
+    // P (bit 31) is read-only.
+    write_read_masked(&mut k, "index", c0::INDEX, 0x0000_001f, 0x7fff_ffff, 0x1f);
+    write_read_masked(&mut k, "index", c0::INDEX, 0x8000_000a, 0x7fff_ffff, 0xa);
     write_read_masked(&mut k, "index", c0::INDEX, 0, 0x7fff_ffff, 0);
     write_read(&mut k, "entrylo0", c0::ENTRYLO0, 0xffff_ffff, 0x03ff_ffff);
     write_read(&mut k, "entrylo0", c0::ENTRYLO0, 0, 0);
