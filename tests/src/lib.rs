@@ -3,6 +3,7 @@
 //! ([`programs`]), and helpers to run the runner binary ([`process`]).
 
 pub mod elf_writer;
+pub mod kernels;
 pub mod process;
 pub mod programs;
 
