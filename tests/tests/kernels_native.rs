@@ -54,10 +54,8 @@ fn timer() {
 }
 
 #[test]
-#[ignore = "needs Count freeze with Cause.DC: the machine neither keeps Cause.DC nor stops Count"]
 fn timer_dc() {
-    // The architectural output, written by hand (there is no snapshot
-    // while the machine gets it wrong).
+    // The architectural output, written by hand (QEMU's agrees).
     let (out, code) = run("timer_dc");
     assert_eq!(
         out,

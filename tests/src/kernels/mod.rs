@@ -67,9 +67,58 @@ pub fn run_native(elf: &[u8], ram_bytes: u32, max_ticks: u64) -> (Vec<u8>, Optio
     if m.load_elf(&image).is_err() {
         return (Vec::new(), None);
     }
-    let code = match m.run(max_ticks) {
-        Exit::Shutdown { code } => Some(code),
+    let mut out = Vec::new();
+    let code = loop {
+        let left = max_ticks.saturating_sub(m.ticks());
+        if left == 0 {
+            break None;
+        }
+        let exit = m.run(left);
+        out.extend(m.take_stdout());
+        match exit {
+            Exit::Shutdown { code } => break Some(code),
+            Exit::OutputPending | Exit::BudgetExhausted => {}
+            _ => break None,
+        }
+    };
+    out.extend(m.take_stdout());
+    (out, code)
+}
+
+/// Runs the kernel `elf` alone under the monitor (`--mode full`) with
+/// `ram_bytes` of guest RAM for at most `max_ticks` clock ticks; returns
+/// what [`run_native`] returns.
+pub fn run_full(elf: &[u8], ram_bytes: u32, max_ticks: u64) -> (Vec<u8>, Option<i32>) {
+    use hv_host::monitor::{Monitor, MonitorConfig, MonitorExit, VmConfig, VmId, VmStop};
+    let Ok(image) = ElfImage::parse(elf) else {
+        return (Vec::new(), None);
+    };
+    let vm = VmConfig {
+        ram_bytes,
+        ..VmConfig::default()
+    };
+    let Ok(mut mon) = Monitor::new(MonitorConfig::default(), &[vm]) else {
+        return (Vec::new(), None);
+    };
+    if mon.load(VmId(0), &image).is_err() {
+        return (Vec::new(), None);
+    }
+    let mut out = Vec::new();
+    loop {
+        let left = max_ticks.saturating_sub(mon.ticks());
+        if left == 0 {
+            break;
+        }
+        let exit = mon.run(left);
+        out.extend(mon.take_console(VmId(0)));
+        if exit == MonitorExit::AllStopped {
+            break;
+        }
+    }
+    out.extend(mon.take_console(VmId(0)));
+    let code = match mon.stop_reason(VmId(0)) {
+        Some(VmStop::Exited(code)) => Some(*code),
         _ => None,
     };
-    (m.take_stdout(), code)
+    (out, code)
 }
