@@ -287,6 +287,20 @@ impl Monitor {
         Ok(())
     }
 
+    /// Sets general-purpose register `reg` of VM `vm` (a boot argument in
+    /// `a1..a3` after [`Monitor::load`], say). Writes to `$zero` and to
+    /// numbers above 31 are ignored.
+    pub fn set_gpr(&mut self, vm: VmId, reg: u8, value: u32) {
+        if !(1..32).contains(&reg) {
+            return;
+        }
+        if vm.0 == self.cur {
+            self.machine.set_gpr(reg, value);
+        } else if let Some(v) = self.vms.get_mut(vm.0) {
+            v.cpu.gpr[usize::from(reg)] = value;
+        }
+    }
+
     /// Runs the VMs for at most `budget` clock ticks.
     pub fn run(&mut self, budget: u64) -> MonitorExit {
         let end = self.machine.ticks().saturating_add(budget);
