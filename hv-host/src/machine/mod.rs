@@ -155,7 +155,8 @@ pub enum Exit {
         code: i32,
     },
     /// The CPU executes `wait` and nothing can ever wake it: the timer
-    /// interrupt is masked (Status.IM7 clear) and no other line is pending.
+    /// interrupt is masked (Status.IM7 clear) or Count is stopped
+    /// (Cause.DC set), and no other line is pending.
     Stalled,
     /// An exception routed to the host (see [`Machine::set_routing`]).
     Trap(Trap),
@@ -692,7 +693,9 @@ impl Machine {
             if self.waiting {
                 if self.unmasked_pending() != 0 {
                     self.waiting = false;
-                } else if self.cp0.status & (1 << 15) == 0 {
+                } else if self.cp0.status & (1 << 15) == 0 || self.count_frozen.is_some() {
+                    // The timer is masked, or Count is stopped (Cause.DC):
+                    // nothing will ever wake the CPU.
                     return Exit::Stalled;
                 }
             }

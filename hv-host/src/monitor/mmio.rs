@@ -9,7 +9,7 @@
 
 use super::memory::GuestMemory;
 use super::stats::ExitReason;
-use super::vm::{VmState, VmStop};
+use super::vm::VmStop;
 use super::{Monitor, cost};
 use crate::addr::GuestPhysAddr;
 use crate::machine::Trap;
@@ -105,7 +105,8 @@ impl Monitor {
             crate::machine::semihost::op::EXIT => {
                 self.emulated(1);
                 self.machine.skip_instruction();
-                self.vms[self.cur].state = VmState::Stopped(VmStop::Exited(a0 as i32));
+                let now = self.now();
+                self.vms[self.cur].stop(VmStop::Exited(a0 as i32), now);
                 self.trace(t.pc, t.insn, ExitReason::Semihost, || {
                     format!("exit({})", a0 as i32)
                 });

@@ -412,8 +412,8 @@ impl Monitor {
 
     /// Stops the current VM with a diagnostic.
     fn crash(&mut self, pc: GuestVirtAddr, insn: Option<Instruction>, cause: String) {
-        let vm = &mut self.vms[self.cur];
-        vm.state = VmState::Stopped(VmStop::Crashed(CrashReport { pc, insn, cause }));
+        let now = self.now();
+        self.vms[self.cur].stop(VmStop::Crashed(CrashReport { pc, insn, cause }), now);
     }
 
     /// Makes the real CPU run the current VM as its virtual state says:

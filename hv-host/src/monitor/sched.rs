@@ -87,7 +87,7 @@ impl Monitor {
             // Nothing can ever wake them (timers frozen): they are stalled.
             for vm in &mut self.vms {
                 if vm.state == VmState::Waiting {
-                    vm.state = VmState::Stopped(VmStop::Stalled);
+                    vm.stop(VmStop::Stalled, now);
                 }
             }
             return;
@@ -107,7 +107,7 @@ impl Monitor {
         let now = self.now();
         let vm = &mut self.vms[self.cur];
         if vm.cp0.timer_at == u64::MAX && vm.cp0.unmasked_pending(vm.irq_lines()) == 0 {
-            vm.state = VmState::Stopped(VmStop::Stalled);
+            vm.stop(VmStop::Stalled, now);
             return;
         }
         let until = vm.cp0.timer_at.min(self.slice_end).min(end).max(now);
@@ -125,11 +125,12 @@ impl Monitor {
             return;
         }
         let timer_masked = vm.cp0.regs.status & status::IM & (1 << 15) == 0;
-        vm.state = if timer_masked || vm.cp0.timer_at == u64::MAX {
-            VmState::Stopped(VmStop::Stalled)
+        if timer_masked || vm.cp0.timer_at == u64::MAX {
+            let now = self.machine.ticks();
+            self.vms[self.cur].stop(VmStop::Stalled, now);
         } else {
-            VmState::Waiting
-        };
+            vm.state = VmState::Waiting;
+        }
     }
 
     /// Switches the CPU to VM `next`: saves the current VM's CPU state,

@@ -128,6 +128,9 @@ pub struct VmStats {
     pub monitor_cycles: u64,
     /// Hypercalls by number.
     pub hypercalls: [u64; 16],
+    /// The global clock tick at which the VM stopped, if it did: how long
+    /// it took in virtual time, idle time and other VMs' time included.
+    pub stopped_at: Option<u64>,
 }
 
 impl VmStats {

@@ -132,6 +132,12 @@ impl Vm {
         matches!(self.state, VmState::Stopped(_))
     }
 
+    /// Stops the VM for good at clock tick `now`.
+    pub(super) fn stop(&mut self, reason: VmStop, now: u64) {
+        self.state = VmState::Stopped(reason);
+        self.stats.stopped_at = Some(now);
+    }
+
     /// Moves UART output to the console.
     pub(super) fn drain_uart(&mut self) {
         let out = self.uart.take_output();

@@ -329,3 +329,23 @@ fn wait_with_the_timer_masked_stalls() {
     assert_eq!(m.run(100_000), Exit::Shutdown { code: 0 });
     assert_eq!(m.gpr(S0.num()), 1);
 }
+
+#[test]
+fn wait_with_count_stopped_stalls() {
+    // The timer is unmasked, but Cause.DC stops Count: it can never reach
+    // Compare, so nothing can wake the CPU.
+    let mut a = Asm::new(ORIGIN);
+    normal_vectors(&mut a);
+    a.li(T0, IM7);
+    a.emit(mtc0(T0, reg::STATUS, 0));
+    a.li(T0, 1000);
+    a.emit(mtc0(T0, reg::COMPARE, 0));
+    a.li(T0, 1 << 27);
+    a.emit(mtc0(T0, reg::CAUSE, 0));
+    a.emit(wait(0));
+    a.emit(addiu(S0, ZERO, 1));
+    let mut m = boot(a, []);
+    assert_eq!(m.run(1_000_000), Exit::Stalled);
+    assert_eq!(m.gpr(S0.num()), 0);
+    assert!(m.ticks() < 100, "no time was skipped: {}", m.ticks());
+}
