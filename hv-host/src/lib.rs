@@ -1,5 +1,5 @@
-//! The host side of the SDK: the emulated MIPS32 machine ([`machine`]) and,
-//! in a later issue, the virtual machine monitor that runs guests on it.
+//! The host side of the SDK: the emulated MIPS32 machine ([`machine`]) and
+//! the virtual machine monitor that runs guests on it ([`monitor`]).
 //!
 //! The machine is deterministic: time inside it is the count of executed
 //! instructions, never the host clock, so the same image and flags always
