@@ -106,6 +106,10 @@ pub enum DiscoverLeaf {
     Version = 0,
     /// The [`Features`] bits.
     Features = 1,
+    /// Turn features off (since 1.1): `a1` holds the bits the guest does
+    /// not want; `v1` returns the features still offered. A feature turned
+    /// off stays off for the VM's life.
+    DisableFeatures = 2,
 }
 
 impl Hypercall {
@@ -178,6 +182,7 @@ impl TryFrom<u32> for DiscoverLeaf {
         match leaf {
             0 => Ok(DiscoverLeaf::Version),
             1 => Ok(DiscoverLeaf::Features),
+            2 => Ok(DiscoverLeaf::DisableFeatures),
             _ => Err(UnknownLeaf(leaf)),
         }
     }
@@ -265,13 +270,18 @@ mod tests {
 
     #[test]
     fn discover_leaves_round_trip() {
-        for leaf in [DiscoverLeaf::Version, DiscoverLeaf::Features] {
+        for leaf in [
+            DiscoverLeaf::Version,
+            DiscoverLeaf::Features,
+            DiscoverLeaf::DisableFeatures,
+        ] {
             assert_eq!(DiscoverLeaf::try_from(u32::from(leaf)), Ok(leaf));
         }
         assert_eq!(u32::from(DiscoverLeaf::Version), 0);
         assert_eq!(u32::from(DiscoverLeaf::Features), 1);
-        assert_eq!(DiscoverLeaf::try_from(2), Err(UnknownLeaf(2)));
-        assert_eq!(HvError::from(UnknownLeaf(2)), HvError::UnknownCall);
+        assert_eq!(u32::from(DiscoverLeaf::DisableFeatures), 2);
+        assert_eq!(DiscoverLeaf::try_from(3), Err(UnknownLeaf(3)));
+        assert_eq!(HvError::from(UnknownLeaf(3)), HvError::UnknownCall);
     }
 
     #[test]

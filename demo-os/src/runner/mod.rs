@@ -191,7 +191,7 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     match cli.mode {
         Mode::Native => {}
         Mode::Full => return monitored::run(cli, false, stdout, stderr),
-        Mode::Para => return Err(RunnerError::NotImplemented("para")),
+        Mode::Para => return monitored::run(cli, true, stdout, stderr),
         Mode::Compare => return Err(RunnerError::NotImplemented("compare")),
     }
     if cli.trace == Some(TraceKind::Exits) {

@@ -234,8 +234,9 @@ impl Monitor {
         });
     }
 
-    /// A Reserved Instruction exception: a semihosting call and `rdhwr`
-    /// are handled; anything else is forwarded.
+    /// A Reserved Instruction exception: a semihosting call, `rdhwr` and
+    /// (under `--mode para`) a hypercall are handled; anything else is
+    /// forwarded.
     pub(super) fn reserved(&mut self, t: Trap) {
         let Some(insn) = t.insn else {
             return self.forward_trap(t, ExitReason::ResvdInst);
@@ -244,6 +245,9 @@ impl Monitor {
         match classify(insn) {
             Op::Sdbbp if insn.code20() == 1 && vm.cp0.kernel_mode() => self.semihost(t),
             Op::Rdhwr => self.rdhwr(t, insn),
+            _ if self.config.hypercalls && hv_abi::is_hypcall(insn.word()) => {
+                self.hypercall(t, insn.word())
+            }
             _ => self.forward_trap(t, ExitReason::ResvdInst),
         }
     }

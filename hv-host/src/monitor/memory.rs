@@ -97,6 +97,9 @@ pub struct GuestMemory {
     ram_bytes: u32,
     /// Machine frame of each guest frame, if allocated.
     frames: Vec<Option<MachineAddr>>,
+    /// Whether each guest frame may have been written since the monitor
+    /// zeroed it (write tracking, for "page already zeroed").
+    written: Vec<bool>,
     /// Frames the monitor zeroed before the VM first saw them.
     pub frames_zeroed: u64,
 }
@@ -108,6 +111,7 @@ impl GuestMemory {
         Self {
             ram_bytes,
             frames: vec![None; (ram_bytes / FRAME) as usize],
+            written: vec![false; (ram_bytes / FRAME) as usize],
             frames_zeroed: 0,
         }
     }
@@ -166,6 +170,27 @@ impl GuestMemory {
         Ok(f)
     }
 
+    /// Whether RAM frame `gpa` is all-zero for certain: never touched (it
+    /// will be zeroed on first use), or zeroed by the monitor and not
+    /// written since through any path the monitor let write it.
+    pub fn vouch_zero(&self, gpa: GuestPhysAddr) -> bool {
+        let i = (gpa.raw() / FRAME) as usize;
+        gpa.raw() < self.ram_bytes && !self.written.get(i).copied().unwrap_or(true)
+    }
+
+    /// Whether RAM frame `gpa` may have been written since it was zeroed.
+    pub fn is_written(&self, gpa: GuestPhysAddr) -> bool {
+        let i = (gpa.raw() / FRAME) as usize;
+        self.written.get(i).copied().unwrap_or(true)
+    }
+
+    /// Records that RAM frame `gpa` is (about to be) written.
+    pub fn mark_written(&mut self, gpa: GuestPhysAddr) {
+        if let Some(w) = self.written.get_mut((gpa.raw() / FRAME) as usize) {
+            *w = true;
+        }
+    }
+
     /// The machine address of RAM byte `gpa` if its frame is allocated.
     pub fn peek(&self, gpa: GuestPhysAddr) -> Option<MachineAddr> {
         let f = (*self.frames.get((gpa.raw() / FRAME) as usize)?)?;
@@ -193,7 +218,9 @@ impl GuestMemory {
         let mut rest = bytes;
         while !rest.is_empty() {
             let n = rest.len().min((FRAME - a % FRAME) as usize);
-            let f = self.frame(GuestPhysAddr::new(a & !(FRAME - 1)), pool, machine)?;
+            let frame = GuestPhysAddr::new(a & !(FRAME - 1));
+            let f = self.frame(frame, pool, machine)?;
+            self.mark_written(frame);
             machine.write_machine(f.wrapping_add(a % FRAME), &rest[..n])?;
             rest = &rest[n..];
             a = a

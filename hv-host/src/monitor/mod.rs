@@ -36,6 +36,7 @@
 pub mod cost;
 pub mod emulate;
 pub mod forward;
+pub mod hypercall;
 pub mod memory;
 pub mod mmio;
 pub mod sched;
@@ -167,6 +168,11 @@ pub struct Monitor {
     slice_end: u64,
     rtlb: RealTlb,
     trace: Vec<ExitRecord>,
+    /// `v1` of a failing hypercall that defines one (a batch's index).
+    failed_value: u32,
+    /// Whether hypercalls are recorded ([`Monitor::record_hypercalls`]).
+    record_hypercalls: bool,
+    hypercall_log: Vec<(VmId, hypercall::HypercallRecord)>,
 }
 
 impl Monitor {
@@ -218,7 +224,15 @@ impl Monitor {
             slice_end: 0,
             rtlb: RealTlb::new(),
             trace: Vec::new(),
+            failed_value: 0,
+            record_hypercalls: false,
+            hypercall_log: Vec::new(),
         };
+        if config.hypercalls {
+            for vm in &mut m.vms {
+                vm.features = hypercall::OFFERED;
+            }
+        }
         m.enter_current();
         Ok(m)
     }
@@ -485,6 +499,17 @@ impl Monitor {
             .get_mut(vm.0)
             .map(|v| core::mem::take(&mut v.stderr))
             .unwrap_or_default()
+    }
+
+    /// Records every hypercall (number, arguments, result) from now on,
+    /// for [`Monitor::take_hypercalls`]; the owner must drain them.
+    pub fn record_hypercalls(&mut self, on: bool) {
+        self.record_hypercalls = on;
+    }
+
+    /// Takes the hypercalls recorded since the last call.
+    pub fn take_hypercalls(&mut self) -> Vec<(VmId, hypercall::HypercallRecord)> {
+        core::mem::take(&mut self.hypercall_log)
     }
 
     /// Takes the exits recorded since the last call.

@@ -30,8 +30,10 @@ impl Monitor {
         for vm in &mut self.vms {
             if vm.state == VmState::Waiting {
                 vm.cp0.tick(now);
-                if vm.cp0.unmasked_pending(vm.irq_lines()) != 0 {
+                let deadline = vm.yield_until.is_some_and(|t| now >= t);
+                if deadline || vm.cp0.unmasked_pending(vm.irq_lines()) != 0 {
                     vm.state = VmState::Running;
+                    vm.yield_until = None;
                 }
             }
         }
@@ -39,7 +41,8 @@ impl Monitor {
         let keep = now < self.slice_end
             && match cur.state {
                 VmState::Running => true,
-                VmState::Waiting => !self.config.idle_inference,
+                // A VM that yielded explicitly is always descheduled.
+                VmState::Waiting => !self.config.idle_inference && cur.yield_until.is_none(),
                 VmState::Stopped(_) => false,
             };
         if !keep {
@@ -80,7 +83,7 @@ impl Monitor {
             .vms
             .iter()
             .filter(|v| v.state == VmState::Waiting)
-            .map(|v| v.cp0.timer_at)
+            .map(|v| v.cp0.timer_at.min(v.yield_until.unwrap_or(u64::MAX)))
             .min()
             .unwrap_or(u64::MAX);
         if wake == u64::MAX {
@@ -106,11 +109,15 @@ impl Monitor {
     fn idle_current(&mut self, end: u64) {
         let now = self.now();
         let vm = &mut self.vms[self.cur];
-        if vm.cp0.timer_at == u64::MAX && vm.cp0.unmasked_pending(vm.irq_lines()) == 0 {
+        if vm.cp0.timer_at == u64::MAX
+            && vm.yield_until.is_none()
+            && vm.cp0.unmasked_pending(vm.irq_lines()) == 0
+        {
             vm.stop(VmStop::Stalled, now);
             return;
         }
-        let until = vm.cp0.timer_at.min(self.slice_end).min(end).max(now);
+        let wake = vm.cp0.timer_at.min(vm.yield_until.unwrap_or(u64::MAX));
+        let until = wake.min(self.slice_end).min(end).max(now);
         vm.stats.idle_ticks += until - now;
         self.machine.idle_ticks_add(until - now);
     }

@@ -128,6 +128,11 @@ pub struct VmStats {
     pub monitor_cycles: u64,
     /// Hypercalls by number.
     pub hypercalls: [u64; 16],
+    /// First stores to frames the monitor could still vouch were zero
+    /// (write tracking; only while "page already zeroed" is offered).
+    pub dirty_tracking_faults: u64,
+    /// Frames the monitor vouched were zero in `PageZeroed` answers.
+    pub frames_vouched: u64,
     /// The global clock tick at which the VM stopped, if it did: how long
     /// it took in virtual time, idle time and other VMs' time included.
     pub stopped_at: Option<u64>,

@@ -201,6 +201,17 @@ impl Monitor {
             Err(f) => return self.forward_guest_fault(t, f, access, reason),
         };
         let kind = vm.mem.kind(GuestPhysAddr::new(g.gpa));
+        if kind == GpaKind::Ram && access == Access::Store {
+            // The guest writes this frame: from now on the monitor cannot
+            // vouch for it being zero (write tracking maps frames it can
+            // still vouch for without the dirty bit, so that the first
+            // store, through any mapping, comes here).
+            let vm = &mut self.vms[self.cur];
+            if vm.tracks_writes() && !vm.mem.is_written(GuestPhysAddr::new(g.gpa)) {
+                vm.stats.dirty_tracking_faults += 1;
+            }
+            vm.mem.mark_written(GuestPhysAddr::new(g.gpa));
+        }
         match kind {
             GpaKind::Ram | GpaKind::Rom if kind == GpaKind::Ram || access != Access::Store => {
                 self.count_exit(reason);
@@ -324,7 +335,9 @@ impl Monitor {
                             None => continue,
                         }
                     };
-                    (frame, m.dirty)
+                    let vm = &self.vms[self.cur];
+                    let clean = vm.tracks_writes() && !vm.mem.is_written(gpa);
+                    (frame, m.dirty && !clean)
                 }
                 GpaKind::Rom => (self.pool.zero_frame(), false),
                 _ => continue,

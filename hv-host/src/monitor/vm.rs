@@ -97,6 +97,11 @@ pub struct Vm {
     pub state: VmState,
     /// Counters.
     pub stats: VmStats,
+    /// The hypercall features still offered to this VM (the monitor's,
+    /// less those the guest turned off).
+    pub features: hv_abi::Features,
+    /// While waiting after `IdleYield`: the clock tick of its deadline.
+    pub yield_until: Option<u64>,
     /// Guest instructions completed at the last forwarded exception, its
     /// PC and code, and how often it repeated with no progress.
     pub(super) last_fault: (u64, u32, u8, u32),
@@ -117,6 +122,8 @@ impl Vm {
             stderr: Vec::new(),
             state: VmState::Running,
             stats: VmStats::default(),
+            features: hv_abi::Features::empty(),
+            yield_until: None,
             last_fault: (u64::MAX, 0, 0, 0),
         }
     }
@@ -125,6 +132,12 @@ impl Vm {
     /// IP4, as on the board).
     pub fn irq_lines(&self) -> u32 {
         u32::from(self.uart.irq()) << 12
+    }
+
+    /// Whether the monitor tracks writes to this VM's frames (it must,
+    /// to answer "page already zeroed").
+    pub fn tracks_writes(&self) -> bool {
+        self.features.contains(hv_abi::Features::PAGE_ZEROED)
     }
 
     /// Whether the VM has stopped for good.

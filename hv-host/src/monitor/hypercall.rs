@@ -1,0 +1,250 @@
+//! The hypercalls of `hv-abi` (`docs/ABI.md`), offered under `--mode para`
+//! ([`super::MonitorConfig::hypercalls`]); without them `HYPCALL` raises
+//! Reserved Instruction in the guest, as on hardware.
+//!
+//! Every argument is checked before anything happens; a bad one returns
+//! its documented error code in `v0`, leaves the VM running, writes
+//! nothing, and never panics the host. Guest memory is read through the
+//! guest's own current mapping ([`super::stlb::guest_translate`]), never
+//! written. A call from the guest's user mode gets `NotPermitted`.
+//!
+//! "Page already zeroed" is exact: while it is offered the monitor tracks
+//! writes (frames it can vouch for are mapped without the dirty bit, so
+//! the first store through any mapping exits and marks the frame), and it
+//! vouches only for frames it zeroed and nobody wrote since.
+
+use super::stats::ExitReason;
+use super::vm::{VmState, VmStop};
+use super::vtlb::VirtTlb;
+use super::{Monitor, cost};
+use crate::addr::GuestPhysAddr;
+use crate::machine::Trap;
+use crate::machine::cp0;
+use crate::machine::insn::regs::{A0, A1, V0, V1};
+use crate::machine::tlb::{TlbEntry, lo};
+use hv_abi::{
+    ABI_VERSION, CONSOLE_WRITE_MAX, DiscoverLeaf, Features, HvError, Hypercall,
+    PAGE_ZEROED_MAX, TLB_BATCH_MAX, TlbEntryRecord, TlbSlot,
+};
+
+/// What a hypercall did, for the trace and the snapshot tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HypercallRecord {
+    /// The call number (`v0` on entry).
+    pub number: u32,
+    /// `a0`, `a1`.
+    pub args: [u32; 2],
+    /// `v0` (status) and `v1` (value) on return.
+    pub result: (u32, u32),
+}
+
+/// The features the monitor offers when hypercalls are on.
+pub const OFFERED: Features = Features::all();
+
+impl Monitor {
+    /// A `HYPCALL` from the guest.
+    pub(super) fn hypercall(&mut self, t: Trap, word: u32) {
+        self.count_exit(ExitReason::Hypercall);
+        self.charge(cost::HYPERCALL);
+        let m = &self.machine;
+        let (number, a0, a1) = (m.gpr(V0), m.gpr(A0), m.gpr(A1));
+        let vm = &self.vms[self.cur];
+        let result = if hv_abi::insn::hypcall_code(word) != 0 {
+            Err(HvError::UnknownCall)
+        } else if !vm.cp0.kernel_mode()
+            && vm.cp0.regs.status & cp0::status::KSU != cp0::status::KSU_SUPERVISOR
+        {
+            Err(HvError::NotPermitted)
+        } else {
+            match Hypercall::try_from(number) {
+                Ok(call) if call.is_offered(vm.features) => {
+                    if let Some(n) = self.vms[self.cur].stats.hypercalls.get_mut(number as usize) {
+                        *n += 1;
+                    }
+                    self.call(call, a0, a1)
+                }
+                _ => Err(HvError::UnknownCall),
+            }
+        };
+        self.emulated(1);
+        let vm = &self.vms[self.cur];
+        if vm.stopped() {
+            self.trace(t.pc, t.insn, ExitReason::Hypercall, || format!("hypercall {number}: shutdown"));
+            return;
+        }
+        let (v0, v1) = match result {
+            Ok(v1) => (hv_abi::STATUS_OK, v1),
+            Err(e) => (e.code(), self.failed_value),
+        };
+        self.failed_value = 0;
+        self.machine.set_gpr(V0, v0);
+        self.machine.set_gpr(V1, v1);
+        self.machine.skip_instruction();
+        let rec = HypercallRecord {
+            number,
+            args: [a0, a1],
+            result: (v0, v1),
+        };
+        if self.record_hypercalls {
+            self.hypercall_log.push((super::VmId(self.cur), rec));
+        }
+        self.trace(t.pc, t.insn, ExitReason::Hypercall, || {
+            format!("hypercall {number}({a0:#x}, {a1:#x}) -> ({v0:#x}, {v1:#x})")
+        });
+    }
+
+    /// Performs an offered call; `Ok(v1)` or the error (with `v1` in
+    /// `failed_value` when the call defines one).
+    fn call(&mut self, call: Hypercall, a0: u32, a1: u32) -> Result<u32, HvError> {
+        match call {
+            Hypercall::Discover => self.discover(a0, a1),
+            Hypercall::PageZeroed => self.page_zeroed(a0, a1),
+            Hypercall::IdleYield => self.idle_yield(a0),
+            Hypercall::TlbInstallBatch => self.tlb_install_batch(a0, a1),
+            Hypercall::ConsoleWrite => self.console_write(a0, a1),
+            Hypercall::Shutdown => {
+                let now = self.now();
+                self.vms[self.cur].stop(VmStop::Exited(a0 as i32), now);
+                Ok(0)
+            }
+        }
+    }
+
+    fn discover(&mut self, leaf: u32, a1: u32) -> Result<u32, HvError> {
+        let vm = &mut self.vms[self.cur];
+        match DiscoverLeaf::try_from(leaf)? {
+            DiscoverLeaf::Version => Ok(ABI_VERSION.to_raw()),
+            DiscoverLeaf::Features => Ok(vm.features.bits()),
+            DiscoverLeaf::DisableFeatures => {
+                vm.features &= !Features::from_bits_truncate(a1);
+                Ok(vm.features.bits())
+            }
+        }
+    }
+
+    fn page_zeroed(&mut self, a0: u32, count: u32) -> Result<u32, HvError> {
+        if a0 % hv_abi::PAGE_SIZE != 0 {
+            return Err(HvError::BadAlignment);
+        }
+        if count > PAGE_ZEROED_MAX {
+            return Err(HvError::CountTooLarge);
+        }
+        let vm = &mut self.vms[self.cur];
+        let ram = vm.mem.ram_bytes();
+        let end = u64::from(a0) + u64::from(count) * u64::from(hv_abi::PAGE_SIZE);
+        if end > u64::from(ram) {
+            return Err(HvError::BadAddress);
+        }
+        let mut bits = 0u32;
+        for i in 0..count {
+            if vm.mem.vouch_zero(GuestPhysAddr::new(a0 + i * hv_abi::PAGE_SIZE)) {
+                bits |= 1 << i;
+            }
+        }
+        vm.stats.frames_vouched += u64::from(bits.count_ones());
+        Ok(bits)
+    }
+
+    fn idle_yield(&mut self, deadline: u32) -> Result<u32, HvError> {
+        let now = self.now();
+        let vm = &mut self.vms[self.cur];
+        if vm.cp0.unmasked_pending(vm.irq_lines()) != 0 {
+            return Ok(0);
+        }
+        let left = deadline.wrapping_sub(vm.cp0.count(now)) as i32;
+        if left <= 0 {
+            return Ok(0);
+        }
+        // Count may be frozen (Cause.DC): then only an interrupt ends the
+        // wait, or the timer if it runs; never forever without a source.
+        let until = if vm.cp0.timer_at == u64::MAX && vm.cp0.regs.cause & cp0::cause::DC != 0 {
+            u64::MAX
+        } else {
+            now + left as u64
+        };
+        vm.yield_until = Some(until);
+        vm.state = VmState::Waiting;
+        self.count_exit(ExitReason::Wait);
+        Ok(0)
+    }
+
+    fn tlb_install_batch(&mut self, array: u32, count: u32) -> Result<u32, HvError> {
+        if array % TlbEntryRecord::ALIGN as u32 != 0 {
+            return Err(HvError::BadAlignment);
+        }
+        if count > TLB_BATCH_MAX {
+            return Err(HvError::CountTooLarge);
+        }
+        let now = self.now();
+        for i in 0..count {
+            self.failed_value = i;
+            // Read one record at a time, through the mapping as it is now:
+            // a record that remaps the array changes what the next read
+            // sees, exactly as it would for a guest reading it itself.
+            let addr = array
+                .checked_add(i * TlbEntryRecord::SIZE as u32)
+                .ok_or(HvError::BadAddress)?;
+            let bytes = self
+                .read_guest(addr, TlbEntryRecord::SIZE as u32)
+                .ok_or(HvError::BadAddress)?;
+            let mut wire = [0u8; TlbEntryRecord::SIZE];
+            wire.copy_from_slice(&bytes);
+            let vm = &mut self.vms[self.cur];
+            let install = TlbEntryRecord::from_wire(wire)
+                .parse(vm.tlb.len() as u32)
+                .map_err(|_| HvError::BadEntry)?;
+            let size = install.page_mask().page_size();
+            for l in [install.entry_lo0(), install.entry_lo1()] {
+                if !frame_range_ok(&vm.tlb, vm.mem.ram_bytes(), l, size) {
+                    return Err(HvError::BadEntry);
+                }
+            }
+            let index = match install.slot() {
+                TlbSlot::Index(i) => vm.tlb.wrap(i),
+                // As TLBWR: Random, which moves on one step per record.
+                TlbSlot::Random => vm.tlb.wrap(vm.cp0.random(now + u64::from(i))),
+            };
+            let pm = install.page_mask().raw();
+            let (lo0, lo1) = (install.entry_lo0(), install.entry_lo1());
+            vm.tlb.write(
+                index,
+                TlbEntry {
+                    page_mask: pm,
+                    entry_hi: install.entry_hi() & (!pm & 0xffff_e000 | cp0::ASID_MASK),
+                    lo0: lo0 & !lo::G,
+                    lo1: lo1 & !lo::G,
+                    global: lo0 & lo1 & lo::G != 0,
+                },
+            );
+            self.guest_tlb_written(index);
+            self.charge(cost::TLB_INSTALL);
+        }
+        self.failed_value = 0;
+        Ok(count)
+    }
+
+    fn console_write(&mut self, buf: u32, len: u32) -> Result<u32, HvError> {
+        if len > CONSOLE_WRITE_MAX {
+            return Err(HvError::CountTooLarge);
+        }
+        let bytes = if len == 0 {
+            Vec::new()
+        } else {
+            self.read_guest(buf, len).ok_or(HvError::BadAddress)?
+        };
+        self.charge(cost::PER_BYTE * u64::from(len));
+        self.vms[self.cur].console.extend_from_slice(&bytes);
+        Ok(len)
+    }
+}
+
+/// Whether an EntryLo of a batch record names frames of the VM: a valid
+/// page must lie wholly in the VM's RAM (a trapped `tlbwi` would accept
+/// any frame and fault at the access; a batch refuses it up front).
+fn frame_range_ok(_tlb: &VirtTlb, ram: u32, entry_lo: u32, page_size: u32) -> bool {
+    if entry_lo & lo::V == 0 {
+        return true;
+    }
+    let base = u64::from((entry_lo >> lo::PFN_SHIFT) & 0x00ff_ffff) << 12;
+    base + u64::from(page_size) <= u64::from(ram)
+}
