@@ -19,6 +19,14 @@ pub const TLB_BATCH_MAX: u32 = 64;
 /// The most bytes one [`Hypercall::ConsoleWrite`] writes.
 pub const CONSOLE_WRITE_MAX: u32 = 256;
 
+/// The `a0` of [`Hypercall::CommpageSet`] that stops sharing.
+pub const COMMPAGE_OFF: u32 = u32::MAX;
+
+/// The page-table format of [`Hypercall::RefillWalkSet`]: MIPS32 with 4 KiB
+/// pages, a directory of 1024 kseg0 pointers (one per 4 MiB) to tables of
+/// 512 even/odd PTE pairs in EntryLo format, as Linux lays them out.
+pub const WALK_FORMAT_MIPS32_4K: u32 = 0;
+
 /// A hypercall number.
 ///
 /// Each variant lists its registers: IN are `a0`..`a3` on entry, OUT is `v1`
@@ -88,6 +96,50 @@ pub enum Hypercall {
     /// - IN `a0`: the exit code.
     /// - Does not return on success; returns only with an error.
     Shutdown = 6,
+    /// Share a page of CP0 registers with the monitor (since 1.1), so the
+    /// guest reads and writes them with plain loads and stores instead of
+    /// trapping `mfc0`/`mtc0` (Disco's special pages, KVM/MIPS's commpage).
+    ///
+    /// - IN `a0`: guest-physical address of a frame of the guest's RAM, a
+    ///   multiple of [`PAGE_SIZE`](crate::PAGE_SIZE); or
+    ///   [`COMMPAGE_OFF`] to stop sharing.
+    /// - OUT `v1`: 0.
+    /// - Errors: [`HvError::BadAlignment`], [`HvError::BadAddress`] if the
+    ///   frame is not guest RAM.
+    ///
+    /// The page holds a [`Commpage`](crate::Commpage) at offset 0. The
+    /// monitor writes every field whenever the guest resumes after an exit
+    /// to the monitor (a trapped instruction, an exception, a hypercall);
+    /// at every such exit, before handling it, it reads back the fields the
+    /// layout marks writable and applies them as `mtc0` would (write masks
+    /// included; a Status change takes effect then). So a guest's store to
+    /// a writable field takes effect at its next exit, and a load gives the
+    /// value as of the last resume. Guest stores to read-only fields are
+    /// overwritten.
+    CommpageSet = 7,
+    /// Let the monitor refill the guest's TLB from the guest's page tables
+    /// (since 1.1), as a hardware page-table walker would, instead of
+    /// delivering TLB refill exceptions to the guest's refill handler.
+    ///
+    /// - IN `a0`: guest-virtual address (kseg0, 4-byte aligned) of the word
+    ///   holding the current page directory's address, read at every walk;
+    ///   0 to stop.
+    /// - IN `a1`: the table format; only [`WALK_FORMAT_MIPS32_4K`].
+    /// - OUT `v1`: 0.
+    /// - Errors: [`HvError::BadAlignment`], [`HvError::BadAddress`] (not in
+    ///   kseg0 or not guest RAM), [`HvError::BadEntry`] (unknown format).
+    ///
+    /// On a TLB refill in a mapped segment while the guest's EXL is clear,
+    /// the monitor does what the format's refill handler does: loads the
+    /// directory entry for `va >> 22` (a kseg0 pointer to a page table),
+    /// then the even/odd PTE pair at `((va >> 13) & 0x1ff) * 8` in it
+    /// (PTEs in EntryLo format), and writes them to a random TLB entry
+    /// with EntryHi = `va`'s VPN2 and the current ASID and PageMask 0, as
+    /// `tlbwr`. Any load that does not reach guest RAM makes it deliver the
+    /// refill exception instead, so the guest's handler decides. The guest's
+    /// EntryHi, EntryLo, Context and BadVAddr registers are left as the
+    /// refill exception would have set them.
+    RefillWalkSet = 8,
 }
 
 /// A `v0` that names no hypercall of this version.
@@ -114,13 +166,15 @@ pub enum DiscoverLeaf {
 
 impl Hypercall {
     /// Every hypercall, in number order.
-    pub const ALL: [Hypercall; 6] = [
+    pub const ALL: [Hypercall; 8] = [
         Hypercall::Discover,
         Hypercall::PageZeroed,
         Hypercall::IdleYield,
         Hypercall::TlbInstallBatch,
         Hypercall::ConsoleWrite,
         Hypercall::Shutdown,
+        Hypercall::CommpageSet,
+        Hypercall::RefillWalkSet,
     ];
 
     /// The number, as loaded into `v0`.
@@ -140,6 +194,8 @@ impl Hypercall {
             Hypercall::TlbInstallBatch => Some(Features::TLB_BATCH),
             Hypercall::ConsoleWrite => Some(Features::CONSOLE),
             Hypercall::Shutdown => Some(Features::SHUTDOWN),
+            Hypercall::CommpageSet => Some(Features::COMMPAGE),
+            Hypercall::RefillWalkSet => Some(Features::REFILL_WALK),
         }
     }
 
@@ -164,6 +220,8 @@ impl TryFrom<u32> for Hypercall {
             4 => Hypercall::TlbInstallBatch,
             5 => Hypercall::ConsoleWrite,
             6 => Hypercall::Shutdown,
+            7 => Hypercall::CommpageSet,
+            8 => Hypercall::RefillWalkSet,
             _ => return Err(UnknownHypercall(number)),
         })
     }
@@ -215,6 +273,8 @@ impl fmt::Display for Hypercall {
             Hypercall::TlbInstallBatch => "TlbInstallBatch",
             Hypercall::ConsoleWrite => "ConsoleWrite",
             Hypercall::Shutdown => "Shutdown",
+            Hypercall::CommpageSet => "CommpageSet",
+            Hypercall::RefillWalkSet => "RefillWalkSet",
         };
         f.write_str(name)
     }
@@ -241,13 +301,15 @@ mod tests {
     use super::*;
 
     /// The stable number table: changing a row is an incompatible change.
-    const NUMBERS: [(Hypercall, u32); 6] = [
+    const NUMBERS: [(Hypercall, u32); 8] = [
         (Hypercall::Discover, 1),
         (Hypercall::PageZeroed, 2),
         (Hypercall::IdleYield, 3),
         (Hypercall::TlbInstallBatch, 4),
         (Hypercall::ConsoleWrite, 5),
         (Hypercall::Shutdown, 6),
+        (Hypercall::CommpageSet, 7),
+        (Hypercall::RefillWalkSet, 8),
     ];
 
     #[test]
@@ -262,7 +324,7 @@ mod tests {
 
     #[test]
     fn unknown_numbers_are_rejected_with_the_number() {
-        for number in [0, 7, 0x100, u32::MAX] {
+        for number in [0, 9, 0x100, u32::MAX] {
             assert_eq!(Hypercall::try_from(number), Err(UnknownHypercall(number)));
         }
         assert_eq!(HvError::from(UnknownHypercall(9)), HvError::UnknownCall);

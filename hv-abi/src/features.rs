@@ -21,6 +21,10 @@ bitflags! {
         const CONSOLE = 1 << 3;
         /// [`Hypercall::Shutdown`](crate::Hypercall::Shutdown).
         const SHUTDOWN = 1 << 4;
+        /// [`Hypercall::CommpageSet`](crate::Hypercall::CommpageSet) (1.1).
+        const COMMPAGE = 1 << 5;
+        /// [`Hypercall::RefillWalkSet`](crate::Hypercall::RefillWalkSet) (1.1).
+        const REFILL_WALK = 1 << 6;
     }
 }
 
@@ -35,13 +39,18 @@ mod tests {
         assert_eq!(Features::TLB_BATCH.bits(), 0x04);
         assert_eq!(Features::CONSOLE.bits(), 0x08);
         assert_eq!(Features::SHUTDOWN.bits(), 0x10);
-        assert_eq!(Features::all().bits(), 0x1F);
+        assert_eq!(Features::COMMPAGE.bits(), 0x20);
+        assert_eq!(Features::REFILL_WALK.bits(), 0x40);
+        assert_eq!(Features::all().bits(), 0x7F);
     }
 
     #[test]
     fn reserved_bits_are_dropped_by_truncation() {
         let f = Features::from_bits_truncate(0xFFFF_FF09);
-        assert_eq!(f, Features::PAGE_ZEROED | Features::CONSOLE);
-        assert_eq!(Features::from_bits(0x20), None);
+        assert_eq!(
+            f,
+            Features::PAGE_ZEROED | Features::CONSOLE | Features::from_bits_truncate(0)
+        );
+        assert_eq!(Features::from_bits(0x80), None);
     }
 }

@@ -30,6 +30,7 @@
 
 pub mod addr;
 pub mod call;
+pub mod commpage;
 pub mod error;
 pub mod features;
 pub mod insn;
@@ -39,9 +40,10 @@ pub mod version;
 
 pub use addr::{GuestPhysAddr, GuestVirtAddr, PAGE_SIZE};
 pub use call::{
-    CONSOLE_WRITE_MAX, DiscoverLeaf, Hypercall, PAGE_ZEROED_MAX, TLB_BATCH_MAX, UnknownHypercall,
-    UnknownLeaf,
+    COMMPAGE_OFF, CONSOLE_WRITE_MAX, DiscoverLeaf, Hypercall, PAGE_ZEROED_MAX, TLB_BATCH_MAX,
+    UnknownHypercall, UnknownLeaf, WALK_FORMAT_MIPS32_4K,
 };
+pub use commpage::Commpage;
 pub use error::{HvError, STATUS_OK};
 pub use features::Features;
 pub use insn::{HYPCALL, is_hypcall};

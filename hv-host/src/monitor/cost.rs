@@ -22,6 +22,8 @@
 //! | [`SEMIHOST`] | 100 | a UHI call's dispatch, plus [`PER_BYTE`] per byte copied |
 //! | [`MACHINE_SWITCH`] | 400 | saving and restoring 32 registers and the CP0 state of two VMs (~150 instructions) and flushing the 32-entry real TLB (32 `tlbwi`) |
 //! | [`HYPERCALL`] | 40 | dispatch of a hypercall after the exit |
+//! | [`COMMPAGE_SYNC`] | 24 | reading back the 8 writable words of a VM's shared CP0 page and writing its 12 words, at each exit |
+//! | [`WALK`] | 30 | a refill from the guest's page tables: three dependent loads from guest memory and the address arithmetic of the guest's own refill handler |
 
 /// Exception entry into the monitor and return to the guest.
 pub const EXIT: u64 = 60;
@@ -45,3 +47,7 @@ pub const PER_BYTE: u64 = 1;
 pub const MACHINE_SWITCH: u64 = 400;
 /// Dispatching one hypercall.
 pub const HYPERCALL: u64 = 40;
+/// Syncing a VM's shared CP0 page at an exit.
+pub const COMMPAGE_SYNC: u64 = 24;
+/// Walking the guest's page tables for one refill.
+pub const WALK: u64 = 30;

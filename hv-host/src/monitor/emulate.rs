@@ -146,6 +146,7 @@ impl Monitor {
                 };
                 vm.tlb.write(index, entry);
                 self.guest_tlb_written(index);
+                self.prefill(index);
                 self.count_priv(if op == Op::Tlbwi {
                     priv_index::TLBWI
                 } else {

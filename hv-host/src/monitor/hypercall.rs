@@ -23,8 +23,8 @@ use crate::machine::cp0;
 use crate::machine::insn::regs::{A0, A1, V0, V1};
 use crate::machine::tlb::{TlbEntry, lo};
 use hv_abi::{
-    ABI_VERSION, CONSOLE_WRITE_MAX, DiscoverLeaf, Features, HvError, Hypercall,
-    PAGE_ZEROED_MAX, TLB_BATCH_MAX, TlbEntryRecord, TlbSlot,
+    ABI_VERSION, COMMPAGE_OFF, CONSOLE_WRITE_MAX, DiscoverLeaf, Features, HvError, Hypercall,
+    PAGE_ZEROED_MAX, TLB_BATCH_MAX, TlbEntryRecord, TlbSlot, WALK_FORMAT_MIPS32_4K,
 };
 
 /// What a hypercall did, for the trace and the snapshot tests.
@@ -69,7 +69,9 @@ impl Monitor {
         self.emulated(1);
         let vm = &self.vms[self.cur];
         if vm.stopped() {
-            self.trace(t.pc, t.insn, ExitReason::Hypercall, || format!("hypercall {number}: shutdown"));
+            self.trace(t.pc, t.insn, ExitReason::Hypercall, || {
+                format!("hypercall {number}: shutdown")
+            });
             return;
         }
         let (v0, v1) = match result {
@@ -107,7 +109,52 @@ impl Monitor {
                 self.vms[self.cur].stop(VmStop::Exited(a0 as i32), now);
                 Ok(0)
             }
+            Hypercall::CommpageSet => self.commpage_set(a0),
+            Hypercall::RefillWalkSet => self.refill_walk_set(a0, a1),
         }
+    }
+
+    fn commpage_set(&mut self, gpa: u32) -> Result<u32, HvError> {
+        if gpa == COMMPAGE_OFF {
+            self.vms[self.cur].commpage = None;
+            return Ok(0);
+        }
+        if gpa % hv_abi::PAGE_SIZE != 0 {
+            return Err(HvError::BadAlignment);
+        }
+        let frame = GuestPhysAddr::new(gpa);
+        let vm = &mut self.vms[self.cur];
+        if vm.mem.kind(frame) != super::memory::GpaKind::Ram {
+            return Err(HvError::BadAddress);
+        }
+        vm.mem
+            .frame(frame, &mut self.pool, &mut self.machine)
+            .map_err(|_| HvError::BadAddress)?;
+        // The monitor writes it: it is no longer a frame it can vouch for.
+        vm.mem.mark_written(frame);
+        vm.commpage = Some(frame);
+        Ok(0)
+    }
+
+    fn refill_walk_set(&mut self, word: u32, format: u32) -> Result<u32, HvError> {
+        if format != WALK_FORMAT_MIPS32_4K {
+            return Err(HvError::BadEntry);
+        }
+        if word == 0 {
+            self.vms[self.cur].refill_walk = None;
+            return Ok(0);
+        }
+        if word % 4 != 0 {
+            return Err(HvError::BadAlignment);
+        }
+        let vm = &self.vms[self.cur];
+        let in_ram = word >> 29 == 4
+            && vm.mem.kind(GuestPhysAddr::new(word - 0x8000_0000)) == super::memory::GpaKind::Ram;
+        if !in_ram {
+            return Err(HvError::BadAddress);
+        }
+        self.vms[self.cur].refill_walk = Some(word);
+        Ok(0)
     }
 
     fn discover(&mut self, leaf: u32, a1: u32) -> Result<u32, HvError> {
@@ -137,7 +184,10 @@ impl Monitor {
         }
         let mut bits = 0u32;
         for i in 0..count {
-            if vm.mem.vouch_zero(GuestPhysAddr::new(a0 + i * hv_abi::PAGE_SIZE)) {
+            if vm
+                .mem
+                .vouch_zero(GuestPhysAddr::new(a0 + i * hv_abi::PAGE_SIZE))
+            {
                 bits |= 1 << i;
             }
         }

@@ -49,31 +49,48 @@ pub enum GpaKind {
     None,
 }
 
-/// The machine frames not given to any VM, handed out in a fixed order so
-/// that runs are deterministic.
+/// The machine memory the monitor hands out: one contiguous region per VM
+/// (aligned to [`REGION_ALIGN`], so that the monitor can map a VM's
+/// memory with large pages where the VM's frames are all in use), and a
+/// frame of zeros shared read-only by every VM's boot ROM window.
 #[derive(Clone, Debug)]
 pub struct FramePool {
-    free: Vec<MachineAddr>,
+    /// Free extents `(base, bytes)`, in address order.
+    free: Vec<(MachineAddr, u32)>,
     /// A frame of zeros that the boot ROM window of every VM maps to,
     /// read-only.
     zero: MachineAddr,
 }
 
+/// Alignment of a VM's region (the largest page the monitor maps with).
+pub const REGION_ALIGN: u32 = 1 << 20;
+
 impl FramePool {
-    /// All RAM frames of `machine`; the first becomes the shared zero
-    /// frame.
+    /// All of `machine`'s RAM; its first frame becomes the zero frame.
     pub fn new(machine: &Machine) -> Result<Self, MemoryError> {
-        let regions: Vec<_> = machine.ram_regions().collect();
-        let mut free = Vec::new();
-        // Highest address first in the vector, so that `pop` hands out the
-        // lowest frames first.
-        for &(base, bytes) in regions.iter().rev() {
-            for f in (0..bytes / FRAME).rev() {
-                free.push(base.wrapping_add(f * FRAME));
-            }
-        }
-        let zero = free.pop().ok_or(MemoryError::OutOfFrames)?;
+        let mut free: Vec<(MachineAddr, u32)> = machine.ram_regions().collect();
+        let first = free.first_mut().ok_or(MemoryError::OutOfFrames)?;
+        let zero = first.0;
+        // The zero frame takes the first aligned region's worth, so that
+        // VM regions stay aligned.
+        let skip = REGION_ALIGN.min(first.1);
+        *first = (first.0.wrapping_add(skip), first.1 - skip);
         Ok(Self { free, zero })
+    }
+
+    /// Machine memory a machine needs for VMs of these RAM sizes: their
+    /// aligned regions, the zero frame's, and slack for a region that
+    /// cannot straddle the I/O hole.
+    pub fn machine_bytes_for(ram: &[u32]) -> u64 {
+        let aligned = |b: u32| u64::from(b).div_ceil(u64::from(REGION_ALIGN)) * u64::from(REGION_ALIGN);
+        let sum: u64 = ram.iter().map(|&b| aligned(b)).sum();
+        let largest = ram.iter().map(|&b| aligned(b)).max().unwrap_or(0);
+        let total = u64::from(REGION_ALIGN) + sum;
+        if total > u64::from(crate::machine::bus::LOW_RAM_MAX) {
+            total + largest
+        } else {
+            total
+        }
     }
 
     /// The shared read-only zero frame.
@@ -81,22 +98,34 @@ impl FramePool {
         self.zero
     }
 
-    /// Frames left.
-    pub fn available(&self) -> usize {
-        self.free.len()
+    /// Bytes left.
+    pub fn available(&self) -> u64 {
+        self.free.iter().map(|&(_, n)| u64::from(n)).sum()
     }
 
-    fn alloc(&mut self) -> Option<MachineAddr> {
-        self.free.pop()
+    /// Takes a contiguous region of `bytes` (rounded up to
+    /// [`REGION_ALIGN`]) for a VM.
+    pub fn alloc_region(&mut self, bytes: u32) -> Result<MachineAddr, MemoryError> {
+        let want = bytes.div_ceil(REGION_ALIGN) * REGION_ALIGN;
+        let e = self
+            .free
+            .iter_mut()
+            .find(|e| e.1 >= want)
+            .ok_or(MemoryError::OutOfFrames)?;
+        let base = e.0;
+        *e = (e.0.wrapping_add(want), e.1 - want);
+        Ok(base)
     }
 }
 
-/// A VM's guest-physical memory map.
+/// A VM's guest-physical memory: RAM frame `gpa` lives at machine address
+/// `base + gpa` of the VM's region.
 #[derive(Clone, Debug)]
 pub struct GuestMemory {
     ram_bytes: u32,
-    /// Machine frame of each guest frame, if allocated.
-    frames: Vec<Option<MachineAddr>>,
+    base: MachineAddr,
+    /// Whether each guest frame has been given to the VM (and zeroed).
+    allocated: Vec<bool>,
     /// Whether each guest frame may have been written since the monitor
     /// zeroed it (write tracking, for "page already zeroed").
     written: Vec<bool>,
@@ -105,13 +134,15 @@ pub struct GuestMemory {
 }
 
 impl GuestMemory {
-    /// A map of `ram_bytes` of RAM (a multiple of [`FRAME`]), none of it
-    /// allocated yet.
-    pub fn new(ram_bytes: u32) -> Self {
+    /// A map of `ram_bytes` of RAM (a multiple of [`FRAME`]) over the
+    /// region at `base`, no frame of it in use yet.
+    pub fn new(ram_bytes: u32, base: MachineAddr) -> Self {
+        let n = (ram_bytes / FRAME) as usize;
         Self {
             ram_bytes,
-            frames: vec![None; (ram_bytes / FRAME) as usize],
-            written: vec![false; (ram_bytes / FRAME) as usize],
+            base,
+            allocated: vec![false; n],
+            written: vec![false; n],
             frames_zeroed: 0,
         }
     }
@@ -121,9 +152,9 @@ impl GuestMemory {
         self.ram_bytes
     }
 
-    /// Frames allocated so far.
+    /// Frames in use so far.
     pub fn frames_allocated(&self) -> usize {
-        self.frames.iter().filter(|f| f.is_some()).count()
+        self.allocated.iter().filter(|&&a| a).count()
     }
 
     /// What `gpa` is on the VM's board.
@@ -146,28 +177,40 @@ impl GuestMemory {
         (off < UART_WINDOW).then_some(off)
     }
 
-    /// The machine frame behind RAM frame `gpa`, allocated and zeroed on
-    /// first use.
+    /// The machine frame behind RAM frame `gpa`, zeroed on first use.
     pub fn frame(
         &mut self,
         gpa: GuestPhysAddr,
-        pool: &mut FramePool,
+        _pool: &mut FramePool,
         machine: &mut Machine,
     ) -> Result<MachineAddr, MemoryError> {
         let i = (gpa.raw() / FRAME) as usize;
-        let slot = self
-            .frames
-            .get_mut(i)
-            .filter(|_| gpa.raw() < self.ram_bytes)
-            .ok_or(MemoryError::NotRam(gpa))?;
-        if let Some(f) = *slot {
-            return Ok(f);
+        if gpa.raw() >= self.ram_bytes {
+            return Err(MemoryError::NotRam(gpa));
         }
-        let f = pool.alloc().ok_or(MemoryError::OutOfFrames)?;
-        machine.zero_machine(f, FRAME)?;
-        *slot = Some(f);
-        self.frames_zeroed += 1;
+        let f = self.base.wrapping_add(gpa.raw() & !(FRAME - 1));
+        if !self.allocated[i] {
+            machine.zero_machine(f, FRAME)?;
+            self.allocated[i] = true;
+            self.frames_zeroed += 1;
+        }
         Ok(f)
+    }
+
+    /// Whether the aligned group of `frames` frames holding `gpa` is all
+    /// RAM in use, and (with `written`) all marked written: then one large
+    /// page may map it.
+    pub fn group_ready(&self, gpa: GuestPhysAddr, frames: u32, written: bool) -> bool {
+        let first = ((gpa.raw() / FRAME) & !(frames - 1)) as usize;
+        let end = first + frames as usize;
+        end <= self.allocated.len()
+            && self.allocated[first..end].iter().all(|&a| a)
+            && (!written || self.written[first..end].iter().all(|&w| w))
+    }
+
+    /// The machine address of RAM byte `gpa` (in use or not).
+    pub fn machine_addr(&self, gpa: GuestPhysAddr) -> Option<MachineAddr> {
+        (gpa.raw() < self.ram_bytes).then(|| self.base.wrapping_add(gpa.raw()))
     }
 
     /// Whether RAM frame `gpa` is all-zero for certain: never touched (it
@@ -191,22 +234,22 @@ impl GuestMemory {
         }
     }
 
-    /// The machine address of RAM byte `gpa` if its frame is allocated.
+    /// The machine address of RAM byte `gpa` if its frame is in use.
     pub fn peek(&self, gpa: GuestPhysAddr) -> Option<MachineAddr> {
-        let f = (*self.frames.get((gpa.raw() / FRAME) as usize)?)?;
-        Some(f.wrapping_add(gpa.raw() % FRAME))
+        let i = (gpa.raw() / FRAME) as usize;
+        (*self.allocated.get(i)?).then(|| self.base.wrapping_add(gpa.raw()))
     }
 
     /// The guest-physical address of machine address `ma`, if it lies in
-    /// one of this VM's frames (a linear search: for rare uses only).
+    /// one of this VM's frames in use.
     pub fn reverse(&self, ma: MachineAddr) -> Option<GuestPhysAddr> {
-        let frame = MachineAddr::new(ma.raw() & !(FRAME - 1));
-        let i = self.frames.iter().position(|f| *f == Some(frame))?;
-        Some(GuestPhysAddr::new(i as u32 * FRAME + ma.raw() % FRAME))
+        let off = ma.raw().checked_sub(self.base.raw())?;
+        let gpa = GuestPhysAddr::new(off);
+        self.peek(gpa).map(|_| gpa)
     }
 
     /// Copies `bytes` into guest-physical RAM at `gpa` (the loader's path),
-    /// allocating frames as needed.
+    /// taking frames into use as needed.
     pub fn write(
         &mut self,
         gpa: GuestPhysAddr,
@@ -239,37 +282,49 @@ mod tests {
     fn frames_are_lazy_zeroed_and_private() {
         let mut m = Machine::for_monitor(4 << 20).unwrap();
         let mut pool = FramePool::new(&m).unwrap();
-        let before = pool.available();
-        // Dirty the frame the pool will hand out next.
-        m.write_machine(MachineAddr::new(FRAME), &[0xaa; 16])
-            .unwrap();
-        let mut a = GuestMemory::new(1 << 20);
-        let mut b = GuestMemory::new(1 << 20);
-        let fa = a
-            .frame(GuestPhysAddr::new(0x3000), &mut pool, &mut m)
-            .unwrap();
-        assert_eq!(fa, MachineAddr::new(FRAME));
+        let ra = pool.alloc_region(1 << 20).unwrap();
+        let rb = pool.alloc_region(1 << 20).unwrap();
+        assert_ne!(ra, rb);
+        assert_eq!(ra.raw() % REGION_ALIGN, 0);
+        // Dirty the frame VM a will get for guest-physical 0x3000.
+        m.write_machine(ra.wrapping_add(0x3000), &[0xaa; 16]).unwrap();
+        let mut a = GuestMemory::new(1 << 20, ra);
+        let mut b = GuestMemory::new(1 << 20, rb);
+        let fa = a.frame(GuestPhysAddr::new(0x3000), &mut pool, &mut m).unwrap();
+        assert_eq!(fa, ra.wrapping_add(0x3000));
         assert_eq!(m.read_machine_u32(fa).unwrap(), 0, "zeroed before use");
-        assert_eq!(
-            a.frame(GuestPhysAddr::new(0x3ffc), &mut pool, &mut m),
-            Ok(fa)
-        );
-        let fb = b
-            .frame(GuestPhysAddr::new(0x3000), &mut pool, &mut m)
-            .unwrap();
+        assert_eq!(a.frame(GuestPhysAddr::new(0x3ffc), &mut pool, &mut m), Ok(fa));
+        let fb = b.frame(GuestPhysAddr::new(0x3000), &mut pool, &mut m).unwrap();
         assert_ne!(fa, fb);
-        assert_eq!(pool.available(), before - 2);
         assert_eq!(a.frames_zeroed, 1);
         assert_eq!(
             a.frame(GuestPhysAddr::new(1 << 20), &mut pool, &mut m),
             Err(MemoryError::NotRam(GuestPhysAddr::new(1 << 20)))
         );
+        assert!(pool.alloc_region(2 << 20).is_err(), "only 1 MiB left");
         assert_eq!(a.kind(GuestPhysAddr::new(UART_BASE)), GpaKind::UartPage);
         assert_eq!(a.kind(GuestPhysAddr::new(ROM_BASE)), GpaKind::Rom);
         assert_eq!(a.kind(GuestPhysAddr::new(0x1000_0000)), GpaKind::None);
-        assert_eq!(
-            GuestMemory::uart_register(GuestPhysAddr::new(UART_BASE + 5)),
-            Some(5)
-        );
+        assert_eq!(GuestMemory::uart_register(GuestPhysAddr::new(UART_BASE + 5)), Some(5));
+        assert_eq!(a.reverse(fa.wrapping_add(8)), Some(GuestPhysAddr::new(0x3008)));
+        assert_eq!(a.reverse(fb), None);
+    }
+
+    #[test]
+    fn groups_and_write_tracking() {
+        let mut m = Machine::for_monitor(4 << 20).unwrap();
+        let mut pool = FramePool::new(&m).unwrap();
+        let mut a = GuestMemory::new(1 << 20, pool.alloc_region(1 << 20).unwrap());
+        for f in 0..16 {
+            assert!(!a.group_ready(GuestPhysAddr::new(0x10000), 16, false));
+            a.frame(GuestPhysAddr::new(0x10000 + f * FRAME), &mut pool, &mut m).unwrap();
+        }
+        assert!(a.group_ready(GuestPhysAddr::new(0x1f000), 16, false));
+        assert!(!a.group_ready(GuestPhysAddr::new(0x1f000), 16, true));
+        assert!(a.vouch_zero(GuestPhysAddr::new(0x10000)));
+        assert!(a.vouch_zero(GuestPhysAddr::new(0x90000)), "never touched");
+        a.mark_written(GuestPhysAddr::new(0x10000));
+        assert!(!a.vouch_zero(GuestPhysAddr::new(0x10000)));
+        assert!(!a.vouch_zero(GuestPhysAddr::new(1 << 20)), "not RAM");
     }
 }

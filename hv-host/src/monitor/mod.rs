@@ -33,6 +33,7 @@
 //! instructions, with the monitor's modelled costs ([`cost`]) and with
 //! idle time; each VM's Count is that clock plus the VM's own offset.
 
+pub mod commpage;
 pub mod cost;
 pub mod emulate;
 pub mod forward;
@@ -182,7 +183,6 @@ impl Monitor {
         if vms.is_empty() {
             return Err(MonitorError::NoVms);
         }
-        let mut total: u64 = 1 << 20;
         for (i, c) in vms.iter().enumerate() {
             let vm = VmId(i);
             if !(1 << 20..=256 << 20).contains(&c.ram_bytes) || c.ram_bytes % 4096 != 0 {
@@ -197,24 +197,28 @@ impl Monitor {
                     entries: c.vtlb_entries,
                 });
             }
-            total += u64::from(c.ram_bytes);
         }
+        let sizes: Vec<u32> = vms.iter().map(|c| c.ram_bytes).collect();
+        let total = FramePool::machine_bytes_for(&sizes);
         let bytes = u32::try_from(total)
             .ok()
             .filter(|&b| b <= crate::machine::bus::MAX_MONITOR_RAM)
             .ok_or(MonitorError::TooMuchMemory(total >> 20))?;
         let mut machine = Machine::for_monitor(bytes)?;
-        let pool = FramePool::new(&machine).map_err(|source| MonitorError::Memory {
+        let mut pool = FramePool::new(&machine).map_err(|source| MonitorError::Memory {
             vm: VmId(0),
             source,
         })?;
         machine.set_routing(RouteMask(u32::MAX));
         let now = machine.ticks();
-        let vms = vms
-            .iter()
-            .enumerate()
-            .map(|(i, c)| Vm::new(VmId(i), c, now))
-            .collect();
+        let mut built = Vec::with_capacity(vms.len());
+        for (i, c) in vms.iter().enumerate() {
+            let base = pool
+                .alloc_region(c.ram_bytes)
+                .map_err(|source| MonitorError::Memory { vm: VmId(i), source })?;
+            built.push(Vm::new(VmId(i), c, base, now));
+        }
+        let vms = built;
         let mut m = Self {
             machine,
             config,
@@ -351,10 +355,12 @@ impl Monitor {
         if stop <= now {
             return;
         }
+        self.commpage_out();
         let before = self.machine.instructions();
         let exit = self.machine.run(stop - now);
         let ran = self.machine.instructions() - before;
         self.vms[self.cur].stats.guest_instructions += ran;
+        self.commpage_in();
         match exit {
             // The guest's console output is the monitor's (per VM), so the
             // machine's own buffer stays empty; nothing to drain.

@@ -115,6 +115,12 @@ pub struct VmStats {
     /// TLB misses the VM's own TLB also misses, forwarded to its refill
     /// handler.
     pub refills_forwarded: u64,
+    /// Refills the monitor did from the guest's page tables
+    /// (`RefillWalkSet`), without entering the guest.
+    pub walked_refills: u64,
+    /// Real-TLB entries put in right after the guest's refill handler
+    /// wrote its TLB, saving the miss its retry would take.
+    pub prefills: u64,
     /// Real-TLB misses on the VM's unmapped segments (kseg0/kseg1), which
     /// the monitor maps from its memory map.
     pub unmapped_fills: u64,

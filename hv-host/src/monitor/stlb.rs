@@ -28,7 +28,7 @@ use super::vm::Vm;
 use super::vtlb::VtlbLookup;
 use super::{Monitor, cost};
 use crate::addr::GuestPhysAddr;
-use crate::machine::cp0::status;
+use crate::machine::cp0::{self, status};
 use crate::machine::exception::{Access, ExcCode};
 use crate::machine::tlb::{TLB_ENTRIES, TlbEntry, lo};
 use crate::machine::{Machine, Trap};
@@ -160,6 +160,27 @@ impl RealTlb {
         n
     }
 
+    /// Installs `entry` of origin `o` after removing every real entry
+    /// whose pages overlap it (a large page over small ones).
+    fn install_exclusive(&mut self, machine: &mut Machine, entry: TlbEntry, o: Origin) {
+        let (start, len) = entry.virtual_range();
+        let end = u64::from(start) + len;
+        for i in 0..TLB_ENTRIES {
+            if self.origin[i] == Origin::Empty {
+                continue;
+            }
+            let (s, l) = machine.tlb().entry(i).virtual_range();
+            if u64::from(s) < end && u64::from(start) < u64::from(s) + l {
+                machine.tlb_remove_host(i);
+                self.origin[i] = Origin::Empty;
+            }
+        }
+        let i = self.next;
+        self.next = (self.next + 1) % TLB_ENTRIES;
+        machine.tlb_write_host(i, entry);
+        self.origin[i] = o;
+    }
+
     /// Installs `entry` of origin `o`: over an existing entry for the same
     /// pair of pages if there is one, else in the next slot.
     fn install(&mut self, machine: &mut Machine, entry: TlbEntry, o: Origin) {
@@ -195,11 +216,17 @@ impl Monitor {
             _ => ExitReason::TlbMod,
         };
         self.charge(cost::STLB_LOOKUP);
-        let vm = &self.vms[self.cur];
-        let g = match guest_translate(vm, va, access) {
+        let g = match guest_translate(&self.vms[self.cur], va, access) {
             Ok(g) => g,
+            Err(GuestFault::Refill) if self.walk(t, va, access) => {
+                match guest_translate(&self.vms[self.cur], va, access) {
+                    Ok(g) => g,
+                    Err(f) => return self.forward_guest_fault(t, f, access, reason),
+                }
+            }
             Err(f) => return self.forward_guest_fault(t, f, access, reason),
         };
+        let vm = &self.vms[self.cur];
         let kind = vm.mem.kind(GuestPhysAddr::new(g.gpa));
         if kind == GpaKind::Ram && access == Access::Store {
             // The guest writes this frame: from now on the monitor cannot
@@ -274,7 +301,9 @@ impl Monitor {
             ),
         };
         if code == ExcCode::Tlbl || code == ExcCode::Tlbs {
-            self.vms[self.cur].stats.refills_forwarded += 1;
+            let vm = &mut self.vms[self.cur];
+            vm.stats.refills_forwarded += 1;
+            vm.pending_refill = t.bad_vaddr.map(|a| a.raw());
         }
         let reason = if f == GuestFault::Address {
             ExitReason::AddrErr
@@ -304,6 +333,9 @@ impl Monitor {
     /// guest's mapping `g` of `va` (and of its neighbour, if the guest
     /// maps that too and its frame exists already).
     fn fill(&mut self, va: u32, g: GuestMapping) -> Result<(), super::memory::MemoryError> {
+        if g.origin == Origin::Unmapped && self.fill_large(va, g.gpa)? {
+            return Ok(());
+        }
         let pair = va & !0x1fff;
         let mut los = [0u32; 2];
         for (half, l) in los.iter_mut().enumerate() {
@@ -359,6 +391,155 @@ impl Monitor {
         self.charge(cost::TLB_INSTALL);
         self.rtlb.install(&mut self.machine, entry, g.origin);
         Ok(())
+    }
+
+    /// Maps kseg0/kseg1 around `va` (guest-physical `gpa`) with one real
+    /// entry of large pages, if the guest frames under both pages are all
+    /// in use (and, while writes are tracked, all written): the VM's
+    /// region is contiguous, so they are contiguous in machine memory too.
+    /// Returns whether it did.
+    fn fill_large(&mut self, va: u32, gpa: u32) -> Result<bool, super::memory::MemoryError> {
+        const SIZES: [(u32, u32); 2] = [(256, 0x001f_e000), (16, 0x0001_e000)];
+        let vm = &mut self.vms[self.cur];
+        if vm.mem.kind(GuestPhysAddr::new(gpa)) != GpaKind::Ram {
+            return Ok(false);
+        }
+        let before = vm.mem.frames_zeroed;
+        vm.mem
+            .frame(GuestPhysAddr::new(gpa & !(FRAME - 1)), &mut self.pool, &mut self.machine)?;
+        let zeroed = vm.mem.frames_zeroed != before;
+        let track = vm.tracks_writes();
+        let mut found = None;
+        for (frames, mask) in SIZES {
+            let span = frames * FRAME;
+            let pair_gpa = gpa & !(2 * span - 1);
+            let ready = |g: u32| vm.mem.group_ready(GuestPhysAddr::new(g), frames, track);
+            if pair_gpa
+                .checked_add(2 * span)
+                .is_none_or(|e| e > vm.mem.ram_bytes())
+                || !ready(pair_gpa)
+                || !ready(pair_gpa + span)
+            {
+                continue;
+            }
+            let lo_of = |g: u32| {
+                let ma = vm
+                    .mem
+                    .machine_addr(GuestPhysAddr::new(g))
+                    .map_or(0, |a| a.raw());
+                ((ma >> 12) << lo::PFN_SHIFT) | lo::V | lo::D
+            };
+            found = Some(TlbEntry {
+                page_mask: mask,
+                entry_hi: va & !(2 * span - 1),
+                lo0: lo_of(pair_gpa),
+                lo1: lo_of(pair_gpa + span),
+                global: true,
+            });
+            break;
+        }
+        if zeroed {
+            self.charge(cost::FRAME_ZERO);
+        }
+        let Some(entry) = found else {
+            return Ok(false);
+        };
+        self.rtlb
+            .install_exclusive(&mut self.machine, entry, Origin::Unmapped);
+        self.charge(cost::TLB_INSTALL);
+        Ok(true)
+    }
+
+    /// Refills the VM's TLB for `va` from its page tables, as its refill
+    /// handler would (`RefillWalkSet`); false if the VM did not ask for it
+    /// or the walk does not reach guest RAM (the guest's handler then runs).
+    fn walk(&mut self, t: Trap, va: u32, access: Access) -> bool {
+        let vm = &self.vms[self.cur];
+        let Some(word) = vm.refill_walk else {
+            return false;
+        };
+        if vm.cp0.regs.status & status::EXL != 0 {
+            return false;
+        }
+        let read = |a: u32| -> Option<u32> {
+            if a >> 29 != 4 || a % 4 != 0 {
+                return None;
+            }
+            let gpa = GuestPhysAddr::new(a - 0x8000_0000);
+            if vm.mem.kind(gpa) != GpaKind::Ram {
+                return None;
+            }
+            match vm.mem.peek(gpa) {
+                Some(ma) => self.machine.read_machine_u32(ma).ok(),
+                None => Some(0),
+            }
+        };
+        let Some(pgd) = read(word) else { return false };
+        let Some(table) = read(pgd.wrapping_add((va >> 22) * 4)) else {
+            return false;
+        };
+        let pair = table.wrapping_add(((va >> 13) & 0x1ff) * 8);
+        let (Some(lo0), Some(lo1)) = (read(pair), read(pair.wrapping_add(4))) else {
+            return false;
+        };
+        // What the refill exception sets, then what the handler does:
+        // EntryLo0/1 (mtc0), a random entry (tlbwr), eret (LLbit cleared).
+        let now = self.now();
+        let code = if access == Access::Store {
+            ExcCode::Tlbs
+        } else {
+            ExcCode::Tlbl
+        };
+        let vm = &mut self.vms[self.cur];
+        let c = &mut vm.cp0.regs;
+        if t.in_delay_slot {
+            c.epc = t.pc.raw().wrapping_sub(4);
+            c.cause |= cp0::cause::BD;
+        } else {
+            c.epc = t.pc.raw();
+            c.cause &= !cp0::cause::BD;
+        }
+        c.cause = (c.cause & !(cp0::cause::EXC_CODE | (3 << cp0::cause::CE_SHIFT)))
+            | ((code as u32) << 2);
+        c.bad_vaddr = va;
+        c.context = (c.context & 0xff80_0000) | ((va >> 9) & 0x007f_fff0);
+        c.entry_hi = (va & 0xffff_e000) | (c.entry_hi & 0xff);
+        c.entry_lo0 = lo0 & cp0::ENTRYLO_WRITABLE;
+        c.entry_lo1 = lo1 & cp0::ENTRYLO_WRITABLE;
+        let entry = TlbEntry {
+            page_mask: c.page_mask,
+            entry_hi: c.entry_hi & (!c.page_mask & 0xffff_e000 | cp0::ASID_MASK),
+            lo0: c.entry_lo0 & !lo::G,
+            lo1: c.entry_lo1 & !lo::G,
+            global: c.entry_lo0 & c.entry_lo1 & lo::G != 0,
+        };
+        let index = vm.tlb.wrap(vm.cp0.random(now));
+        vm.tlb.write(index, entry);
+        vm.stats.walked_refills += 1;
+        self.machine.set_ll_bit(false);
+        self.guest_tlb_written(index);
+        self.charge(cost::WALK);
+        true
+    }
+
+    /// After a trapped `tlbwi`/`tlbwr` to `index`: if it maps the address
+    /// of the refill last forwarded to the guest (the guest's refill
+    /// handler just served it), put that in the real TLB now instead of
+    /// taking one more miss when the guest retries.
+    pub(super) fn prefill(&mut self, index: usize) {
+        let Some(va) = self.vms[self.cur].pending_refill.take() else {
+            return;
+        };
+        let vm = &self.vms[self.cur];
+        let Ok(g) = guest_translate(vm, va, Access::Load) else {
+            return;
+        };
+        if g.origin == Origin::Guest(index as u8)
+            && vm.mem.kind(GuestPhysAddr::new(g.gpa)) == GpaKind::Ram
+            && self.fill(va, g).is_ok()
+        {
+            self.vms[self.cur].stats.prefills += 1;
+        }
     }
 
     /// The guest wrote entry `index` of its TLB: drop the real copies.

@@ -102,21 +102,33 @@ pub struct Vm {
     pub features: hv_abi::Features,
     /// While waiting after `IdleYield`: the clock tick of its deadline.
     pub yield_until: Option<u64>,
+    /// The guest-physical frame of the page of CP0 registers it shares
+    /// (`CommpageSet`).
+    pub commpage: Option<crate::addr::GuestPhysAddr>,
+    /// The kseg0 address of the word holding the guest's page directory,
+    /// when the monitor refills its TLB from its page tables
+    /// (`RefillWalkSet`).
+    pub refill_walk: Option<u32>,
+    /// The address of the last TLB refill forwarded to the guest: its
+    /// next TLB write most likely maps it, and the monitor then puts the
+    /// mapping in the real TLB at once.
+    pub pending_refill: Option<u32>,
     /// Guest instructions completed at the last forwarded exception, its
     /// PC and code, and how often it repeated with no progress.
     pub(super) last_fault: (u64, u32, u8, u32),
 }
 
 impl Vm {
-    /// A VM in the reset state at clock tick `now`.
-    pub fn new(id: VmId, config: &VmConfig, now: u64) -> Self {
+    /// A VM in the reset state at clock tick `now`, its RAM in the machine
+    /// region at `base`.
+    pub fn new(id: VmId, config: &VmConfig, base: crate::addr::MachineAddr, now: u64) -> Self {
         let tlb = VirtTlb::new(config.vtlb_entries);
         Self {
             id,
             cpu: CpuState::default(),
             cp0: VirtCp0::reset(now, tlb.len()),
             tlb,
-            mem: GuestMemory::new(config.ram_bytes),
+            mem: GuestMemory::new(config.ram_bytes, base),
             uart: Uart::new(),
             console: Vec::new(),
             stderr: Vec::new(),
@@ -124,6 +136,9 @@ impl Vm {
             stats: VmStats::default(),
             features: hv_abi::Features::empty(),
             yield_until: None,
+            commpage: None,
+            refill_walk: None,
+            pending_refill: None,
             last_fault: (u64::MAX, 0, 0, 0),
         }
     }
