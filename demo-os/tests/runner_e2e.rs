@@ -2,9 +2,10 @@
 //! assembler and the test ELF writer, run as a separate process, checked by
 //! stdout, stderr and exit status.
 
+use hv_host::machine::asm::{self, A0, A1, A2, Asm, T0, T9};
 use hv_tests::elf_writer::{EM_X86_64, ElfBuilder};
 use hv_tests::process::{RunOutput, run_with_limit, write_file};
-use hv_tests::programs;
+use hv_tests::programs::{self, GuestProgram};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -270,6 +271,9 @@ fn help_explains_flags_memory_map_and_exit_codes() {
         "--mem",
         "--max-instructions",
         "--mode",
+        "--work",
+        "--programs",
+        "Work scale",
         "Memory map",
         "Exit status",
         "124",
@@ -442,4 +446,140 @@ fn control_characters_in_symbol_names_are_escaped() {
         out.stderr
     );
     assert!(summary(&out).contains(escaped), "{}", out.stderr);
+}
+
+/// The `results:` line of a demo run.
+fn results_line(out: &RunOutput) -> String {
+    out.stdout_text()
+        .lines()
+        .rfind(|l| l.starts_with("results:"))
+        .unwrap_or_else(|| panic!("no results line:\n{}", out.stdout_text()))
+        .to_owned()
+}
+
+#[test]
+fn work_scales_the_demo_deterministically() {
+    let default = runner(&["--mode", "native"]);
+    assert_eq!(default.code, Some(0), "{}", default.stderr);
+    assert_eq!(results_line(&default), demo_os::EXPECTED_RESULTS);
+    assert!(!default.stdout_text().contains("work scale"));
+    let a = runner(&["--mode", "native", "--work", "3"]);
+    let b = runner(&["--mode", "native", "--work", "3"]);
+    assert_eq!(a.code, Some(0), "{}", a.stderr);
+    assert_eq!(a.stdout, b.stdout, "a native run is deterministic");
+    assert_eq!(
+        results_line(&a),
+        "results: sieve=8713 memory=1504468992 sleeper=18 chatty=1908 pages=456507736"
+    );
+    assert_ne!(results_line(&a), results_line(&default));
+    assert!(
+        a.stdout_text()
+            .contains("demo-os: work scale 3, programs sieve memory sleeper chatty pages\n")
+    );
+    assert!(
+        a.stdout_text()
+            .contains("sleeper: pid 3 napping 18 times\n")
+    );
+}
+
+#[test]
+fn programs_selects_the_demo_programs() {
+    let out = runner(&["--mode", "native", "--programs", "sleeper"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let text = out.stdout_text();
+    assert_eq!(results_line(&out), "results: sleeper=6");
+    let started: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" started pid "))
+        .collect();
+    assert_eq!(started, ["demo-os: started pid 3 (sleeper), image 4 pages"]);
+    for other in ["sieve", "memory", "chatty", "pages"] {
+        let prefix = format!("{other}:");
+        assert!(
+            !text.lines().any(|l| l.starts_with(&prefix)),
+            "{other} ran:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn work_and_programs_reach_every_vm_under_the_monitor() {
+    let out = runner(&[
+        "--mode",
+        "full",
+        "--vms",
+        "2",
+        "--image",
+        "pv",
+        "--work",
+        "2",
+        "--programs",
+        "sleeper,chatty",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let text = out.stdout_text();
+    for vm in ["[vm0]", "[vm1]"] {
+        let results = format!("{vm} results: sleeper=12 chatty=1272\n");
+        assert!(text.contains(&results), "{results}:\n{text}");
+    }
+}
+
+#[test]
+fn bad_program_names_and_work_scales_are_usage_errors() {
+    for (flag, bad) in [
+        ("--programs", "sleeper,shell"),
+        ("--programs", ""),
+        ("--work", "0"),
+        ("--work", "1001"),
+    ] {
+        let out = runner(&["--mode", "native", flag, bad]);
+        assert_eq!(out.code, Some(2), "{flag} {bad:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty());
+        assert!(out.stderr.contains(flag), "{}", out.stderr);
+    }
+    let out = runner(&["--programs", "sleeper,shell"]);
+    assert!(
+        out.stderr.contains(
+            "unknown program `shell` (the programs are sieve, memory, sleeper, chatty, pages)"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+/// A kernel that exits with code `a1 + 16 * a2`.
+fn boot_args_echo() -> GuestProgram {
+    let mut a = Asm::new(programs::ORIGIN);
+    let start = a.named_label("_start");
+    a.bind(start);
+    a.emit(asm::sll(T0, A2, 4));
+    a.emit(asm::addu(A0, A1, T0));
+    a.li(T9, programs::UHI_EXIT);
+    a.emit(asm::sdbbp(1));
+    let spin = a.here();
+    a.b(spin);
+    a.nop();
+    GuestProgram::assemble(a).expect("the echo kernel assembles")
+}
+
+#[test]
+fn a_kernel_file_gets_the_boot_arguments_too() {
+    let elf = scratch("boot_args.elf", &boot_args_echo().elf());
+    let kernel = elf.to_str().unwrap();
+    let default = runner_on(&elf, &[]);
+    assert_eq!(default.code, Some(1), "a1 = 1, a2 = 0: {}", default.stderr);
+    for mode in ["native", "full"] {
+        let out = runner(&[
+            "--mode",
+            mode,
+            "--kernel",
+            kernel,
+            "--work",
+            "5",
+            "--programs",
+            "memory,sleeper",
+        ]);
+        // a1 = 5, a2 = 0b110.
+        assert_eq!(out.code, Some(5 + 16 * 6), "{mode}: {}", out.stderr);
+    }
 }

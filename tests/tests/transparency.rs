@@ -6,9 +6,12 @@
 //! the realistic workload. Output that depends on timing is excluded: the
 //! demo's `stat` lines and the interleaving of its concurrent programs.
 
+use demo_os::BootArgs;
 use hv_host::machine::elf::ElfImage;
 use hv_host::monitor::{Monitor, MonitorConfig, MonitorExit, VmConfig, VmId, VmStop};
-use hv_tests::kernels::{self, MAX_TICKS, RAM_BYTES, run_full, run_native};
+use hv_tests::kernels::{
+    self, MAX_TICKS, RAM_BYTES, run_full, run_full_with, run_native, run_native_with,
+};
 
 #[test]
 fn every_test_kernel_behaves_as_natively() {
@@ -75,6 +78,44 @@ fn pv_demo_image_takes_its_unmodified_path_under_full() {
         text.contains("stat boot: unmodified path (no monitor)"),
         "{text}"
     );
+}
+
+/// The `results:` line.
+fn results_line(lines: &[String]) -> &str {
+    lines
+        .iter()
+        .find(|l| l.starts_with("results: "))
+        .unwrap_or_else(|| panic!("no results line: {lines:?}"))
+}
+
+#[test]
+fn demo_boot_arguments_give_the_same_results_under_the_monitor() {
+    let work2 = BootArgs {
+        work: 2,
+        programs: 0,
+    };
+    let sleeper_pages = BootArgs {
+        work: 2,
+        programs: demo_os::program_mask("sleeper,pages").unwrap(),
+    };
+    for image in [demo_os::UNMODIFIED_IMAGE, demo_os::PV_IMAGE] {
+        for (args, want) in [
+            (
+                work2,
+                "results: sieve=6057 memory=1002979328 sleeper=12 chatty=1272 pages=1354450968",
+            ),
+            (sleeper_pages, "results: sleeper=12 pages=1354450968"),
+        ] {
+            let regs = args.registers();
+            let (native_out, native_code) = run_native_with(image, 64 << 20, &regs, 400_000_000);
+            let (full_out, full_code) = run_full_with(image, 64 << 20, &regs, 800_000_000);
+            assert_eq!(native_code, Some(0), "{args:?}");
+            assert_eq!(full_code, native_code, "{args:?}");
+            let (n, f) = (timing_free_lines(&native_out), timing_free_lines(&full_out));
+            assert_eq!(results_line(&n), want, "{args:?}");
+            assert_eq!(f, n, "{args:?}");
+        }
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The runner's command line.
 
 use clap::{Parser, ValueEnum};
+use demo_os::BootArgs;
 use std::path::PathBuf;
 
 /// Instructions per run slice: guest output is flushed after each.
@@ -45,7 +46,10 @@ Boot:
   Each PT_LOAD segment of the kernel is copied to its physical address
   (p_paddr, kseg0/kseg1 addresses masked with 0x1fff_ffff) and zero-filled
   to its memory size. The CPU starts at e_entry in kernel mode as after a
-  cold reset (Status.BEV=1, ERL=1) with a0 = RAM size in bytes.
+  cold reset (Status.BEV=1, ERL=1) with a0 = RAM size in bytes, a1 = the
+  --work scale and a2 = the --programs mask (bit i = the i-th of sieve,
+  memory, sleeper, chatty, pages; 0 = all). a1 and a2 are the demo OS's
+  convention; they are set for a --kernel FILE too, which may ignore them.
   Semihosting (UHI, `sdbbp 1`, operation in t9): 1 = exit(a0),
   5 = write(fd a0, buffer a1, length a2); a write of more than 4096 bytes
   is partial: it writes 4096 and returns that count in v0.
@@ -63,6 +67,18 @@ Exit status:
   126    an exception routed to the host stopped the guest, or (under the
          monitor) a guest crashed: it faults where it can make no progress
 With several VMs the status is the first VM's (in VM order) that is not 0.
+
+Work scale (--work N, the demo OS's a1):
+  Every demo program does N times its work: the sieve counts primes below
+  30000 N, memory runs 4 N rounds, the sleeper takes 6 N naps, chatty
+  prints 12 N lines, pages runs N passes of 4 TLB-stress rounds. The
+  results line depends only on N and --programs, the same in every mode.
+  Above N = 4 the programs print summaries instead of a line per step
+  (chatty still prints its lines: console output is its work). The work
+  grows linearly, about 3.6 M instructions per unit. Natively --work 1
+  runs 3.9 M instructions (about 0.03 s of host CPU time), --work 10
+  runs 36 M (about 0.3 s) and --work 20 runs 72 M (about 0.55 s); the
+  summary line on stderr gives the real figures of a run.
 
 The monitor (--mode full):
   Each VM runs its kernel deprivileged, trapping privileged instructions
@@ -142,10 +158,30 @@ pub struct Cli {
     #[arg(long)]
     pub no_idle_inference: bool,
 
+    /// The demo OS's work scale (boot argument a1): every user program
+    /// does N times its work, 1 to 1000. See "Work scale" below.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(demo_os::WORK_MAX)),
+    )]
+    pub work: u32,
+
+    /// The demo OS programs to start (boot argument a2), comma-separated:
+    /// sieve, memory, sleeper, chatty, pages. Default: all of them.
+    #[arg(long, value_name = "LIST", value_parser = parse_programs)]
+    pub programs: Option<u32>,
+
     /// Under the monitor: clock ticks a VM runs before the next runnable
     /// VM gets the CPU.
     #[arg(long, value_name = "TICKS", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1000..))]
     pub slice: u64,
+}
+
+/// Parses `--programs` into the program mask.
+fn parse_programs(list: &str) -> Result<u32, demo_os::ProgramListError> {
+    demo_os::program_mask(list)
 }
 
 /// Largest `--vms`.
@@ -207,6 +243,14 @@ impl Cli {
     /// RAM size in bytes.
     pub fn ram_bytes(&self) -> u32 {
         self.mem << 20
+    }
+
+    /// The boot arguments `--work` and `--programs` give (a1, a2).
+    pub fn boot_args(&self) -> BootArgs {
+        BootArgs {
+            work: self.work,
+            programs: self.programs.unwrap_or(0),
+        }
     }
 }
 
@@ -285,6 +329,32 @@ mod tests {
     }
 
     #[test]
+    fn work_and_programs_become_boot_arguments() {
+        assert_eq!(parse(&[]).unwrap().boot_args(), BootArgs::DEFAULT);
+        let cli = parse(&["--work", "7", "--programs", "sleeper, pages,sleeper"]).unwrap();
+        assert_eq!(
+            cli.boot_args(),
+            BootArgs {
+                work: 7,
+                programs: 0b10100
+            }
+        );
+        assert_eq!(parse(&["--work", "1000"]).unwrap().work, 1000);
+        for bad in ["0", "1001", "-3", "many"] {
+            assert!(parse(&["--work", bad]).is_err(), "--work {bad}");
+        }
+        for bad in ["shell", "", "sieve,", "Sieve"] {
+            let e = parse(&["--programs", bad]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+            let text = e.to_string();
+            assert!(
+                text.contains("the programs are sieve, memory, sleeper, chatty, pages"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn help_documents_flags_memory_map_and_exit_codes() {
         let help = Cli::command().render_help().to_string();
         for needle in [
@@ -292,6 +362,9 @@ mod tests {
             "--kernel",
             "--mem",
             "--max-instructions",
+            "--work",
+            "--programs",
+            "a1 = the",
             "0xbfd0_03f8",
             "124",
             "125",

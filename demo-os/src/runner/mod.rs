@@ -211,6 +211,9 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     machine
         .load_elf(&image)
         .map_err(|source| RunnerError::Load { path: name, source })?;
+    for (reg, value) in cli.boot_args().registers() {
+        machine.set_gpr(reg, value);
+    }
 
     let started = Instant::now();
     let stop = session::run(

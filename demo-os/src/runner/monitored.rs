@@ -110,6 +110,9 @@ pub fn run(
     for (i, (name, image)) in images.iter().enumerate() {
         mon.load(VmId(i), image)
             .map_err(|e| RunnerError::Usage(format!("{name}: {e}")))?;
+        for (reg, value) in cli.boot_args().registers() {
+            mon.set_gpr(VmId(i), reg, value);
+        }
     }
 
     let started = Instant::now();

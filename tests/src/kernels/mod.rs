@@ -12,7 +12,8 @@
 //! with 2). The output never depends on exact timing (no raw Count values),
 //! so a trap-and-emulate monitor must reproduce it byte for byte.
 //!
-//! [`all`] lists the kernels; [`run_native`] runs one on the bare machine.
+//! [`all`] lists the kernels; [`run_native`] runs one on the bare machine
+//! and [`run_full`] under the monitor (`*_with` set boot registers too).
 
 pub mod console;
 pub mod cp0_regs;
@@ -58,6 +59,18 @@ pub fn all() -> Vec<(&'static str, GuestProgram)> {
 /// exit within the budget. An image that does not parse, does not fit, or
 /// a RAM size the machine rejects gives empty output and `None`.
 pub fn run_native(elf: &[u8], ram_bytes: u32, max_ticks: u64) -> (Vec<u8>, Option<i32>) {
+    run_native_with(elf, ram_bytes, &[], max_ticks)
+}
+
+/// [`run_native`] with the boot registers `regs` (`(register, value)`,
+/// such as the demo OS's `demo_os::BootArgs::registers`) set after the
+/// image is loaded.
+pub fn run_native_with(
+    elf: &[u8],
+    ram_bytes: u32,
+    regs: &[(u8, u32)],
+    max_ticks: u64,
+) -> (Vec<u8>, Option<i32>) {
     let Ok(image) = ElfImage::parse(elf) else {
         return (Vec::new(), None);
     };
@@ -66,6 +79,9 @@ pub fn run_native(elf: &[u8], ram_bytes: u32, max_ticks: u64) -> (Vec<u8>, Optio
     };
     if m.load_elf(&image).is_err() {
         return (Vec::new(), None);
+    }
+    for &(reg, value) in regs {
+        m.set_gpr(reg, value);
     }
     let mut out = Vec::new();
     let code = loop {
@@ -89,6 +105,17 @@ pub fn run_native(elf: &[u8], ram_bytes: u32, max_ticks: u64) -> (Vec<u8>, Optio
 /// `ram_bytes` of guest RAM for at most `max_ticks` clock ticks; returns
 /// what [`run_native`] returns.
 pub fn run_full(elf: &[u8], ram_bytes: u32, max_ticks: u64) -> (Vec<u8>, Option<i32>) {
+    run_full_with(elf, ram_bytes, &[], max_ticks)
+}
+
+/// [`run_full`] with the boot registers `regs` set in the VM after the
+/// image is loaded, as [`run_native_with`] does natively.
+pub fn run_full_with(
+    elf: &[u8],
+    ram_bytes: u32,
+    regs: &[(u8, u32)],
+    max_ticks: u64,
+) -> (Vec<u8>, Option<i32>) {
     use hv_host::monitor::{Monitor, MonitorConfig, MonitorExit, VmConfig, VmId, VmStop};
     let Ok(image) = ElfImage::parse(elf) else {
         return (Vec::new(), None);
@@ -102,6 +129,9 @@ pub fn run_full(elf: &[u8], ram_bytes: u32, max_ticks: u64) -> (Vec<u8>, Option<
     };
     if mon.load(VmId(0), &image).is_err() {
         return (Vec::new(), None);
+    }
+    for &(reg, value) in regs {
+        mon.set_gpr(VmId(0), reg, value);
     }
     let mut out = Vec::new();
     loop {

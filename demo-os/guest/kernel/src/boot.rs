@@ -8,6 +8,17 @@
 //!   convention). Any `a0` that is not a multiple of 4 KiB between 1 MiB
 //!   and 256 MiB (QEMU's mipssim passes 0) means "unknown", and the kernel
 //!   assumes [`DEFAULT_RAM`] (16 MiB), which every supported machine has.
+//! - `a1` = the work scale N: every user program multiplies its work by N
+//!   and gets N in its `a0` at start (`demo_sys`, "Process start"). 0
+//!   means 1; above `demo_sys::WORK_MAX` (1000) it is clamped.
+//! - `a2` = the program mask: bit i starts program i of [`PROGRAMS`]
+//!   (sieve, memory, sleeper, chatty, pages). Bits above the last program
+//!   are ignored; 0 (or no valid bit) starts them all. A program keeps its
+//!   pid (i + 1) whichever others start, and the `results:` line lists the
+//!   started ones only.
+//! - A loader that sets neither (QEMU: 0) gets today's run: every program
+//!   at scale 1. With other values the kernel prints a
+//!   `demo-os: work scale ..., programs ...` line after `kernel started`.
 //! - Status is as at reset (BEV = 1, ERL = 1, as on QEMU) or anything
 //!   else: `_start` writes it first.
 //! - RAM starts at physical 0; the page at 0 is free for the vectors.
@@ -20,6 +31,7 @@ use crate::process::PROGRAMS;
 use crate::pv::{Call, Pv};
 use crate::trap::{self, TrapFrame};
 use crate::{console, cp0, kprintln, timer, tlb};
+use demo_sys::work_scale;
 
 /// The RAM size assumed when the loader does not pass one.
 pub const DEFAULT_RAM: u32 = 16 << 20;
@@ -34,7 +46,7 @@ const MAX_RAM: u32 = 256 << 20;
 // The entry point. Status first: kernel mode, exceptions and interrupts
 // off, ERL cleared (with ERL set, kuseg would be unmapped), BEV kept
 // until the vectors are in place. Then .bss is cleared, the boot stack set
-// up, and `kmain(a0)` called with the loader's a0 untouched.
+// up, and `kmain(a0, a1, a2)` called with the loader's a0..a2 untouched.
 global_asm!(
     r#"
     .section .text._start, "ax"
@@ -99,9 +111,84 @@ fn ram_size(a0: u32) -> (u32, bool) {
     }
 }
 
-/// The kernel's Rust entry, on the boot stack with interrupts off.
+/// The boot arguments beyond the RAM size: what runs, and how much.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct BootArgs {
+    /// The loader's `a1`, as given.
+    raw_work: u32,
+    /// The work scale every program runs with ([`work_scale`] of `a1`).
+    work: u32,
+    /// The programs to start: bit i is [`PROGRAMS`]`[i]`, never 0.
+    programs: u32,
+}
+
+impl BootArgs {
+    /// Every program's bit.
+    const ALL: u32 = (1 << PROGRAMS.len()) - 1;
+
+    /// The boot arguments the loader's `a1` and `a2` mean.
+    fn new(a1: u32, a2: u32) -> Self {
+        Self {
+            raw_work: a1,
+            work: work_scale(a1),
+            programs: match a2 & Self::ALL {
+                0 => Self::ALL,
+                mask => mask,
+            },
+        }
+    }
+
+    /// Whether program `i` starts.
+    fn starts(&self, i: usize) -> bool {
+        self.programs & (1 << i) != 0
+    }
+
+    /// Whether this is the run with no arguments: every program at scale 1.
+    fn is_default(&self) -> bool {
+        self.work == 1 && self.programs == Self::ALL
+    }
+
+    /// Prints the `demo-os: work scale ..., programs ...` line.
+    fn announce(&self) {
+        let mut names = [""; PROGRAMS.len()];
+        let mut count = 0;
+        for (i, program) in PROGRAMS.iter().enumerate() {
+            if self.starts(i) {
+                names[count] = program.name;
+                count += 1;
+            }
+        }
+        let names = &names[..count];
+        let clamped = self.raw_work > self.work;
+        kprintln!(
+            "demo-os: work scale {}{}, programs {}",
+            self.work,
+            if clamped { " (clamped)" } else { "" },
+            Words(names)
+        );
+    }
+}
+
+/// Words separated by spaces.
+struct Words<'a>(&'a [&'a str]);
+
+impl core::fmt::Display for Words<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (i, word) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(word)?;
+        }
+        Ok(())
+    }
+}
+
+/// The kernel's Rust entry, on the boot stack with interrupts off, with
+/// the loader's `a0` (RAM size), `a1` (work scale) and `a2` (program
+/// mask).
 #[unsafe(no_mangle)]
-extern "C" fn kmain(a0: u32) -> ! {
+extern "C" fn kmain(a0: u32, a1: u32, a2: u32) -> ! {
     // SAFETY: BEV is set (by _start), so the vectors can be written and
     // EBase changed; CURRENT_FRAME points at the boot frame before any trap
     // can happen; Status is written last, clearing BEV once the vectors are
@@ -134,6 +221,10 @@ extern "C" fn kmain(a0: u32) -> ! {
     kernel.pv = pv;
 
     kprintln!("demo-os: kernel started");
+    let args = BootArgs::new(a1, a2);
+    if !args.is_default() {
+        args.announce();
+    }
     match &kernel.pv {
         Some(pv) => kprintln!("stat boot: paravirtualized path, {}", pv.describe()),
         None => kprintln!("stat boot: unmodified path (no monitor)"),
@@ -148,14 +239,17 @@ extern "C" fn kmain(a0: u32) -> ! {
         timer::INTERVAL
     );
 
-    for program in &PROGRAMS {
+    for (slot, program) in PROGRAMS.iter().enumerate() {
+        if !args.starts(slot) {
+            continue;
+        }
         let mut ctx = MemCtx {
             frames: &mut kernel.frames,
             pv: kernel.pv.as_ref(),
             stats: &mut kernel.stats,
         };
-        match kernel.procs.spawn(program, &mut ctx) {
-            Ok((slot, pages)) => {
+        match kernel.procs.spawn(slot, program, args.work, &mut ctx) {
+            Ok(pages) => {
                 kprintln!(
                     "demo-os: started pid {} ({}), image {} pages",
                     kernel.procs.get(slot).pid,

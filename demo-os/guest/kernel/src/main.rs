@@ -9,12 +9,14 @@
 //!   zeroing, TLB fills, idling, the console and shutdown (see [`pv`]);
 //!   without a monitor it takes the unmodified paths.
 //!
-//! It starts the five embedded user programs ([`process::PROGRAMS`]) as
-//! user-mode processes with their own address spaces, schedules them round
-//! robin from the Count/Compare timer, and when all have exited prints its
-//! counters (`stat` lines) and a `results:` line, then stops the machine
-//! with exit code 0 if every program succeeded, 1 if one failed, 2 on a
-//! kernel panic.
+//! It starts the five embedded user programs ([`process::PROGRAMS`]), or
+//! those its boot arguments select, as user-mode processes with their own
+//! address spaces, each scaled by the boot arguments' work scale (see
+//! [`boot`]: `a0` = RAM size, `a1` = work scale, `a2` = program mask);
+//! schedules them round robin from the Count/Compare timer, and when all
+//! have exited prints its counters (`stat` lines) and a `results:` line,
+//! then stops the machine with exit code 0 if every program succeeded, 1
+//! if one failed, 2 on a kernel panic.
 //!
 //! Modules: [`boot`] (entry, set-up), [`trap`] (vectors, dispatch),
 //! [`cp0`] and [`tlb`] (the privileged instructions), [`mm`] (address
@@ -252,7 +254,8 @@ impl Kernel {
     }
 }
 
-/// The `results:` line's body: each program's exit status, in start order.
+/// The `results:` line's body: each started program's exit status, in
+/// start order.
 struct Results<'a>(&'a ProcessTable);
 
 impl fmt::Display for Results<'_> {

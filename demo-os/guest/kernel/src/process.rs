@@ -3,8 +3,9 @@
 //! process.
 //!
 //! A process is a user-mode context (its [`TrapFrame`]) with its own
-//! address space and ASID. The pid is the table slot plus one, so the
-//! programs, started in [`PROGRAMS`] order, always get the same pids.
+//! address space and ASID. The pid is the table slot plus one, and program
+//! `i` of [`PROGRAMS`] always starts in slot `i`, so each program has the
+//! same pid whichever others the boot arguments select.
 
 use core::fmt;
 
@@ -14,7 +15,7 @@ use crate::console::LineBuffer;
 use crate::cp0;
 use crate::elf::{Elf, ElfError};
 use crate::mm::{AddressSpace, LoadError, MemCtx, STACK_TOP};
-use crate::trap::TrapFrame;
+use crate::trap::{TrapFrame, reg};
 
 /// The most processes at once.
 pub const MAX_PROCS: usize = 8;
@@ -133,7 +134,7 @@ impl Process {
 /// Why a program could not be started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpawnError {
-    /// Every slot is taken.
+    /// The slot is taken, or there is no such slot.
     NoSlot,
     /// The image is not a valid program.
     Elf(ElfError),
@@ -162,7 +163,7 @@ impl From<crate::frame::OutOfMemory> for SpawnError {
 impl fmt::Display for SpawnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SpawnError::NoSlot => f.write_str("no free process slot"),
+            SpawnError::NoSlot => f.write_str("its process slot is not free"),
             SpawnError::Elf(e) => write!(f, "bad ELF image: {e}"),
             SpawnError::Load(e) => write!(f, "cannot load: {e}"),
         }
@@ -208,19 +209,20 @@ impl ProcessTable {
         self.procs.iter().any(Process::is_live)
     }
 
-    /// Starts `program` in a free slot: a new address space (ASID = pid),
-    /// its image loaded, ready to run at its entry point. Returns the slot
-    /// and the number of pages the image took.
+    /// Starts `program` in the free `slot` (pid = slot + 1): a new address
+    /// space (ASID = pid), its image loaded, ready to run at its entry
+    /// point with `a0` = `work` (the process start convention of
+    /// `demo_sys`). Returns the number of pages the image took.
     pub fn spawn(
         &mut self,
+        slot: usize,
         program: &Program,
+        work: u32,
         ctx: &mut MemCtx<'_>,
-    ) -> Result<(usize, u32), SpawnError> {
-        let slot = self
-            .procs
-            .iter()
-            .position(|p| p.state == State::Free)
-            .ok_or(SpawnError::NoSlot)?;
+    ) -> Result<u32, SpawnError> {
+        if self.procs.get(slot).is_none_or(|p| p.state != State::Free) {
+            return Err(SpawnError::NoSlot);
+        }
         let elf = Elf::parse(program.image)?;
         let pid = slot as u32 + 1;
         let mut space = AddressSpace::new(pid as u8, ctx)?;
@@ -234,16 +236,18 @@ impl ProcessTable {
             }
         }
         let pages = space.image_pages();
+        let mut frame = TrapFrame::new(elf.entry(), STACK_TOP, USER_STATUS);
+        frame.regs[reg::A0] = work;
         self.procs[slot] = Process {
             pid,
             name: program.name,
             state: State::Ready,
-            frame: TrapFrame::new(elf.entry(), STACK_TOP, USER_STATUS),
+            frame,
             space: Some(space),
             output: LineBuffer::new(),
             exit: None,
         };
-        Ok((slot, pages))
+        Ok(pages)
     }
 
     /// Ends the process in `slot`: emits its last partial line, frees its

@@ -1,5 +1,17 @@
 //! The system-call interface between the demo kernel and its user
-//! programs: the numbers, the error codes and the register convention.
+//! programs: the numbers, the error codes, the register convention, and
+//! what a process finds in its registers at start (its work scale).
+//!
+//! # Process start
+//!
+//! The kernel starts a process at its ELF entry in user mode with `sp` at
+//! the top of its stack, `a0` (`$4`) = the work scale (`1..=`[`WORK_MAX`],
+//! the kernel's boot argument `a1`, see [`work_scale`]) and every other
+//! register 0. Each program multiplies its work by the scale (more rounds,
+//! a larger bound, more naps or lines), so its exit status depends on the
+//! scale alone. Up to [`VERBOSE_WORK_MAX`] a program prints a line per
+//! step (round, nap, line); above it only its summaries, so that the
+//! console stays short however large the scale.
 //!
 //! # Calling convention
 //!
@@ -37,6 +49,25 @@ pub const LINE_MAX: usize = 160;
 /// The most bytes one [`Syscall::Write`] takes; a longer write returns a
 /// short count.
 pub const WRITE_MAX: usize = 4096;
+
+/// The largest work scale: a larger boot argument is clamped to it.
+pub const WORK_MAX: u32 = 1000;
+
+/// The largest work scale at which the programs print a line per step
+/// (a round, a nap); above it they print only their summaries.
+pub const VERBOSE_WORK_MAX: u32 = 4;
+
+/// The work scale a raw value (the kernel's boot argument `a1`, a
+/// process's `a0` at start) means: 0 means 1, and anything above
+/// [`WORK_MAX`] is clamped to it.
+#[must_use]
+pub const fn work_scale(raw: u32) -> u32 {
+    match raw {
+        0 => 1,
+        n if n > WORK_MAX => WORK_MAX,
+        n => n,
+    }
+}
 
 /// A system-call number (`v0` on entry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,14 +1,15 @@
-//! The memory job: in each of [`ROUNDS`] rounds it grows the heap with
-//! `sbrk`, checks that every new page reads as zero (demand-zero memory),
-//! writes a pattern over it, reads the pattern back, and shrinks the heap
-//! again, so the kernel unmaps and frees the pages. Its result is a
-//! checksum over every round's pattern.
+//! The memory job: in each of `work` × [`ROUNDS`] rounds it grows the
+//! heap with `sbrk`, checks that every new page reads as zero (demand-zero
+//! memory), writes a pattern over it, reads the pattern back, and shrinks
+//! the heap again, so the kernel unmaps and frees the pages. Its result is
+//! a checksum over every round's pattern. It prints a line per round up to
+//! work scale [`VERBOSE_WORK_MAX`], and a summary.
 #![no_std]
 #![no_main]
 
-use demo_rt::{println, sbrk};
+use demo_rt::{VERBOSE_WORK_MAX, println, sbrk};
 
-/// The number of rounds.
+/// The number of rounds at work scale 1.
 const ROUNDS: u32 = 4;
 
 /// The page size.
@@ -22,15 +23,19 @@ const STRIDE: usize = 64;
 
 demo_rt::entry!(main);
 
-fn main() -> i32 {
+fn main(work: u32) -> i32 {
+    let rounds = ROUNDS * work;
     let mut total = 0u32;
-    for round in 0..ROUNDS {
-        let pages = 16 + 8 * round as usize;
+    for round in 0..rounds {
+        // 16, 24, 32, 40 pages, over and over.
+        let pages = 16 + 8 * (round % ROUNDS) as usize;
         match run_round(round, pages) {
             Ok(sum) => {
-                println!(
-                    "memory: round {round}: {pages} pages zeroed and verified, sum {sum:#010x}"
-                );
+                if work <= VERBOSE_WORK_MAX {
+                    println!(
+                        "memory: round {round}: {pages} pages zeroed and verified, sum {sum:#010x}"
+                    );
+                }
                 total = total.wrapping_add(sum);
             }
             Err(message) => {
@@ -40,7 +45,7 @@ fn main() -> i32 {
         }
     }
     let result = (total & 0x7fff_ffff) as i32;
-    println!("memory: {ROUNDS} rounds done, checksum {result}");
+    println!("memory: {rounds} rounds done, checksum {result}");
     result
 }
 
@@ -71,7 +76,8 @@ fn run_round(round: u32, pages: usize) -> Result<u32, &'static str> {
     Ok(sum)
 }
 
-/// The word written at index `i` of `page` in `round`.
+/// The word written at index `i` of `page` in `round` (rounds 256 apart
+/// share their patterns).
 fn pattern(round: u32, page: usize, i: usize) -> u32 {
     (round << 24 | (page as u32) << 12 | i as u32).wrapping_mul(0x9E37_79B9)
 }

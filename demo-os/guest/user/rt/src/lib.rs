@@ -3,9 +3,10 @@
 //! ([`println!`]) and the panic handler.
 //!
 //! A program is a `#![no_std] #![no_main]` binary that names its main
-//! function with [`entry!`]; its exit status is what that function returns.
-//! The kernel starts a process at `_start` with `sp` at the top of its
-//! stack and every other register 0.
+//! function with [`entry!`]; main receives the work scale and its exit
+//! status is what it returns. The kernel starts a process at `_start` with
+//! `sp` at the top of its stack, `a0` = the work scale and every other
+//! register 0 (see `demo_sys`, "Process start").
 #![no_std]
 #![feature(asm_experimental_arch)]
 
@@ -13,11 +14,12 @@ use core::arch::{asm, global_asm};
 use core::fmt::{self, Write as _};
 use core::panic::PanicInfo;
 
-pub use demo_sys::{Errno, LINE_MAX, Syscall};
+pub use demo_sys::{Errno, LINE_MAX, Syscall, VERBOSE_WORK_MAX, WORK_MAX, work_scale};
 
-// The entry point: call the program's main (named by `entry!`), then exit
-// with its result. The o32 ABI wants 16 bytes of argument space above a
-// callee's frame; the kernel's initial `sp` leaves room for it.
+// The entry point: call the program's main (named by `entry!`) with the
+// kernel's `a0` (the work scale) untouched, then exit with its result. The
+// o32 ABI wants 16 bytes of argument space above a callee's frame; the
+// kernel's initial `sp` leaves room for it.
 global_asm!(
     r#"
     .section .text._start, "ax"
@@ -39,14 +41,16 @@ _start:
 );
 
 /// Names the program's main function: `demo_rt::entry!(main);` with
-/// `fn main() -> i32`. The returned value is the exit status.
+/// `fn main(work: u32) -> i32`. `work` is the work scale, in
+/// `1..=`[`WORK_MAX`] (whatever the kernel passed, [`work_scale`] applied);
+/// the returned value is the exit status.
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
         #[unsafe(no_mangle)]
-        extern "C" fn __demo_main() -> i32 {
-            let main: fn() -> i32 = $main;
-            main()
+        extern "C" fn __demo_main(a0: u32) -> i32 {
+            let main: fn(u32) -> i32 = $main;
+            main($crate::work_scale(a0))
         }
     };
 }

@@ -1,24 +1,28 @@
-//! The sleeper: announces itself, then sleeps [`NAPS`] times for
-//! [`NAP_TICKS`] timer ticks each, printing a line per nap. Its result is
+//! The sleeper: announces itself, then sleeps `work` × [`NAPS`] times for
+//! [`NAP_TICKS`] timer ticks each, printing a line per nap up to work scale
+//! [`VERBOSE_WORK_MAX`] (above it, only after the last nap). Its result is
 //! the number of naps taken.
 #![no_std]
 #![no_main]
 
-use demo_rt::{getpid, println, sleep};
+use demo_rt::{VERBOSE_WORK_MAX, getpid, println, sleep};
 
-/// The number of naps.
-const NAPS: i32 = 6;
+/// The number of naps at work scale 1.
+const NAPS: u32 = 6;
 
 /// The length of a nap, in timer ticks.
 const NAP_TICKS: u32 = 12;
 
 demo_rt::entry!(main);
 
-fn main() -> i32 {
-    println!("sleeper: pid {} napping {NAPS} times", getpid());
-    for nap in 1..=NAPS {
+fn main(work: u32) -> i32 {
+    let naps = NAPS * work;
+    println!("sleeper: pid {} napping {naps} times", getpid());
+    for nap in 1..=naps {
         sleep(NAP_TICKS);
-        println!("sleeper: woke from nap {nap} of {NAPS}");
+        if work <= VERBOSE_WORK_MAX || nap == naps {
+            println!("sleeper: woke from nap {nap} of {naps}");
+        }
     }
-    NAPS
+    naps as i32
 }
