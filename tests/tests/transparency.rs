@@ -128,9 +128,12 @@ fn the_demo_exercises_the_software_tlb() {
     }
     assert_eq!(mon.stop_reason(VmId(0)), Some(&VmStop::Exited(0)));
     let s = mon.stats(VmId(0)).unwrap();
-    // Misses the guest's own TLB also misses go to its refill handler;
-    // every miss on an address it maps is served by the monitor.
-    assert!(s.stlb_refills > 500, "{s:?}");
+    // Misses the guest's own TLB also misses go to its refill handler
+    // (and the monitor puts the entry its handler writes straight into
+    // the real TLB); every miss on an address it maps is served by the
+    // monitor.
+    assert!(s.stlb_refills > 100, "{s:?}");
     assert!(s.refills_forwarded > 500, "{s:?}");
+    assert!(s.prefills > 500, "{s:?}");
     assert!(s.frames_zeroed > 100, "{s:?}");
 }
