@@ -142,6 +142,14 @@ impl GuestMemory {
         (off < UART_WINDOW).then_some(off)
     }
 
+    /// Whether any of the `len` bytes from `gpa` is a UART register (the
+    /// rest of the UART's page is boot ROM).
+    pub fn touches_uart(gpa: GuestPhysAddr, len: u32) -> bool {
+        let a = u64::from(gpa.raw());
+        let base = u64::from(UART_BASE);
+        a < base + u64::from(UART_WINDOW) && a + u64::from(len) > base
+    }
+
     /// The machine frame behind RAM frame `gpa`, allocated and zeroed on
     /// first use.
     pub fn frame(
@@ -244,5 +252,16 @@ mod tests {
             GuestMemory::uart_register(GuestPhysAddr::new(UART_BASE + 5)),
             Some(5)
         );
+        let page = GuestPhysAddr::new(UART_BASE & !(FRAME - 1));
+        assert!(!GuestMemory::touches_uart(page, UART_BASE - page.raw()));
+        assert!(GuestMemory::touches_uart(page, UART_BASE - page.raw() + 1));
+        assert!(GuestMemory::touches_uart(
+            GuestPhysAddr::new(UART_BASE + 7),
+            1
+        ));
+        assert!(!GuestMemory::touches_uart(
+            GuestPhysAddr::new(UART_BASE + 8),
+            8
+        ));
     }
 }

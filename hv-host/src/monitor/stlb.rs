@@ -22,7 +22,7 @@
 //! guest's page size: guest frames are allocated one by one and are not
 //! contiguous in machine memory.
 
-use super::memory::{FRAME, GpaKind};
+use super::memory::{FRAME, GpaKind, GuestMemory};
 use super::stats::ExitReason;
 use super::vm::Vm;
 use super::vtlb::VtlbLookup;
@@ -388,6 +388,12 @@ impl Monitor {
                     None => out.resize(out.len() + chunk as usize, 0),
                 },
                 GpaKind::Rom => out.resize(out.len() + chunk as usize, 0),
+                // The rest of the UART's page is boot ROM and reads zero,
+                // as the machine's own semihosting reads it; only the
+                // device registers cannot be read this way.
+                GpaKind::UartPage if !GuestMemory::touches_uart(gpa, chunk) => {
+                    out.resize(out.len() + chunk as usize, 0)
+                }
                 _ => return None,
             }
             a = a.checked_add(chunk)?;
