@@ -1066,10 +1066,17 @@ fn tlb_garbage(seed: u64, random_index: bool) -> ElfImage {
     for _ in 0..64 {
         let va = match rng.below(3) {
             0 => rng.next_u32() & !3,
-            _ => (hot[rng.below(6) as usize] + (rng.next_u32() & 0x3fffc)) & !3,
+            _ => hot[rng.below(6) as usize].wrapping_add(rng.next_u32() & 0x3fffc) & !3,
         };
         let back = k.a.new_label();
-        k.a.li(T3, rng.below(2));
+        // Switching ASIDs between accesses is left to the `tlbwr` variant:
+        // with overlapping entries a global entry and another ASID's entry
+        // may both match, which the architecture leaves undefined (the
+        // machine takes the lowest index; the monitor may serve a real
+        // copy of the global one).
+        let asid = rng.below(2);
+        let asid = if random_index { asid } else { seed as u32 & 1 };
+        k.a.li(T3, asid);
         k.a.emit(mtc0(T3, reg::ENTRYHI, 0));
         k.a.emit(ehb());
         k.a.li32(T3, va);
@@ -1225,4 +1232,87 @@ fn the_demo_kernel_runs_identically_twice_under_the_monitor() {
     assert_eq!(a.4, b.4, "clocks differ");
     assert_eq!(a.3.len(), b.3.len(), "traces differ in length");
     assert!(a.3 == b.3, "traces differ");
+}
+
+// ----- stuck guests -----
+
+#[test]
+fn a_guest_whose_vectors_fault_forever_is_stopped_with_a_diagnostic() {
+    // EBase past RAM: every exception faults fetching its own vector.
+    let mut k = Kit::new();
+    k.a.li32(T3, 0x8010_0000);
+    k.a.emit(mtc0(T3, reg::PRID, 1));
+    k.a.emit(ehb());
+    k.a.emit(syscall(0));
+    let img = k.finish();
+    let nat = contained(&img, 5_000_000);
+    assert_eq!(nat.stop, Stop::Running, "natively it faults forever");
+    let run = under_monitor(&[&img, &companion()], config(), 5_000_000);
+    let Stop::Crashed(why) = &run.outcomes[0].stop else {
+        panic!("{:?}", run.outcomes[0].stop)
+    };
+    assert!(why.contains("IBE") && why.contains("0x80100180"), "{why}");
+}
+
+#[test]
+fn wait_with_the_timer_frozen_never_wakes() {
+    // Cause.DC stops Count, IM7 is on: nothing can wake `wait`. Natively
+    // the machine idles forever; the monitor reports it stalled (by
+    // design, see `VmStop::Stalled`).
+    let mut k = Kit::new();
+    k.a.li32(T3, 1 << 27);
+    k.a.emit(mtc0(T3, reg::CAUSE, 0));
+    k.a.li32(T3, 0x8000);
+    k.a.emit(mtc0(T3, reg::STATUS, 0));
+    k.a.emit(ehb());
+    k.a.emit(wait(0));
+    let img = k.finish();
+    assert_eq!(native(&img, 5_000_000).stop, Stop::Running);
+    let run = under_monitor(&[&img, &companion()], config(), 5_000_000);
+    assert_eq!(run.outcomes[0].stop, Stop::Stalled);
+    assert_eq!(run.outcomes[1].stop, Stop::Exited(0));
+    assert_eq!(run.outcomes[1].console, COMPANION_TEXT);
+}
+
+#[test]
+fn user_mode_with_cu0_runs_cp0_instructions_as_natively() {
+    let mut k = Kit::new();
+    k.map_user_window();
+    let (user, back) = (k.a.new_label(), k.a.new_label());
+    // CU0, KSU = user, EXL.
+    k.a.li32(T8, 0x1000_0000 | 0x10 | 0x2);
+    k.a.emit(mtc0(T8, reg::STATUS, 0));
+    k.a.la(T8, user);
+    k.a.li32(T9, 0x7fff_ffff);
+    k.a.emit(and(T8, T8, T9));
+    k.a.emit(mtc0(T8, reg::EPC, 0));
+    k.a.emit(ehb());
+    k.a.emit(eret());
+    k.a.bind(user);
+    k.a.emit(mfc0(S0, reg::STATUS, 0));
+    k.a.li32(T3, 0x1234_e000);
+    k.a.emit(mtc0(T3, reg::ENTRYHI, 0));
+    k.a.emit(ehb());
+    k.a.emit(tlbp());
+    k.a.emit(ehb());
+    k.a.emit(mfc0(S1, reg::INDEX, 0));
+    k.a.emit(mfc0(S2, reg::ENTRYHI, 0));
+    k.a.emit(di(S3));
+    k.a.emit(mfc0(S4, reg::STATUS, 0));
+    k.a.emit(cache(0x14, 0, ZERO));
+    k.leave_user(back);
+    k.a.bind(back);
+    for r in [S0, S1, S2, S3, S4] {
+        k.print_reg(r, b' ');
+    }
+    k.print("\n");
+    let img = k.finish();
+    let nat = contained(&img, 50_000_000);
+    assert_eq!(nat.stop, Stop::Exited(0));
+    assert!(
+        nat.console
+            .contains("10000010 80000000 1234e000 10000010 10000010 \n"),
+        "{}",
+        nat.console
+    );
 }
