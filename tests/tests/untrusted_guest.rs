@@ -9,42 +9,11 @@
 
 use hv_host::addr::{GuestVirtAddr, MachineAddr};
 use hv_host::machine::{ExcCode, Exit, Machine, MachineConfig, RouteMask};
-
-/// xorshift64*: a small deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
-    }
-}
-
-/// Major opcodes worth hitting more often than uniform words would:
-/// SPECIAL, REGIMM, branches, immediates, COP0, SPECIAL2/3, loads, stores.
-const BIASED_OPCODES: [u32; 16] = [
-    0x00, 0x01, 0x04, 0x05, 0x09, 0x0f, 0x10, 0x10, 0x10, 0x1c, 0x1f, 0x23, 0x2b, 0x22, 0x2e, 0x30,
-];
-
-fn word(rng: &mut Rng) -> u32 {
-    let w = rng.next();
-    if rng.next().is_multiple_of(2) {
-        w
-    } else {
-        let op = BIASED_OPCODES[(rng.next() % 16) as usize];
-        (w & 0x03ff_ffff) | (op << 26)
-    }
-}
-
-fn code(rng: &mut Rng, words: usize) -> Vec<u8> {
-    (0..words).flat_map(|_| word(rng).to_le_bytes()).collect()
-}
+use hv_tests::random_code::{Rng, code};
 
 /// Builds a machine full of random code and state for `seed`.
 fn random_machine(seed: u64) -> Machine {
-    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut rng = Rng::new(seed);
     let mut m = Machine::new(MachineConfig { ram_bytes: 1 << 20 }).expect("valid size");
     // Vectors at EBase (0x8000_0000), the program at 0x8000_1000, and the
     // boot ROM's vectors: all random.
@@ -54,11 +23,11 @@ fn random_machine(seed: u64) -> Machine {
         .expect("ROM");
     m.boot(GuestVirtAddr::new(0x8000_1000));
     for r in 1..32 {
-        let v = match rng.next() % 4 {
+        let v = match rng.next_u32() % 4 {
             // Pointers into RAM through kseg0 and kuseg, and anything.
-            0 => 0x8000_0000 | (rng.next() & 0x000f_fffc),
-            1 => rng.next() & 0x000f_fffc,
-            _ => rng.next(),
+            0 => 0x8000_0000 | (rng.next_u32() & 0x000f_fffc),
+            1 => rng.next_u32() & 0x000f_fffc,
+            _ => rng.next_u32(),
         };
         m.set_gpr(r, v);
     }
@@ -70,7 +39,7 @@ fn random_machine(seed: u64) -> Machine {
         ExcCode::Tlbl,
         ExcCode::Int,
     ] {
-        if rng.next().is_multiple_of(4) {
+        if rng.next_u32().is_multiple_of(4) {
             route = route.with(code);
         }
     }

@@ -82,7 +82,8 @@ impl FramePool {
     /// aligned regions, the zero frame's, and slack for a region that
     /// cannot straddle the I/O hole.
     pub fn machine_bytes_for(ram: &[u32]) -> u64 {
-        let aligned = |b: u32| u64::from(b).div_ceil(u64::from(REGION_ALIGN)) * u64::from(REGION_ALIGN);
+        let aligned =
+            |b: u32| u64::from(b).div_ceil(u64::from(REGION_ALIGN)) * u64::from(REGION_ALIGN);
         let sum: u64 = ram.iter().map(|&b| aligned(b)).sum();
         let largest = ram.iter().map(|&b| aligned(b)).max().unwrap_or(0);
         let total = u64::from(REGION_ALIGN) + sum;
@@ -175,6 +176,14 @@ impl GuestMemory {
     pub fn uart_register(gpa: GuestPhysAddr) -> Option<u32> {
         let off = gpa.raw().wrapping_sub(UART_BASE);
         (off < UART_WINDOW).then_some(off)
+    }
+
+    /// Whether any of the `len` bytes from `gpa` is a UART register (the
+    /// rest of the UART's page is boot ROM).
+    pub fn touches_uart(gpa: GuestPhysAddr, len: u32) -> bool {
+        let a = u64::from(gpa.raw());
+        let base = u64::from(UART_BASE);
+        a < base + u64::from(UART_WINDOW) && a + u64::from(len) > base
     }
 
     /// The machine frame behind RAM frame `gpa`, zeroed on first use.
@@ -287,14 +296,22 @@ mod tests {
         assert_ne!(ra, rb);
         assert_eq!(ra.raw() % REGION_ALIGN, 0);
         // Dirty the frame VM a will get for guest-physical 0x3000.
-        m.write_machine(ra.wrapping_add(0x3000), &[0xaa; 16]).unwrap();
+        m.write_machine(ra.wrapping_add(0x3000), &[0xaa; 16])
+            .unwrap();
         let mut a = GuestMemory::new(1 << 20, ra);
         let mut b = GuestMemory::new(1 << 20, rb);
-        let fa = a.frame(GuestPhysAddr::new(0x3000), &mut pool, &mut m).unwrap();
+        let fa = a
+            .frame(GuestPhysAddr::new(0x3000), &mut pool, &mut m)
+            .unwrap();
         assert_eq!(fa, ra.wrapping_add(0x3000));
         assert_eq!(m.read_machine_u32(fa).unwrap(), 0, "zeroed before use");
-        assert_eq!(a.frame(GuestPhysAddr::new(0x3ffc), &mut pool, &mut m), Ok(fa));
-        let fb = b.frame(GuestPhysAddr::new(0x3000), &mut pool, &mut m).unwrap();
+        assert_eq!(
+            a.frame(GuestPhysAddr::new(0x3ffc), &mut pool, &mut m),
+            Ok(fa)
+        );
+        let fb = b
+            .frame(GuestPhysAddr::new(0x3000), &mut pool, &mut m)
+            .unwrap();
         assert_ne!(fa, fb);
         assert_eq!(a.frames_zeroed, 1);
         assert_eq!(
@@ -305,9 +322,26 @@ mod tests {
         assert_eq!(a.kind(GuestPhysAddr::new(UART_BASE)), GpaKind::UartPage);
         assert_eq!(a.kind(GuestPhysAddr::new(ROM_BASE)), GpaKind::Rom);
         assert_eq!(a.kind(GuestPhysAddr::new(0x1000_0000)), GpaKind::None);
-        assert_eq!(GuestMemory::uart_register(GuestPhysAddr::new(UART_BASE + 5)), Some(5));
-        assert_eq!(a.reverse(fa.wrapping_add(8)), Some(GuestPhysAddr::new(0x3008)));
+        assert_eq!(
+            GuestMemory::uart_register(GuestPhysAddr::new(UART_BASE + 5)),
+            Some(5)
+        );
+        assert_eq!(
+            a.reverse(fa.wrapping_add(8)),
+            Some(GuestPhysAddr::new(0x3008))
+        );
         assert_eq!(a.reverse(fb), None);
+        let page = GuestPhysAddr::new(UART_BASE & !(FRAME - 1));
+        assert!(!GuestMemory::touches_uart(page, UART_BASE - page.raw()));
+        assert!(GuestMemory::touches_uart(page, UART_BASE - page.raw() + 1));
+        assert!(GuestMemory::touches_uart(
+            GuestPhysAddr::new(UART_BASE + 7),
+            1
+        ));
+        assert!(!GuestMemory::touches_uart(
+            GuestPhysAddr::new(UART_BASE + 8),
+            8
+        ));
     }
 
     #[test]
@@ -317,7 +351,8 @@ mod tests {
         let mut a = GuestMemory::new(1 << 20, pool.alloc_region(1 << 20).unwrap());
         for f in 0..16 {
             assert!(!a.group_ready(GuestPhysAddr::new(0x10000), 16, false));
-            a.frame(GuestPhysAddr::new(0x10000 + f * FRAME), &mut pool, &mut m).unwrap();
+            a.frame(GuestPhysAddr::new(0x10000 + f * FRAME), &mut pool, &mut m)
+                .unwrap();
         }
         assert!(a.group_ready(GuestPhysAddr::new(0x1f000), 16, false));
         assert!(!a.group_ready(GuestPhysAddr::new(0x1f000), 16, true));

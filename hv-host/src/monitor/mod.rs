@@ -215,7 +215,10 @@ impl Monitor {
         for (i, c) in vms.iter().enumerate() {
             let base = pool
                 .alloc_region(c.ram_bytes)
-                .map_err(|source| MonitorError::Memory { vm: VmId(i), source })?;
+                .map_err(|source| MonitorError::Memory {
+                    vm: VmId(i),
+                    source,
+                })?;
             built.push(Vm::new(VmId(i), c, base, now));
         }
         let vms = built;

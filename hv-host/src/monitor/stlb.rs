@@ -22,7 +22,7 @@
 //! guest's page size: guest frames are allocated one by one and are not
 //! contiguous in machine memory.
 
-use super::memory::{FRAME, GpaKind};
+use super::memory::{FRAME, GpaKind, GuestMemory};
 use super::stats::ExitReason;
 use super::vm::Vm;
 use super::vtlb::VtlbLookup;
@@ -405,8 +405,11 @@ impl Monitor {
             return Ok(false);
         }
         let before = vm.mem.frames_zeroed;
-        vm.mem
-            .frame(GuestPhysAddr::new(gpa & !(FRAME - 1)), &mut self.pool, &mut self.machine)?;
+        vm.mem.frame(
+            GuestPhysAddr::new(gpa & !(FRAME - 1)),
+            &mut self.pool,
+            &mut self.machine,
+        )?;
         let zeroed = vm.mem.frames_zeroed != before;
         let track = vm.tracks_writes();
         let mut found = None;
@@ -582,6 +585,12 @@ impl Monitor {
                     None => out.resize(out.len() + chunk as usize, 0),
                 },
                 GpaKind::Rom => out.resize(out.len() + chunk as usize, 0),
+                // The rest of the UART's page is boot ROM and reads zero,
+                // as the machine's own semihosting reads it; only the
+                // device registers cannot be read this way.
+                GpaKind::UartPage if !GuestMemory::touches_uart(gpa, chunk) => {
+                    out.resize(out.len() + chunk as usize, 0)
+                }
                 _ => return None,
             }
             a = a.checked_add(chunk)?;

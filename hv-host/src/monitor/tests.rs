@@ -70,6 +70,33 @@ fn privileged_reads_and_semihosting_exit() {
     );
 }
 
+/// A UHI `write` of `len` bytes at `buf`; the result lands in `v0`.
+fn uhi_write(a: &mut Asm, buf: u32, len: u32) {
+    a.li(T9, 5);
+    a.li(A0, 1);
+    a.li(A1, buf);
+    a.li(A2, len);
+    a.emit(sdbbp(1));
+}
+
+#[test]
+fn uhi_write_reads_the_rom_around_the_uart_but_not_its_registers() {
+    // As natively: the boot ROM part of the UART's page reads zero; a
+    // buffer reaching the UART's registers is EFAULT (v0 = -1).
+    let img = image(|a| {
+        uhi_write(a, 0xbfd0_0000, 16);
+        a.emit(mov(S0, V0));
+        uhi_write(a, 0xbfd0_03f0, 16);
+        a.emit(addu(A0, S0, V0));
+        a.li(T9, 1);
+        a.emit(sdbbp(1));
+    });
+    let mut m = monitor(&img, 1);
+    assert_eq!(m.run(1_000_000), MonitorExit::AllStopped);
+    assert_eq!(m.stop_reason(VmId(0)), Some(&VmStop::Exited(15)));
+    assert_eq!(m.take_console(VmId(0)), vec![0; 16]);
+}
+
 #[test]
 fn two_vms_have_private_memory() {
     // Each VM stores its own value, spins a while, then checks it.
