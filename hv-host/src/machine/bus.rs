@@ -221,6 +221,11 @@ impl Bus {
     /// falls outside memory.
     pub fn read_phys(&self, pa: MachineAddr, len: u32) -> Option<Vec<u8>> {
         let end = pa.raw().checked_add(len.checked_sub(1)?)?;
+        // A range over the UART's registers is not memory, even when both
+        // its ends are (the boot ROM around them).
+        if pa.raw() < UART_BASE + UART_WINDOW && end >= UART_BASE {
+            return None;
+        }
         match (self.target(pa.raw()), self.target(end)) {
             (Target::Mem { offset, .. }, Target::Mem { offset: o2, .. })
                 if o2 == offset + len - 1 =>
@@ -282,6 +287,9 @@ mod tests {
                 .is_err()
         );
         assert!(bus.read_phys(MachineAddr::new(0), 0).is_none());
+        // ROM on both sides of the UART's registers is not one range.
+        assert!(bus.read_phys(MachineAddr::new(UART_BASE - 8), 32).is_none());
+        assert!(bus.read_phys(MachineAddr::new(UART_BASE - 8), 8).is_some());
     }
 
     #[test]
