@@ -443,9 +443,14 @@ impl Monitor {
     /// privilege, assist, ASID.
     fn apply_mode(&mut self) {
         let cp0 = &self.vms[self.cur].cp0;
-        let (p, k, asid) = (cp0.real_privilege(), cp0.kernel_mode(), cp0.asid());
+        let (p, asid) = (cp0.real_privilege(), cp0.asid());
+        // The assist only changes what supervisor mode may reach, so it
+        // stays on for the guest's user mode too (no cache flush on every
+        // kernel/user switch); it is off only while the guest itself is
+        // in supervisor mode, where kseg0 must raise address errors.
+        let virtual_supervisor = !cp0.kernel_mode() && p == crate::machine::Privilege::Supervisor;
         self.machine.set_privilege(p);
-        self.machine.set_guest_regime(k);
+        self.machine.set_guest_regime(!virtual_supervisor);
         self.machine.set_asid(asid);
     }
 
