@@ -1,1 +1,297 @@
-//! Criterion benchmarks live in `benches/benches/`; this library is empty.
+//! Guest kernels for the benchmarks in `benches/benches/`, hand-assembled
+//! with [`hv_host::machine::asm`] and packed as ELF images, so that the
+//! very same image runs natively on a [`Machine`](hv_host::machine::Machine)
+//! and under the [`Monitor`](hv_host::monitor::Monitor).
+//!
+//! [`syscall_kernel`] and [`tlb_kernel`] share one small kernel: it leaves
+//! the boot vectors (EBase = 0x8000_0000), points Context at a linear page
+//! table, wires a TLB entry for the user code, optionally preloads the TLB
+//! with the user's data pages, and enters user mode with `eret`. Its
+//! vectors, as a real kernel's:
+//!
+//! - EBase + 0x000, TLB refill: the R4000 manual's (and Linux's, for a
+//!   linear page table) handler: `mfc0 Context`, load the PTE pair,
+//!   `mtc0 EntryLo0/1`, `tlbwr`, `eret`;
+//! - EBase + 0x180, general exceptions: reads Cause and EPC with `mfc0`;
+//!   on a system call advances EPC by 4 with `mtc0` and `eret`s; anything
+//!   else stops the machine (UHI exit with 0x100 + ExcCode), so that a
+//!   benchmark never measures a guest gone astray.
+//!
+//! [`spin_kernel`] just counts in kernel mode forever.
+
+use hv_host::machine::asm::*;
+use hv_host::machine::cp0::{reg, status};
+use hv_host::machine::elf::ElfImage;
+use hv_host::machine::tlb::lo;
+use hv_tests::elf_writer::ElfBuilder;
+
+/// The exception base the kernel sets (kseg0, physical 0).
+pub const EBASE: u32 = 0x8000_0000;
+/// Where the kernel's boot code is loaded and entered.
+pub const KERNEL: u32 = 0x8000_1000;
+/// The user program's virtual address (a wired, global TLB pair).
+pub const USER_VA: u32 = 0x0040_0000;
+/// The physical page pair behind [`USER_VA`].
+pub const USER_PA: u32 = 0x0004_0000;
+/// The first of the user's data page pairs (one TLB entry each).
+pub const DATA_VA: u32 = 0x0100_0000;
+/// The physical frames behind [`DATA_VA`] (contiguous).
+pub const DATA_PA: u32 = 0x0020_0000;
+/// The page table's base (Context.PTEBase), in kseg0: 16 bytes per page
+/// pair (EntryLo0 at +0, EntryLo1 at +8), indexed by VA\[31:13\].
+pub const PTE_BASE: u32 = 0x8080_0000;
+/// The RAM the kernels need (natively and per VM).
+pub const RAM_BYTES: u32 = 16 << 20;
+/// The largest number of data page pairs [`tlb_kernel`] can map.
+pub const MAX_PAIRS: u32 = 256;
+/// UHI exit code base of the general handler's stop path.
+pub const UNEXPECTED: i32 = 0x100;
+
+/// Appends a UHI `exit(a0)`.
+fn exit_a0(a: &mut Asm) {
+    a.li(T9, 1);
+    a.emit(sdbbp(1));
+    a.nop();
+}
+
+/// The TLB refill handler at EBase + 0x000.
+fn refill_handler() -> Asm {
+    let mut a = Asm::new(EBASE);
+    a.emit(mfc0(K1, reg::CONTEXT, 0));
+    a.emit(lw(K0, 0, K1));
+    a.emit(lw(K1, 8, K1));
+    a.emit(mtc0(K0, reg::ENTRYLO0, 0));
+    a.emit(mtc0(K1, reg::ENTRYLO1, 0));
+    a.emit(ehb());
+    a.emit(tlbwr());
+    a.emit(eret());
+    a
+}
+
+/// The general exception handler at EBase + 0x180.
+fn general_handler() -> Asm {
+    let mut a = Asm::new(EBASE + 0x180);
+    let other = a.new_label();
+    a.emit(mfc0(K0, reg::CAUSE, 0));
+    a.emit(andi(K0, K0, 0x7c));
+    a.emit(addiu(K1, K0, -(8 << 2))); // ExcCode 8: Sys
+    a.bne(K1, ZERO, other);
+    a.emit(mfc0(K1, reg::EPC, 0)); // delay slot
+    a.emit(addiu(K1, K1, 4));
+    a.emit(mtc0(K1, reg::EPC, 0));
+    a.emit(ehb());
+    a.emit(eret());
+    a.bind(other);
+    a.emit(srl(K0, K0, 2));
+    a.emit(addiu(A0, K0, UNEXPECTED as i16));
+    exit_a0(&mut a);
+    a
+}
+
+/// EntryLo for physical `pa`, valid and dirty, plus `flags`.
+fn entry_lo(pa: u32, flags: u32) -> u32 {
+    ((pa >> 12) << lo::PFN_SHIFT) | lo::V | lo::D | flags
+}
+
+/// Emits a `tlbwi` of (`hi`, `lo0`, `lo1`) at `index`, 4 KiB pages.
+fn tlb_write(a: &mut Asm, index: u32, hi: u32, lo0: u32, lo1: u32) {
+    for (v, rd) in [
+        (index, reg::INDEX),
+        (hi, reg::ENTRYHI),
+        (lo0, reg::ENTRYLO0),
+        (lo1, reg::ENTRYLO1),
+    ] {
+        a.li(AT, v);
+        a.emit(mtc0(AT, rd, 0));
+    }
+    a.emit(tlbwi());
+}
+
+/// The EntryLo pair of data page pair `i`.
+fn data_pair(i: u32) -> (u32, u32) {
+    let pa = DATA_PA + i * 0x2000;
+    (entry_lo(pa, 0), entry_lo(pa + 0x1000, 0))
+}
+
+/// The boot code: normal vectors, Context, Wired = 1 with the user code
+/// at index 0, data pairs `0..preload` at indices 1.., then `eret` to
+/// user mode at [`USER_VA`].
+fn boot_code(preload: u32) -> Asm {
+    let mut a = Asm::new(KERNEL);
+    a.li(AT, EBASE);
+    a.emit(mtc0(AT, reg::PRID, 1)); // EBase
+    a.emit(mtc0(ZERO, reg::STATUS, 0)); // leave BEV/ERL
+    a.emit(ehb());
+    a.li(AT, PTE_BASE);
+    a.emit(mtc0(AT, reg::CONTEXT, 0));
+    a.emit(mtc0(ZERO, reg::PAGEMASK, 0));
+    a.li(AT, 1);
+    a.emit(mtc0(AT, reg::WIRED, 0));
+    tlb_write(
+        &mut a,
+        0,
+        USER_VA,
+        entry_lo(USER_PA, lo::G),
+        entry_lo(USER_PA + 0x1000, lo::G),
+    );
+    for i in 0..preload {
+        let (lo0, lo1) = data_pair(i);
+        tlb_write(&mut a, 1 + i, DATA_VA + i * 0x2000, lo0, lo1);
+    }
+    a.emit(mtc0(ZERO, reg::ENTRYHI, 0)); // ASID 0
+    a.li(AT, status::KSU_USER | status::EXL);
+    a.emit(mtc0(AT, reg::STATUS, 0));
+    a.li(AT, USER_VA);
+    a.emit(mtc0(AT, reg::EPC, 0));
+    a.emit(ehb());
+    a.emit(eret());
+    a
+}
+
+fn words(a: Asm) -> Vec<u32> {
+    a.finish().expect("the benchmark kernels assemble")
+}
+
+/// Packs the kernel, its handlers, `user` and the page table of `pairs`
+/// data page pairs into an image.
+fn kernel_image(preload: u32, user: Asm, pairs: u32) -> ElfImage {
+    assert!(pairs <= MAX_PAIRS && preload <= pairs);
+    let mut table = Vec::with_capacity(pairs as usize * 16);
+    for i in 0..pairs {
+        let (lo0, lo1) = data_pair(i);
+        for w in [lo0, 0, lo1, 0] {
+            table.extend_from_slice(&w.to_le_bytes());
+        }
+    }
+    let first = PTE_BASE + ((DATA_VA >> 13) << 4);
+    let mut b = ElfBuilder::new(KERNEL)
+        .code(EBASE, &words(refill_handler()))
+        .code(EBASE + 0x180, &words(general_handler()))
+        .code(KERNEL, &words(boot_code(preload)))
+        .code(USER_PA | 0x8000_0000, &words(user));
+    if pairs > 0 {
+        b = b.data(first, table);
+    }
+    ElfImage::parse(&b.build()).expect("the benchmark image is valid")
+}
+
+/// A kernel whose user program loops on `syscall` forever; each system
+/// call is served by the general handler (`mfc0` Cause and EPC, `mtc0`
+/// EPC + 4, `eret`). 3 user and 9 kernel instructions per round trip.
+pub fn syscall_kernel() -> ElfImage {
+    let mut u = Asm::new(USER_VA);
+    let top = u.here();
+    u.emit(syscall(0));
+    u.b(top);
+    u.nop();
+    kernel_image(0, u, 0)
+}
+
+/// A kernel whose user program loads one word from each of `pairs` data
+/// page pairs in turn, forever (4 instructions per touch); the TLB holds
+/// the first `preload` of them at the start, the refill handler brings in
+/// the others from the page table.
+pub fn tlb_kernel(pairs: u32, preload: u32) -> ElfImage {
+    assert!(pairs >= 1);
+    let mut u = Asm::new(USER_VA);
+    let top = u.here();
+    u.li(T0, DATA_VA);
+    u.li(T1, DATA_VA + pairs * 0x2000);
+    let inner = u.here();
+    u.emit(lw(T2, 0, T0));
+    u.emit(addiu(T0, T0, 0x2000));
+    u.bne(T0, T1, inner);
+    u.nop();
+    u.b(top);
+    u.nop();
+    kernel_image(preload, u, pairs)
+}
+
+/// A kernel that counts in a loop forever, in kernel mode, from boot.
+pub fn spin_kernel() -> ElfImage {
+    let mut a = Asm::new(KERNEL);
+    let top = a.here();
+    a.emit(addiu(T0, T0, 1));
+    a.emit(xor(T1, T1, T0));
+    a.b(top);
+    a.emit(addu(T2, T2, T1));
+    ElfImage::parse(&ElfBuilder::new(KERNEL).code(KERNEL, &words(a)).build())
+        .expect("the benchmark image is valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hv_host::machine::exception::ExcCode;
+    use hv_host::machine::{Exit, Machine, MachineConfig};
+    use hv_host::monitor::stats::ExitReason;
+    use hv_host::monitor::{Monitor, MonitorConfig, MonitorExit, VmConfig, VmId};
+
+    fn native(image: &ElfImage) -> Machine {
+        let mut m = Machine::new(MachineConfig {
+            ram_bytes: RAM_BYTES,
+        })
+        .unwrap();
+        m.load_elf(image).unwrap();
+        m
+    }
+
+    fn full(image: &ElfImage, vtlb_entries: usize) -> Monitor {
+        let vm = VmConfig {
+            ram_bytes: RAM_BYTES,
+            vtlb_entries,
+        };
+        let mut m = Monitor::new(MonitorConfig::default(), &[vm]).unwrap();
+        m.load(VmId(0), image).unwrap();
+        m
+    }
+
+    #[test]
+    fn syscall_loop_runs_natively_and_under_the_monitor() {
+        let img = syscall_kernel();
+        let mut m = native(&img);
+        assert_eq!(m.run(120_000), Exit::BudgetExhausted);
+        let sys = m.stats().exceptions[ExcCode::Sys as usize];
+        assert!(sys > 9_000, "{sys} system calls");
+
+        let mut v = full(&img, 32);
+        assert_eq!(v.run(1_000_000), MonitorExit::BudgetExhausted);
+        assert_eq!(v.stop_reason(VmId(0)), None);
+        let s = v.stats(VmId(0)).unwrap();
+        assert!(s.exit_count(ExitReason::Syscall) > 1000, "{s:?}");
+        // Only the first fills of the kernel's and the user's pages.
+        assert!(s.exit_count(ExitReason::TlbMissLd) <= 2, "{s:?}");
+    }
+
+    #[test]
+    fn tlb_loop_refills_from_the_page_table() {
+        let img = tlb_kernel(64, 31);
+        let mut m = native(&img);
+        assert_eq!(m.run(1_000_000), Exit::BudgetExhausted);
+        assert!(m.stats().exceptions[ExcCode::Tlbl as usize] > 1000);
+
+        let mut v = full(&img, 32);
+        assert_eq!(v.run(2_000_000), MonitorExit::BudgetExhausted);
+        assert_eq!(v.stop_reason(VmId(0)), None);
+        let s = v.stats(VmId(0)).unwrap();
+        assert!(s.refills_forwarded > 1000, "{s:?}");
+    }
+
+    #[test]
+    fn tlb_loop_that_fits_the_virtual_tlb_is_served_by_the_software_tlb() {
+        let img = tlb_kernel(40, 40);
+        let mut v = full(&img, 64);
+        assert_eq!(v.run(2_000_000), MonitorExit::BudgetExhausted);
+        assert_eq!(v.stop_reason(VmId(0)), None);
+        let s = v.stats(VmId(0)).unwrap();
+        assert_eq!(s.refills_forwarded, 0, "{s:?}");
+        assert!(s.stlb_refills > 1000, "{s:?}");
+    }
+
+    #[test]
+    fn spin_kernel_spins() {
+        let mut v = full(&spin_kernel(), 32);
+        assert_eq!(v.run(100_000), MonitorExit::BudgetExhausted);
+        assert_eq!(v.stop_reason(VmId(0)), None);
+    }
+}
