@@ -67,10 +67,20 @@ impl Monitor {
             }
         };
         self.emulated(1);
-        let vm = &self.vms[self.cur];
-        if vm.stopped() {
+        if self.vms[self.cur].stopped() {
+            // Shutdown: it does not return; recorded as a success.
+            if self.record_hypercalls {
+                self.hypercall_log.push((
+                    super::VmId(self.cur),
+                    HypercallRecord {
+                        number,
+                        args: [a0, a1],
+                        result: (hv_abi::STATUS_OK, 0),
+                    },
+                ));
+            }
             self.trace(t.pc, t.insn, ExitReason::Hypercall, || {
-                format!("hypercall {number}: shutdown")
+                format!("hypercall {number}({a0:#x}): shutdown")
             });
             return;
         }
