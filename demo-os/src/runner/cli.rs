@@ -169,9 +169,12 @@ pub struct Cli {
     pub work: u32,
 
     /// The demo OS programs to start (boot argument a2), comma-separated:
-    /// sieve, memory, sleeper, chatty, pages. Default: all of them.
-    #[arg(long, value_name = "LIST", value_parser = parse_programs)]
-    pub programs: Option<u32>,
+    /// sieve, memory, sleeper, chatty, pages. Default: all of them. Under
+    /// the monitor, repeat it to give each VM its own list (VM i takes the
+    /// i-th, round robin): `--vms 2 --programs sieve,pages --programs
+    /// sleeper` runs a busy VM beside a mostly sleeping one.
+    #[arg(long, value_name = "LIST", value_parser = parse_programs, action = clap::ArgAction::Append)]
+    pub programs: Vec<u32>,
 
     /// Under the monitor: clock ticks a VM runs before the next runnable
     /// VM gets the CPU.
@@ -247,9 +250,18 @@ impl Cli {
 
     /// The boot arguments `--work` and `--programs` give (a1, a2).
     pub fn boot_args(&self) -> BootArgs {
+        self.boot_args_of(0)
+    }
+
+    /// The boot arguments of VM `i` (the `--programs` lists round robin).
+    pub fn boot_args_of(&self, i: usize) -> BootArgs {
+        let programs = match self.programs.len() {
+            0 => 0,
+            n => self.programs[i % n],
+        };
         BootArgs {
             work: self.work,
-            programs: self.programs.unwrap_or(0),
+            programs,
         }
     }
 }

@@ -199,9 +199,10 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
             "--trace exits needs the monitor (--mode full)".into(),
         ));
     }
-    if cli.vms > 1 || cli.kernel.len() > 1 {
+    if cli.vms > 1 || cli.kernel.len() > 1 || cli.programs.len() > 1 {
         return Err(RunnerError::Usage(
-            "--vms and a repeated --kernel need the monitor (--mode full)".into(),
+            "--vms, a repeated --kernel and a repeated --programs need the monitor (--mode full)"
+                .into(),
         ));
     }
     let (name, image) = load_image(cli.kernel_source())?;

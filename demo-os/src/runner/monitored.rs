@@ -110,7 +110,7 @@ pub fn run(
     for (i, (name, image)) in images.iter().enumerate() {
         mon.load(VmId(i), image)
             .map_err(|e| RunnerError::Usage(format!("{name}: {e}")))?;
-        for (reg, value) in cli.boot_args().registers() {
+        for (reg, value) in cli.boot_args_of(i).registers() {
             mon.set_gpr(VmId(i), reg, value);
         }
     }
@@ -289,6 +289,9 @@ fn write_stats(mon: &Monitor, ends: &[VmEnd], out: &mut impl Write) -> io::Resul
     });
     row("machine switches", &|s| s.machine_switches.to_string());
     row("idle ticks", &|s| s.idle_ticks.to_string());
+    row("stopped at clock tick", &|s| {
+        s.stopped_at.map_or("-".into(), |t| t.to_string())
+    });
     rows.push((
         "stopped".into(),
         ends.iter()
