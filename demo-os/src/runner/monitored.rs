@@ -271,15 +271,21 @@ fn write_stats(mon: &Monitor, ends: &[VmEnd], out: &mut impl Write) -> io::Resul
     row("exceptions forwarded to the guest", &|s| {
         s.forwarded.to_string()
     });
-    row("tlb refills by the software tlb", &|s| {
+    row("tlb misses served by the software tlb", &|s| {
         s.stlb_refills.to_string()
     });
-    row("tlb refills forwarded to the guest", &|s| {
-        s.refills_forwarded.to_string()
-    });
-    row("  software tlb share", &|s| {
+    row("  share of misses on pages the vm's tlb maps", &|s| {
         s.stlb_hit_percent()
             .map_or("-".into(), |p| format!("{p:.1}%"))
+    });
+    row("tlb misses forwarded to the guest", &|s| {
+        s.refills_forwarded.to_string()
+    });
+    row("  its refill written straight to the real tlb", &|s| {
+        s.prefills.to_string()
+    });
+    row("tlb refills walked from the guest's tables", &|s| {
+        s.walked_refills.to_string()
     });
     row("kseg0/kseg1 fills by the monitor", &|s| {
         s.unmapped_fills.to_string()

@@ -112,9 +112,13 @@ pub struct VmStats {
     /// Real-TLB misses on addresses the VM's TLB maps, refilled by the
     /// software TLB without entering the guest.
     pub stlb_refills: u64,
-    /// TLB misses the VM's own TLB also misses, forwarded to its refill
-    /// handler.
+    /// TLB misses the VM's own TLB also misses (or finds invalid),
+    /// forwarded to its handlers.
     pub refills_forwarded: u64,
+    /// Real-TLB misses on addresses the VM's TLB maps validly that the
+    /// software TLB could not serve (the page is a device or no memory:
+    /// the access is emulated or a bus error).
+    pub stlb_unserved: u64,
     /// Refills the monitor did from the guest's page tables
     /// (`RefillWalkSet`), without entering the guest.
     pub walked_refills: u64,
@@ -161,10 +165,11 @@ impl VmStats {
         self.guest_instructions + self.monitor_cycles
     }
 
-    /// The share of real-TLB misses on guest-mapped addresses served by
-    /// the software TLB, in percent (`None` without any).
+    /// The share of real-TLB misses on addresses the VM's TLB maps that
+    /// the software TLB served without entering the guest, in percent
+    /// (`None` without any).
     pub fn stlb_hit_percent(&self) -> Option<f64> {
-        let all = self.stlb_refills + self.refills_forwarded;
+        let all = self.stlb_refills + self.stlb_unserved;
         (all > 0).then(|| self.stlb_refills as f64 * 100.0 / all as f64)
     }
 }

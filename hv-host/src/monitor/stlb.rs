@@ -264,8 +264,16 @@ impl Monitor {
                     "store to ROM ignored".into()
                 });
             }
-            GpaKind::UartPage if access != Access::Fetch => self.mmio(t, va, g.gpa),
+            GpaKind::UartPage if access != Access::Fetch => {
+                if matches!(g.origin, Origin::Guest(_)) {
+                    self.vms[self.cur].stats.stlb_unserved += 1;
+                }
+                self.mmio(t, va, g.gpa)
+            }
             GpaKind::UartPage | GpaKind::None => {
+                if matches!(g.origin, Origin::Guest(_)) {
+                    self.vms[self.cur].stats.stlb_unserved += 1;
+                }
                 let code = if access == Access::Fetch {
                     ExcCode::Ibe
                 } else {
