@@ -268,6 +268,14 @@ fn write_stats(mon: &Monitor, ends: &[VmEnd], out: &mut impl Write) -> io::Resul
             });
         }
     }
+    for call in hv_abi::Hypercall::ALL {
+        let n = call.number() as usize;
+        if stats.iter().any(|s| s.hypercalls[n] > 0) {
+            row(&format!("  hypercall {call}"), &|s| {
+                s.hypercalls[n].to_string()
+            });
+        }
+    }
     row("exceptions forwarded to the guest", &|s| {
         s.forwarded.to_string()
     });
@@ -292,6 +300,12 @@ fn write_stats(mon: &Monitor, ends: &[VmEnd], out: &mut impl Write) -> io::Resul
     });
     row("frames zeroed by the monitor", &|s| {
         s.frames_zeroed.to_string()
+    });
+    row("frames vouched zero (page-zeroed)", &|s| {
+        s.frames_vouched.to_string()
+    });
+    row("first writes caught (write tracking)", &|s| {
+        s.dirty_tracking_faults.to_string()
     });
     row("machine switches", &|s| s.machine_switches.to_string());
     row("idle ticks", &|s| s.idle_ticks.to_string());
