@@ -33,7 +33,7 @@ pub const LOW_RAM_MAX: u32 = 256 << 20;
 /// Where RAM past [`LOW_RAM_MAX`] appears (a monitor's machine only).
 pub const HIGH_RAM_BASE: u32 = 0x2000_0000;
 /// Largest RAM size a monitor's machine accepts (low plus high RAM).
-pub const MAX_MONITOR_RAM: u32 = 2 << 30;
+pub const MAX_MONITOR_RAM: u32 = 3 << 30;
 /// Page size the bus and the caches work in.
 pub const PAGE_SIZE: u32 = 4096;
 

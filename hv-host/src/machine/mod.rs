@@ -79,7 +79,7 @@ pub enum MachineError {
     BadRamSize(u32),
     /// The monitor's machine memory is out of range.
     #[error(
-        "machine memory of {0:#x} bytes is invalid: it must be a multiple of 4 KiB from 1 MiB to 2 GiB"
+        "machine memory of {0:#x} bytes is invalid: it must be a multiple of 4 KiB from 1 MiB to 3 GiB"
     )]
     BadMonitorRamSize(u32),
 }
