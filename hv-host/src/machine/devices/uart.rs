@@ -141,6 +141,12 @@ impl Uart {
         n
     }
 
+    /// Whether the receive interrupt is enabled (IER bit 0): a driver
+    /// reads the line.
+    pub fn wants_input(&self) -> bool {
+        self.ier & IER_RDI != 0
+    }
+
     /// How many received bytes wait to be read.
     pub fn input_len(&self) -> usize {
         self.input.len()
