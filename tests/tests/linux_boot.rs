@@ -99,8 +99,5 @@ fn debian_malta_kernel_boots_to_init_and_powers_off() {
     ] {
         assert!(console.contains(needle), "no {needle:?} in:\n{console}");
     }
-    println!(
-        "booted to power-off in {} instructions",
-        m.instructions()
-    );
+    println!("booted to power-off in {} instructions", m.instructions());
 }

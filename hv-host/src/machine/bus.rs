@@ -316,10 +316,14 @@ mod tests {
         );
         assert_eq!(bus.target(0x1000_0000), Target::Board, "PCI memory");
         assert_eq!(bus.target(0x1800_03f8), Target::Board, "ISA I/O");
-        assert_eq!(bus.target(UART_BASE), Target::Mem {
-            offset: (256 << 20) + (UART_BASE - ROM_BASE),
-            writable: false
-        }, "no mipssim UART on Malta");
+        assert_eq!(
+            bus.target(UART_BASE),
+            Target::Mem {
+                offset: (256 << 20) + (UART_BASE - ROM_BASE),
+                writable: false
+            },
+            "no mipssim UART on Malta"
+        );
         assert!(bus.page_is_plain_memory(ROM_BASE));
         assert!(!bus.page_is_plain_memory(0x1800_0000));
         assert_eq!(

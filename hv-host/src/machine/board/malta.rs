@@ -16,7 +16,8 @@
 //! ISA ports: the PIC pair (`0x20`, `0xa0`, ELCR `0x4d0`), the PIT
 //! (`0x40..0x44`, IRQ 0), the RTC (`0x70`/`0x71`, IRQ 8), COM1 (`0x3f8`,
 //! IRQ 4: the console, `ttyS0`), COM2 (`0x2f8`, IRQ 3, output dropped) and
-//! the PIIX4 PM block at [`PMBA`]; every other port reads all-ones and
+//! the PIIX4 PM block at [`PMBA`], and a stub of the PIIX4 USB controller
+//! at its I/O BAR (reads 0); every other port reads all-ones and
 //! ignores writes, as an unclaimed ISA cycle does.
 //!
 //! Interrupts: the master PIC's INTR is CPU hardware interrupt 0
@@ -36,7 +37,7 @@ use crate::machine::devices::i8254::{PIT_IRQ, Pit};
 use crate::machine::devices::i8259::DualPic;
 use crate::machine::devices::malta_fpga::{self, FpgaEvent, MaltaFpga};
 use crate::machine::devices::mc146818::{RTC_DATA, RTC_INDEX, RTC_IRQ, Rtc};
-use crate::machine::devices::piix4_pm::{PM_WINDOW, PMBA, PmEvent, Piix4Pm};
+use crate::machine::devices::piix4_pm::{PM_WINDOW, PMBA, Piix4Pm, PmEvent};
 use crate::machine::devices::uart::Uart;
 
 /// Ticks per second: the rate of CP0 Count on Malta (Linux reports a CPU
@@ -270,8 +271,19 @@ impl Malta {
             p if p.wrapping_sub(COM1) < 8 => u32::from(self.com1.read(p - COM1)),
             p if p.wrapping_sub(COM2) < 8 => u32::from(self.com2.read(p - COM2)),
             p if p.wrapping_sub(PMBA) < PM_WINDOW => self.pm.read(p - PMBA, size),
+            p if self.in_usb(p) => 0,
             _ => ones(size),
         }
+    }
+
+    /// Whether `port` is in the PIIX4 USB controller's I/O BAR. Its
+    /// registers are a stub that reads 0 and ignores writes: a UHCI
+    /// controller that is stopped, has no ports connected, and finishes a
+    /// reset at once (what Linux's PCI quirk checks at boot).
+    fn in_usb(&self, port: u32) -> bool {
+        self.gt
+            .io_bar(gt64120::PIIX4_DEV, 2, 0x20)
+            .is_some_and(|(base, size)| port.wrapping_sub(base) < size)
     }
 
     fn io_write(&mut self, port: u32, size: u32, value: u32) {
@@ -331,7 +343,11 @@ mod tests {
     fn address_decoding() {
         let m = Malta::new();
         assert_eq!(m.decode(0x1be0_0c34), Decoded::Gt(0xc34), "GT after YAMON");
-        assert_eq!(m.decode(0x1400_0000), Decoded::Open, "reset GT base is PCI memory");
+        assert_eq!(
+            m.decode(0x1400_0000),
+            Decoded::Open,
+            "reset GT base is PCI memory"
+        );
         assert_eq!(m.decode(IO_BASE + 0x3f8), Decoded::Io(0x3f8));
         assert_eq!(m.decode(IO_BASE + IO_SIZE), Decoded::None);
         assert_eq!(m.decode(0x1f00_0500), Decoded::Fpga(0x500));
@@ -396,6 +412,21 @@ mod tests {
     }
 
     #[test]
+    fn usb_registers_follow_their_bar() {
+        let mut m = Malta::new();
+        let cfg = |m: &mut Malta, reg: u32, v: u32| {
+            m.write(0x1be0_0cf8, 4, 0x8000_0000 | 10 << 11 | 2 << 8 | reg, 0);
+            m.write(0x1be0_0cfc, 4, v, 0);
+        };
+        assert_eq!(m.read(IO_BASE + 0x1040, 2, 0), Some(0xffff));
+        cfg(&mut m, 0x20, 0x1041);
+        cfg(&mut m, 0x04, 0x0001);
+        assert_eq!(m.read(IO_BASE + 0x1040, 2, 0), Some(0), "USBCMD");
+        assert_eq!(m.read(IO_BASE + 0x105f, 1, 0), Some(0));
+        assert_eq!(m.read(IO_BASE + 0x1060, 1, 0), Some(0xff));
+    }
+
+    #[test]
     fn power_off_and_reset() {
         let mut m = Malta::new();
         m.write(IO_BASE + PMBA + 4, 2, 0x2000, 0);
@@ -437,7 +468,9 @@ pub enum BootError {
     #[error(transparent)]
     Load(#[from] crate::machine::LoadError),
     /// The initrd does not fit between the kernel and the end of RAM.
-    #[error("initrd of {size} bytes does not fit in RAM above the kernel (kernel ends at {kernel_end:#x}, RAM at {ram_end:#x})")]
+    #[error(
+        "initrd of {size} bytes does not fit in RAM above the kernel (kernel ends at {kernel_end:#x}, RAM at {ram_end:#x})"
+    )]
     InitrdDoesNotFit {
         /// The initrd's size.
         size: usize,
@@ -550,7 +583,9 @@ mod boot_tests {
     use crate::machine::{Machine, MachineConfig};
 
     fn cstr(m: &Machine, va: u32) -> String {
-        let b = m.read_phys(MachineAddr::new(va & 0x1fff_ffff), 256).unwrap();
+        let b = m
+            .read_phys(MachineAddr::new(va & 0x1fff_ffff), 256)
+            .unwrap();
         let n = b.iter().position(|&c| c == 0).unwrap();
         String::from_utf8(b[..n].to_vec()).unwrap()
     }
@@ -588,7 +623,10 @@ mod boot_tests {
         assert_eq!(m.gpr(4), 2);
         assert_eq!(m.gpr(7), 256 << 20);
         let argv = m.gpr(5);
-        let word = |va: u32| m.read_machine_u32(MachineAddr::new(va & 0x1fff_ffff)).unwrap();
+        let word = |va: u32| {
+            m.read_machine_u32(MachineAddr::new(va & 0x1fff_ffff))
+                .unwrap()
+        };
         assert_eq!(cstr(&m, word(argv)), "vmlinuz");
         assert_eq!(
             cstr(&m, word(argv + 4)),
@@ -599,7 +637,13 @@ mod boot_tests {
         assert_eq!(cstr(&m, word(envp)), "memsize");
         assert_eq!(cstr(&m, word(envp + 4)), "268435456");
         assert_eq!(word(envp + 24), 0, "NULL after modetty0");
-        assert_eq!(m.read_phys(MachineAddr::new(0x0fed_0000), 1).unwrap(), [0x5a]);
-        assert_eq!(m.read_machine_u32(MachineAddr::new(0x1fc0_0010)).unwrap(), 0x420);
+        assert_eq!(
+            m.read_phys(MachineAddr::new(0x0fed_0000), 1).unwrap(),
+            [0x5a]
+        );
+        assert_eq!(
+            m.read_machine_u32(MachineAddr::new(0x1fc0_0010)).unwrap(),
+            0x420
+        );
     }
 }

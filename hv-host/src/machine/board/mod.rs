@@ -38,11 +38,7 @@ impl Machine {
     #[cold]
     pub(crate) fn board_read(&mut self, pa: u32, size: u32) -> Option<u32> {
         let now = self.ticks();
-        let v = self
-            .bus
-            .malta
-            .as_mut()
-            .and_then(|b| b.read(pa, size, now));
+        let v = self.bus.malta.as_mut().and_then(|b| b.read(pa, size, now));
         self.board_accessed();
         if v.is_none() {
             self.raise(ExcCode::Dbe);

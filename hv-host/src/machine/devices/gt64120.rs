@@ -369,6 +369,29 @@ impl Gt64120 {
         (base, size)
     }
 
+    /// The I/O range `(base, size)` a bus-0 function's I/O BAR at
+    /// configuration offset `bar` decodes, if I/O decoding (command bit 0)
+    /// is on and the BAR is an assigned I/O BAR.
+    pub fn io_bar(&self, dev: u8, func: u8, bar: usize) -> Option<(u32, u32)> {
+        let f = self
+            .functions
+            .iter()
+            .find(|f| f.dev == dev && f.func == func)?;
+        let v = f.read(bar, 4);
+        let mask = u32::from_le_bytes([
+            f.wmask[bar],
+            f.wmask[bar + 1],
+            f.wmask[bar + 2],
+            f.wmask[bar + 3],
+        ]);
+        let base = v & !3;
+        (f.config[0x04] & 1 != 0 && v & 1 != 0 && base != 0).then(|| {
+            // The size is the lowest writable address bit.
+            let m = mask & !3;
+            (base, m & m.wrapping_neg())
+        })
+    }
+
     fn reg(&self, off: u32) -> u32 {
         self.regs[(off / 4) as usize]
     }

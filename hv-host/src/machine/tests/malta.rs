@@ -70,7 +70,11 @@ fn pit_interrupt_wakes_wait_through_the_pic() {
     assert_ne!(m.gpr(S1.num()) & (1 << 10), 0, "Cause.IP2");
     assert!(m.instructions() < 100, "woken by the timer, not by running");
     let ten_ms = TICK_HZ / 100;
-    assert!(m.ticks() >= ten_ms && m.ticks() < ten_ms + 1000, "{}", m.ticks());
+    assert!(
+        m.ticks() >= ten_ms && m.ticks() < ten_ms + 1000,
+        "{}",
+        m.ticks()
+    );
 }
 
 #[test]
