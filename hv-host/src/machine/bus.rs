@@ -17,7 +17,7 @@
 //! other address is [`Target::Board`]: the board decodes it on the slow
 //! path ([`super::board::malta`]).
 //!
-//! A machine built for the monitor ([`super::MachineConfig::for_monitor`])
+//! A machine built for the monitor ([`super::Machine::for_monitor`])
 //! may have more RAM than fits below the I/O hole: the part past
 //! [`LOW_RAM_MAX`] appears at [`HIGH_RAM_BASE`] and up, after the ROM in
 //! the buffer. Native machines never have it.

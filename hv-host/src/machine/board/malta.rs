@@ -311,10 +311,9 @@ impl Malta {
         if let Some(PmEvent::SoftOff) = self.pm.take_event() {
             return Some(BoardEvent::PowerOff);
         }
-        match self.fpga.take_event() {
-            Some(FpgaEvent::SoftReset) => Some(BoardEvent::Reset),
-            None => None,
-        }
+        self.fpga
+            .take_event()
+            .map(|FpgaEvent::SoftReset| BoardEvent::Reset)
     }
 
     /// Queues console input; returns how many bytes fit.

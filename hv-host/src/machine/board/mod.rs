@@ -9,7 +9,7 @@
 //! straight into its memory buffer: the execution loop's fast paths never
 //! see a board. Everything else goes through [`super::bus::Target::Board`]
 //! on the slow path: the bus asks the board to decode the address on each
-//! access ([`Machine::board_read`], [`Machine::board_write`]).
+//! access (`Machine::board_read`, `Machine::board_write`).
 //!
 //! Malta's devices keep time: the machine passes its tick count on every
 //! access and when the board's next event ([`malta::Malta::next_event`])
