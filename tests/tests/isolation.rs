@@ -78,6 +78,7 @@ fn native(image: &ElfImage, budget: u64) -> Outcome {
             Exit::Shutdown { code } => break Stop::Exited(code),
             Exit::Stalled => break Stop::Stalled,
             Exit::Trap(t) => panic!("nothing is routed natively: {t:?}"),
+            Exit::PowerOff | Exit::Reset => panic!("mipssim has no power-off or reset"),
         }
         out.extend(m.take_stdout());
         err.extend(m.take_stderr());

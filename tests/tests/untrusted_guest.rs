@@ -62,7 +62,7 @@ fn run(m: &mut Machine, ticks: u64) -> (u64, u64, u32, Vec<u8>, Vec<u32>) {
                 out.extend(m.take_stdout());
                 m.take_stderr();
             }
-            Exit::Shutdown { .. } | Exit::Stalled => break,
+            Exit::Shutdown { .. } | Exit::Stalled | Exit::PowerOff | Exit::Reset => break,
             Exit::Trap(_) => {
                 exits += 1;
                 m.skip_instruction();

@@ -17,6 +17,8 @@ pub const EXIT_LIMIT: u8 = 124;
 pub const EXIT_STALLED: u8 = 125;
 /// Exit status when an exception routed to the host stops the guest.
 pub const EXIT_TRAP: u8 = 126;
+/// Exit status when Ctrl-C (SIGINT) stops the run.
+pub const EXIT_INTERRUPTED: u8 = 130;
 /// Exit status of host-side errors (unreadable or invalid kernel, ...).
 pub const EXIT_ERROR: u8 = 1;
 /// Exit status of usage errors and unimplemented modes (as clap uses).
@@ -55,6 +57,19 @@ Boot:
   is partial: it writes 4096 and returns that count in v0.
   The kernel file must be a regular file of at most 512 MiB.
 
+The Malta board (--board malta):
+  Boots Linux as `qemu-system-mipsel -M malta -kernel FILE -initrd FILE
+  -append CMDLINE` does: the initrd at the top of RAM, `rd_start=...
+  rd_size=...` in front of the command line, argv/envp (memsize, ememsize,
+  modetty0) at physical 0x2000, a0..a3 = 2, argv, envp, RAM size. The
+  console is the PIIX4's first serial port (ttyS0): its output goes to
+  stdout, stdin feeds its receive side (a terminal is put in raw mode;
+  Ctrl-C stops the run). From a pipe or a file, input is given one line at
+  a time, at the end of a run slice where the guest has read everything
+  before and has the UART's receive interrupt enabled, so a run is
+  deterministic. The guest's power-off (PIIX4 soft-off) or reset (FPGA)
+  ends the run with status 0.
+
 Exit status:
   0-255  the guest's UHI exit code modulo 256, like a POSIX process status
          (a negative code keeps its low 8 bits: exit(-1) gives 255)
@@ -66,6 +81,7 @@ Exit status:
   125    the guest stalled: it waits for an interrupt none can deliver
   126    an exception routed to the host stopped the guest, or (under the
          monitor) a guest crashed: it faults where it can make no progress
+  130    interrupted by Ctrl-C (SIGINT)
 With several VMs the status is the first VM's (in VM order) that is not 0.
 
 Work scale (--work N, the demo OS's a1):
@@ -85,6 +101,16 @@ The monitor (--mode full):
   and exceptions to the monitor, which emulates them on the VM's virtual
   CP0 and TLB. With --vms > 1 every console line is prefixed with its VM
   ([vm0] ...). A table of per-VM statistics goes to stderr at the end.";
+
+/// Which board the machine is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BoardKind {
+    /// QEMU's `mipssim`: RAM, boot ROM, one UART; UHI semihosting.
+    Mipssim,
+    /// QEMU's `malta` (CoreLV, GT-64120): boots Linux with --initrd and
+    /// --append as `qemu-system-mipsel -M malta -kernel` does.
+    Malta,
+}
 
 /// How the kernel runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -120,6 +146,20 @@ pub struct Cli {
     /// give each VM its own kernel (VM i boots the i-th, round robin).
     #[arg(long, value_name = "FILE", conflicts_with = "image", action = clap::ArgAction::Append)]
     pub kernel: Vec<PathBuf>,
+
+    /// The board: `mipssim` (default) or `malta` (Linux's board; native
+    /// mode only).
+    #[arg(long, value_enum, default_value_t = BoardKind::Mipssim)]
+    pub board: BoardKind,
+
+    /// Malta: an initial ramdisk, loaded at the top of RAM as QEMU's
+    /// `-initrd` does (its address and size go on the command line).
+    #[arg(long, value_name = "FILE")]
+    pub initrd: Option<PathBuf>,
+
+    /// Malta: the kernel command line, as QEMU's `-append`.
+    #[arg(long, value_name = "CMDLINE", default_value = "")]
+    pub append: String,
 
     /// RAM size in MiB, 1 to 256.
     #[arg(

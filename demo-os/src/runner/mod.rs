@@ -3,10 +3,13 @@
 //! turns the way it stopped into a summary line and an exit status.
 
 pub mod cli;
+pub mod console;
 pub mod monitored;
 pub mod session;
 
-use cli::{Cli, EXIT_ERROR, EXIT_USAGE, Image, KernelSource, Mode, TraceKind};
+use cli::{BoardKind, Cli, EXIT_ERROR, EXIT_USAGE, Image, KernelSource, Mode, TraceKind};
+use hv_host::machine::board::Board;
+use hv_host::machine::board::malta::{BootError, LinuxBoot};
 use hv_host::machine::elf::{ElfError, ElfImage};
 use hv_host::machine::{LoadError, Machine, MachineConfig, MachineError};
 use std::fs::File;
@@ -62,6 +65,14 @@ pub enum RunnerError {
     /// A flag that does not apply to the mode.
     #[error("{0}")]
     Usage(String),
+    /// Linux cannot be set up on the Malta board.
+    #[error("{path}: {source} (try a larger --mem)")]
+    Boot {
+        /// The kernel file.
+        path: String,
+        /// What does not fit.
+        source: BootError,
+    },
     /// The kernel does not fit in the machine.
     #[error("{path}: {source} (try a larger --mem)")]
     Load {
@@ -188,6 +199,16 @@ fn read_kernel_file(path: &Path) -> Result<Vec<u8>, RunnerError> {
 /// Runs the command line to completion and returns the exit status; the
 /// guest's console goes to `stdout`, everything else to `stderr`.
 pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Result<u8, RunnerError> {
+    if cli.board == BoardKind::Malta && cli.mode != Mode::Native {
+        return Err(RunnerError::Usage(
+            "--board malta runs natively only (--mode native)".into(),
+        ));
+    }
+    if cli.board == BoardKind::Mipssim && (cli.initrd.is_some() || !cli.append.is_empty()) {
+        return Err(RunnerError::Usage(
+            "--initrd and --append need --board malta".into(),
+        ));
+    }
     match cli.mode {
         Mode::Native => {}
         Mode::Full => return monitored::run(cli, false, stdout, stderr),
@@ -206,14 +227,37 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
         ));
     }
     let (name, image) = load_image(cli.kernel_source())?;
-    let mut machine = Machine::new(MachineConfig {
+    let config = MachineConfig {
         ram_bytes: cli.ram_bytes(),
-    })?;
-    machine
-        .load_elf(&image)
-        .map_err(|source| RunnerError::Load { path: name, source })?;
-    for (reg, value) in cli.boot_args().registers() {
-        machine.set_gpr(reg, value);
+    };
+    let mut machine;
+    let mut input = None;
+    match cli.board {
+        BoardKind::Mipssim => {
+            machine = Machine::new(config)?;
+            machine
+                .load_elf(&image)
+                .map_err(|source| RunnerError::Load { path: name, source })?;
+            for (reg, value) in cli.boot_args().registers() {
+                machine.set_gpr(reg, value);
+            }
+        }
+        BoardKind::Malta => {
+            machine = Machine::with_board(config, Board::Malta)?;
+            let initrd = cli.initrd.as_deref().map(read_kernel_file).transpose()?;
+            machine
+                .boot_linux(
+                    &image,
+                    &LinuxBoot {
+                        kernel_name: &name,
+                        initrd: initrd.as_deref(),
+                        cmdline: &cli.append,
+                    },
+                )
+                .map_err(|source| RunnerError::Boot { path: name, source })?;
+            console::catch_interrupt();
+            input = Some(console::ConsoleInput::from_stdin());
+        }
     }
 
     let started = Instant::now();
@@ -221,9 +265,13 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
         &mut machine,
         cli.max_instructions,
         (cli.trace == Some(TraceKind::Insns)).then_some(&image),
+        input.as_mut(),
         stdout,
         stderr,
-    )?;
+    );
+    // Restores the terminal before anything else is printed.
+    drop(input);
+    let stop = stop?;
     let elapsed = started.elapsed();
 
     let summary = session::summary(

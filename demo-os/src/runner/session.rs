@@ -6,7 +6,8 @@
 //! Symbol names come from the kernel file and are untrusted: they are
 //! printed through [`printable`], so control characters appear escaped.
 
-use super::cli::{EXIT_LIMIT, EXIT_STALLED, EXIT_TRAP, SLICE};
+use super::cli::{EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_STALLED, EXIT_TRAP, SLICE};
+use super::console::{self, ConsoleInput};
 use hv_host::addr::GuestVirtAddr;
 use hv_host::machine::elf::{ElfImage, printable};
 use hv_host::machine::{Exit, Machine, Trap};
@@ -24,6 +25,12 @@ pub enum Stop {
     Stalled,
     /// An exception routed to the host stopped the guest.
     Trap(Trap),
+    /// The guest powered the board off.
+    PowerOff,
+    /// The guest reset the board (the run ends, as QEMU's `-no-reboot`).
+    Reset,
+    /// Ctrl-C.
+    Interrupted,
 }
 
 impl Stop {
@@ -37,6 +44,8 @@ impl Stop {
             Stop::Limit(_) => EXIT_LIMIT,
             Stop::Stalled => EXIT_STALLED,
             Stop::Trap(_) => EXIT_TRAP,
+            Stop::PowerOff | Stop::Reset => 0,
+            Stop::Interrupted => EXIT_INTERRUPTED,
         }
     }
 
@@ -60,6 +69,12 @@ impl Stop {
                 t.code.name(),
                 location(image, machine, t.pc)
             ),
+            Stop::PowerOff => "guest powered off".into(),
+            Stop::Reset => "guest reset the board".into(),
+            Stop::Interrupted => format!(
+                "interrupted (Ctrl-C) at {}",
+                location(image, machine, machine.pc())
+            ),
         }
     }
 }
@@ -82,17 +97,25 @@ const TRACE_SLICE: u64 = 100_000;
 /// Runs `machine` until it stops, copying its console to `stdout` and its
 /// UHI fd-2 output to `stderr` after every slice. With `trace`, every
 /// executed instruction is also printed to `stderr`, symbolized with the
-/// image's symbols.
+/// image's symbols. With `input`, stdin feeds the guest's console between
+/// slices (see [`console`]).
 pub fn run(
     machine: &mut Machine,
     max_instructions: Option<u64>,
     trace: Option<&ElfImage>,
+    mut input: Option<&mut ConsoleInput>,
     stdout: &mut impl Write,
     stderr: &mut impl Write,
 ) -> io::Result<Stop> {
     let slice = if trace.is_some() { TRACE_SLICE } else { SLICE };
     let mut entries = Vec::new();
     loop {
+        if console::interrupted() {
+            return Ok(Stop::Interrupted);
+        }
+        if let Some(input) = input.as_deref_mut() {
+            input.feed(machine);
+        }
         let budget = match max_instructions {
             Some(max) => {
                 let left = max.saturating_sub(machine.instructions());
@@ -124,6 +147,8 @@ pub fn run(
             Exit::Shutdown { code } => return Ok(Stop::Exited(code)),
             Exit::Stalled => return Ok(Stop::Stalled),
             Exit::Trap(t) => return Ok(Stop::Trap(t)),
+            Exit::PowerOff => return Ok(Stop::PowerOff),
+            Exit::Reset => return Ok(Stop::Reset),
         }
     }
 }
@@ -196,7 +221,7 @@ mod tests {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let max = SLICE + 7;
         assert_eq!(
-            run(&mut m, Some(max), None, &mut out, &mut err).unwrap(),
+            run(&mut m, Some(max), None, None, &mut out, &mut err).unwrap(),
             Stop::Limit(max)
         );
         assert_eq!(m.instructions(), max);
@@ -240,7 +265,7 @@ mod tests {
         let (mut m, img) = image(&[asm::addiu(T0, T0, 1), asm::b(-2), asm::nop()]);
         let (mut out, mut err) = (Vec::new(), Vec::new());
         assert_eq!(
-            run(&mut m, Some(4), Some(&img), &mut out, &mut err).unwrap(),
+            run(&mut m, Some(4), Some(&img), None, &mut out, &mut err).unwrap(),
             Stop::Limit(4)
         );
         let err = String::from_utf8(err).unwrap();

@@ -12,11 +12,18 @@
 //! (`mem`): RAM first, then the ROM, so that the execution loop can address
 //! both by a buffer offset.
 //!
-//! A machine built for the monitor ([`super::MachineConfig::for_monitor`])
+//! On the Malta board ([`super::board`]) RAM and the boot ROM window are
+//! mapped the same way (the ROM holds the board revision word) and every
+//! other address is [`Target::Board`]: the board decodes it on the slow
+//! path ([`super::board::malta`]).
+//!
+//! A machine built for the monitor ([`super::Machine::for_monitor`])
 //! may have more RAM than fits below the I/O hole: the part past
 //! [`LOW_RAM_MAX`] appears at [`HIGH_RAM_BASE`] and up, after the ROM in
 //! the buffer. Native machines never have it.
 
+use super::board::malta::Malta;
+use super::devices::malta_fpga::{REVISION_ADDR, REVISION_VALUE};
 use super::devices::uart::{UART_WINDOW, Uart};
 use crate::addr::MachineAddr;
 
@@ -50,6 +57,9 @@ pub enum Target {
     },
     /// The UART register at this offset.
     Uart(u32),
+    /// A Malta board address: the board decodes it (a device, or a bus
+    /// error).
+    Board,
     /// Nothing: a bus error.
     None,
 }
@@ -63,8 +73,10 @@ pub struct Bus {
     ram_bytes: u32,
     /// RAM at [`HIGH_RAM_BASE`] (0 on a native machine).
     high_bytes: u32,
-    /// The console UART.
+    /// The console UART (the `mipssim` board's).
     pub uart: Uart,
+    /// The Malta board's devices (`None` on `mipssim`).
+    pub malta: Option<Box<Malta>>,
 }
 
 impl Bus {
@@ -79,7 +91,19 @@ impl Bus {
             ram_bytes: low,
             high_bytes: high,
             uart: Uart::new(),
+            malta: None,
         }
+    }
+
+    /// A Malta bus with `ram_bytes` of zeroed RAM (at most [`MAX_RAM`];
+    /// the caller validates): the board's devices, and the revision word
+    /// in the boot ROM.
+    pub fn new_malta(ram_bytes: u32) -> Self {
+        let mut bus = Self::new(ram_bytes);
+        bus.malta = Some(Box::new(Malta::new()));
+        let off = (bus.ram_bytes + REVISION_ADDR - ROM_BASE) as usize;
+        bus.mem[off..off + 4].copy_from_slice(&REVISION_VALUE.to_le_bytes());
+        bus
     }
 
     /// RAM size below the I/O hole in bytes (all of it on a native machine).
@@ -106,6 +130,15 @@ impl Bus {
             Target::Mem {
                 offset: pa,
                 writable: true,
+            }
+        } else if self.malta.is_some() {
+            if pa.wrapping_sub(ROM_BASE) < ROM_SIZE {
+                Target::Mem {
+                    offset: self.ram_bytes + (pa - ROM_BASE),
+                    writable: false,
+                }
+            } else {
+                Target::Board
             }
         } else if pa.wrapping_sub(UART_BASE) < UART_WINDOW {
             Target::Uart(pa - UART_BASE)
@@ -240,8 +273,11 @@ impl Bus {
     /// bits IP7..IP2 (bits 15..10).
     #[inline]
     pub fn irq_lines(&self) -> u32 {
-        // The UART is on hardware interrupt 2, Cause.IP4.
-        u32::from(self.uart.irq()) << 12
+        match &self.malta {
+            Some(m) => m.irq_lines(),
+            // The UART is on hardware interrupt 2, Cause.IP4.
+            None => u32::from(self.uart.irq()) << 12,
+        }
     }
 }
 
@@ -271,6 +307,34 @@ mod tests {
         assert!(!bus.page_is_plain_memory(UART_BASE));
         assert!(bus.page_is_plain_memory(ROM_BASE));
         assert_eq!(bus.target(0xffff_fff0), Target::None);
+    }
+
+    #[test]
+    fn malta_memory_map() {
+        let bus = Bus::new_malta(256 << 20);
+        assert_eq!(
+            bus.target(0x0fff_fffc),
+            Target::Mem {
+                offset: 0x0fff_fffc,
+                writable: true
+            }
+        );
+        assert_eq!(bus.target(0x1000_0000), Target::Board, "PCI memory");
+        assert_eq!(bus.target(0x1800_03f8), Target::Board, "ISA I/O");
+        assert_eq!(
+            bus.target(UART_BASE),
+            Target::Mem {
+                offset: (256 << 20) + (UART_BASE - ROM_BASE),
+                writable: false
+            },
+            "no mipssim UART on Malta"
+        );
+        assert!(bus.page_is_plain_memory(ROM_BASE));
+        assert!(!bus.page_is_plain_memory(0x1800_0000));
+        assert_eq!(
+            bus.read_phys(MachineAddr::new(REVISION_ADDR), 4).as_deref(),
+            Some(&REVISION_VALUE.to_le_bytes()[..])
+        );
     }
 
     #[test]

@@ -69,6 +69,26 @@ pub mod config {
     pub const CONFIG2: u32 = 1 << 31;
     /// Config3 (16, 3): ULRI (UserLocal implemented).
     pub const CONFIG3: u32 = 1 << 13;
+
+    /// Config1 on the Malta board: a 24Kc as QEMU models it (its `24Kc`
+    /// CPU definition, the geometry Linux prints on QEMU): M=1, MMU size
+    /// (our 32 entries; QEMU has 16), 2 KiB 2-way primary caches with
+    /// 16-byte lines (IS=0, IL=3, IA=1; DS=0, DL=3, DA=1), EJTAG present
+    /// (EP), and no FPU (FP=0: Linux's FPU emulator runs FP code), no
+    /// watch registers (WR=0) and no MIPS16 (CA=0), none of which this CPU
+    /// implements. The caches are reported, not modelled: CACHE
+    /// instructions have no effect, which is exact for a coherent memory.
+    pub const CONFIG1_24KC: u32 = (1 << 31)
+        | ((TLB_ENTRIES as u32 - 1) << 25)
+        | (3 << 19)
+        | (1 << 16)
+        | (3 << 10)
+        | (1 << 7)
+        | (1 << 1);
+    /// Config3 on the Malta board: nothing (QEMU's 24Kc has no UserLocal
+    /// register; Linux then emulates `rdhwr $29` on its Reserved
+    /// Instruction path), so that `/proc/cpuinfo` matches QEMU's.
+    pub const CONFIG3_24KC: u32 = 0;
 }
 
 /// Processor identification: company MIPS Technologies (1), processor
@@ -160,6 +180,10 @@ pub struct Cp0 {
     pub ebase: u32,
     /// Config (16, 0) K0 field.
     pub config0: u32,
+    /// Config1 (16, 1), read-only: the board's CPU configuration.
+    pub config1: u32,
+    /// Config3 (16, 3), read-only.
+    pub config3: u32,
     /// LLAddr (17): physical address of the last LL, shifted right by 4.
     pub lladdr: u32,
     /// ErrorEPC (30).
@@ -191,6 +215,8 @@ impl Cp0 {
             epc: 0,
             ebase: 0x8000_0000,
             config0: config::CONFIG0,
+            config1: config::CONFIG1,
+            config3: config::CONFIG3,
             lladdr: 0,
             error_epc: 0,
             desave: 0,

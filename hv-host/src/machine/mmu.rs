@@ -156,6 +156,7 @@ impl Machine {
                 })
             }
             Target::Uart(reg) => Some(u32::from(self.bus.uart.read(reg))),
+            Target::Board => self.board_read(pa, size),
             Target::None => {
                 self.raise(ExcCode::Dbe);
                 None
@@ -225,6 +226,7 @@ impl Machine {
                 self.stop_at = 0;
                 true
             }
+            Target::Board => self.board_write(pa, v, size),
             Target::None => {
                 self.raise(ExcCode::Dbe);
                 false
@@ -250,7 +252,7 @@ impl Machine {
                         writable: false, ..
                     } => return true,
                     // A device sees the store of the whole word.
-                    Target::Uart(_) => return self.store_slow(va, v, 4),
+                    Target::Uart(_) | Target::Board => return self.store_slow(va, v, 4),
                     Target::None => {
                         self.raise(ExcCode::Dbe);
                         return false;

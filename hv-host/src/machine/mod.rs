@@ -26,6 +26,7 @@
 //! the exception path only, so plain execution pays nothing for it.
 
 pub mod asm;
+pub mod board;
 pub mod bus;
 pub mod code;
 pub mod console;
@@ -128,7 +129,7 @@ pub enum Privilege {
 }
 
 /// Errors loading an image.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum LoadError {
     /// A segment does not fit in the machine's memory.
     #[error(
@@ -160,6 +161,10 @@ pub enum Exit {
     Stalled,
     /// An exception routed to the host (see [`Machine::set_routing`]).
     Trap(Trap),
+    /// The guest powered the board off (Malta: PIIX4 soft-off).
+    PowerOff,
+    /// The guest reset the board (Malta: FPGA SOFTRES).
+    Reset,
     /// The pending console output reached [`console::OUTPUT_LIMIT`] bytes:
     /// drain it ([`Machine::take_stdout`], [`Machine::take_stderr`]) and
     /// call `run` again to continue. The guest sees nothing: the run just
@@ -247,6 +252,8 @@ pub struct Machine {
     pub(crate) stop_at: u64,
     /// Tick at which Count next equals Compare.
     timer_at: u64,
+    /// Tick of the board's next device event (`u64::MAX`: none).
+    pub(crate) board_event_at: u64,
     /// Count = ticks + count_offset (mod 2^32).
     count_offset: u32,
     /// Tick of the last write to Wired (Random restarts there).
@@ -268,6 +275,21 @@ impl Machine {
             return Err(MachineError::BadRamSize(ram));
         }
         Ok(Self::build(ram))
+    }
+
+    /// Builds a machine of the given board (see [`board`]): [`Machine::new`]
+    /// for `mipssim`; for Malta, the same CPU and RAM with the Malta
+    /// devices behind the bus.
+    pub fn with_board(config: MachineConfig, board: board::Board) -> Result<Self, MachineError> {
+        let mut m = Self::new(config)?;
+        if board == board::Board::Malta {
+            m.bus = Bus::new_malta(config.ram_bytes);
+            m.code = CodeCache::new(m.bus.mem.len());
+            m.cp0.config1 = cp0::config::CONFIG1_24KC;
+            m.cp0.config3 = cp0::config::CONFIG3_24KC;
+            m.board_accessed();
+        }
+        Ok(m)
     }
 
     /// Builds a machine for the monitor with `ram_bytes` of machine memory
@@ -310,6 +332,7 @@ impl Machine {
             guest_regime: false,
             stop_at: 0,
             timer_at: 1 << 32,
+            board_event_at: u64::MAX,
             count_offset: 0,
             random_epoch: 0,
             waiting: false,
@@ -690,12 +713,19 @@ impl Machine {
                 self.cp0.cause |= cause::TI;
                 self.timer_at = self.timer_at.saturating_add(1 << 32);
             }
+            if now >= self.board_event_at {
+                self.board_tick();
+                continue;
+            }
             if self.waiting {
                 if self.unmasked_pending() != 0 {
                     self.waiting = false;
-                } else if self.cp0.status & (1 << 15) == 0 || self.count_frozen.is_some() {
-                    // The timer is masked, or Count is stopped (Cause.DC):
-                    // nothing will ever wake the CPU.
+                } else if (self.cp0.status & (1 << 15) == 0 || self.count_frozen.is_some())
+                    && self.board_event_at == u64::MAX
+                {
+                    // The timer is masked, or Count is stopped (Cause.DC),
+                    // and no board timer can fire: nothing will ever wake
+                    // the CPU.
                     return Exit::Stalled;
                 }
             }
@@ -703,7 +733,7 @@ impl Machine {
                 return Exit::BudgetExhausted;
             }
             if self.waiting {
-                let wake = self.timer_at.min(end);
+                let wake = self.timer_at.min(end).min(self.board_event_at);
                 self.idle_ticks += wake - now;
                 continue;
             }
@@ -718,7 +748,7 @@ impl Machine {
                 self.raise(ExcCode::Int);
                 continue;
             }
-            self.stop_at = self.timer_at.min(end) - (now - self.icount);
+            self.stop_at = self.timer_at.min(end).min(self.board_event_at) - (now - self.icount);
             self.run_inner::<TRACE>(trace);
         }
     }

@@ -370,8 +370,9 @@ impl Monitor {
             Exit::BudgetExhausted | Exit::OutputPending => {}
             Exit::Trap(t) => self.handle_trap(t),
             // The guest never runs in kernel mode and its interrupts are
-            // virtual, so neither can happen; stop the VM if they do.
-            Exit::Shutdown { .. } | Exit::Stalled => {
+            // virtual, so neither can happen (and the monitor's machine is
+            // a mipssim board: no power-off or reset); stop the VM if they do.
+            Exit::Shutdown { .. } | Exit::Stalled | Exit::PowerOff | Exit::Reset => {
                 let pc = self.machine.pc();
                 self.crash(pc, None, "the real CPU stopped unexpectedly".into());
             }

@@ -27,7 +27,8 @@
 //! | 0a.3   | PIIX4 power management   | 8086:7113   |
 //!
 //! Each function is 256 bytes of configuration space with a write mask;
-//! BARs size as usual. Everything else reads `0xffff_ffff`.
+//! the PIIX4's BARs size as usual, the host bridge's are read-only (as on
+//! QEMU). Everything else reads `0xffff_ffff`.
 //!
 //! Left out: the address decoders' effect (the PCI0 I/O and memory windows
 //! are recorded in their registers, [`Gt64120::pci0_io_window`] reports the
@@ -286,19 +287,21 @@ impl Gt64120 {
         // The host bridge, reset values from QEMU ("PCI Configuration").
         let mut gt = PciFunction::new(0, 0, 0x11ab, 0x4620, 0x06_0000, 0x10);
         gt.set16(0x06, 0x0280); // fast back-to-back, DEVSEL medium
-        for (i, (v, m)) in [
-            (0x0000_0008, 0xffff_f008),
-            (0x0100_0008, 0xffff_f008),
-            (0x1c00_0000, 0xffff_f008),
-            (0x1f00_0000, 0xffff_f008),
-            (0x1400_0000, 0xffff_f000),
-            (0x1400_0001, 0xffff_f001),
+        // The BARs hold the SDRAM and device bank addresses and are not
+        // writable through configuration space (as on QEMU): Linux cannot
+        // size them and says so ("BAR n: invalid; can't size").
+        for (i, v) in [
+            0x0000_0008u32,
+            0x0100_0008,
+            0x1c00_0000,
+            0x1f00_0000,
+            0x1400_0000,
+            0x1400_0001,
         ]
         .into_iter()
         .enumerate()
         {
             gt.set32(0x10 + 4 * i, v);
-            gt.set_wmask32(0x10 + 4 * i, m);
         }
         gt.config[0x3d] = 0x01;
 
@@ -364,6 +367,29 @@ impl Gt64120 {
         let low = ld & 0x7f;
         let size = if low <= hd { (hd + 1 - low) << 21 } else { 0 };
         (base, size)
+    }
+
+    /// The I/O range `(base, size)` a bus-0 function's I/O BAR at
+    /// configuration offset `bar` decodes, if I/O decoding (command bit 0)
+    /// is on and the BAR is an assigned I/O BAR.
+    pub fn io_bar(&self, dev: u8, func: u8, bar: usize) -> Option<(u32, u32)> {
+        let f = self
+            .functions
+            .iter()
+            .find(|f| f.dev == dev && f.func == func)?;
+        let v = f.read(bar, 4);
+        let mask = u32::from_le_bytes([
+            f.wmask[bar],
+            f.wmask[bar + 1],
+            f.wmask[bar + 2],
+            f.wmask[bar + 3],
+        ]);
+        let base = v & !3;
+        (f.config[0x04] & 1 != 0 && v & 1 != 0 && base != 0).then(|| {
+            // The size is the lowest writable address bit.
+            let m = mask & !3;
+            (base, m & m.wrapping_neg())
+        })
     }
 
     fn reg(&self, off: u32) -> u32 {

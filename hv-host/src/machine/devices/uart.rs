@@ -17,7 +17,9 @@
 //! the queue is drained. The FIFO trigger level and the character-timeout
 //! interrupt are not modelled (any received byte raises the interrupt at
 //! once). In loopback mode (MCR bit 4) MSR reflects MCR's outputs, as the
-//! 8250 driver's probe expects; transmitted bytes still go to the output.
+//! 8250 driver's probe expects, and transmitted bytes go to the receive
+//! queue instead of the output (Linux's `size_fifo` sends 256 bytes that
+//! way; on a real line they never leave the chip).
 
 use std::collections::VecDeque;
 
@@ -101,7 +103,17 @@ impl Uart {
         match offset {
             0 if dlab => self.dll = value,
             0 => {
-                self.output.push(value);
+                if self.mcr & MCR_LOOP != 0 {
+                    // Loopback: the byte comes back to the receiver (the
+                    // 8250 driver measures the FIFO this way), and nothing
+                    // goes out on the line. A full queue drops it, as an
+                    // overrun does.
+                    if self.input.len() < RX_CAPACITY {
+                        self.input.push_back(value);
+                    }
+                } else {
+                    self.output.push(value);
+                }
                 // Transmission is instantaneous: THR is empty again at once.
                 self.thre_pending = true;
             }
@@ -139,6 +151,12 @@ impl Uart {
         let n = bytes.len().min(RX_CAPACITY - self.input.len());
         self.input.extend(&bytes[..n]);
         n
+    }
+
+    /// Whether the receive interrupt is enabled (IER bit 0): a driver
+    /// reads the line.
+    pub fn wants_input(&self) -> bool {
+        self.ier & IER_RDI != 0
     }
 
     /// How many received bytes wait to be read.
@@ -235,5 +253,19 @@ mod tests {
         assert_eq!(u.read(6) & 0xf0, 0x90, "the 8250 probe's check");
         u.write(4, MCR_LOOP | 0x05);
         assert_eq!(u.read(6) & 0xf0, 0x60);
+    }
+
+    #[test]
+    fn loopback_sends_to_the_receiver_not_the_line() {
+        let mut u = Uart::new();
+        u.write(4, MCR_LOOP);
+        u.write(0, b'a');
+        assert!(u.take_output().is_empty(), "nothing leaves the chip");
+        assert_eq!(u.read(5) & LSR_DR, LSR_DR);
+        assert_eq!(u.read(0), b'a');
+        u.write(4, 0);
+        u.write(0, b'b');
+        assert_eq!(u.take_output(), b"b");
+        assert_eq!(u.input_len(), 0);
     }
 }

@@ -25,6 +25,7 @@ mod decode;
 mod devices;
 mod exceptions;
 mod loadstore;
+mod malta;
 mod routing;
 mod segments;
 mod timer;

@@ -1,0 +1,648 @@
+//! QEMU's Malta board (CoreLV: GT-64120 system controller) as Linux sees
+//! it: the devices behind the physical addresses that are neither RAM nor
+//! the boot ROM.
+//!
+//! | physical range              | what |
+//! |-----------------------------|------|
+//! | `0x0000_0000..RAM size`     | RAM, up to 256 MiB (the bus) |
+//! | `0x1000_0000..0x1800_0000`  | PCI memory: no device claims any, reads all-ones, writes ignored |
+//! | `0x1800_0000..0x1820_0000`  | PCI/ISA I/O space (port N at `0x1800_0000 + N`, where the boot loader sets the GT's PCI0 I/O window) |
+//! | `0x1be0_0000..+4 KiB`       | GT-64120 registers and PCI configuration (wherever its ISD register puts them) |
+//! | `0x1e00_0000..0x1e40_0000`  | the monitor flash: reads all-ones (erased, no CFI answer), writes ignored |
+//! | `0x1f00_0000..0x1f10_0000`  | the FPGA; its CBUS UART at `+0x900`, registers 8 bytes apart, on Cause.IP4 |
+//! | `0x1fc0_0000..0x2000_0000`  | boot ROM window (the bus): the revision word `0x420` at `0x1fc0_0010` |
+//! | anything else               | bus error |
+//!
+//! ISA ports: the PIC pair (`0x20`, `0xa0`, ELCR `0x4d0`), the PIT
+//! (`0x40..0x44`, IRQ 0), the RTC (`0x70`/`0x71`, IRQ 8), COM1 (`0x3f8`,
+//! IRQ 4: the console, `ttyS0`), COM2 (`0x2f8`, IRQ 3, output dropped) and
+//! the PIIX4 PM block at [`PMBA`], and a stub of the PIIX4 USB controller
+//! at its I/O BAR (reads 0); every other port reads all-ones and
+//! ignores writes, as an unclaimed ISA cycle does.
+//!
+//! Interrupts: the master PIC's INTR is CPU hardware interrupt 0
+//! (Cause.IP2); the CP0 timer stays on IP7.
+//!
+//! # Time
+//! [`TICK_HZ`] is the board's one clock rate: the machine's tick (one per
+//! instruction, plus idle ticks in `wait`) is one cycle of CP0 Count, and
+//! Count runs at `TICK_HZ`. The RTC, the PIT and the PM timer convert
+//! ticks to their own clocks from it, so guest time never depends on the
+//! host. Linux measures Count against the RTC's update edges at boot and
+//! reports a CPU frequency of twice `TICK_HZ` (Count runs at half the
+//! pipeline clock on a real 24K).
+
+use crate::machine::devices::gt64120::{self, Gt64120};
+use crate::machine::devices::i8254::{PIT_IRQ, Pit};
+use crate::machine::devices::i8259::DualPic;
+use crate::machine::devices::malta_fpga::{self, FpgaEvent, MaltaFpga};
+use crate::machine::devices::mc146818::{RTC_DATA, RTC_INDEX, RTC_IRQ, Rtc};
+use crate::machine::devices::piix4_pm::{PM_WINDOW, PMBA, Piix4Pm, PmEvent};
+use crate::machine::devices::uart::Uart;
+
+/// Ticks per second: the rate of CP0 Count on Malta (Linux reports a CPU
+/// clock of twice this).
+pub const TICK_HZ: u64 = 100_000_000;
+/// Physical address of ISA/PCI I/O port 0.
+pub const IO_BASE: u32 = 0x1800_0000;
+/// Size of the I/O space window.
+pub const IO_SIZE: u32 = 0x20_0000;
+/// PCI memory space (no devices).
+pub const PCI_MEM_BASE: u32 = 0x1000_0000;
+/// End of PCI memory space.
+pub const PCI_MEM_END: u32 = 0x1800_0000;
+/// The monitor flash.
+pub const FLASH_BASE: u32 = 0x1e00_0000;
+/// Size of the monitor flash.
+pub const FLASH_SIZE: u32 = 4 << 20;
+/// COM1, the console.
+pub const COM1: u32 = 0x3f8;
+/// COM2.
+pub const COM2: u32 = 0x2f8;
+/// ISA IRQ of COM1.
+pub const COM1_IRQ: u8 = 4;
+/// ISA IRQ of COM2.
+pub const COM2_IRQ: u8 = 3;
+/// Offset of the CBUS UART in the FPGA window.
+pub const CBUS_UART: u32 = 0x900;
+/// Cause bit of the PIC's INTR (hardware interrupt 0, IP2).
+pub const CAUSE_IP2: u32 = 1 << 10;
+/// Cause bit of the CBUS UART (hardware interrupt 2, IP4).
+pub const CAUSE_IP4: u32 = 1 << 12;
+
+/// Something the board asks of the machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BoardEvent {
+    /// PIIX4 soft-off.
+    PowerOff,
+    /// FPGA SOFTRES: reset the board.
+    Reset,
+}
+
+/// The Malta board's devices.
+#[derive(Clone, Debug)]
+pub struct Malta {
+    /// The system controller and PCI configuration space.
+    pub gt: Gt64120,
+    /// The PIC pair.
+    pub pic: DualPic,
+    /// The real-time clock.
+    pub rtc: Rtc,
+    /// The interval timer.
+    pub pit: Pit,
+    /// The PIIX4 power management block.
+    pub pm: Piix4Pm,
+    /// COM1: the console.
+    pub com1: Uart,
+    /// COM2 (output dropped).
+    pub com2: Uart,
+    /// The FPGA's CBUS UART (output dropped).
+    pub cbus: Uart,
+    /// The FPGA registers.
+    pub fpga: MaltaFpga,
+    /// The levels last driven on the PIC's inputs.
+    lines: u16,
+}
+
+impl Default for Malta {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `size` bytes of all-ones.
+fn ones(size: u32) -> u32 {
+    match size {
+        1 => 0xff,
+        2 => 0xffff,
+        _ => u32::MAX,
+    }
+}
+
+/// What a physical address (not RAM or ROM) decodes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoded {
+    /// ISA/PCI I/O port.
+    Io(u32),
+    /// GT-64120 register window offset.
+    Gt(u32),
+    /// FPGA register offset.
+    Fpga(u32),
+    /// The CBUS UART register.
+    CbusUart(u32),
+    /// Nothing answers but the cycle completes: reads all-ones.
+    Open,
+    /// Bus error.
+    None,
+}
+
+impl Malta {
+    /// The board as QEMU's boot loader leaves it: the GT-64120 set up as
+    /// YAMON does ([`Gt64120::yamon_setup`]), the clocks at tick 0.
+    pub fn new() -> Self {
+        let mut gt = Gt64120::new();
+        gt.yamon_setup();
+        Self {
+            gt,
+            pic: DualPic::new(),
+            rtc: Rtc::new(TICK_HZ),
+            pit: Pit::new(TICK_HZ),
+            pm: Piix4Pm::new(TICK_HZ),
+            com1: Uart::new(),
+            com2: Uart::new(),
+            cbus: Uart::new(),
+            fpga: MaltaFpga::new(),
+            lines: 0,
+        }
+    }
+
+    /// Decodes physical address `pa` (outside RAM and the boot ROM).
+    pub fn decode(&self, pa: u32) -> Decoded {
+        let gt = self.gt.base();
+        if pa.wrapping_sub(gt) < gt64120::WINDOW {
+            Decoded::Gt(pa - gt)
+        } else if pa.wrapping_sub(IO_BASE) < IO_SIZE {
+            Decoded::Io(pa - IO_BASE)
+        } else if pa.wrapping_sub(malta_fpga::FPGA_BASE) < malta_fpga::FPGA_WINDOW {
+            let off = pa - malta_fpga::FPGA_BASE;
+            if off.wrapping_sub(CBUS_UART) < 0x40 {
+                Decoded::CbusUart((off - CBUS_UART) / 8)
+            } else {
+                Decoded::Fpga(off)
+            }
+        } else if (PCI_MEM_BASE..PCI_MEM_END).contains(&pa)
+            || pa.wrapping_sub(FLASH_BASE) < FLASH_SIZE
+        {
+            Decoded::Open
+        } else {
+            Decoded::None
+        }
+    }
+
+    /// Advances the clocks to tick count `now` and updates the PIC's inputs.
+    pub fn tick(&mut self, now: u64) {
+        self.rtc.tick(now);
+        self.pit.tick(now);
+        self.pm.tick(now);
+        self.sync_irqs();
+    }
+
+    /// Drives the PIC's inputs from the devices' lines, as wires do: only
+    /// a change of level reaches the PIC. PIT edges that fell between two
+    /// samples become a pulse on IRQ 0 (the PIC latches rising edges).
+    fn sync_irqs(&mut self) {
+        if self.pit.take_edges() > 0 && self.lines & (1 << PIT_IRQ) != 0 {
+            self.drive(PIT_IRQ, false);
+        }
+        self.drive(PIT_IRQ, self.pit.out0());
+        self.drive(COM1_IRQ, self.com1.irq());
+        self.drive(COM2_IRQ, self.com2.irq());
+        self.drive(RTC_IRQ, self.rtc.irq());
+    }
+
+    fn drive(&mut self, irq: u8, level: bool) {
+        let bit = 1u16 << irq;
+        if (self.lines & bit != 0) != level {
+            self.lines ^= bit;
+            self.pic.set_irq(irq, level);
+        }
+    }
+
+    /// The tick count of the next device event (a timer edge), if any.
+    pub fn next_event(&self) -> Option<u64> {
+        match (self.rtc.next_event(), self.pit.next_event()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The CPU's hardware interrupt lines as Cause bits.
+    pub fn irq_lines(&self) -> u32 {
+        let mut lines = 0;
+        if self.pic.irq() {
+            lines |= CAUSE_IP2;
+        }
+        if self.cbus.irq() {
+            lines |= CAUSE_IP4;
+        }
+        lines
+    }
+
+    /// Reads `size` bytes at physical `pa` at tick `now`; `None` is a bus
+    /// error.
+    pub fn read(&mut self, pa: u32, size: u32, now: u64) -> Option<u32> {
+        self.tick(now);
+        let v = match self.decode(pa) {
+            Decoded::Io(port) => self.io_read(port, size),
+            Decoded::Gt(off) => self.gt.read(off, size, &mut self.pic),
+            Decoded::Fpga(off) => self.fpga.read(off, size),
+            Decoded::CbusUart(reg) => u32::from(self.cbus.read(reg)),
+            Decoded::Open => ones(size),
+            Decoded::None => return None,
+        };
+        self.sync_irqs();
+        Some(v)
+    }
+
+    /// Writes `size` bytes of `value` at physical `pa` at tick `now`; false
+    /// is a bus error.
+    pub fn write(&mut self, pa: u32, size: u32, value: u32, now: u64) -> bool {
+        self.tick(now);
+        match self.decode(pa) {
+            Decoded::Io(port) => self.io_write(port, size, value),
+            Decoded::Gt(off) => self.gt.write(off, size, value),
+            Decoded::Fpga(off) => self.fpga.write(off, size, value),
+            Decoded::CbusUart(reg) => {
+                self.cbus.write(reg, value as u8);
+                self.cbus.take_output();
+            }
+            Decoded::Open => {}
+            Decoded::None => return false,
+        }
+        self.sync_irqs();
+        true
+    }
+
+    fn io_read(&mut self, port: u32, size: u32) -> u32 {
+        match port {
+            p if DualPic::decodes(p) => self.pic.read(p, size),
+            p if Pit::decodes(p) => self.pit.read(p, size),
+            RTC_INDEX | RTC_DATA => self.rtc.read(port, size),
+            p if p.wrapping_sub(COM1) < 8 => u32::from(self.com1.read(p - COM1)),
+            p if p.wrapping_sub(COM2) < 8 => u32::from(self.com2.read(p - COM2)),
+            p if p.wrapping_sub(PMBA) < PM_WINDOW => self.pm.read(p - PMBA, size),
+            p if self.in_usb(p) => 0,
+            _ => ones(size),
+        }
+    }
+
+    /// Whether `port` is in the PIIX4 USB controller's I/O BAR. Its
+    /// registers are a stub that reads 0 and ignores writes: a UHCI
+    /// controller that is stopped, has no ports connected, and finishes a
+    /// reset at once (what Linux's PCI quirk checks at boot).
+    fn in_usb(&self, port: u32) -> bool {
+        self.gt
+            .io_bar(gt64120::PIIX4_DEV, 2, 0x20)
+            .is_some_and(|(base, size)| port.wrapping_sub(base) < size)
+    }
+
+    fn io_write(&mut self, port: u32, size: u32, value: u32) {
+        match port {
+            p if DualPic::decodes(p) => self.pic.write(p, size, value),
+            p if Pit::decodes(p) => self.pit.write(p, size, value),
+            RTC_INDEX | RTC_DATA => self.rtc.write(port, size, value),
+            p if p.wrapping_sub(COM1) < 8 => self.com1.write(p - COM1, value as u8),
+            p if p.wrapping_sub(COM2) < 8 => {
+                self.com2.write(p - COM2, value as u8);
+                self.com2.take_output();
+            }
+            p if p.wrapping_sub(PMBA) < PM_WINDOW => self.pm.write(p - PMBA, size, value),
+            _ => {}
+        }
+    }
+
+    /// Takes what the console UART transmitted.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        self.com1.take_output()
+    }
+
+    /// Takes a pending power-off or reset request.
+    pub fn take_event(&mut self) -> Option<BoardEvent> {
+        if let Some(PmEvent::SoftOff) = self.pm.take_event() {
+            return Some(BoardEvent::PowerOff);
+        }
+        self.fpga
+            .take_event()
+            .map(|FpgaEvent::SoftReset| BoardEvent::Reset)
+    }
+
+    /// Queues console input; returns how many bytes fit.
+    pub fn push_input(&mut self, bytes: &[u8]) -> usize {
+        let n = self.com1.push_input(bytes);
+        self.sync_irqs();
+        n
+    }
+
+    /// Console bytes not read yet.
+    pub fn input_len(&self) -> usize {
+        self.com1.input_len()
+    }
+
+    /// Whether the console's receive interrupt is enabled.
+    pub fn wants_input(&self) -> bool {
+        self.com1.wants_input()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_decoding() {
+        let m = Malta::new();
+        assert_eq!(m.decode(0x1be0_0c34), Decoded::Gt(0xc34), "GT after YAMON");
+        assert_eq!(
+            m.decode(0x1400_0000),
+            Decoded::Open,
+            "reset GT base is PCI memory"
+        );
+        assert_eq!(m.decode(IO_BASE + 0x3f8), Decoded::Io(0x3f8));
+        assert_eq!(m.decode(IO_BASE + IO_SIZE), Decoded::None);
+        assert_eq!(m.decode(0x1f00_0500), Decoded::Fpga(0x500));
+        assert_eq!(m.decode(0x1f00_0908), Decoded::CbusUart(1));
+        assert_eq!(m.decode(0x1e00_0000), Decoded::Open);
+        assert_eq!(m.decode(0x1c00_0000), Decoded::None);
+        assert_eq!(m.decode(0x2000_0000), Decoded::None);
+    }
+
+    #[test]
+    fn unclaimed_ports_read_all_ones() {
+        let mut m = Malta::new();
+        assert_eq!(m.read(IO_BASE + 0x60, 1, 0), Some(0xff));
+        assert_eq!(m.read(IO_BASE + 0x1f0, 2, 0), Some(0xffff));
+        assert_eq!(m.read(IO_BASE + 0x500, 4, 0), Some(u32::MAX));
+        assert!(m.write(IO_BASE + 0x60, 1, 0, 0));
+        assert_eq!(m.read(0x0c00_0000, 4, 0), None, "bus error");
+        assert!(!m.write(0x0c00_0000, 4, 0, 0));
+    }
+
+    #[test]
+    fn console_uart_and_its_interrupt() {
+        let mut m = Malta::new();
+        // Linux's PIC setup: ICW1..4, all unmasked.
+        for (port, v) in [(0x20, 0x11), (0x21, 0), (0x21, 4), (0x21, 1), (0x21, 0)] {
+            m.write(IO_BASE + port, 1, v, 0);
+        }
+        for (port, v) in [(0xa0, 0x11), (0xa1, 8), (0xa1, 2), (0xa1, 1), (0xa1, 0)] {
+            m.write(IO_BASE + port, 1, v, 0);
+        }
+        for b in b"hi" {
+            m.write(IO_BASE + COM1, 1, u32::from(*b), 0);
+        }
+        assert_eq!(m.take_output(), b"hi");
+        assert_eq!(m.irq_lines(), 0);
+        m.write(IO_BASE + COM1 + 1, 1, 1, 0); // IER: receive interrupt
+        assert!(m.wants_input());
+        assert_eq!(m.push_input(b"x"), 1);
+        assert_eq!(m.irq_lines(), CAUSE_IP2);
+        // Acknowledge through the GT: the vector is the IRQ.
+        assert_eq!(m.read(0x1be0_0c34, 4, 0), Some(u32::from(COM1_IRQ)));
+        assert_eq!(m.read(IO_BASE + COM1, 1, 0), Some(u32::from(b'x')));
+    }
+
+    #[test]
+    fn pit_interrupts_on_irq0_in_ticks() {
+        let mut m = Malta::new();
+        for (port, v) in [(0x20, 0x11), (0x21, 0), (0x21, 4), (0x21, 1), (0x21, 0)] {
+            m.write(IO_BASE + port, 1, v, 0);
+        }
+        // Mode 2, 1193 PIT clocks: 1 ms = 100_000 ticks at 100 MHz.
+        m.write(IO_BASE + 0x43, 1, 0x34, 0);
+        m.write(IO_BASE + 0x40, 1, 1193 & 0xff, 0);
+        m.write(IO_BASE + 0x40, 1, 1193 >> 8, 0);
+        let at = m.next_event().expect("the PIT counts");
+        assert!((99_900..=100_000).contains(&at), "{at}");
+        m.tick(at - 1);
+        assert_eq!(m.irq_lines(), 0);
+        m.tick(at);
+        assert_eq!(m.irq_lines(), CAUSE_IP2);
+        assert_eq!(m.read(0x1be0_0c34, 1, at), Some(0));
+    }
+
+    #[test]
+    fn usb_registers_follow_their_bar() {
+        let mut m = Malta::new();
+        let cfg = |m: &mut Malta, reg: u32, v: u32| {
+            m.write(0x1be0_0cf8, 4, 0x8000_0000 | 10 << 11 | 2 << 8 | reg, 0);
+            m.write(0x1be0_0cfc, 4, v, 0);
+        };
+        assert_eq!(m.read(IO_BASE + 0x1040, 2, 0), Some(0xffff));
+        cfg(&mut m, 0x20, 0x1041);
+        cfg(&mut m, 0x04, 0x0001);
+        assert_eq!(m.read(IO_BASE + 0x1040, 2, 0), Some(0), "USBCMD");
+        assert_eq!(m.read(IO_BASE + 0x105f, 1, 0), Some(0));
+        assert_eq!(m.read(IO_BASE + 0x1060, 1, 0), Some(0xff));
+    }
+
+    #[test]
+    fn power_off_and_reset() {
+        let mut m = Malta::new();
+        m.write(IO_BASE + PMBA + 4, 2, 0x2000, 0);
+        assert_eq!(m.take_event(), Some(BoardEvent::PowerOff));
+        m.write(0x1f00_0500, 4, 0x42, 0);
+        assert_eq!(m.take_event(), Some(BoardEvent::Reset));
+        assert_eq!(m.take_event(), None);
+    }
+}
+
+/// Physical address of the boot loader's argument and environment tables
+/// (QEMU's `ENVP_PADDR`); the kernel sees them in kseg0.
+pub const ENVP_PADDR: u32 = 0x2000;
+/// Table slots: pointers first, then one string of at most
+/// [`ENVP_ENTRY_SIZE`] bytes per slot.
+pub const ENVP_ENTRIES: u32 = 16;
+/// Bytes per string, with its terminating NUL.
+pub const ENVP_ENTRY_SIZE: u32 = 256;
+/// The initrd's alignment.
+pub const INITRD_ALIGN: u32 = 64 << 10;
+/// What QEMU leaves free above the initrd.
+pub const INITRD_GAP: u32 = 128 << 10;
+
+/// What to boot Linux with on Malta.
+#[derive(Clone, Copy, Debug)]
+pub struct LinuxBoot<'a> {
+    /// `argv[0]`: the kernel's file name, as QEMU passes it.
+    pub kernel_name: &'a str,
+    /// The initial ramdisk's bytes, if any.
+    pub initrd: Option<&'a [u8]>,
+    /// The command line (`-append`).
+    pub cmdline: &'a str,
+}
+
+/// Errors setting up a Linux boot.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BootError {
+    /// The kernel does not fit in RAM.
+    #[error(transparent)]
+    Load(#[from] crate::machine::LoadError),
+    /// The initrd does not fit between the kernel and the end of RAM.
+    #[error(
+        "initrd of {size} bytes does not fit in RAM above the kernel (kernel ends at {kernel_end:#x}, RAM at {ram_end:#x})"
+    )]
+    InitrdDoesNotFit {
+        /// The initrd's size.
+        size: usize,
+        /// First physical address past the kernel.
+        kernel_end: u32,
+        /// First physical address past RAM.
+        ram_end: u32,
+    },
+    /// A boot string is longer than a table slot holds.
+    #[error("boot string of {0} bytes is too long (at most 255 with the rd_start/rd_size prefix)")]
+    StringTooLong(usize),
+}
+
+/// kseg0 address of physical `pa`.
+fn kseg0(pa: u32) -> u32 {
+    0x8000_0000 | pa
+}
+
+impl crate::machine::Machine {
+    /// Loads Linux as QEMU's `-kernel`/`-initrd`/`-append` do on Malta:
+    /// the ELF's segments, the initrd at the top of RAM (below a 128 KiB
+    /// gap, 64 KiB-aligned), `rd_start=0x<kseg0, as a sign-extended 64-bit
+    /// value> rd_size=<n>` put in front of the command line, and the table
+    /// at [`ENVP_PADDR`]: `argv` = { kernel name, command line },
+    /// `envp` = { `memsize`, RAM size, `ememsize`, RAM size, `modetty0`,
+    /// `38400n8r`, NULL }, each pointer a kseg0 address. The CPU starts at
+    /// the entry as QEMU's boot stub leaves it: kernel mode, Status as after
+    /// reset (BEV, ERL), `a0` = 2, `a1` = argv, `a2` = envp, `a3` = RAM
+    /// size, `sp` = the table's address - 64.
+    pub fn boot_linux(
+        &mut self,
+        image: &crate::machine::elf::ElfImage,
+        boot: &LinuxBoot<'_>,
+    ) -> Result<(), BootError> {
+        use crate::addr::MachineAddr;
+        self.load_elf(image)?;
+        let ram = self.bus.ram_bytes();
+        let kernel_end = image
+            .segments
+            .iter()
+            .map(|s| s.paddr.raw() + s.mem_size.max(s.data.len() as u32))
+            .max()
+            .unwrap_or(0);
+        let mut cmdline = boot.cmdline.to_owned();
+        if let Some(initrd) = boot.initrd {
+            let too_big = BootError::InitrdDoesNotFit {
+                size: initrd.len(),
+                kernel_end,
+                ram_end: ram,
+            };
+            let size = u32::try_from(initrd.len()).map_err(|_| too_big.clone())?;
+            let at = size
+                .checked_add(INITRD_GAP)
+                .and_then(|n| ram.checked_sub(n))
+                .map(|a| a.next_multiple_of(INITRD_ALIGN))
+                .filter(|&a| a > kernel_end && a + size <= ram)
+                .ok_or(too_big)?;
+            self.bus
+                .write_phys(MachineAddr::new(at), initrd)
+                .map_err(|_| BootError::InitrdDoesNotFit {
+                    size: initrd.len(),
+                    kernel_end,
+                    ram_end: ram,
+                })?;
+            let rd_start = 0xffff_ffff_0000_0000u64 | u64::from(kseg0(at));
+            cmdline = format!("rd_start={rd_start:#x} rd_size={size} {cmdline}");
+        }
+        let strings = [
+            boot.kernel_name.to_owned(),
+            cmdline,
+            "memsize".into(),
+            ram.to_string(),
+            "ememsize".into(),
+            ram.to_string(),
+            "modetty0".into(),
+            "38400n8r".into(),
+        ];
+        let mut table = vec![0u8; (ENVP_ENTRIES * (4 + ENVP_ENTRY_SIZE)) as usize];
+        for (i, s) in strings.iter().enumerate() {
+            if s.len() >= ENVP_ENTRY_SIZE as usize {
+                return Err(BootError::StringTooLong(s.len()));
+            }
+            let at = 4 * ENVP_ENTRIES + i as u32 * ENVP_ENTRY_SIZE;
+            table[4 * i..4 * i + 4].copy_from_slice(&kseg0(ENVP_PADDR + at).to_le_bytes());
+            table[at as usize..at as usize + s.len()].copy_from_slice(s.as_bytes());
+        }
+        self.bus
+            .write_phys(MachineAddr::new(ENVP_PADDR), &table)
+            .map_err(|_| BootError::InitrdDoesNotFit {
+                size: 0,
+                kernel_end,
+                ram_end: ram,
+            })?;
+        self.memory_written_by_host();
+        self.set_gpr(4, 2);
+        self.set_gpr(5, kseg0(ENVP_PADDR));
+        self.set_gpr(6, kseg0(ENVP_PADDR) + 8);
+        self.set_gpr(7, ram);
+        self.set_gpr(29, kseg0(ENVP_PADDR) - 64);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod boot_tests {
+    use super::*;
+    use crate::addr::MachineAddr;
+    use crate::machine::board::Board;
+    use crate::machine::elf::ElfImage;
+    use crate::machine::{Machine, MachineConfig};
+
+    fn cstr(m: &Machine, va: u32) -> String {
+        let b = m
+            .read_phys(MachineAddr::new(va & 0x1fff_ffff), 256)
+            .unwrap();
+        let n = b.iter().position(|&c| c == 0).unwrap();
+        String::from_utf8(b[..n].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn boot_tables_and_initrd_as_qemu_lays_them_out() {
+        let mut m = Machine::with_board(
+            MachineConfig {
+                ram_bytes: 256 << 20,
+            },
+            Board::Malta,
+        )
+        .unwrap();
+        let image = ElfImage {
+            entry: crate::addr::GuestVirtAddr::new(0x8010_0000),
+            segments: vec![crate::machine::elf::Segment {
+                vaddr: crate::addr::GuestVirtAddr::new(0x8010_0000),
+                paddr: MachineAddr::new(0x0010_0000),
+                data: vec![0; 16],
+                mem_size: 0x1000,
+                executable: true,
+            }],
+            symbols: Vec::new(),
+        };
+        let initrd = vec![0x5a; 1_133_000];
+        m.boot_linux(
+            &image,
+            &LinuxBoot {
+                kernel_name: "vmlinuz",
+                initrd: Some(&initrd),
+                cmdline: "console=ttyS0",
+            },
+        )
+        .unwrap();
+        assert_eq!(m.gpr(4), 2);
+        assert_eq!(m.gpr(7), 256 << 20);
+        let argv = m.gpr(5);
+        let word = |va: u32| {
+            m.read_machine_u32(MachineAddr::new(va & 0x1fff_ffff))
+                .unwrap()
+        };
+        assert_eq!(cstr(&m, word(argv)), "vmlinuz");
+        assert_eq!(
+            cstr(&m, word(argv + 4)),
+            "rd_start=0xffffffff8fed0000 rd_size=1133000 console=ttyS0",
+            "the figures of QEMU's console log"
+        );
+        let envp = m.gpr(6);
+        assert_eq!(cstr(&m, word(envp)), "memsize");
+        assert_eq!(cstr(&m, word(envp + 4)), "268435456");
+        assert_eq!(word(envp + 24), 0, "NULL after modetty0");
+        assert_eq!(
+            m.read_phys(MachineAddr::new(0x0fed_0000), 1).unwrap(),
+            [0x5a]
+        );
+        assert_eq!(
+            m.read_machine_u32(MachineAddr::new(0x1fc0_0010)).unwrap(),
+            0x420
+        );
+    }
+}

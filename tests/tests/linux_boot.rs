@@ -1,0 +1,103 @@
+//! End-to-end: Debian's stock Linux for the Malta board boots natively on
+//! the `malta` board to its `/init`, which prints `HV-LINUX-BOOT-OK`,
+//! `/proc/cpuinfo` and `uname -a` and powers the board off.
+//!
+//! The kernel and the initramfs come from `tests/linux/fetch.sh`, cached
+//! under `target/linux` (a second run downloads nothing). When the
+//! download is impossible (no apt, no network: the script exits 77) the
+//! test prints `SKIPPED: ...` and passes.
+
+use hv_host::machine::board::Board;
+use hv_host::machine::board::malta::LinuxBoot;
+use hv_host::machine::elf::ElfImage;
+use hv_host::machine::{Exit, Machine, MachineConfig};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Far more than a boot to power-off takes (about 5 billion instructions).
+const BUDGET: u64 = 20_000_000_000;
+/// Run slice: output is drained after each.
+const SLICE: u64 = 100_000_000;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_owned()
+}
+
+/// Runs `fetch.sh`; the output directory, or `None` (after printing
+/// why) when the download is impossible.
+fn fetch() -> Option<PathBuf> {
+    let root = workspace();
+    let out = root.join("target/linux");
+    let status = Command::new("bash")
+        .arg(root.join("tests/linux/fetch.sh"))
+        .arg(&out)
+        .status()
+        .expect("bash runs");
+    match status.code() {
+        Some(0) => Some(out),
+        Some(77) => {
+            println!("SKIPPED: tests/linux/fetch.sh cannot download Debian's kernel (exit 77)");
+            None
+        }
+        other => panic!("tests/linux/fetch.sh failed: {other:?}"),
+    }
+}
+
+#[test]
+fn debian_malta_kernel_boots_to_init_and_powers_off() {
+    let Some(dir) = fetch() else {
+        return;
+    };
+    let kernel = std::fs::read(dir.join("vmlinuz")).expect("vmlinuz");
+    let initrd = std::fs::read(dir.join("initrd.gz")).expect("initrd.gz");
+    let image = ElfImage::parse(&kernel).expect("vmlinuz is an ELF");
+    let mut m = Machine::with_board(
+        MachineConfig {
+            ram_bytes: 256 << 20,
+        },
+        Board::Malta,
+    )
+    .expect("a 256 MiB Malta");
+    m.boot_linux(
+        &image,
+        &LinuxBoot {
+            kernel_name: "vmlinuz",
+            initrd: Some(&initrd),
+            cmdline: "console=ttyS0 rdinit=/init",
+        },
+    )
+    .expect("the kernel and initrd fit");
+
+    let mut console = Vec::new();
+    let exit = loop {
+        let exit = m.run(SLICE);
+        console.extend(m.take_stdout());
+        match exit {
+            Exit::BudgetExhausted | Exit::OutputPending if m.instructions() < BUDGET => {}
+            other => break other,
+        }
+    };
+    let console = String::from_utf8_lossy(&console);
+    assert_eq!(
+        exit,
+        Exit::PowerOff,
+        "the guest did not power off after {} instructions:\n{console}",
+        m.instructions()
+    );
+    for needle in [
+        "Linux version 6.1.",
+        "CPU0 revision is: 00019300 (MIPS 24Kc)",
+        "Run /init as init process",
+        "HV-LINUX-BOOT-OK",
+        "system type\t\t: MIPS Malta",
+        "cpu model\t\t: MIPS 24Kc",
+        "mips GNU/Linux",
+        "reboot: Power down",
+    ] {
+        assert!(console.contains(needle), "no {needle:?} in:\n{console}");
+    }
+    println!("booted to power-off in {} instructions", m.instructions());
+}
