@@ -578,3 +578,197 @@ fn a_kernel_file_gets_the_boot_arguments_too() {
         assert_eq!(out.code, Some(5 + 16 * 6), "{mode}: {}", out.stderr);
     }
 }
+
+/// The cells of the table row labelled `label` (its label may contain
+/// spaces; the cells do not).
+fn table_row(table: &str, label: &str) -> Vec<String> {
+    let line = table
+        .lines()
+        .find(|l| {
+            l.strip_prefix(label)
+                .is_some_and(|rest| rest.starts_with("  "))
+        })
+        .unwrap_or_else(|| panic!("no row `{label}`:\n{table}"));
+    line[label.len()..]
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn compare_prints_one_table_of_every_mode() {
+    let out = runner(&["--mode", "compare", "--work", "1"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let table = out.stdout_text();
+    // The table only: no guest console line.
+    assert!(!table.contains("results:"), "{table}");
+    assert!(!table.contains("stat "), "{table}");
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert!(
+        header.ends_with(&["native", "full", "/native", "para", "/native"]),
+        "{header:?}"
+    );
+    let counts = |label: &str| -> Vec<u64> {
+        table_row(&table, label)
+            .iter()
+            .filter(|c| !c.ends_with('x'))
+            .map(|c| c.parse().unwrap_or_else(|_| panic!("{label}: {c}")))
+            .collect()
+    };
+    let insns = counts("guest instructions");
+    assert_eq!(insns.len(), 3);
+    // The PV kernel skips zeroing the monitor vouches for and batches its
+    // TLB writes: fewer instructions than the unmodified one.
+    assert!(insns[2] < insns[1], "{insns:?}");
+    let cycles = counts("virtual cycles");
+    assert!(cycles[1] > cycles[0] && cycles[2] < cycles[1], "{cycles:?}");
+    let ratio = &table_row(&table, "virtual cycles")[2];
+    assert!(ratio.ends_with('x'), "{ratio}");
+    for label in [
+        "exits",
+        "  cop_unusable",
+        "privileged instructions emulated",
+        "tlb refills served by the software tlb",
+        "frames zeroed by the monitor",
+        "machine switches",
+    ] {
+        assert_eq!(table_row(&table, label)[0], "-", "{label}: native has none");
+    }
+    let hypercalls = table_row(&table, "hypercalls");
+    assert_eq!(hypercalls[..2], ["-", "0"], "only para makes hypercalls");
+    assert!(hypercalls[2].parse::<u64>().unwrap() > 0, "{hypercalls:?}");
+    assert_eq!(table_row(&table, "  TlbInstallBatch")[1], "0", "full");
+    assert_eq!(table_row(&table, "exit status"), ["0", "0", "0"]);
+    assert_eq!(
+        table_row(&table, "output identical to native"),
+        ["yes", "yes", "yes"]
+    );
+    assert_eq!(
+        table_row(&table, "  outputs identical to native"),
+        ["-", "yes", "yes"]
+    );
+    assert!(table_row(&table, "busy VM beside the idle VM").len() == 5);
+    assert!(out.stderr.contains("every one exited 0"), "{}", out.stderr);
+}
+
+/// `value` without the keys that hold host time.
+fn without_wall_time(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .filter(|(k, _)| !k.contains("wall"))
+            .map(|(k, v)| (k.clone(), without_wall_time(v)))
+            .collect(),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn compare_json_is_one_deterministic_object() {
+    let run = || {
+        let out = runner(&["--mode", "compare", "--json", "--work", "1"]);
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("stdout is one JSON value");
+        v
+    };
+    let a = run();
+    assert_eq!(a["ok"], true);
+    assert_eq!(a["problems"], serde_json::json!([]));
+    for mode in ["native", "full", "para"] {
+        let m = &a["modes"][mode];
+        for key in [
+            "guest_instructions",
+            "virtual_cycles",
+            "exits_total",
+            "stlb_refills",
+            "prefills",
+            "refills_forwarded",
+            "walked_refills",
+            "monitor_frames_zeroed",
+            "monitor_frames_vouched",
+            "idle_ticks",
+            "machine_switches",
+            "guest_frames_zeroed",
+            "guest_tlb_refills",
+        ] {
+            assert!(m[key].is_u64(), "{mode}.{key}: {}", m[key]);
+        }
+        assert!(m["wall_seconds"].is_f64(), "{mode}");
+        assert_eq!(m["output_identical_to_native"], true, "{mode}");
+        assert_eq!(m["exit_code"], 0, "{mode}");
+        let exits = m["exits"].as_object().expect("exits is an object");
+        assert_eq!(exits.len(), 16, "every ExitReason");
+        let sum: u64 = exits.values().map(|v| v.as_u64().unwrap()).sum();
+        assert_eq!(Some(sum), m["exits_total"].as_u64(), "{mode}");
+        let calls = m["hypercalls"]
+            .as_object()
+            .expect("hypercalls is an object");
+        assert!(calls.contains_key("IdleYield") && calls.contains_key("PageZeroed"));
+        // Absent until the kernel reports it; a count once it does.
+        let stores = &m["guest_zeroing_stores"];
+        assert!(stores.is_null() || stores.is_u64(), "{stores}");
+    }
+    let modes = &a["modes"];
+    assert_eq!(modes["native"]["exits_total"], 0);
+    assert_eq!(modes["full"]["hypercalls_total"], 0);
+    assert!(modes["para"]["hypercalls"]["TlbInstallBatch"].as_u64() > Some(0));
+    assert!(modes["full"]["ratio_to_native"]["virtual_cycles"].as_f64() > Some(1.0));
+    let two = &a["two_vm"];
+    for key in [
+        "busy_alone_cycles",
+        "busy_alone_cycles_native",
+        "busy_alone_cycles_para",
+        "busy_beside_idle_cycles_full",
+        "busy_beside_idle_cycles_para",
+    ] {
+        assert!(two[key].is_u64(), "two_vm.{key}: {}", two[key]);
+    }
+    // The idle VM costs its neighbour something, and the PV image yields.
+    assert!(two["busy_beside_idle_cycles_full"].as_u64() > two["busy_alone_cycles"].as_u64());
+    assert!(two["idle_vm_hypercalls_para"].as_u64() > Some(0));
+    assert_eq!(two["outputs_identical_to_native"], true);
+
+    let b = run();
+    assert_eq!(without_wall_time(&a), without_wall_time(&b));
+}
+
+#[test]
+fn compare_flags_are_checked() {
+    let out = runner(&["--mode", "native", "--json"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--json is for --mode compare"),
+        "{}",
+        out.stderr
+    );
+    for extra in [
+        &["--image", "pv"][..],
+        &["--vms", "2"],
+        &["--trace", "exits"],
+    ] {
+        let mut args = vec!["--mode", "compare"];
+        args.extend_from_slice(extra);
+        let out = runner(&args);
+        assert_eq!(out.code, Some(2), "{extra:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{extra:?}");
+    }
+}
+
+#[test]
+fn compare_fails_when_a_run_does_not_finish() {
+    // Every run stops at the limit: none exits 0, so the comparison fails
+    // after printing its table.
+    let out = runner(&["--mode", "compare", "--max-instructions", "100000"]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stdout_text().contains("exit status"),
+        "the table is printed"
+    );
+    assert!(
+        out.stderr
+            .contains("demo-os: compare: native: exit status 124"),
+        "{}",
+        out.stderr
+    );
+}

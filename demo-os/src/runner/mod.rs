@@ -3,11 +3,13 @@
 //! turns the way it stopped into a summary line and an exit status.
 
 pub mod cli;
+pub mod compare;
 pub mod console;
 pub mod monitored;
 pub mod session;
 
 use cli::{BoardKind, Cli, EXIT_ERROR, EXIT_USAGE, Image, KernelSource, Mode, TraceKind};
+use demo_os::BootArgs;
 use hv_host::machine::board::Board;
 use hv_host::machine::board::malta::{BootError, LinuxBoot};
 use hv_host::machine::elf::{ElfError, ElfImage};
@@ -21,9 +23,6 @@ use thiserror::Error;
 /// Why the runner could not run the guest to a stop.
 #[derive(Debug, Error)]
 pub enum RunnerError {
-    /// The mode needs the monitor, which does not exist yet.
-    #[error("--mode {0}: not implemented yet: the monitor lands in a later issue")]
-    NotImplemented(&'static str),
     /// The kernel file cannot be read.
     #[error("{path}: {source}")]
     Read {
@@ -95,7 +94,7 @@ impl RunnerError {
     /// The process exit status for this error.
     pub fn exit_status(&self) -> u8 {
         match self {
-            RunnerError::NotImplemented(_) | RunnerError::Usage(_) => EXIT_USAGE,
+            RunnerError::Usage(_) => EXIT_USAGE,
             _ => EXIT_ERROR,
         }
     }
@@ -209,11 +208,14 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
             "--initrd and --append need --board malta".into(),
         ));
     }
+    if cli.json && cli.mode != Mode::Compare {
+        return Err(RunnerError::Usage("--json is for --mode compare".into()));
+    }
     match cli.mode {
         Mode::Native => {}
         Mode::Full => return monitored::run(cli, false, stdout, stderr),
         Mode::Para => return monitored::run(cli, true, stdout, stderr),
-        Mode::Compare => return Err(RunnerError::NotImplemented("compare")),
+        Mode::Compare => return compare::run(cli, stdout, stderr),
     }
     if cli.trace == Some(TraceKind::Exits) {
         return Err(RunnerError::Usage(
@@ -234,13 +236,7 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     let mut input = None;
     match cli.board {
         BoardKind::Mipssim => {
-            machine = Machine::new(config)?;
-            machine
-                .load_elf(&image)
-                .map_err(|source| RunnerError::Load { path: name, source })?;
-            for (reg, value) in cli.boot_args().registers() {
-                machine.set_gpr(reg, value);
-            }
+            machine = boot_machine(config.ram_bytes, &name, &image, cli.boot_args())?;
         }
         BoardKind::Malta => {
             machine = Machine::with_board(config, Board::Malta)?;
@@ -282,6 +278,27 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     writeln!(stderr, "{summary}")?;
     stderr.flush()?;
     Ok(stop.exit_status())
+}
+
+/// Builds a bare machine with `ram_bytes` of RAM, loads `image` (called
+/// `name` in errors) and sets its boot arguments.
+pub fn boot_machine(
+    ram_bytes: u32,
+    name: &str,
+    image: &ElfImage,
+    args: BootArgs,
+) -> Result<Machine, RunnerError> {
+    let mut machine = Machine::new(MachineConfig { ram_bytes })?;
+    machine
+        .load_elf(image)
+        .map_err(|source| RunnerError::Load {
+            path: name.to_owned(),
+            source,
+        })?;
+    for (reg, value) in args.registers() {
+        machine.set_gpr(reg, value);
+    }
+    Ok(machine)
 }
 
 /// Reads and parses the kernel `source` names: its display name and image.

@@ -7,6 +7,7 @@
 
 use super::cli::{Cli, EXIT_LIMIT, EXIT_STALLED, EXIT_TRAP, SLICE, TraceKind};
 use super::{RunnerError, load_image, session};
+use demo_os::BootArgs;
 use hv_host::addr::GuestVirtAddr;
 use hv_host::machine::elf::ElfImage;
 use hv_host::monitor::stats::{ExitReason, PRIV_NAMES, VmStats};
@@ -78,6 +79,88 @@ impl ConsoleMux {
     }
 }
 
+/// One guest to boot in a VM: its display name, image and boot arguments.
+#[derive(Clone, Copy, Debug)]
+pub struct Guest<'a> {
+    /// The kernel's display name (for error messages).
+    pub name: &'a str,
+    /// The kernel.
+    pub image: &'a ElfImage,
+    /// The boot arguments set after loading (`a1`, `a2`).
+    pub args: BootArgs,
+}
+
+/// The monitor configuration the command line asks for; `hypercalls`
+/// offers the hypercall interface (`--mode para`).
+pub fn monitor_config(cli: &Cli, hypercalls: bool) -> MonitorConfig {
+    MonitorConfig {
+        slice_ticks: cli.slice,
+        idle_inference: !cli.no_idle_inference,
+        trace_exits: cli.trace == Some(TraceKind::Exits),
+        hypercalls,
+    }
+}
+
+/// The VM configuration (RAM, TLB size) the command line asks for.
+pub fn vm_config(cli: &Cli) -> VmConfig {
+    VmConfig {
+        ram_bytes: cli.ram_bytes(),
+        vtlb_entries: cli.vtlb as usize,
+    }
+}
+
+/// Builds a monitor with one VM per guest (VM `i` boots `guests[i]`), each
+/// configured as `vm`, loaded and given its boot arguments.
+pub fn build(
+    config: MonitorConfig,
+    vm: VmConfig,
+    guests: &[Guest<'_>],
+) -> Result<Monitor, RunnerError> {
+    let mut mon = Monitor::new(config, &vec![vm; guests.len()])?;
+    for (i, g) in guests.iter().enumerate() {
+        mon.load(VmId(i), g.image)
+            .map_err(|e| RunnerError::Usage(format!("{}: {e}", g.name)))?;
+        for (reg, value) in g.args.registers() {
+            mon.set_gpr(VmId(i), reg, value);
+        }
+    }
+    Ok(mon)
+}
+
+/// Runs `mon` in slices until every VM stops or, with `max_instructions`,
+/// the VMs together have executed that many instructions; calls `drain`
+/// after every slice to take the VMs' output. Returns the limit if it
+/// stopped the run.
+pub fn run_to_end<E>(
+    mon: &mut Monitor,
+    max_instructions: Option<u64>,
+    mut drain: impl FnMut(&mut Monitor) -> Result<(), E>,
+) -> Result<Option<u64>, E> {
+    loop {
+        let done = total_instructions(mon);
+        let budget = match max_instructions {
+            Some(max) if done >= max => return Ok(Some(max)),
+            Some(max) => (max - done).min(SLICE),
+            None => SLICE,
+        };
+        let exit = mon.run(budget);
+        drain(mon)?;
+        if exit == MonitorExit::AllStopped {
+            return Ok(None);
+        }
+    }
+}
+
+/// How each VM ended, `limited` being what [`run_to_end`] returned.
+pub fn vm_ends(mon: &Monitor, limited: Option<u64>) -> Vec<VmEnd> {
+    (0..mon.vm_count())
+        .map(|i| match mon.stop_reason(VmId(i)) {
+            Some(s) => VmEnd::Stopped(s.clone()),
+            None => VmEnd::Limit(limited.unwrap_or(0)),
+        })
+        .collect()
+}
+
 /// Runs the command line under the monitor; `hypercalls` offers the
 /// hypercall interface (`--mode para`).
 pub fn run(
@@ -96,54 +179,27 @@ pub fn run(
     for i in 0..n {
         images.push(load_image(cli.kernel_source_of(i))?);
     }
-    let vm = VmConfig {
-        ram_bytes: cli.ram_bytes(),
-        vtlb_entries: cli.vtlb as usize,
-    };
-    let config = MonitorConfig {
-        slice_ticks: cli.slice,
-        idle_inference: !cli.no_idle_inference,
-        trace_exits: cli.trace == Some(TraceKind::Exits),
-        hypercalls,
-    };
-    let mut mon = Monitor::new(config, &vec![vm; n])?;
-    for (i, (name, image)) in images.iter().enumerate() {
-        mon.load(VmId(i), image)
-            .map_err(|e| RunnerError::Usage(format!("{name}: {e}")))?;
-        for (reg, value) in cli.boot_args_of(i).registers() {
-            mon.set_gpr(VmId(i), reg, value);
-        }
-    }
+    let guests: Vec<Guest<'_>> = images
+        .iter()
+        .enumerate()
+        .map(|(i, (name, image))| Guest {
+            name,
+            image,
+            args: cli.boot_args_of(i),
+        })
+        .collect();
+    let mut mon = build(monitor_config(cli, hypercalls), vm_config(cli), &guests)?;
 
     let started = Instant::now();
     let mut mux = ConsoleMux::new(n);
-    let mut limited = None;
-    loop {
-        let done = total_instructions(&mon);
-        let budget = match cli.max_instructions {
-            Some(max) if done >= max => {
-                limited = Some(max);
-                break;
-            }
-            Some(max) => (max - done).min(SLICE),
-            None => SLICE,
-        };
-        let exit = mon.run(budget);
-        drain(&mut mon, &mut mux, &images, stdout, stderr)?;
-        if exit == MonitorExit::AllStopped {
-            break;
-        }
-    }
+    let limited = run_to_end(&mut mon, cli.max_instructions, |mon| {
+        drain(mon, &mut mux, &images, stdout, stderr)
+    })?;
     mux.finish(stdout)?;
     stdout.flush()?;
     let elapsed = started.elapsed();
 
-    let ends: Vec<VmEnd> = (0..n)
-        .map(|i| match mon.stop_reason(VmId(i)) {
-            Some(s) => VmEnd::Stopped(s.clone()),
-            None => VmEnd::Limit(limited.unwrap_or(0)),
-        })
-        .collect();
+    let ends = vm_ends(&mon, limited);
     write_stats(&mon, &ends, stderr)?;
     let reasons: Vec<String> = ends
         .iter()
@@ -163,7 +219,8 @@ pub fn run(
         .unwrap_or(0))
 }
 
-fn total_instructions(mon: &Monitor) -> u64 {
+/// Guest instructions of every VM together.
+pub fn total_instructions(mon: &Monitor) -> u64 {
     (0..mon.vm_count())
         .filter_map(|i| mon.stats(VmId(i)))
         .map(|s| s.guest_instructions)
@@ -210,7 +267,7 @@ fn location(image: &ElfImage, pc: GuestVirtAddr) -> String {
 }
 
 /// The `stopped: ...` text for one VM.
-fn describe(mon: &Monitor, vm: VmId, image: &ElfImage, end: &VmEnd) -> String {
+pub fn describe(mon: &Monitor, vm: VmId, image: &ElfImage, end: &VmEnd) -> String {
     let at = |pc: GuestVirtAddr| {
         let mut s = location(image, pc);
         if let Some(i) = mon.guest_word(vm, pc) {

@@ -129,7 +129,7 @@ impl Monitor {
             self.vms[self.cur].commpage = None;
             return Ok(0);
         }
-        if gpa % hv_abi::PAGE_SIZE != 0 {
+        if !gpa.is_multiple_of(hv_abi::PAGE_SIZE) {
             return Err(HvError::BadAlignment);
         }
         let frame = GuestPhysAddr::new(gpa);
@@ -154,7 +154,7 @@ impl Monitor {
             self.vms[self.cur].refill_walk = None;
             return Ok(0);
         }
-        if word % 4 != 0 {
+        if !word.is_multiple_of(4) {
             return Err(HvError::BadAlignment);
         }
         let vm = &self.vms[self.cur];
@@ -180,7 +180,7 @@ impl Monitor {
     }
 
     fn page_zeroed(&mut self, a0: u32, count: u32) -> Result<u32, HvError> {
-        if a0 % hv_abi::PAGE_SIZE != 0 {
+        if !a0.is_multiple_of(hv_abi::PAGE_SIZE) {
             return Err(HvError::BadAlignment);
         }
         if count > PAGE_ZEROED_MAX {
@@ -229,7 +229,7 @@ impl Monitor {
     }
 
     fn tlb_install_batch(&mut self, array: u32, count: u32) -> Result<u32, HvError> {
-        if array % TlbEntryRecord::ALIGN as u32 != 0 {
+        if !array.is_multiple_of(TlbEntryRecord::ALIGN as u32) {
             return Err(HvError::BadAlignment);
         }
         if count > TLB_BATCH_MAX {

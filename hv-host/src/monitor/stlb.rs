@@ -473,7 +473,7 @@ impl Monitor {
             return false;
         }
         let read = |a: u32| -> Option<u32> {
-            if a >> 29 != 4 || a % 4 != 0 {
+            if a >> 29 != 4 || !a.is_multiple_of(4) {
                 return None;
             }
             let gpa = GuestPhysAddr::new(a - 0x8000_0000);
