@@ -214,6 +214,7 @@ fn guest(image: &(String, ElfImage), args: BootArgs) -> Guest<'_> {
         name: &image.0,
         image: &image.1,
         args,
+        linux: None,
     }
 }
 

@@ -7,6 +7,9 @@
 
 use super::cli::{Cli, EXIT_LIMIT, EXIT_STALLED, EXIT_TRAP, SLICE, TraceKind};
 use super::{RunnerError, load_image, session};
+use super::cli::BoardKind;
+use hv_host::machine::board::Board;
+use hv_host::machine::board::malta::LinuxBoot;
 use demo_os::BootArgs;
 use hv_host::addr::GuestVirtAddr;
 use hv_host::machine::elf::ElfImage;
@@ -29,6 +32,7 @@ impl VmEnd {
     pub fn exit_status(&self) -> u8 {
         match self {
             VmEnd::Stopped(VmStop::Exited(code)) => (code & 0xff) as u8,
+            VmEnd::Stopped(VmStop::PowerOff | VmStop::Reset) => 0,
             VmEnd::Stopped(VmStop::Stalled) => EXIT_STALLED,
             VmEnd::Stopped(VmStop::Crashed(_)) => EXIT_TRAP,
             VmEnd::Limit(_) => EXIT_LIMIT,
@@ -88,6 +92,8 @@ pub struct Guest<'a> {
     pub image: &'a ElfImage,
     /// The boot arguments set after loading (`a1`, `a2`).
     pub args: BootArgs,
+    /// On a Malta VM: boot it as Linux (initrd, command line) instead.
+    pub linux: Option<LinuxBoot<'a>>,
 }
 
 /// The monitor configuration the command line asks for; `hypercalls`
@@ -106,6 +112,10 @@ pub fn vm_config(cli: &Cli) -> VmConfig {
     VmConfig {
         ram_bytes: cli.ram_bytes(),
         vtlb_entries: cli.vtlb as usize,
+        board: match cli.board {
+            BoardKind::Mipssim => Board::Mipssim,
+            BoardKind::Malta => Board::Malta,
+        },
     }
 }
 
@@ -118,6 +128,11 @@ pub fn build(
 ) -> Result<Monitor, RunnerError> {
     let mut mon = Monitor::new(config, &vec![vm; guests.len()])?;
     for (i, g) in guests.iter().enumerate() {
+        if let Some(boot) = &g.linux {
+            mon.boot_linux(VmId(i), g.image, boot)
+                .map_err(|e| RunnerError::Usage(format!("{}: {e}", g.name)))?;
+            continue;
+        }
         mon.load(VmId(i), g.image)
             .map_err(|e| RunnerError::Usage(format!("{}: {e}", g.name)))?;
         for (reg, value) in g.args.registers() {
@@ -179,6 +194,10 @@ pub fn run(
     for i in 0..n {
         images.push(load_image(cli.kernel_source_of(i))?);
     }
+    let initrd = match (cli.board, cli.initrd.as_deref()) {
+        (BoardKind::Malta, Some(path)) => Some(super::read_kernel_file(path)?),
+        _ => None,
+    };
     let guests: Vec<Guest<'_>> = images
         .iter()
         .enumerate()
@@ -186,6 +205,11 @@ pub fn run(
             name,
             image,
             args: cli.boot_args_of(i),
+            linux: (cli.board == BoardKind::Malta).then(|| LinuxBoot {
+                kernel_name: name,
+                initrd: initrd.as_deref(),
+                cmdline: &cli.append,
+            }),
         })
         .collect();
     let mut mon = build(monitor_config(cli, hypercalls), vm_config(cli), &guests)?;
@@ -277,6 +301,8 @@ pub fn describe(mon: &Monitor, vm: VmId, image: &ElfImage, end: &VmEnd) -> Strin
     };
     match end {
         VmEnd::Stopped(VmStop::Exited(code)) => format!("guest exited with code {code}"),
+        VmEnd::Stopped(VmStop::PowerOff) => "guest powered off".into(),
+        VmEnd::Stopped(VmStop::Reset) => "guest reset the board".into(),
         VmEnd::Stopped(VmStop::Stalled) => format!(
             "guest stalled: it waits for an interrupt and no interrupt source is enabled \
              (next instruction at {})",
@@ -374,6 +400,8 @@ fn write_stats(mon: &Monitor, ends: &[VmEnd], out: &mut impl Write) -> io::Resul
         ends.iter()
             .map(|e| match e {
                 VmEnd::Stopped(VmStop::Exited(c)) => format!("exit {c}"),
+                VmEnd::Stopped(VmStop::PowerOff) => "power off".into(),
+                VmEnd::Stopped(VmStop::Reset) => "reset".into(),
                 VmEnd::Stopped(VmStop::Stalled) => "stalled".into(),
                 VmEnd::Stopped(VmStop::Crashed(_)) => "crashed".into(),
                 VmEnd::Limit(_) => "limit".into(),

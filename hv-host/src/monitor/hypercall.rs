@@ -147,12 +147,12 @@ impl Monitor {
     }
 
     fn refill_walk_set(&mut self, word: u32, format: u32) -> Result<u32, HvError> {
-        if format != WALK_FORMAT_MIPS32_4K {
-            return Err(HvError::BadEntry);
-        }
         if word == 0 {
             self.vms[self.cur].refill_walk = None;
             return Ok(0);
+        }
+        if format != WALK_FORMAT_MIPS32_4K {
+            return Err(HvError::BadEntry);
         }
         if !word.is_multiple_of(4) {
             return Err(HvError::BadAlignment);

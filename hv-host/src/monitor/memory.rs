@@ -45,6 +45,9 @@ pub enum GpaKind {
     /// The page holding the UART's registers (accesses are emulated; the
     /// offset is from the UART's base, registers are `0..8`).
     UartPage,
+    /// On a Malta VM: anything the board decodes (devices, PCI space, or a
+    /// bus error the board reports).
+    Board,
     /// Nothing: a bus error.
     None,
 }
@@ -60,22 +63,43 @@ pub struct FramePool {
     /// A frame of zeros that the boot ROM window of every VM maps to,
     /// read-only.
     zero: MachineAddr,
+    /// The first page of a Malta VM's boot flash (the board revision
+    /// word), shared read-only.
+    malta_rom: MachineAddr,
 }
 
 /// Alignment of a VM's region (the largest page the monitor maps with).
 pub const REGION_ALIGN: u32 = 1 << 20;
 
 impl FramePool {
-    /// All of `machine`'s RAM; its first frame becomes the zero frame.
-    pub fn new(machine: &Machine) -> Result<Self, MemoryError> {
+    /// All of `machine`'s RAM; its first frame becomes the zero frame, its
+    /// second the first page of a Malta boot flash.
+    pub fn new(machine: &mut Machine) -> Result<Self, MemoryError> {
         let mut free: Vec<(MachineAddr, u32)> = machine.ram_regions().collect();
         let first = free.first_mut().ok_or(MemoryError::OutOfFrames)?;
         let zero = first.0;
+        let malta_rom = zero.wrapping_add(FRAME);
+        let revision = crate::machine::devices::malta_fpga::REVISION_VALUE;
+        let at = crate::machine::devices::malta_fpga::REVISION_ADDR - ROM_BASE;
+        machine.write_machine(malta_rom.wrapping_add(at), &revision.to_le_bytes())?;
         // The zero frame takes the first aligned region's worth, so that
         // VM regions stay aligned.
         let skip = REGION_ALIGN.min(first.1);
         *first = (first.0.wrapping_add(skip), first.1 - skip);
-        Ok(Self { free, zero })
+        Ok(Self {
+            free,
+            zero,
+            malta_rom,
+        })
+    }
+
+    /// The frame a ROM page at guest-physical `gpa` maps to, read-only.
+    pub fn rom_frame(&self, gpa: GuestPhysAddr, malta: bool) -> MachineAddr {
+        if malta && gpa.raw() & !(FRAME - 1) == ROM_BASE {
+            self.malta_rom
+        } else {
+            self.zero
+        }
     }
 
     /// Machine memory a machine needs for VMs of these RAM sizes: their
@@ -124,6 +148,8 @@ impl FramePool {
 #[derive(Clone, Debug)]
 pub struct GuestMemory {
     ram_bytes: u32,
+    /// Whether the VM is a Malta board (else `mipssim`).
+    malta: bool,
     base: MachineAddr,
     /// Whether each guest frame has been given to the VM (and zeroed).
     allocated: Vec<bool>,
@@ -141,6 +167,7 @@ impl GuestMemory {
         let n = (ram_bytes / FRAME) as usize;
         Self {
             ram_bytes,
+            malta: false,
             base,
             allocated: vec![false; n],
             written: vec![false; n],
@@ -153,6 +180,17 @@ impl GuestMemory {
         self.ram_bytes
     }
 
+    /// Makes the map the Malta board's: devices where the board decodes
+    /// them instead of the `mipssim` UART.
+    pub fn set_malta(&mut self) {
+        self.malta = true;
+    }
+
+    /// Whether the map is the Malta board's.
+    pub fn is_malta(&self) -> bool {
+        self.malta
+    }
+
     /// Frames in use so far.
     pub fn frames_allocated(&self) -> usize {
         self.allocated.iter().filter(|&&a| a).count()
@@ -163,6 +201,12 @@ impl GuestMemory {
         let a = gpa.raw();
         if a < self.ram_bytes {
             GpaKind::Ram
+        } else if self.malta {
+            if a.wrapping_sub(ROM_BASE) < ROM_SIZE {
+                GpaKind::Rom
+            } else {
+                GpaKind::Board
+            }
         } else if a & !(FRAME - 1) == UART_BASE & !(FRAME - 1) {
             GpaKind::UartPage
         } else if a.wrapping_sub(ROM_BASE) < ROM_SIZE {
@@ -290,7 +334,7 @@ mod tests {
     #[test]
     fn frames_are_lazy_zeroed_and_private() {
         let mut m = Machine::for_monitor(4 << 20).unwrap();
-        let mut pool = FramePool::new(&m).unwrap();
+        let mut pool = FramePool::new(&mut m).unwrap();
         let ra = pool.alloc_region(1 << 20).unwrap();
         let rb = pool.alloc_region(1 << 20).unwrap();
         assert_ne!(ra, rb);
@@ -347,7 +391,7 @@ mod tests {
     #[test]
     fn groups_and_write_tracking() {
         let mut m = Machine::for_monitor(4 << 20).unwrap();
-        let mut pool = FramePool::new(&m).unwrap();
+        let mut pool = FramePool::new(&mut m).unwrap();
         let mut a = GuestMemory::new(1 << 20, pool.alloc_region(1 << 20).unwrap());
         for f in 0..16 {
             assert!(!a.group_ready(GuestPhysAddr::new(0x10000), 16, false));

@@ -95,6 +95,95 @@ impl Monitor {
         });
     }
 
+    /// Emulates the load or store at `t.pc` to the Malta board's devices
+    /// at guest-physical `gpa` (virtual `va`), as the machine's board does:
+    /// the access's width goes to the device, a partial-word pair
+    /// (`lwl`/`lwr`/`swl`/`swr`) accesses the whole word, and an address
+    /// nothing decodes is a bus error.
+    pub(super) fn mmio_board(&mut self, t: Trap, va: u32, gpa: u32) {
+        self.count_exit(ExitReason::Mmio);
+        self.charge(cost::MMIO);
+        let Some(insn) = t.insn else {
+            return self.crash(t.pc, None, "device access with no instruction".into());
+        };
+        let op = classify(insn);
+        let rt = insn.rt();
+        let old = self.machine.gpr(rt);
+        let now = self.now();
+        let (size, word_pa) = match op {
+            Op::Lb | Op::Lbu | Op::Sb => (1, gpa),
+            Op::Lh | Op::Lhu | Op::Sh => (2, gpa),
+            Op::Lw | Op::Ll | Op::Sw | Op::Sc => (4, gpa),
+            Op::Lwl | Op::Lwr | Op::Swl | Op::Swr => (4, gpa & !3),
+            _ => {
+                let pc = t.pc;
+                return self.crash(pc, t.insn, format!("unexpected device access by {insn}"));
+            }
+        };
+        let vm = &mut self.vms[self.cur];
+        let Some(board) = vm.malta.as_mut() else {
+            return self.crash(t.pc, t.insn, "board access on a VM without a board".into());
+        };
+        let store = matches!(op, Op::Sb | Op::Sh | Op::Sw | Op::Swl | Op::Swr | Op::Sc);
+        let value = if store {
+            let ok = if op == Op::Sc && !self.machine.ll_bit() {
+                true
+            } else {
+                board.write(word_pa, size, old, now)
+            };
+            if !ok {
+                vm.board_accessed(now);
+                return self.bus_error(t, crate::machine::exception::ExcCode::Dbe, gpa);
+            }
+            if op == Op::Sc {
+                let done = self.machine.ll_bit();
+                self.machine.set_ll_bit(false);
+                Some(u32::from(done))
+            } else {
+                None
+            }
+        } else {
+            let Some(v) = board.read(word_pa, size, now) else {
+                vm.board_accessed(now);
+                return self.bus_error(t, crate::machine::exception::ExcCode::Dbe, gpa);
+            };
+            Some(match op {
+                Op::Lb => v as u8 as i8 as i32 as u32,
+                Op::Lbu => v & 0xff,
+                Op::Lh => v as u16 as i16 as i32 as u32,
+                Op::Lhu => v & 0xffff,
+                Op::Lwl => {
+                    let shift = 8 * (3 - (va & 3));
+                    let keep = if shift == 0 { 0 } else { u32::MAX >> (32 - shift) };
+                    (v << shift) | (old & keep)
+                }
+                Op::Lwr => {
+                    let shift = 8 * (va & 3);
+                    let keep = if shift == 0 { 0 } else { !(u32::MAX >> shift) };
+                    (v >> shift) | (old & keep)
+                }
+                _ => v,
+            })
+        };
+        vm.board_accessed(now);
+        if let Some(v) = value {
+            self.machine.set_gpr(rt, v);
+            if op == Op::Ll {
+                self.machine.set_ll_bit(true);
+            }
+        }
+        self.emulated(1);
+        if !self.vms[self.cur].stopped() {
+            self.machine.skip_instruction();
+        }
+        self.trace(t.pc, t.insn, ExitReason::Mmio, || {
+            format!(
+                "board {} at guest-physical {gpa:#010x}",
+                if store { "store" } else { "load" }
+            )
+        });
+    }
+
     /// A UHI semihosting call from the guest's kernel mode.
     pub(super) fn semihost(&mut self, t: Trap) {
         self.count_exit(ExitReason::Semihost);

@@ -136,6 +136,14 @@ pub enum MonitorError {
         /// The VM's RAM size.
         ram: u32,
     },
+    /// A Linux boot could not be laid out in the VM.
+    #[error("{vm}: {message}")]
+    Boot {
+        /// Which VM.
+        vm: VmId,
+        /// What is wrong.
+        message: String,
+    },
     /// Guest memory could not be written.
     #[error("{vm}: {source}")]
     Memory {
@@ -205,7 +213,7 @@ impl Monitor {
             .filter(|&b| b <= crate::machine::bus::MAX_MONITOR_RAM)
             .ok_or(MonitorError::TooMuchMemory(total >> 20))?;
         let mut machine = Machine::for_monitor(bytes)?;
-        let mut pool = FramePool::new(&machine).map_err(|source| MonitorError::Memory {
+        let mut pool = FramePool::new(&mut machine).map_err(|source| MonitorError::Memory {
             vm: VmId(0),
             source,
         })?;
@@ -308,6 +316,59 @@ impl Monitor {
         Ok(())
     }
 
+    /// Loads `image` into Malta VM `vm` and boots it as Linux, as QEMU's
+    /// boot loader does (`machine::board::malta::plan_linux_boot`): the
+    /// initrd and the argument table in guest memory, `a0..a3` and `sp`.
+    pub fn boot_linux(
+        &mut self,
+        vm: VmId,
+        image: &ElfImage,
+        boot: &crate::machine::board::malta::LinuxBoot<'_>,
+    ) -> Result<(), MonitorError> {
+        use crate::machine::board::malta::{ENVP_PADDR, plan_linux_boot};
+        self.load(vm, image)?;
+        let v = self.vms.get_mut(vm.0).ok_or(MonitorError::NoVms)?;
+        let plan = plan_linux_boot(image, boot, v.mem.ram_bytes())
+            .map_err(|e| MonitorError::Boot { vm, message: e.to_string() })?;
+        let write = |v: &mut Vm, at: u32, bytes: &[u8], pool: &mut FramePool, m: &mut Machine| {
+            v.mem
+                .write(GuestPhysAddr::new(at), bytes, pool, m)
+                .map_err(|source| MonitorError::Memory { vm, source })
+        };
+        if let (Some(at), Some(initrd)) = (plan.initrd_at, boot.initrd) {
+            write(v, at, initrd, &mut self.pool, &mut self.machine)?;
+        }
+        write(v, ENVP_PADDR, &plan.table, &mut self.pool, &mut self.machine)?;
+        for (reg, value) in plan.regs {
+            self.set_gpr(vm, reg, value);
+        }
+        Ok(())
+    }
+
+    /// Queues bytes on VM `vm`'s console UART receive side; returns how
+    /// many it took (the queue is bounded).
+    pub fn push_console_input(&mut self, vm: VmId, bytes: &[u8]) -> usize {
+        let now = self.now();
+        let Some(v) = self.vms.get_mut(vm.0) else {
+            return 0;
+        };
+        let n = match v.malta.as_mut() {
+            Some(b) => b.push_input(bytes),
+            None => v.uart.push_input(bytes),
+        };
+        v.board_accessed(now);
+        n
+    }
+
+    /// Whether VM `vm` reads its console (its receive interrupt is on)
+    /// and has read everything it was given.
+    pub fn console_wants_input(&self, vm: VmId) -> bool {
+        self.vms.get(vm.0).is_some_and(|v| match v.malta.as_ref() {
+            Some(b) => b.wants_input() && b.input_len() == 0,
+            None => v.uart.wants_input() && v.uart.input_len() == 0,
+        })
+    }
+
     /// Sets general-purpose register `reg` of VM `vm` (a boot argument in
     /// `a1..a3` after [`Monitor::load`], say). Writes to `$zero` and to
     /// numbers above 31 are ignored.
@@ -349,12 +410,20 @@ impl Monitor {
         let now = self.machine.ticks();
         let vm = &mut self.vms[self.cur];
         vm.cp0.tick(now);
+        vm.board_tick(now);
+        if vm.stopped() {
+            return;
+        }
         if vm.cp0.interrupt_deliverable(vm.irq_lines()) {
             self.deliver_interrupt();
             return;
         }
         let vm = &self.vms[self.cur];
-        let stop = self.slice_end.min(vm.cp0.timer_at).min(end);
+        let stop = self
+            .slice_end
+            .min(vm.cp0.timer_at)
+            .min(vm.board_event_at)
+            .min(end);
         if stop <= now {
             return;
         }

@@ -30,6 +30,7 @@ impl Monitor {
         for vm in &mut self.vms {
             if vm.state == VmState::Waiting {
                 vm.cp0.tick(now);
+                vm.board_tick(now);
                 let deadline = vm.yield_until.is_some_and(|t| now >= t);
                 if deadline || vm.cp0.unmasked_pending(vm.irq_lines()) != 0 {
                     vm.state = VmState::Running;
@@ -83,7 +84,12 @@ impl Monitor {
             .vms
             .iter()
             .filter(|v| v.state == VmState::Waiting)
-            .map(|v| v.cp0.timer_at.min(v.yield_until.unwrap_or(u64::MAX)))
+            .map(|v| {
+                v.cp0
+                    .timer_at
+                    .min(v.yield_until.unwrap_or(u64::MAX))
+                    .min(v.board_event_at)
+            })
             .min()
             .unwrap_or(u64::MAX);
         if wake == u64::MAX {
@@ -110,13 +116,18 @@ impl Monitor {
         let now = self.now();
         let vm = &mut self.vms[self.cur];
         if vm.cp0.timer_at == u64::MAX
+            && vm.board_event_at == u64::MAX
             && vm.yield_until.is_none()
             && vm.cp0.unmasked_pending(vm.irq_lines()) == 0
         {
             vm.stop(VmStop::Stalled, now);
             return;
         }
-        let wake = vm.cp0.timer_at.min(vm.yield_until.unwrap_or(u64::MAX));
+        let wake = vm
+            .cp0
+            .timer_at
+            .min(vm.yield_until.unwrap_or(u64::MAX))
+            .min(vm.board_event_at);
         let until = wake.min(self.slice_end).min(end).max(now);
         vm.stats.idle_ticks += until - now;
         self.machine.idle_ticks_add(until - now);
@@ -132,7 +143,7 @@ impl Monitor {
             return;
         }
         let timer_masked = vm.cp0.regs.status & status::IM & (1 << 15) == 0;
-        if timer_masked || vm.cp0.timer_at == u64::MAX {
+        if (timer_masked || vm.cp0.timer_at == u64::MAX) && vm.board_event_at == u64::MAX {
             let now = self.machine.ticks();
             self.vms[self.cur].stop(VmStop::Stalled, now);
         } else {

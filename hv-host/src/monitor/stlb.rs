@@ -216,9 +216,11 @@ impl Monitor {
             _ => ExitReason::TlbMod,
         };
         self.charge(cost::STLB_LOOKUP);
+        let mut walked = false;
         let g = match guest_translate(&self.vms[self.cur], va, access) {
             Ok(g) => g,
             Err(GuestFault::Refill) if self.walk(t, va, access) => {
+                walked = true;
                 match guest_translate(&self.vms[self.cur], va, access) {
                     Ok(g) => g,
                     Err(f) => return self.forward_guest_fault(t, f, access, reason),
@@ -248,6 +250,8 @@ impl Monitor {
                 }
                 let vm = &mut self.vms[self.cur];
                 match g.origin {
+                    // A walked refill is counted as such, not twice.
+                    Origin::Guest(_) if walked => {}
                     Origin::Guest(_) => vm.stats.stlb_refills += 1,
                     _ => vm.stats.unmapped_fills += 1,
                 }
@@ -270,7 +274,13 @@ impl Monitor {
                 }
                 self.mmio(t, va, g.gpa)
             }
-            GpaKind::UartPage | GpaKind::None => {
+            GpaKind::Board if access != Access::Fetch => {
+                if matches!(g.origin, Origin::Guest(_)) {
+                    self.vms[self.cur].stats.stlb_unserved += 1;
+                }
+                self.mmio_board(t, va, g.gpa)
+            }
+            GpaKind::UartPage | GpaKind::Board | GpaKind::None => {
                 if matches!(g.origin, Origin::Guest(_)) {
                     self.vms[self.cur].stats.stlb_unserved += 1;
                 }
@@ -279,21 +289,26 @@ impl Monitor {
                 } else {
                     ExcCode::Dbe
                 };
-                self.count_exit(ExitReason::BusErr);
-                self.reflect(super::forward::Reflect {
-                    code,
-                    pc: t.pc,
-                    in_delay_slot: t.in_delay_slot,
-                    bad_vaddr: None,
-                    refill: false,
-                    tlb: false,
-                    ce: 0,
-                });
-                self.trace(t.pc, t.insn, ExitReason::BusErr, || {
-                    format!("bus error at guest-physical {:#010x} forwarded", g.gpa)
-                });
+                self.bus_error(t, code, g.gpa);
             }
         }
+    }
+
+    /// Forwards the bus error an access to guest-physical `gpa` raises.
+    pub(super) fn bus_error(&mut self, t: Trap, code: ExcCode, gpa: u32) {
+        self.count_exit(ExitReason::BusErr);
+        self.reflect(super::forward::Reflect {
+            code,
+            pc: t.pc,
+            in_delay_slot: t.in_delay_slot,
+            bad_vaddr: None,
+            refill: false,
+            tlb: false,
+            ce: 0,
+        });
+        self.trace(t.pc, t.insn, ExitReason::BusErr, || {
+            format!("bus error at guest-physical {gpa:#010x} forwarded")
+        });
     }
 
     /// Forwards the exception the guest's own MMU raises for `va`.
@@ -379,7 +394,7 @@ impl Monitor {
                     let clean = vm.tracks_writes() && !vm.mem.is_written(gpa);
                     (frame, m.dirty && !clean)
                 }
-                GpaKind::Rom => (self.pool.zero_frame(), false),
+                GpaKind::Rom => (self.pool.rom_frame(gpa, vm.mem.is_malta()), false),
                 _ => continue,
             };
             *l = ((frame.raw() >> 12) << lo::PFN_SHIFT) | lo::V | if writable { lo::D } else { 0 };

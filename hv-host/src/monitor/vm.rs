@@ -9,6 +9,8 @@ use super::vcpu::VirtCp0;
 use super::vtlb::VirtTlb;
 use crate::addr::GuestVirtAddr;
 use crate::machine::CpuState;
+use crate::machine::board::Board;
+use crate::machine::board::malta::{BoardEvent, Malta};
 use crate::machine::devices::uart::Uart;
 use crate::machine::insn::Instruction;
 
@@ -29,6 +31,8 @@ pub struct VmConfig {
     pub ram_bytes: u32,
     /// Entries of the virtual TLB (1 to 64; the machine's is 32).
     pub vtlb_entries: usize,
+    /// The board the VM believes it runs on.
+    pub board: Board,
 }
 
 impl Default for VmConfig {
@@ -36,6 +40,7 @@ impl Default for VmConfig {
         Self {
             ram_bytes: 64 << 20,
             vtlb_entries: crate::machine::tlb::TLB_ENTRIES,
+            board: Board::Mipssim,
         }
     }
 }
@@ -43,8 +48,13 @@ impl Default for VmConfig {
 /// Why a VM stopped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VmStop {
-    /// The guest called UHI `exit` with this code.
+    /// The guest called UHI `exit` (or the `Shutdown` hypercall) with
+    /// this code.
     Exited(i32),
+    /// The guest powered its board off (Malta's PIIX4 soft-off).
+    PowerOff,
+    /// The guest reset its board (Malta's FPGA SOFTRES).
+    Reset,
     /// The guest executes `wait` and nothing can ever wake it: the timer
     /// is masked (Status.IM7 clear) or frozen, and nothing is pending.
     Stalled,
@@ -87,8 +97,12 @@ pub struct Vm {
     pub tlb: VirtTlb,
     /// Guest-physical memory.
     pub mem: GuestMemory,
-    /// The VM's UART.
+    /// The VM's UART (the `mipssim` board's).
     pub uart: Uart,
+    /// The VM's Malta board devices, on a Malta VM.
+    pub malta: Option<Box<Malta>>,
+    /// The clock tick of the board's next device event (`u64::MAX`: none).
+    pub board_event_at: u64,
     /// Console output (UART and UHI fd 1) not yet taken.
     pub console: Vec<u8>,
     /// UHI fd 2 output not yet taken.
@@ -123,13 +137,19 @@ impl Vm {
     /// region at `base`.
     pub fn new(id: VmId, config: &VmConfig, base: crate::addr::MachineAddr, now: u64) -> Self {
         let tlb = VirtTlb::new(config.vtlb_entries);
-        Self {
+        let mut mem = GuestMemory::new(config.ram_bytes, base);
+        if config.board == Board::Malta {
+            mem.set_malta();
+        }
+        let mut vm = Self {
             id,
             cpu: CpuState::default(),
             cp0: VirtCp0::reset(now, tlb.len()),
             tlb,
-            mem: GuestMemory::new(config.ram_bytes, base),
+            mem,
             uart: Uart::new(),
+            malta: (config.board == Board::Malta).then(|| Box::new(Malta::new())),
+            board_event_at: u64::MAX,
             console: Vec::new(),
             stderr: Vec::new(),
             state: VmState::Running,
@@ -140,13 +160,46 @@ impl Vm {
             refill_walk: None,
             pending_refill: None,
             last_fault: (u64::MAX, 0, 0, 0),
-        }
+        };
+        vm.board_accessed(now);
+        vm
     }
 
     /// The VM's device interrupt lines as Cause bits IP6..IP2 (the UART on
     /// IP4, as on the board).
     pub fn irq_lines(&self) -> u32 {
-        u32::from(self.uart.irq()) << 12
+        match &self.malta {
+            Some(b) => b.irq_lines(),
+            None => u32::from(self.uart.irq()) << 12,
+        }
+    }
+
+    /// After a board device access or event at clock tick `now`: moves its
+    /// console output, stops the VM on power-off or reset, and schedules
+    /// its next event.
+    pub(super) fn board_accessed(&mut self, now: u64) {
+        let Some(b) = self.malta.as_mut() else {
+            return;
+        };
+        let out = b.take_output();
+        let event = b.take_event();
+        self.board_event_at = b.next_event().map_or(u64::MAX, |t| t.max(now + 1));
+        self.console.extend_from_slice(&out);
+        match event {
+            Some(BoardEvent::PowerOff) => self.stop(VmStop::PowerOff, now),
+            Some(BoardEvent::Reset) => self.stop(VmStop::Reset, now),
+            None => {}
+        }
+    }
+
+    /// Advances the board's devices to clock tick `now` if an event is due.
+    pub(super) fn board_tick(&mut self, now: u64) {
+        if now >= self.board_event_at
+            && let Some(b) = self.malta.as_mut()
+        {
+            b.tick(now);
+            self.board_accessed(now);
+        }
     }
 
     /// Whether the monitor tracks writes to this VM's frames (it must,

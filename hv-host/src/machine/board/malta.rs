@@ -488,17 +488,94 @@ fn kseg0(pa: u32) -> u32 {
     0x8000_0000 | pa
 }
 
+/// Where QEMU's boot loader puts things for Linux, computed once for the
+/// native machine and the monitor: the initrd's physical address, the
+/// argument/environment table (at [`ENVP_PADDR`]) and the registers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinuxBootPlan {
+    /// Where the initrd goes (physical), if there is one.
+    pub initrd_at: Option<u32>,
+    /// The argv/envp table, to be written at [`ENVP_PADDR`].
+    pub table: Vec<u8>,
+    /// The registers the kernel starts with: `a0..a3` and `sp`.
+    pub regs: [(u8, u32); 5],
+}
+
+/// Plans a Linux boot as QEMU's `-kernel`/`-initrd`/`-append` do on Malta,
+/// for a board with `ram` bytes of RAM: the initrd at the top of RAM
+/// (below a 128 KiB gap, 64 KiB-aligned), `rd_start=0x<kseg0, as a
+/// sign-extended 64-bit value> rd_size=<n>` put in front of the command
+/// line, and the table at [`ENVP_PADDR`]: `argv` = { kernel name, command
+/// line }, `envp` = { `memsize`, RAM size, `ememsize`, RAM size,
+/// `modetty0`, `38400n8r`, NULL }, each pointer a kseg0 address. The CPU
+/// starts at the entry as QEMU's boot stub leaves it: kernel mode, Status
+/// as after reset (BEV, ERL), `a0` = 2, `a1` = argv, `a2` = envp, `a3` =
+/// RAM size, `sp` = the table's address - 64.
+pub fn plan_linux_boot(
+    image: &crate::machine::elf::ElfImage,
+    boot: &LinuxBoot<'_>,
+    ram: u32,
+) -> Result<LinuxBootPlan, BootError> {
+    let kernel_end = image
+        .segments
+        .iter()
+        .map(|s| s.paddr.raw() + s.mem_size.max(s.data.len() as u32))
+        .max()
+        .unwrap_or(0);
+    let mut cmdline = boot.cmdline.to_owned();
+    let mut initrd_at = None;
+    if let Some(initrd) = boot.initrd {
+        let too_big = BootError::InitrdDoesNotFit {
+            size: initrd.len(),
+            kernel_end,
+            ram_end: ram,
+        };
+        let size = u32::try_from(initrd.len()).map_err(|_| too_big.clone())?;
+        let at = size
+            .checked_add(INITRD_GAP)
+            .and_then(|n| ram.checked_sub(n))
+            .map(|a| a.next_multiple_of(INITRD_ALIGN))
+            .filter(|&a| a > kernel_end && a + size <= ram)
+            .ok_or(too_big)?;
+        initrd_at = Some(at);
+        let rd_start = 0xffff_ffff_0000_0000u64 | u64::from(kseg0(at));
+        cmdline = format!("rd_start={rd_start:#x} rd_size={size} {cmdline}");
+    }
+    let strings = [
+        boot.kernel_name.to_owned(),
+        cmdline,
+        "memsize".into(),
+        ram.to_string(),
+        "ememsize".into(),
+        ram.to_string(),
+        "modetty0".into(),
+        "38400n8r".into(),
+    ];
+    let mut table = vec![0u8; (ENVP_ENTRIES * (4 + ENVP_ENTRY_SIZE)) as usize];
+    for (i, s) in strings.iter().enumerate() {
+        if s.len() >= ENVP_ENTRY_SIZE as usize {
+            return Err(BootError::StringTooLong(s.len()));
+        }
+        let at = 4 * ENVP_ENTRIES + i as u32 * ENVP_ENTRY_SIZE;
+        table[4 * i..4 * i + 4].copy_from_slice(&kseg0(ENVP_PADDR + at).to_le_bytes());
+        table[at as usize..at as usize + s.len()].copy_from_slice(s.as_bytes());
+    }
+    Ok(LinuxBootPlan {
+        initrd_at,
+        table,
+        regs: [
+            (4, 2),
+            (5, kseg0(ENVP_PADDR)),
+            (6, kseg0(ENVP_PADDR) + 8),
+            (7, ram),
+            (29, kseg0(ENVP_PADDR) - 64),
+        ],
+    })
+}
+
 impl crate::machine::Machine {
-    /// Loads Linux as QEMU's `-kernel`/`-initrd`/`-append` do on Malta:
-    /// the ELF's segments, the initrd at the top of RAM (below a 128 KiB
-    /// gap, 64 KiB-aligned), `rd_start=0x<kseg0, as a sign-extended 64-bit
-    /// value> rd_size=<n>` put in front of the command line, and the table
-    /// at [`ENVP_PADDR`]: `argv` = { kernel name, command line },
-    /// `envp` = { `memsize`, RAM size, `ememsize`, RAM size, `modetty0`,
-    /// `38400n8r`, NULL }, each pointer a kseg0 address. The CPU starts at
-    /// the entry as QEMU's boot stub leaves it: kernel mode, Status as after
-    /// reset (BEV, ERL), `a0` = 2, `a1` = argv, `a2` = envp, `a3` = RAM
-    /// size, `sp` = the table's address - 64.
+    /// Loads `image` and boots it as Linux on the Malta board, as
+    /// [`plan_linux_boot`] says.
     pub fn boot_linux(
         &mut self,
         image: &crate::machine::elf::ElfImage,
@@ -507,68 +584,24 @@ impl crate::machine::Machine {
         use crate::addr::MachineAddr;
         self.load_elf(image)?;
         let ram = self.bus.ram_bytes();
-        let kernel_end = image
-            .segments
-            .iter()
-            .map(|s| s.paddr.raw() + s.mem_size.max(s.data.len() as u32))
-            .max()
-            .unwrap_or(0);
-        let mut cmdline = boot.cmdline.to_owned();
-        if let Some(initrd) = boot.initrd {
-            let too_big = BootError::InitrdDoesNotFit {
-                size: initrd.len(),
-                kernel_end,
-                ram_end: ram,
-            };
-            let size = u32::try_from(initrd.len()).map_err(|_| too_big.clone())?;
-            let at = size
-                .checked_add(INITRD_GAP)
-                .and_then(|n| ram.checked_sub(n))
-                .map(|a| a.next_multiple_of(INITRD_ALIGN))
-                .filter(|&a| a > kernel_end && a + size <= ram)
-                .ok_or(too_big)?;
+        let plan = plan_linux_boot(image, boot, ram)?;
+        let fail = || BootError::InitrdDoesNotFit {
+            size: boot.initrd.map_or(0, <[u8]>::len),
+            kernel_end: 0,
+            ram_end: ram,
+        };
+        if let (Some(at), Some(initrd)) = (plan.initrd_at, boot.initrd) {
             self.bus
                 .write_phys(MachineAddr::new(at), initrd)
-                .map_err(|_| BootError::InitrdDoesNotFit {
-                    size: initrd.len(),
-                    kernel_end,
-                    ram_end: ram,
-                })?;
-            let rd_start = 0xffff_ffff_0000_0000u64 | u64::from(kseg0(at));
-            cmdline = format!("rd_start={rd_start:#x} rd_size={size} {cmdline}");
-        }
-        let strings = [
-            boot.kernel_name.to_owned(),
-            cmdline,
-            "memsize".into(),
-            ram.to_string(),
-            "ememsize".into(),
-            ram.to_string(),
-            "modetty0".into(),
-            "38400n8r".into(),
-        ];
-        let mut table = vec![0u8; (ENVP_ENTRIES * (4 + ENVP_ENTRY_SIZE)) as usize];
-        for (i, s) in strings.iter().enumerate() {
-            if s.len() >= ENVP_ENTRY_SIZE as usize {
-                return Err(BootError::StringTooLong(s.len()));
-            }
-            let at = 4 * ENVP_ENTRIES + i as u32 * ENVP_ENTRY_SIZE;
-            table[4 * i..4 * i + 4].copy_from_slice(&kseg0(ENVP_PADDR + at).to_le_bytes());
-            table[at as usize..at as usize + s.len()].copy_from_slice(s.as_bytes());
+                .map_err(|_| fail())?;
         }
         self.bus
-            .write_phys(MachineAddr::new(ENVP_PADDR), &table)
-            .map_err(|_| BootError::InitrdDoesNotFit {
-                size: 0,
-                kernel_end,
-                ram_end: ram,
-            })?;
+            .write_phys(MachineAddr::new(ENVP_PADDR), &plan.table)
+            .map_err(|_| fail())?;
         self.memory_written_by_host();
-        self.set_gpr(4, 2);
-        self.set_gpr(5, kseg0(ENVP_PADDR));
-        self.set_gpr(6, kseg0(ENVP_PADDR) + 8);
-        self.set_gpr(7, ram);
-        self.set_gpr(29, kseg0(ENVP_PADDR) - 64);
+        for (reg, value) in plan.regs {
+            self.set_gpr(reg, value);
+        }
         Ok(())
     }
 }
