@@ -6,7 +6,10 @@
 //!   virtualized under the monitor; it contains no hypercall at all;
 //! - **paravirtualized** (feature `pv`): links `hv-guest`, detects the
 //!   monitor at boot and, if one answers, uses its hypercalls for frame
-//!   zeroing, TLB fills, idling, the console and shutdown (see [`pv`]);
+//!   zeroing, TLB fills, idling, the console and shutdown, lets the
+//!   monitor walk its page tables on TLB refills, and reads and writes
+//!   the CP0 registers of its exception paths in a page shared with the
+//!   monitor (see [`pv`]);
 //!   without a monitor it takes the unmodified paths.
 //!
 //! It starts the five embedded user programs ([`process::PROGRAMS`]), or

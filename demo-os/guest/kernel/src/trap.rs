@@ -21,6 +21,14 @@
 //!
 //! The vectors are copied to EBase at boot ([`install_vectors`]); the
 //! copied code uses absolute addresses only.
+//!
+//! In the paravirtualized build `trap_entry` and `trap_resume` first test
+//! `PV_COMMPAGE`: with the monitor's shared page of CP0 registers they
+//! load EPC, Status, Cause and BadVAddr from it and store EPC and Status
+//! to it (applied at the trapping `eret`), instead of `mfc0`/`mtc0`. With
+//! the monitor's refill walk on, the refill handler runs only for the
+//! refills the monitor leaves to it. The unmodified build assembles
+//! exactly the `mfc0`/`mtc0` paths.
 
 use core::arch::global_asm;
 use core::mem::{offset_of, size_of};
