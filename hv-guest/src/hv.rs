@@ -8,12 +8,16 @@
 use core::fmt;
 
 use hv_abi::{
-    ABI_VERSION, AbiVersion, CONSOLE_WRITE_MAX, DiscoverLeaf, Features, GuestPhysAddr, HvError,
-    Hypercall, PAGE_ZEROED_MAX, TLB_BATCH_MAX, TlbEntryRecord,
+    ABI_VERSION, AbiVersion, COMMPAGE_OFF, CONSOLE_WRITE_MAX, DiscoverLeaf, Features,
+    GuestPhysAddr, GuestVirtAddr, HvError, Hypercall, PAGE_ZEROED_MAX, TLB_BATCH_MAX,
+    TlbEntryRecord, WALK_FORMAT_MIPS32_4K,
 };
 
 use crate::detect::MonitorInfo;
 use crate::transport::{CallRegs, Native, ReturnRegs, Transport, reg_addr};
+
+/// The start of kseg0, the only segment a refill-walk word may be in.
+const KSEG0: u32 = 0x8000_0000;
 
 /// The hypercall interface, over a transport (by default the hypercall
 /// instruction itself).
@@ -108,6 +112,24 @@ impl<T: Transport> Hv<T> {
             .map(Features::from_bits_truncate)
     }
 
+    /// Turns features off for the rest of the VM's life
+    /// (`Discover(DisableFeatures)`, since 1.1) and returns the features
+    /// still offered. Bits this crate does not know are dropped from the
+    /// answer.
+    ///
+    /// A guest that does not want a call the monitor offers (say, to
+    /// measure its own path) turns it off once at boot; every later call
+    /// of it returns [`HvError::UnknownCall`]. A 1.0 monitor answers
+    /// [`HvError::UnknownCall`] (an unknown leaf): the features are then
+    /// still on, and the guest should simply not use them.
+    pub fn disable_features(&mut self, features: Features) -> Result<Features, HvError> {
+        let leaf = DiscoverLeaf::DisableFeatures.into();
+        // SAFETY: Discover takes no address; turning features off only
+        // makes later calls fail, which every wrapper already handles.
+        unsafe { self.raw_call(Hypercall::Discover, [leaf, features.bits(), 0, 0]) }
+            .map(Features::from_bits_truncate)
+    }
+
     /// Detects the monitor: `None` on bare hardware (with the kernel's
     /// Reserved Instruction handler doing [`ri_fixup`](crate::ri_fixup)),
     /// from user mode, or if the monitor's major version differs from
@@ -187,6 +209,91 @@ impl<T: Transport> Hv<T> {
             }
         }
         Ok(installed)
+    }
+
+    /// Shares the frame at `frame` with the monitor as the page of CP0
+    /// registers (`CommpageSet`, since 1.1): from the next resume on, the
+    /// monitor writes a [`Commpage`](hv_abi::Commpage) at offset 0 of the
+    /// frame whenever the guest resumes, and applies the writable fields
+    /// (Status, EPC, Context, EntryLo0/1, PageMask, Index, ErrorEPC) as
+    /// `mtc0` would whenever the guest next exits (traps to the monitor).
+    ///
+    /// `frame` must be page-aligned (checked here without a call); the
+    /// monitor refuses a frame outside the VM's RAM with
+    /// [`HvError::BadAddress`]. A second call moves the page.
+    ///
+    /// # Safety
+    ///
+    /// The frame must be the guest's, set aside for the page until
+    /// [`commpage_off`](Self::commpage_off) (or for good): the monitor
+    /// writes its first [`Commpage::SIZE`](hv_abi::Commpage::SIZE) bytes
+    /// behind the compiler's back, so no Rust reference may point into them,
+    /// and the guest must access them only with volatile loads and stores.
+    /// A store to a writable field changes the CPU state at the next exit:
+    /// it must be the state the guest wants then (for Status, EXL set
+    /// until the `eret` that uses it, or the change of mode comes early).
+    pub unsafe fn commpage_set(&mut self, frame: GuestPhysAddr) -> Result<(), HvError> {
+        if !frame.is_page_aligned() {
+            return Err(HvError::BadAlignment);
+        }
+        // SAFETY: the caller sets the frame aside for the monitor's writes.
+        unsafe { self.raw_call(Hypercall::CommpageSet, [frame.raw(), 0, 0, 0]) }.map(drop)
+    }
+
+    /// Stops sharing the page of CP0 registers (`CommpageSet` with
+    /// [`COMMPAGE_OFF`]): the monitor no longer reads or writes it, and the
+    /// frame is the guest's again. Stopping when nothing is shared succeeds.
+    pub fn commpage_off(&mut self) -> Result<(), HvError> {
+        // SAFETY: turning the page off makes the monitor stop writing it;
+        // it takes no address.
+        unsafe { self.raw_call(Hypercall::CommpageSet, [COMMPAGE_OFF, 0, 0, 0]) }.map(drop)
+    }
+
+    /// Lets the monitor serve TLB refills from the guest's page tables
+    /// (`RefillWalkSet`, since 1.1), as the format's refill handler would:
+    /// `word` is the kseg0 address of the word that holds the current page
+    /// directory's address (read at every walk), `format` the table layout
+    /// ([`WALK_FORMAT_MIPS32_4K`] is the only one).
+    ///
+    /// Checked here without a call: `word` must be 4-byte aligned
+    /// ([`HvError::BadAlignment`]) and in kseg0 ([`HvError::BadAddress`]).
+    /// The monitor also refuses a word outside the VM's RAM
+    /// ([`HvError::BadAddress`]) and an unknown format
+    /// ([`HvError::BadEntry`]).
+    ///
+    /// Refills the monitor serves never run the guest's refill handler, so
+    /// anything that handler counts is not counted for them.
+    ///
+    /// # Safety
+    ///
+    /// Until [`refill_walk_off`](Self::refill_walk_off), the word and the
+    /// tables it leads to must be in `format`'s layout whenever the guest
+    /// runs with EXL clear in a mapped segment: every entry the walk loads
+    /// is installed in the TLB as the guest's refill handler would, so the
+    /// tables must not map memory in a way that breaks what Rust code
+    /// relies on (as for [`tlb_install_batch`](Self::tlb_install_batch)).
+    pub unsafe fn refill_walk_set(
+        &mut self,
+        word: GuestVirtAddr,
+        format: u32,
+    ) -> Result<(), HvError> {
+        if !word.is_aligned(4) {
+            return Err(HvError::BadAlignment);
+        }
+        if word.raw() >> 29 != KSEG0 >> 29 {
+            return Err(HvError::BadAddress);
+        }
+        // SAFETY: the caller vouches for the tables the monitor will walk.
+        unsafe { self.raw_call(Hypercall::RefillWalkSet, [word.raw(), format, 0, 0]) }.map(drop)
+    }
+
+    /// Stops the monitor's refill walk (`RefillWalkSet` with word 0): TLB
+    /// refills reach the guest's refill handler again.
+    pub fn refill_walk_off(&mut self) -> Result<(), HvError> {
+        // SAFETY: word 0 turns the walk off; no memory is read after it.
+        // The format must still be a known one: the monitor checks it first.
+        unsafe { self.raw_call(Hypercall::RefillWalkSet, [0, WALK_FORMAT_MIPS32_4K, 0, 0]) }
+            .map(drop)
     }
 
     /// Writes `bytes` to the console in calls of at most
@@ -509,6 +616,96 @@ mod tests {
         assert_eq!(
             hv.transport().calls,
             [regs(Hypercall::Shutdown, [7, 0, 0, 0])]
+        );
+    }
+
+    #[test]
+    fn disable_features_passes_the_bits_and_returns_what_is_left() {
+        let left = Features::PAGE_ZEROED | Features::CONSOLE;
+        let mut hv = Hv::new(Mock::answering(&[(OK, left.bits() | 0x8000_0000)]));
+        let off = Features::COMMPAGE | Features::REFILL_WALK;
+        assert_eq!(hv.disable_features(off), Ok(left), "reserved bits dropped");
+        assert_eq!(
+            hv.transport().calls,
+            [regs(Hypercall::Discover, [2, off.bits(), 0, 0])]
+        );
+        // A 1.0 monitor does not know the leaf.
+        let mut hv = Hv::new(Mock::answering(&[(HvError::UnknownCall.code(), 0)]));
+        assert_eq!(hv.disable_features(off), Err(HvError::UnknownCall));
+    }
+
+    #[test]
+    fn commpage_set_and_off_encode_the_frame() {
+        let mut hv = Hv::new(Mock::answering(&[(OK, 0), (OK, 0)]));
+        // SAFETY: the mock writes no memory.
+        let set = unsafe { hv.commpage_set(GuestPhysAddr::new(0x0004_2000)) };
+        assert_eq!(set, Ok(()));
+        assert_eq!(hv.commpage_off(), Ok(()));
+        assert_eq!(
+            hv.transport().calls,
+            [
+                regs(Hypercall::CommpageSet, [0x0004_2000, 0, 0, 0]),
+                regs(Hypercall::CommpageSet, [COMMPAGE_OFF, 0, 0, 0]),
+            ]
+        );
+    }
+
+    #[test]
+    fn commpage_set_checks_alignment_and_reports_refusal() {
+        let mut hv = Hv::new(Mock::answering(&[(HvError::BadAddress.code(), 0)]));
+        // SAFETY: the mock writes no memory, and the first call is refused
+        // before any.
+        unsafe {
+            assert_eq!(
+                hv.commpage_set(GuestPhysAddr::new(0x0004_2010)),
+                Err(HvError::BadAlignment)
+            );
+            assert_eq!(
+                hv.commpage_set(GuestPhysAddr::new(0x7000_0000)),
+                Err(HvError::BadAddress)
+            );
+        }
+        assert_eq!(hv.transport().calls.len(), 1, "misaligned: no call");
+    }
+
+    #[test]
+    fn refill_walk_set_and_off_encode_word_and_format() {
+        let mut hv = Hv::new(Mock::answering(&[(OK, 0), (OK, 0)]));
+        let word = GuestVirtAddr::new(0x8001_2340);
+        // SAFETY: the mock walks nothing.
+        let set = unsafe { hv.refill_walk_set(word, WALK_FORMAT_MIPS32_4K) };
+        assert_eq!(set, Ok(()));
+        assert_eq!(hv.refill_walk_off(), Ok(()));
+        assert_eq!(
+            hv.transport().calls,
+            [
+                regs(Hypercall::RefillWalkSet, [0x8001_2340, 0, 0, 0]),
+                regs(Hypercall::RefillWalkSet, [0, WALK_FORMAT_MIPS32_4K, 0, 0]),
+            ]
+        );
+    }
+
+    #[test]
+    fn refill_walk_set_checks_the_word_without_trapping() {
+        let mut hv = Hv::new(Mock::answering(&[(HvError::BadEntry.code(), 0)]));
+        // SAFETY: the mock walks nothing.
+        unsafe {
+            for (word, want) in [
+                (0x8001_2342, HvError::BadAlignment),
+                (0x0040_0000, HvError::BadAddress), // kuseg
+                (0xA001_2340, HvError::BadAddress), // kseg1
+            ] {
+                let got = hv.refill_walk_set(GuestVirtAddr::new(word), WALK_FORMAT_MIPS32_4K);
+                assert_eq!(got, Err(want), "{word:#x}");
+            }
+            assert!(hv.transport().calls.is_empty());
+            // The format is the monitor's to check.
+            let got = hv.refill_walk_set(GuestVirtAddr::new(0x8001_2340), 7);
+            assert_eq!(got, Err(HvError::BadEntry));
+        }
+        assert_eq!(
+            hv.transport().calls,
+            [regs(Hypercall::RefillWalkSet, [0x8001_2340, 7, 0, 0])]
         );
     }
 

@@ -200,9 +200,10 @@ extern "C" fn kmain(a0: u32, a1: u32, a2: u32) -> ! {
         cp0::set_cause(0);
         cp0::set_status(0);
     }
-    tlb::clear_all();
-
     let pv = Pv::detect();
+    if !pv.is_some_and(|pv| tlb::clear_all_batched(&pv)) {
+        tlb::clear_all();
+    }
     if pv.is_some_and(|pv| pv.offers(Call::Console)) {
         console::use_hypercall();
     }
@@ -218,7 +219,7 @@ extern "C" fn kmain(a0: u32, a1: u32, a2: u32) -> ! {
     // uses the kernel's state.
     let kernel = unsafe { crate::kernel() };
     kernel.frames = FrameAllocator::new(kernel_end, PhysAddr::new(ram));
-    kernel.pv = pv;
+    kernel.pv = pv.map(|pv| pv.share(&mut kernel.frames, &mut kernel.stats));
 
     kprintln!("demo-os: kernel started");
     let args = BootArgs::new(a1, a2);

@@ -6,7 +6,10 @@
 //!   virtualized under the monitor; it contains no hypercall at all;
 //! - **paravirtualized** (feature `pv`): links `hv-guest`, detects the
 //!   monitor at boot and, if one answers, uses its hypercalls for frame
-//!   zeroing, TLB fills, idling, the console and shutdown (see [`pv`]);
+//!   zeroing, TLB fills, idling, the console and shutdown, lets the
+//!   monitor walk its page tables on TLB refills, and reads and writes
+//!   the CP0 registers of its exception paths in a page shared with the
+//!   monitor (see [`pv`]);
 //!   without a monitor it takes the unmodified paths.
 //!
 //! It starts the five embedded user programs ([`process::PROGRAMS`]), or
@@ -117,7 +120,10 @@ impl Kernel {
     /// Handles a trap into `frame` (the running context's) and returns the
     /// frame to resume.
     fn handle_trap(&mut self, frame: *mut TrapFrame) -> *mut TrapFrame {
-        self.sched.trap_entered(cp0::count(), &mut self.stats);
+        // The shared page's Count is as of this trap's entry: close enough
+        // for the idle accounting, and no `mfc0` trap.
+        let now = pv::shared_count().unwrap_or_else(cp0::count);
+        self.sched.trap_entered(now, &mut self.stats);
         // SAFETY: `frame` is CURRENT_FRAME, a live frame in the kernel's
         // state; it is copied out here and changed below only through
         // `self`.
@@ -234,6 +240,9 @@ impl Kernel {
             .iter()
             .filter(|p| matches!(p.exit, Some(Exit::Killed) | Some(Exit::Status(..=-1))))
             .count();
+        if let Some(frame) = self.pv.as_mut().and_then(Pv::unshare) {
+            self.frames.free(frame);
+        }
         let leaked = self.frames.in_use();
         if leaked != 0 {
             kprintln!("demo-os: {leaked} frames still in use after every process exited");
@@ -248,7 +257,8 @@ impl Kernel {
         );
         // SAFETY: only the refill handler writes it, and it cannot run now.
         let refills = unsafe { (&raw const trap::TLB_REFILLS).read_volatile() };
-        self.stats.print(refills);
+        let walked = self.pv.as_ref().is_some_and(Pv::walks_refills);
+        self.stats.print(refills, walked);
         kprintln!("results:{}", Results(&self.procs));
         shutdown(code)
     }

@@ -37,7 +37,7 @@ use core::fmt;
 use demo_sys::Errno;
 
 use crate::frame::{FRAME_SIZE, Frame, FrameAllocator, OutOfMemory, PhysAddr};
-use crate::pv::{Pv, TlbWrite};
+use crate::pv::{Call, Pv, TlbWrite};
 use crate::stats::Stats;
 use crate::tlb;
 
@@ -172,6 +172,11 @@ impl MemCtx<'_> {
     fn alloc(&mut self) -> Result<Frame, OutOfMemory> {
         self.frames.alloc(self.pv, self.stats)
     }
+
+    /// The monitor, if it installs TLB entries in batches.
+    fn batch(&self) -> Option<&Pv> {
+        self.pv.filter(|pv| pv.offers(Call::TlbBatch))
+    }
 }
 
 /// One user address space.
@@ -190,6 +195,9 @@ pub struct AddressSpace {
 impl AddressSpace {
     /// An empty address space tagged `asid`.
     pub fn new(asid: u8, ctx: &mut MemCtx<'_>) -> Result<Self, OutOfMemory> {
+        if tlb::take_stale(asid) && !ctx.batch().is_some_and(tlb::park_all_batched) {
+            tlb::flush_asid(asid);
+        }
         let mut pgd = ctx.alloc()?;
         let empty = invalid_table();
         for slot in pgd.bytes().chunks_exact_mut(4) {
@@ -395,8 +403,8 @@ impl AddressSpace {
         if !self.pte(page).is_valid() && !self.is_demand(page) {
             return Err(FaultError::Unmapped { addr });
         }
-        if let Some(pv) = ctx.pv.filter(|pv| pv.offers(crate::pv::Call::TlbBatch)) {
-            return self.fault_cluster(addr, pv, ctx);
+        if let Some(pv) = ctx.batch().copied() {
+            return self.fault_cluster(addr, &pv, ctx);
         }
         self.fill(page, ctx)
             .map_err(|_| FaultError::OutOfMemory { addr })?;
@@ -464,6 +472,8 @@ impl AddressSpace {
     /// Moves the break by `increment` bytes and returns the old break.
     /// Shrinking unmaps the pages wholly above the new break and frees
     /// their frames; growing maps nothing (the pages are demand-zero).
+    /// The paravirtualized path parks the whole TLB with one batch rather
+    /// than probing for each unmapped pair.
     pub fn sbrk(&mut self, increment: i32, ctx: &mut MemCtx<'_>) -> Result<u32, Errno> {
         let old = self.brk;
         let new = old.checked_add_signed(increment).ok_or(Errno::NoMem)?;
@@ -471,13 +481,29 @@ impl AddressSpace {
             return Err(Errno::NoMem);
         }
         self.brk = new;
+        let batch = ctx.batch().copied();
+        let mut unmapped = false;
         let mut page = page_up(new);
         while page < page_up(old) {
             if self.unmap(page, ctx) {
-                let (hi, lo0, lo1) = self.pair(page);
-                tlb::update(hi, lo0, lo1, false);
+                unmapped = true;
+                if batch.is_none() {
+                    let (hi, lo0, lo1) = self.pair(page);
+                    tlb::update(hi, lo0, lo1, false);
+                }
             }
             page += PAGE;
+        }
+        if unmapped && let Some(pv) = batch
+            && !tlb::park_all_batched(&pv)
+        {
+            // Refused: bring each pair of the range up to date instead.
+            let mut page = page_up(new);
+            while page < page_up(old) {
+                let (hi, lo0, lo1) = self.pair(page);
+                tlb::update(hi, lo0, lo1, false);
+                page += PAGE;
+            }
         }
         Ok(old)
     }
@@ -540,7 +566,12 @@ impl AddressSpace {
                 .free(unsafe { Frame::from_raw(PhysAddr::from_kseg0(table)) });
         }
         ctx.frames.free(self.pgd);
-        tlb::flush_asid(self.asid);
+        if ctx.batch().is_some() {
+            // Left for `new` to park when the ASID comes back.
+            tlb::retire_asid(self.asid);
+        } else {
+            tlb::flush_asid(self.asid);
+        }
     }
 }
 

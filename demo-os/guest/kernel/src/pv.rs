@@ -15,6 +15,15 @@
 //! | idle | `wait` | `IdleYield` until the next timer deadline |
 //! | console | UART | `ConsoleWrite` |
 //! | shutdown | UHI `exit` | `Shutdown` |
+//! | TLB refills | the refill handler (`mfc0`, `mtc0`, `tlbwr`, `eret` trap) | the monitor walks `PGD_CURRENT`'s tables (`RefillWalkSet`) |
+//! | exception entry/return | `mfc0` EPC/Status/Cause/BadVAddr, `mtc0` EPC/Status | loads and stores to the shared page of CP0 registers (`CommpageSet`) |
+//! | Count at each trap, EntryHi/Index in a probe | `mfc0` | the shared page |
+//! | clearing the TLB (boot, a shrinking heap, a reused ASID) | `tlbwi` per entry, `tlbr` per entry to find an ASID's | one `TlbInstallBatch` parking every entry; a dead ASID's entries are left until the ASID is reused |
+//!
+//! The shared page is a frame from the kernel's allocator, reached through
+//! kseg0 with volatile accesses only (the monitor writes it at every
+//! resume); its address is in `trap::PV_COMMPAGE`, the flag the trap
+//! assembly tests. At shutdown the kernel stops sharing it and frees it.
 
 pub use imp::*;
 
@@ -36,15 +45,27 @@ mod imp {
     use core::fmt;
     use core::sync::atomic::{AtomicU32, Ordering};
 
-    use hv_abi::{Features, GuestPhysAddr, Hypercall, PageMask, TlbEntryRecord, TlbSlot};
+    use hv_abi::commpage::offset;
+    use hv_abi::{
+        Features, GuestPhysAddr, GuestVirtAddr, Hypercall, PageMask, TlbEntryRecord, TlbSlot,
+        WALK_FORMAT_MIPS32_4K,
+    };
     use hv_guest::{Hv, MonitorInfo, RiFixup};
 
     use super::TlbWrite;
-    use crate::frame::PhysAddr;
-    use crate::trap::TrapFrame;
+    use crate::frame::{Frame, FrameAllocator, PhysAddr};
+    use crate::stats::Stats;
+    use crate::trap::{self, TrapFrame};
 
-    /// The most records one [`Pv::tlb_install`] call sends at once.
-    const BATCH: usize = 16;
+    /// The most records one [`Pv::tlb_install`] call sends at once: a
+    /// whole TLB of the project's machine.
+    const BATCH: usize = 32;
+
+    // The trap assembly hard-codes these offsets of the shared page.
+    const _: () = assert!(offset::STATUS == 0);
+    const _: () = assert!(offset::CAUSE == 4);
+    const _: () = assert!(offset::EPC == 8);
+    const _: () = assert!(offset::BAD_VADDR == 12);
 
     /// The detected monitor's feature bits, for the paths that run outside
     /// the kernel's state (console, idle, shutdown, panic).
@@ -54,6 +75,10 @@ mod imp {
     #[derive(Debug, Clone, Copy)]
     pub struct Pv {
         info: MonitorInfo,
+        /// The shared page of CP0 registers, once [`Pv::share`] set it up.
+        commpage: Option<PhysAddr>,
+        /// Whether the monitor walks the page tables on TLB refills.
+        walk: bool,
     }
 
     impl Pv {
@@ -66,7 +91,74 @@ mod imp {
         pub fn detect() -> Option<Pv> {
             let info = hv_guest::detect()?;
             FEATURES.store(info.features.bits(), Ordering::Relaxed);
-            Some(Pv { info })
+            Some(Pv {
+                info,
+                commpage: None,
+                walk: false,
+            })
+        }
+
+        /// Turns on the 1.1 calls the kernel uses, where offered: the
+        /// monitor's refill walk over `PGD_CURRENT`, and the shared page
+        /// of CP0 registers in a frame from `frames`. Boot calls it once
+        /// the allocator exists, before any process runs.
+        #[must_use]
+        pub fn share(mut self, frames: &mut FrameAllocator, stats: &mut Stats) -> Pv {
+            if self.offers(Call::RefillWalk) {
+                let word = GuestVirtAddr::new((&raw const trap::PGD_CURRENT) as u32);
+                // SAFETY: PGD_CURRENT is null until the first process runs
+                // (a walk from it fails, and the refill handler runs as
+                // before), then the current address space's directory in
+                // the layout `mm` keeps for the refill handler: 1024 kseg0
+                // pointers to tables of EntryLo-format PTE pairs, which map
+                // user pages only; the kernel never uses mapped addresses.
+                self.walk =
+                    unsafe { Hv::native().refill_walk_set(word, WALK_FORMAT_MIPS32_4K) }.is_ok();
+            }
+            if self.offers(Call::Commpage)
+                && let Ok(frame) = frames.alloc(Some(&self), stats)
+            {
+                let addr = frame.into_raw();
+                // SAFETY: the frame was just handed out and is owned by
+                // nobody else; from here on it is reached only through
+                // `shared` (volatile loads) and the trap assembly, and it
+                // goes back to the allocator only after `unshare` has
+                // stopped the monitor writing it.
+                let set = unsafe { Hv::native().commpage_set(GuestPhysAddr::new(addr.raw())) };
+                if set.is_ok() {
+                    // SAFETY: no trap is in progress at boot, so the
+                    // assembly is not reading the flag.
+                    unsafe { trap::PV_COMMPAGE = addr.kseg0() };
+                    self.commpage = Some(addr);
+                } else {
+                    // SAFETY: the frame came from `alloc` just above.
+                    frames.free(unsafe { Frame::from_raw(addr) });
+                }
+            }
+            self
+        }
+
+        /// Stops sharing the page of CP0 registers and returns its frame
+        /// to give back (at shutdown; the trap paths use `mfc0`/`mtc0`
+        /// from then on).
+        pub fn unshare(&mut self) -> Option<Frame> {
+            let addr = self.commpage.take()?;
+            // SAFETY: called from the trap handler, after the trap
+            // assembly read the page; it tests the flag again only at the
+            // next trap.
+            unsafe { trap::PV_COMMPAGE = 0 };
+            // Turning it off cannot fail; if it did, the frame stays out.
+            Hv::native().commpage_off().ok()?;
+            // SAFETY: the frame came from the allocator in `share`, and the
+            // monitor no longer writes it.
+            Some(unsafe { Frame::from_raw(addr) })
+        }
+
+        /// Tells whether the monitor serves TLB refills (so the refill
+        /// handler's counter misses those).
+        #[must_use]
+        pub fn walks_refills(&self) -> bool {
+            self.walk
         }
 
         /// Tells whether the monitor offers `call`.
@@ -139,6 +231,10 @@ mod imp {
         Console,
         /// "Shutdown".
         Shutdown,
+        /// The shared page of CP0 registers.
+        Commpage,
+        /// The refill walk.
+        RefillWalk,
     }
 
     impl Call {
@@ -150,6 +246,8 @@ mod imp {
                 Call::TlbBatch => Hypercall::TlbInstallBatch,
                 Call::Console => Hypercall::ConsoleWrite,
                 Call::Shutdown => Hypercall::Shutdown,
+                Call::Commpage => Hypercall::CommpageSet,
+                Call::RefillWalk => Hypercall::RefillWalkSet,
             }
         }
     }
@@ -199,6 +297,41 @@ mod imp {
             == RiFixup::Emulated
     }
 
+    /// The word at `offset` of the shared page of CP0 registers, if the
+    /// monitor shares one: the value as of the guest's last resume.
+    #[inline(always)]
+    fn shared(offset: usize) -> Option<u32> {
+        // SAFETY: a plain read of the flag, written only at boot and
+        // shutdown, never while this runs.
+        let page = unsafe { (&raw const trap::PV_COMMPAGE).read() };
+        // SAFETY: a nonzero flag is the kseg0 address of the shared page,
+        // which the kernel only reads (and the trap assembly writes) with
+        // volatile accesses; `offset` is a field of it.
+        (page != 0).then(|| unsafe { ((page as usize + offset) as *const u32).read_volatile() })
+    }
+
+    /// Count when the guest last resumed (stale, but a trap's entry is a
+    /// resume: close enough for accounting), from the shared page.
+    #[inline(always)]
+    #[must_use]
+    pub fn shared_count() -> Option<u32> {
+        shared(offset::COUNT)
+    }
+
+    /// EntryHi, from the shared page (exact: only exits change it).
+    #[inline(always)]
+    #[must_use]
+    pub fn shared_entry_hi() -> Option<u32> {
+        shared(offset::ENTRY_HI)
+    }
+
+    /// Index, from the shared page (exact after a trapped `tlbp`).
+    #[inline(always)]
+    #[must_use]
+    pub fn shared_index() -> Option<u32> {
+        shared(offset::INDEX)
+    }
+
     /// Writes console bytes through the monitor; false if it does not offer
     /// a console or wrote nothing.
     pub fn console_write(bytes: &[u8]) -> bool {
@@ -235,7 +368,8 @@ mod imp {
     //! The unmodified build: no monitor can exist.
 
     use super::TlbWrite;
-    use crate::frame::PhysAddr;
+    use crate::frame::{Frame, FrameAllocator, PhysAddr};
+    use crate::stats::Stats;
     use crate::trap::TrapFrame;
 
     /// A detected monitor: none in this build.
@@ -255,6 +389,10 @@ mod imp {
         Console,
         /// "Shutdown".
         Shutdown,
+        /// The shared page of CP0 registers.
+        Commpage,
+        /// The refill walk.
+        RefillWalk,
     }
 
     impl Pv {
@@ -286,6 +424,44 @@ mod imp {
         pub fn tlb_install(&self, _writes: &[TlbWrite]) -> bool {
             match *self {}
         }
+
+        /// Unreachable: no `Pv` exists.
+        #[must_use]
+        pub fn share(self, _frames: &mut FrameAllocator, _stats: &mut Stats) -> Pv {
+            match self {}
+        }
+
+        /// Unreachable: no `Pv` exists.
+        pub fn unshare(&mut self) -> Option<Frame> {
+            match *self {}
+        }
+
+        /// Unreachable: no `Pv` exists.
+        #[must_use]
+        pub fn walks_refills(&self) -> bool {
+            match *self {}
+        }
+    }
+
+    /// No shared page in this build.
+    #[inline(always)]
+    #[must_use]
+    pub fn shared_count() -> Option<u32> {
+        None
+    }
+
+    /// No shared page in this build.
+    #[inline(always)]
+    #[must_use]
+    pub fn shared_entry_hi() -> Option<u32> {
+        None
+    }
+
+    /// No shared page in this build.
+    #[inline(always)]
+    #[must_use]
+    pub fn shared_index() -> Option<u32> {
+        None
     }
 
     /// Never a hypercall to fix up: this kernel makes none.

@@ -148,7 +148,8 @@ impl Scheduler {
             }
             None => {
                 self.idle_frame = idle_frame();
-                self.idle_since = cp0::count();
+                // For accounting only: the shared page's Count will do.
+                self.idle_since = pv::shared_count().unwrap_or_else(cp0::count);
                 &raw mut self.idle_frame
             }
         };

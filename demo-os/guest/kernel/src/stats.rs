@@ -18,6 +18,8 @@ pub struct Stats {
     pub page_faults: u32,
     /// Frames the kernel zeroed before use.
     pub frames_zeroed: u32,
+    /// Word stores the kernel made zeroing frames.
+    pub zeroing_stores: u64,
     /// Frames not zeroed because the monitor vouched they were (PV).
     pub frames_vouched: u32,
     /// `TlbInstallBatch` batches sent (PV).
@@ -34,13 +36,16 @@ impl Stats {
         syscalls: 0,
         page_faults: 0,
         frames_zeroed: 0,
+        zeroing_stores: 0,
         frames_vouched: 0,
         tlb_batches: 0,
         idle_ticks: 0,
     };
 
-    /// Prints the summary; `tlb_refills` comes from the refill handler.
-    pub fn print(&self, tlb_refills: u32) {
+    /// Prints the summary; `tlb_refills` comes from the refill handler,
+    /// which does not see the refills the monitor walks (`walked`: it
+    /// does some).
+    pub fn print(&self, tlb_refills: u32, walked: bool) {
         kprintln!(
             "stat cpu: timer interrupts {}, context switches {}, syscalls {}, idle {} ticks",
             self.timer_interrupts,
@@ -49,10 +54,16 @@ impl Stats {
             self.idle_ticks
         );
         kprintln!(
-            "stat memory: tlb refills {}, page faults {}, frames zeroed {}, frames vouched zero {}, tlb batches {}",
+            "stat memory: tlb refills {}{}, page faults {}, frames zeroed {}, zeroing stores {}, frames vouched zero {}, tlb batches {}",
             tlb_refills,
+            if walked {
+                " by the handler (the monitor's walked refills not counted)"
+            } else {
+                ""
+            },
             self.page_faults,
             self.frames_zeroed,
+            self.zeroing_stores,
             self.frames_vouched,
             self.tlb_batches
         );

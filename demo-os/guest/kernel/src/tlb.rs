@@ -14,7 +14,9 @@
 //! reference points at; a wrong entry can only misdirect user accesses.
 
 use core::arch::asm;
+use core::sync::atomic::{AtomicU32, Ordering};
 
+use crate::pv::{self, Pv, TlbWrite};
 use crate::cp0;
 
 /// EntryHi's VPN2 field (bits 31..13).
@@ -32,6 +34,25 @@ pub fn entries() -> u32 {
     ((cp0::config1() >> 25) & 0x3F) + 1
 }
 
+/// The number of TLB entries, read once (paravirtualized paths).
+static SIZE: AtomicU32 = AtomicU32::new(0);
+
+/// [`entries`], read from Config1 the first time only.
+fn size() -> u32 {
+    match SIZE.load(Ordering::Relaxed) {
+        0 => {
+            let n = entries();
+            SIZE.store(n, Ordering::Relaxed);
+            n
+        }
+        n => n,
+    }
+}
+
+/// The ASIDs whose address space died without its TLB entries being
+/// removed (paravirtualized path, see [`retire_asid`]), one bit each.
+static STALE_ASIDS: [AtomicU32; 8] = [const { AtomicU32::new(0) }; 8];
+
 /// The EntryHi that parks entry `index`: a VPN2 in kseg0, distinct for
 /// each index.
 const fn parked_hi(index: u32) -> u32 {
@@ -47,6 +68,55 @@ pub fn clear_all() {
         write_indexed(index, parked_hi(index), 0, 0);
     }
     cp0::set_entry_hi(0);
+}
+
+/// [`clear_all`] with one `TlbInstallBatch` for the entries; false (having
+/// changed nothing the fallback would not redo) if the monitor refused.
+pub fn clear_all_batched(pv: &Pv) -> bool {
+    cp0::set_wired(0);
+    cp0::set_page_mask(0);
+    let cleared = park_all_batched(pv);
+    cp0::set_entry_hi(0);
+    cleared
+}
+
+/// Parks every entry (Wired is 0) with one `TlbInstallBatch`: cheaper
+/// under the monitor than finding the few entries to park, each `tlbp` or
+/// `tlbr` being a trap. Every retired ASID is clean afterwards. False if
+/// the monitor refused; the caller then parks what it must itself.
+pub fn park_all_batched(pv: &Pv) -> bool {
+    let mut writes = [TlbWrite::default(); 64];
+    let count = (size() as usize).min(writes.len());
+    for (index, write) in (0..).zip(writes.iter_mut().take(count)) {
+        *write = TlbWrite {
+            hi: parked_hi(index),
+            lo0: 0,
+            lo1: 0,
+            slot: Some(index),
+        };
+    }
+    let parked = pv.tlb_install(&writes[..count]);
+    if parked {
+        for word in &STALE_ASIDS {
+            word.store(0, Ordering::Relaxed);
+        }
+    }
+    parked
+}
+
+/// Records that the address space tagged `asid` died with its entries
+/// left in the TLB (the paravirtualized path skips [`flush_asid`]'s
+/// `tlbr` of every entry): they match no access while no space uses the
+/// ASID, and [`take_stale`] says to remove them before it is used again.
+pub fn retire_asid(asid: u8) {
+    STALE_ASIDS[usize::from(asid / 32)].fetch_or(1 << (asid % 32), Ordering::Relaxed);
+}
+
+/// Tells whether `asid` was retired with entries left (and forgets it):
+/// the caller must remove them before giving the ASID out.
+pub fn take_stale(asid: u8) -> bool {
+    let bit = 1 << (asid % 32);
+    STALE_ASIDS[usize::from(asid / 32)].fetch_and(!bit, Ordering::Relaxed) & bit != 0
 }
 
 /// Sets the ASID of user accesses (EntryHi.ASID).
@@ -81,12 +151,34 @@ fn write_random(hi: u32, lo0: u32, lo1: u32) {
 /// Finds the entry matching `hi` (VPN2 and ASID), with `tlbp`.
 #[must_use]
 pub fn probe(hi: u32) -> Option<u32> {
+    if let Some(current) = pv::shared_entry_hi() {
+        return probe_shared(hi, current);
+    }
     let saved = cp0::entry_hi();
     cp0::set_entry_hi(hi);
     // SAFETY: tlbp only searches the TLB and writes Index.
     unsafe { asm!("tlbp", "ehb", options(nostack, preserves_flags)) }
     let index = cp0::index();
     cp0::set_entry_hi(saved);
+    (index & INDEX_P == 0).then_some(index)
+}
+
+/// [`probe`] with EntryHi and Index read from the monitor's shared page:
+/// only the `tlbp`, and the EntryHi write when `hi` is not there already
+/// (after a TLB exception EntryHi holds the faulting pair), trap. EntryHi
+/// is restored only if the ASID differed: its VPN2 does not affect
+/// translation, and every TLB exception rewrites it.
+fn probe_shared(hi: u32, current: u32) -> Option<u32> {
+    if current != hi {
+        cp0::set_entry_hi(hi);
+    }
+    // SAFETY: tlbp only searches the TLB and writes Index.
+    unsafe { asm!("tlbp", "ehb", options(nostack, preserves_flags)) }
+    // The tlbp trapped, so the page holds the Index it wrote.
+    let index = pv::shared_index().unwrap_or_else(cp0::index);
+    if (current ^ hi) & ENTRY_HI_ASID != 0 {
+        cp0::set_entry_hi(current);
+    }
     (index & INDEX_P == 0).then_some(index)
 }
 

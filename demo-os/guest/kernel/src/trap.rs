@@ -21,6 +21,14 @@
 //!
 //! The vectors are copied to EBase at boot ([`install_vectors`]); the
 //! copied code uses absolute addresses only.
+//!
+//! In the paravirtualized build `trap_entry` and `trap_resume` first test
+//! `PV_COMMPAGE`: with the monitor's shared page of CP0 registers they
+//! load EPC, Status, Cause and BadVAddr from it and store EPC and Status
+//! to it (applied at the trapping `eret`), instead of `mfc0`/`mtc0`. With
+//! the monitor's refill walk on, the refill handler runs only for the
+//! refills the monitor leaves to it. The unmodified build assembles
+//! exactly the `mfc0`/`mtc0` paths.
 
 use core::arch::global_asm;
 use core::mem::{offset_of, size_of};
@@ -129,6 +137,14 @@ pub static mut CURRENT_FRAME: *mut TrapFrame = core::ptr::null_mut();
 #[unsafe(no_mangle)]
 pub static mut PGD_CURRENT: *const u32 = core::ptr::null();
 
+/// The kseg0 address of the page of CP0 registers the monitor shares
+/// (`CommpageSet`), or 0: the trap assembly reads and writes EPC, Status,
+/// Cause and BadVAddr there instead of with `mfc0`/`mtc0` when it is set.
+/// Written at boot and at shutdown only (see `pv`).
+#[cfg(feature = "pv")]
+#[unsafe(no_mangle)]
+pub static mut PV_COMMPAGE: u32 = 0;
+
 /// TLB refills done by the refill handler (it increments this itself).
 #[unsafe(no_mangle)]
 pub static mut TLB_REFILLS: u32 = 0;
@@ -145,7 +161,99 @@ const GENERAL_OFFSET: u32 = 0x180;
 // is the byte offset of the even/odd PTE pair within its page table.
 //
 // The general vector (copied to EBase + 0x180) jumps to trap_entry.
-global_asm!(
+//
+// The CP0 reads of trap_entry and writes of trap_resume: `mfc0`/`mtc0`
+// in the unmodified build. The paravirtualized build tests PV_COMMPAGE
+// first: when the monitor shares its page of CP0 registers, EPC, Status,
+// Cause and BadVAddr are loaded from it and EPC and Status stored to it
+// (the monitor applies them at the `eret`, which still traps), with no
+// exit for each. The registers saved in the frame are free to use there.
+#[cfg(not(feature = "pv"))]
+macro_rules! trap_entry_cp0 {
+    () => {
+        r#"
+    mfc0  $k1, $14              # EPC
+    sw    $k1, 136($k0)
+    mfc0  $k1, $12              # Status
+    sw    $k1, 140($k0)
+    mfc0  $k1, $13              # Cause
+    sw    $k1, 144($k0)
+    mfc0  $k1, $8               # BadVAddr
+    sw    $k1, 148($k0)
+"#
+    };
+}
+
+#[cfg(not(feature = "pv"))]
+macro_rules! trap_resume_cp0 {
+    () => {
+        r#"
+    lw    $k1, 136($k0)
+    mtc0  $k1, $14              # EPC
+    lw    $k1, 140($k0)
+    ori   $k1, $k1, 2           # keep EXL set until eret
+    mtc0  $k1, $12              # Status
+"#
+    };
+}
+
+#[cfg(feature = "pv")]
+macro_rules! trap_entry_cp0 {
+    () => {
+        r#"
+    lui   $t0, %hi(PV_COMMPAGE)
+    lw    $t0, %lo(PV_COMMPAGE)($t0)
+    beqz  $t0, 1f
+    nop
+    lw    $k1, 8($t0)               # EPC (shared page)
+    sw    $k1, 136($k0)
+    lw    $k1, 0($t0)               # Status (shared page)
+    sw    $k1, 140($k0)
+    lw    $k1, 4($t0)               # Cause (shared page)
+    sw    $k1, 144($k0)
+    lw    $k1, 12($t0)              # BadVAddr (shared page)
+    b     2f
+    sw    $k1, 148($k0)             # (delay slot)
+1:
+    mfc0  $k1, $14              # EPC
+    sw    $k1, 136($k0)
+    mfc0  $k1, $12              # Status
+    sw    $k1, 140($k0)
+    mfc0  $k1, $13              # Cause
+    sw    $k1, 144($k0)
+    mfc0  $k1, $8               # BadVAddr
+    sw    $k1, 148($k0)
+2:
+"#
+    };
+}
+
+#[cfg(feature = "pv")]
+macro_rules! trap_resume_cp0 {
+    () => {
+        r#"
+    lui   $t0, %hi(PV_COMMPAGE)
+    lw    $t0, %lo(PV_COMMPAGE)($t0)
+    beqz  $t0, 1f
+    nop
+    lw    $k1, 136($k0)
+    sw    $k1, 8($t0)               # EPC (shared page)
+    lw    $k1, 140($k0)
+    ori   $k1, $k1, 2               # keep EXL set until eret
+    b     2f
+    sw    $k1, 0($t0)               # (delay slot) Status (shared page)
+1:
+    lw    $k1, 136($k0)
+    mtc0  $k1, $14              # EPC
+    lw    $k1, 140($k0)
+    ori   $k1, $k1, 2           # keep EXL set until eret
+    mtc0  $k1, $12              # Status
+2:
+"#
+    };
+}
+
+global_asm!(concat!(
     r#"
     .section .text.vectors, "ax"
     .set push
@@ -225,16 +333,9 @@ trap_entry:
     mfhi  $k1
     sw    $k1, 128($k0)
     mflo  $k1
-    sw    $k1, 132($k0)
-    mfc0  $k1, $14              # EPC
-    sw    $k1, 136($k0)
-    mfc0  $k1, $12              # Status
-    sw    $k1, 140($k0)
-    mfc0  $k1, $13              # Cause
-    sw    $k1, 144($k0)
-    mfc0  $k1, $8               # BadVAddr
-    sw    $k1, 148($k0)
-    lui   $sp, %hi(trap_stack_top)
+    sw    $k1, 132($k0)"#,
+    trap_entry_cp0!(),
+    r#"    lui   $sp, %hi(trap_stack_top)
     addiu $sp, $sp, %lo(trap_stack_top)
     jal   trap_handler
     move  $4, $k0               # (delay slot) a0 = the frame
@@ -246,13 +347,9 @@ trap_resume:                    # a0 = the frame to resume
     lw    $k1, 128($k0)
     mthi  $k1
     lw    $k1, 132($k0)
-    mtlo  $k1
-    lw    $k1, 136($k0)
-    mtc0  $k1, $14              # EPC
-    lw    $k1, 140($k0)
-    ori   $k1, $k1, 2           # keep EXL set until eret
-    mtc0  $k1, $12              # Status
-    lw    $1, 4($k0)
+    mtlo  $k1"#,
+    trap_resume_cp0!(),
+    r#"    lw    $1, 4($k0)
     lw    $2, 8($k0)
     lw    $3, 12($k0)
     lw    $4, 16($k0)
@@ -290,7 +387,7 @@ trap_resume:                    # a0 = the frame to resume
 trap_stack_top:
     .set pop
 "#
-);
+));
 
 unsafe extern "C" {
     static refill_vector_start: u8;

@@ -1,0 +1,137 @@
+//! The paravirtualized demo kernel under `--mode para`: the same
+//! timing-free output as natively, through the ABI 1.1 calls (the shared
+//! page of CP0 registers and the monitor's refill walk), at a fraction of
+//! the exits the unmodified kernel takes fully virtualized.
+
+use demo_os::BootArgs;
+use hv_abi::{COMMPAGE_OFF, Hypercall, WALK_FORMAT_MIPS32_4K};
+use hv_host::machine::elf::ElfImage;
+use hv_host::monitor::hypercall::HypercallRecord;
+use hv_host::monitor::stats::{ExitReason, VmStats};
+use hv_host::monitor::{Monitor, MonitorConfig, MonitorExit, VmConfig, VmId, VmStop};
+use hv_tests::kernels::run_native_with;
+
+const RAM: u32 = 64 << 20;
+
+/// The lines that do not depend on timing, sorted (the concurrent
+/// programs interleave differently when time runs differently).
+fn timing_free_lines(out: &[u8]) -> Vec<String> {
+    let mut lines: Vec<String> = String::from_utf8_lossy(out)
+        .lines()
+        .filter(|l| !l.starts_with("stat "))
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// What one monitored run gave.
+struct Run {
+    out: Vec<u8>,
+    stop: Option<VmStop>,
+    stats: VmStats,
+    calls: Vec<HypercallRecord>,
+}
+
+/// Runs `image` under the monitor, with hypercalls offered or not.
+fn monitored(image: &[u8], hypercalls: bool, args: BootArgs) -> Run {
+    let image = ElfImage::parse(image).unwrap();
+    let config = MonitorConfig {
+        hypercalls,
+        ..MonitorConfig::default()
+    };
+    let vm = VmConfig {
+        ram_bytes: RAM,
+        ..VmConfig::default()
+    };
+    let mut mon = Monitor::new(config, &[vm]).unwrap();
+    mon.load(VmId(0), &image).unwrap();
+    for (reg, value) in args.registers() {
+        mon.set_gpr(VmId(0), reg, value);
+    }
+    mon.record_hypercalls(true);
+    let (mut out, mut calls) = (Vec::new(), Vec::new());
+    loop {
+        let exit = mon.run(2_000_000_000);
+        out.extend(mon.take_console(VmId(0)));
+        calls.extend(mon.take_hypercalls().into_iter().map(|(_, c)| c));
+        match exit {
+            MonitorExit::AllStopped => break,
+            MonitorExit::OutputPending => {}
+            MonitorExit::BudgetExhausted => panic!("the demo did not finish"),
+        }
+    }
+    Run {
+        out,
+        stop: mon.stop_reason(VmId(0)).cloned(),
+        stats: mon.stats(VmId(0)).unwrap(),
+        calls,
+    }
+}
+
+fn calls_of(run: &Run, call: Hypercall) -> Vec<HypercallRecord> {
+    run.calls
+        .iter()
+        .filter(|c| c.number == call.number())
+        .copied()
+        .collect()
+}
+
+fn check(work: u32) {
+    let args = BootArgs { work, programs: 0 };
+    let (native_out, native_code) =
+        run_native_with(demo_os::PV_IMAGE, RAM, &args.registers(), 2_000_000_000);
+    assert_eq!(native_code, Some(0));
+    let para = monitored(demo_os::PV_IMAGE, true, args);
+    assert_eq!(para.stop, Some(VmStop::Exited(0)));
+    let (n, p) = (timing_free_lines(&native_out), timing_free_lines(&para.out));
+    assert!(n.iter().any(|l| l.starts_with("results: ")), "{n:?}");
+    assert_eq!(p, n, "work {work}: timing-free output under --mode para");
+    let text = String::from_utf8_lossy(&para.out);
+    assert!(text.contains("stat boot: paravirtualized path"), "{text}");
+
+    // The refill walk: registered once, on a kseg0 word, and it served
+    // the refills (the guest's handler saw almost none).
+    let s = &para.stats;
+    let walk = calls_of(&para, Hypercall::RefillWalkSet);
+    assert_eq!(walk.len(), 1, "{walk:?}");
+    assert_eq!(walk[0].args[1], WALK_FORMAT_MIPS32_4K);
+    assert_eq!(walk[0].args[0] >> 29, 4, "a kseg0 word");
+    assert_eq!(walk[0].result.0, 0);
+    assert!(s.walked_refills > 500 * u64::from(work), "{s:?}");
+    assert!(s.refills_forwarded < s.walked_refills / 10, "{s:?}");
+
+    // The shared page: set at boot (a page-aligned frame), off at shutdown.
+    let page = calls_of(&para, Hypercall::CommpageSet);
+    assert_eq!(page.len(), 2, "{page:?}");
+    assert_eq!(page[0].args[0] % 4096, 0);
+    assert_eq!(page[1].args[0], COMMPAGE_OFF);
+    assert!(page.iter().all(|c| c.result.0 == 0), "{page:?}");
+    let by_number = |call: Hypercall| s.hypercalls[call.number() as usize];
+    assert_eq!(by_number(Hypercall::CommpageSet), 2);
+    assert_eq!(by_number(Hypercall::RefillWalkSet), 1);
+    // Exception entry and return load and store the page: the emulated
+    // mfc0s are far fewer than the traps (4 each without the page).
+    let (mfc0, mtc0, eret) = (s.privileged[0], s.privileged[1], s.privileged[2]);
+    let traps = s.exit_count(ExitReason::Syscall) + s.exit_count(ExitReason::Int);
+    assert!(mfc0 < traps, "mfc0 {mfc0}, traps {traps}");
+    assert!(mtc0 < eret, "mtc0 {mtc0}, eret {eret}");
+
+    // The point of it all: at most a fifth of the exits of the
+    // unmodified kernel fully virtualized.
+    let full = monitored(demo_os::UNMODIFIED_IMAGE, false, args);
+    assert_eq!(full.stop, Some(VmStop::Exited(0)));
+    assert_eq!(timing_free_lines(&full.out), n);
+    let (p, f) = (s.exits_total(), full.stats.exits_total());
+    assert!(5 * p <= f, "work {work}: para {p} exits, full {f}");
+}
+
+#[test]
+fn pv_image_under_para_matches_native_with_the_commpage_and_the_walk() {
+    check(1);
+}
+
+#[test]
+fn pv_image_under_para_at_work_5() {
+    check(5);
+}
