@@ -61,6 +61,7 @@ fn full(images: &[&ElfImage], config: MonitorConfig, vtlb_entries: usize) -> Mon
     let vm = VmConfig {
         ram_bytes: RAM_BYTES,
         vtlb_entries,
+        ..VmConfig::default()
     };
     let mut m = Monitor::new(config, &vec![vm; images.len()]).expect("valid VMs");
     for (i, img) in images.iter().enumerate() {

@@ -240,6 +240,7 @@ mod tests {
         let vm = VmConfig {
             ram_bytes: RAM_BYTES,
             vtlb_entries,
+            ..VmConfig::default()
         };
         let mut m = Monitor::new(MonitorConfig::default(), &[vm]).unwrap();
         m.load(VmId(0), image).unwrap();

@@ -148,6 +148,7 @@ fn under_monitor(images: &[&ElfImage], config: MonitorConfig, budget: u64) -> Mo
                 Some(VmStop::Exited(c)) => Stop::Exited(*c),
                 Some(VmStop::Stalled) => Stop::Stalled,
                 Some(VmStop::Crashed(r)) => Stop::Crashed(format!("{} at {}", r.cause, r.pc)),
+                Some(VmStop::PowerOff | VmStop::Reset) => panic!("mipssim has no power-off"),
             },
         })
         .collect();

@@ -187,10 +187,13 @@ pub fn guest_memory_stats(console: &str) -> BTreeMap<String, u64> {
     else {
         return BTreeMap::new();
     };
+    // Each item is `<name> <number>`, possibly followed by a remark
+    // (`tlb refills 0 by the handler (...)`).
     line.split(',')
         .filter_map(|item| {
-            let (name, n) = item.trim().rsplit_once(' ')?;
-            Some((name.to_owned(), n.parse().ok()?))
+            let words: Vec<&str> = item.split_whitespace().collect();
+            let i = words.iter().position(|w| w.parse::<u64>().is_ok())?;
+            Some((words[..i].join(" "), words[i].parse().ok()?))
         })
         .collect()
 }

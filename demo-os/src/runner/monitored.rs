@@ -5,13 +5,13 @@
 //! trace if asked, and ends with the per-VM statistics table and the
 //! summary line on stderr.
 
+use super::cli::BoardKind;
 use super::cli::{Cli, EXIT_LIMIT, EXIT_STALLED, EXIT_TRAP, SLICE, TraceKind};
 use super::{RunnerError, load_image, session};
-use super::cli::BoardKind;
-use hv_host::machine::board::Board;
-use hv_host::machine::board::malta::LinuxBoot;
 use demo_os::BootArgs;
 use hv_host::addr::GuestVirtAddr;
+use hv_host::machine::board::Board;
+use hv_host::machine::board::malta::LinuxBoot;
 use hv_host::machine::elf::ElfImage;
 use hv_host::monitor::stats::{ExitReason, PRIV_NAMES, VmStats};
 use hv_host::monitor::{Monitor, MonitorConfig, MonitorExit, VmConfig, VmId, VmStop};

@@ -154,7 +154,11 @@ impl Monitor {
                 Op::Lhu => v & 0xffff,
                 Op::Lwl => {
                     let shift = 8 * (3 - (va & 3));
-                    let keep = if shift == 0 { 0 } else { u32::MAX >> (32 - shift) };
+                    let keep = if shift == 0 {
+                        0
+                    } else {
+                        u32::MAX >> (32 - shift)
+                    };
                     (v << shift) | (old & keep)
                 }
                 Op::Lwr => {

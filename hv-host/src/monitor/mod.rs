@@ -328,8 +328,11 @@ impl Monitor {
         use crate::machine::board::malta::{ENVP_PADDR, plan_linux_boot};
         self.load(vm, image)?;
         let v = self.vms.get_mut(vm.0).ok_or(MonitorError::NoVms)?;
-        let plan = plan_linux_boot(image, boot, v.mem.ram_bytes())
-            .map_err(|e| MonitorError::Boot { vm, message: e.to_string() })?;
+        let plan =
+            plan_linux_boot(image, boot, v.mem.ram_bytes()).map_err(|e| MonitorError::Boot {
+                vm,
+                message: e.to_string(),
+            })?;
         let write = |v: &mut Vm, at: u32, bytes: &[u8], pool: &mut FramePool, m: &mut Machine| {
             v.mem
                 .write(GuestPhysAddr::new(at), bytes, pool, m)
@@ -338,7 +341,13 @@ impl Monitor {
         if let (Some(at), Some(initrd)) = (plan.initrd_at, boot.initrd) {
             write(v, at, initrd, &mut self.pool, &mut self.machine)?;
         }
-        write(v, ENVP_PADDR, &plan.table, &mut self.pool, &mut self.machine)?;
+        write(
+            v,
+            ENVP_PADDR,
+            &plan.table,
+            &mut self.pool,
+            &mut self.machine,
+        )?;
         for (reg, value) in plan.regs {
             self.set_gpr(vm, reg, value);
         }
