@@ -7,9 +7,11 @@
 #                ELF (entry and load address in kseg0) that decompresses the
 #                XZ-packed kernel proper to 0x80100000 and jumps to it; both
 #                QEMU's -kernel and an ELF loader boot it as is.
-#   initrd.gz    a newc cpio (gzip) holding busybox-static and an /init that
-#                mounts /proc, prints HV-LINUX-BOOT-OK, /proc/cpuinfo and
-#                `uname -a`, then powers off
+#   initrd.gz    a newc cpio (gzip) holding busybox-static with a /bin link
+#                for every applet (so `rdinit=/bin/sh` gives a usable shell),
+#                /dev/console, and an /init that mounts /proc, prints
+#                HV-LINUX-BOOT-OK, /proc/cpuinfo and `uname -a`, then powers
+#                off
 #
 # Usage: tests/linux/fetch.sh [OUTDIR]        (default: target/linux)
 #
@@ -105,8 +107,10 @@ if [[ ! -s $OUT/vmlinuz ]]; then
     trap - EXIT
 fi
 
-# The initramfs.
-if [[ ! -s $OUT/initrd.gz ]]; then
+# The initramfs. INITRD_LAYOUT changes whenever its contents do, so that a
+# cached initrd.gz of an older layout is rebuilt.
+INITRD_LAYOUT=2
+if [[ ! -s $OUT/initrd.gz || $(cat "$OUT/initrd.layout" 2>/dev/null) != "$INITRD_LAYOUT" ]]; then
     rm -rf "$ROOT"
     mkdir -p "$ROOT"/{bin,sbin,proc,sys,dev,etc,tmp,root}
     tmp=$(mktemp -d)
@@ -115,7 +119,29 @@ if [[ ! -s $OUT/initrd.gz ]]; then
     cp "$tmp/bin/busybox" "$ROOT/bin/busybox"
     rm -rf "$tmp"
     trap - EXIT
-    ln -s busybox "$ROOT/bin/sh"
+    # A link in /bin for every applet: with `rdinit=/bin/sh` no `busybox
+    # --install` runs, and Debian's ash does not run applets by itself. The
+    # names are busybox's applet name table (NUL-separated, sorted, from
+    # "[" and "[[" to an empty string); busybox cannot run on this host.
+    applets=$(python3 - "$ROOT/bin/busybox" 2>/dev/null <<'PY' || true
+import sys
+d = open(sys.argv[1], "rb").read()
+i = d.find(b"[\0[[\0")
+names = []
+while i >= 0:
+    j = d.index(b"\0", i)
+    if j == i:
+        break
+    names.append(d[i:j].decode())
+    i = j + 1
+print("\n".join(n for n in names if n.isprintable() and "/" not in n))
+PY
+)
+    [[ -n $applets ]] || applets="sh cat echo ls mount umount uname poweroff reboot dmesg ps"
+    for a in $applets; do
+        [[ $a == busybox || -e $ROOT/bin/$a ]] || ln -s busybox "$ROOT/bin/$a"
+    done
+    [[ -e $ROOT/bin/sh ]] || ln -s busybox "$ROOT/bin/sh"
     cat >"$ROOT/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -143,6 +169,7 @@ INIT
         exit 1
     fi
     mv "$OUT/initrd.gz.tmp" "$OUT/initrd.gz"
+    echo "$INITRD_LAYOUT" >"$OUT/initrd.layout"
 fi
 
 echo "kernel package:  $(basename "$kdeb")"

@@ -7,7 +7,7 @@
 //! end-to-end tests live in `demo-os/tests/` and pass that path here.
 
 use std::ffi::OsStr;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread;
@@ -34,13 +34,37 @@ impl RunOutput {
 /// Runs `program` with `args` and no stdin, killing it (and panicking) if
 /// it has not exited within `limit`.
 pub fn run_with_limit<S: AsRef<OsStr>>(program: &Path, args: &[S], limit: Duration) -> RunOutput {
+    run_with_input(program, args, None, limit)
+}
+
+/// Like [`run_with_limit`], with `input` (when given) written to the
+/// process's stdin through a pipe, which is then closed (end of file).
+pub fn run_with_input<S: AsRef<OsStr>>(
+    program: &Path,
+    args: &[S],
+    input: Option<&[u8]>,
+    limit: Duration,
+) -> RunOutput {
     let mut child = Command::new(program)
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+    // A thread writes the input, so that a child that does not read it all
+    // cannot block the test; a child that exits early breaks the pipe,
+    // which is not an error here.
+    let writer = child.stdin.take().map(|mut stdin| {
+        let input = input.unwrap_or_default().to_vec();
+        thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        })
+    });
     let mut out = child.stdout.take().expect("stdout is piped");
     let mut err = child.stderr.take().expect("stderr is piped");
     let out_reader = thread::spawn(move || {
@@ -69,6 +93,9 @@ pub fn run_with_limit<S: AsRef<OsStr>>(program: &Path, args: &[S], limit: Durati
         }
         thread::sleep(Duration::from_millis(5));
     };
+    if let Some(writer) = writer {
+        writer.join().expect("stdin writer");
+    }
     RunOutput {
         code: status.code(),
         stdout: out_reader.join().expect("stdout reader"),
@@ -98,6 +125,18 @@ mod tests {
         assert_eq!(out.code, Some(3));
         assert_eq!(out.stdout_text(), "out");
         assert_eq!(out.stderr, "err");
+    }
+
+    #[test]
+    fn feeds_stdin() {
+        let out = run_with_input(
+            Path::new("/bin/sh"),
+            &["-c", "read a; read b; echo \"$b $a\"; cat"],
+            Some(b"one\ntwo\nrest\n"),
+            Duration::from_secs(30),
+        );
+        assert_eq!(out.code, Some(0));
+        assert_eq!(out.stdout_text(), "two one\nrest\n");
     }
 
     #[test]

@@ -1,0 +1,121 @@
+//! End-to-end: Debian's stock Malta Linux boots on the runner's `malta`
+//! board with `rdinit=/bin/sh`, and busybox's shell runs the commands piped
+//! into the runner's stdin, which reaches the guest through the UART.
+//!
+//! The input is a pipe, so the runner hands it over deterministically: one
+//! line whenever the guest has read everything before and has the UART's
+//! receive interrupt enabled (`demo-os/src/runner/console.rs`). The last
+//! command powers the board off, which ends the run with status 0.
+//!
+//! The kernel and the initramfs come from `tests/linux/fetch.sh`, cached
+//! under `target/linux`; when the download is impossible (exit 77) the
+//! test prints `SKIPPED: ...` and passes.
+
+use hv_tests::process::run_with_input;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const RUNNER: &str = env!("CARGO_BIN_EXE_demo-os");
+
+/// The commands, one a line, as typed at the shell.
+const INPUT: &str = "mount -t proc proc /proc\n\
+                     uname -a\n\
+                     cat /proc/interrupts\n\
+                     echo HV-SHELL-$((6*7))\n\
+                     poweroff -f\n";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("demo-os/ sits in the workspace")
+        .to_owned()
+}
+
+/// Runs `fetch.sh`; the output directory, or `None` (after printing why)
+/// when the download is impossible.
+fn fetch() -> Option<PathBuf> {
+    let root = workspace();
+    let out = root.join("target/linux");
+    let status = Command::new("bash")
+        .arg(root.join("tests/linux/fetch.sh"))
+        .arg(&out)
+        .status()
+        .expect("bash runs");
+    match status.code() {
+        Some(0) => Some(out),
+        Some(77) => {
+            println!("SKIPPED: tests/linux/fetch.sh cannot download Debian's kernel (exit 77)");
+            None
+        }
+        other => panic!("tests/linux/fetch.sh failed: {other:?}"),
+    }
+}
+
+#[test]
+fn busybox_shell_runs_piped_commands_and_powers_off() {
+    let Some(dir) = fetch() else {
+        return;
+    };
+    let kernel = dir.join("vmlinuz");
+    let initrd = dir.join("initrd.gz");
+    let args = [
+        "--board",
+        "malta",
+        "--mem",
+        "256",
+        "--kernel",
+        kernel.to_str().expect("UTF-8 path"),
+        "--initrd",
+        initrd.to_str().expect("UTF-8 path"),
+        "--append",
+        "console=ttyS0 rdinit=/bin/sh",
+    ];
+    // About a minute on a loaded core; generous for two busy ones.
+    let out = run_with_input(
+        Path::new(RUNNER),
+        &args,
+        Some(INPUT.as_bytes()),
+        Duration::from_secs(600),
+    );
+    let console = out.stdout_text();
+    let context = || format!("stderr: {}\nconsole:\n{console}", out.stderr);
+    assert_eq!(out.code, Some(0), "{}", context());
+    for needle in [
+        "Run /bin/sh as init process",
+        // The kernel's console has no controlling tty: fine, no job control.
+        "can't access tty; job control turned off",
+        // `uname -a`
+        "6.1.0-50-4kc-malta",
+        "mips GNU/Linux",
+        // `echo HV-SHELL-$((6*7))`: the shell itself evaluates.
+        "HV-SHELL-42",
+        // `poweroff -f`
+        "reboot: Power down",
+    ] {
+        assert!(console.contains(needle), "no {needle:?}; {}", context());
+    }
+    // `cat /proc/interrupts`: the i8259s' cascade and serial port, whose
+    // receive interrupt brought the commands in, and the CPU timer.
+    for row in [
+        ["2:", "XT-PIC", "2", "cascade"],
+        ["4:", "XT-PIC", "4", "ttyS0"],
+        ["23:", "MIPS", "7", "timer"],
+    ] {
+        assert!(
+            console.lines().any(|l| {
+                let words: Vec<&str> = l.split_whitespace().collect();
+                words.len() == 5 && words[0] == row[0] && words[2..] == row[1..]
+            }),
+            "no /proc/interrupts row {row:?}; {}",
+            context()
+        );
+    }
+    // Not found would mean the initramfs lacks the applet links.
+    assert!(!console.contains("not found"), "{}", context());
+    assert!(
+        out.stderr.contains("powered off"),
+        "the run did not end by power-off; {}",
+        context()
+    );
+}
