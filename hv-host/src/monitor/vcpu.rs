@@ -68,7 +68,7 @@ impl VirtCp0 {
 
     /// Config1 with this VM's MMU size.
     pub fn config1(&self) -> u32 {
-        (config::CONFIG1 & !(0x3f << 25)) | ((self.tlb_entries - 1) << 25)
+        (self.regs.config1 & !(0x3f << 25)) | ((self.tlb_entries - 1) << 25)
     }
 
     /// Count at clock tick `now`.

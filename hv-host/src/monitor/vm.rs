@@ -161,6 +161,11 @@ impl Vm {
             pending_refill: None,
             last_fault: (u64::MAX, 0, 0, 0),
         };
+        if config.board == Board::Malta {
+            // The CPU a Malta board has: a 24Kc with caches (Linux sizes
+            // its cache lines from Config1).
+            vm.cp0.regs.config1 = crate::machine::cp0::config::CONFIG1_24KC;
+        }
         vm.board_accessed(now);
         vm
     }
