@@ -139,9 +139,9 @@ PY
 )
     [[ -n $applets ]] || applets="sh cat echo ls mount umount uname poweroff reboot dmesg ps"
     for a in $applets; do
-        [[ $a == busybox || -e $ROOT/bin/$a ]] || ln -s busybox "$ROOT/bin/$a"
+        [[ $a == busybox || -e $ROOT/bin/$a ]] || ln -sfn busybox "$ROOT/bin/$a"
     done
-    [[ -e $ROOT/bin/sh ]] || ln -s busybox "$ROOT/bin/sh"
+    [[ -e $ROOT/bin/sh ]] || ln -sfn busybox "$ROOT/bin/sh"
     cat >"$ROOT/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin

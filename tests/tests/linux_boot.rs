@@ -1,5 +1,6 @@
-//! End-to-end: Debian's stock Linux for the Malta board boots natively on
-//! the `malta` board to its `/init`, which prints `HV-LINUX-BOOT-OK`,
+//! End-to-end: Debian's stock Linux for the Malta board boots on the
+//! `malta` board, natively and unmodified under the monitor
+//! (`--mode full`), to its `/init`, which prints `HV-LINUX-BOOT-OK`,
 //! `/proc/cpuinfo` and `uname -a` and powers the board off.
 //!
 //! The kernel and the initramfs come from `tests/linux/fetch.sh`, cached
@@ -30,9 +31,19 @@ fn workspace() -> PathBuf {
         .to_owned()
 }
 
-/// Runs `fetch.sh`; the output directory, or `None` (after printing
-/// why) when the download is impossible.
+/// Runs `fetch.sh` once for the tests of this file (they run in
+/// parallel); the output directory, or `None` (after printing why) when
+/// the download is impossible.
 fn fetch() -> Option<PathBuf> {
+    static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(fetch_once).clone();
+    if dir.is_none() {
+        println!("SKIPPED: tests/linux/fetch.sh cannot download Debian's kernel (exit 77)");
+    }
+    dir
+}
+
+fn fetch_once() -> Option<PathBuf> {
     let root = workspace();
     let out = root.join("target/linux");
     let status = Command::new("bash")
@@ -42,10 +53,7 @@ fn fetch() -> Option<PathBuf> {
         .expect("bash runs");
     match status.code() {
         Some(0) => Some(out),
-        Some(77) => {
-            println!("SKIPPED: tests/linux/fetch.sh cannot download Debian's kernel (exit 77)");
-            None
-        }
+        Some(77) => None,
         other => panic!("tests/linux/fetch.sh failed: {other:?}"),
     }
 }
@@ -116,5 +124,72 @@ fn debian_malta_kernel_boots_to_init_and_powers_off() {
          power-off after {} instructions ({total:.1} s)",
         String::from_utf8_lossy(MARKER),
         m.instructions()
+    );
+}
+
+/// The console lines both runs must print.
+const NEEDLES: [&str; 8] = [
+    "Linux version 6.1.",
+    "CPU0 revision is: 00019300 (MIPS 24Kc)",
+    "Run /init as init process",
+    "HV-LINUX-BOOT-OK",
+    "system type\t\t: MIPS Malta",
+    "cpu model\t\t: MIPS 24Kc",
+    "mips GNU/Linux",
+    "reboot: Power down",
+];
+
+#[test]
+fn debian_malta_kernel_boots_unmodified_under_the_monitor() {
+    use hv_host::monitor::{Monitor, MonitorConfig, MonitorExit, VmConfig, VmId, VmStop};
+    let Some(dir) = fetch() else {
+        return;
+    };
+    let kernel = std::fs::read(dir.join("vmlinuz")).expect("vmlinuz");
+    let initrd = std::fs::read(dir.join("initrd.gz")).expect("initrd.gz");
+    let image = ElfImage::parse(&kernel).expect("vmlinuz is an ELF");
+    let vm = VmConfig {
+        ram_bytes: 256 << 20,
+        board: Board::Malta,
+        ..VmConfig::default()
+    };
+    let mut mon = Monitor::new(MonitorConfig::default(), &[vm]).expect("one Malta VM");
+    mon.boot_linux(
+        VmId(0),
+        &image,
+        &LinuxBoot {
+            kernel_name: "vmlinuz",
+            initrd: Some(&initrd),
+            cmdline: "console=ttyS0 rdinit=/init",
+        },
+    )
+    .expect("the kernel and initrd fit");
+    let started = Instant::now();
+    let mut console = Vec::new();
+    loop {
+        let exit = mon.run(SLICE);
+        console.extend(mon.take_console(VmId(0)));
+        let done = mon.stats(VmId(0)).map_or(0, |s| s.guest_instructions);
+        if exit == MonitorExit::AllStopped || done >= BUDGET {
+            break;
+        }
+    }
+    let console = String::from_utf8_lossy(&console);
+    assert_eq!(
+        mon.stop_reason(VmId(0)),
+        Some(&VmStop::PowerOff),
+        "the guest did not power off:\n{console}"
+    );
+    for needle in NEEDLES {
+        assert!(console.contains(needle), "no {needle:?} in:\n{console}");
+    }
+    let s = mon.stats(VmId(0)).expect("vm0");
+    assert!(s.stlb_refills > 0 && s.exits_total() > 0, "{s:?}");
+    println!(
+        "under the monitor: power-off after {} guest instructions, {} exits, {} virtual cycles ({:.1} s)",
+        s.guest_instructions,
+        s.exits_total(),
+        s.virtual_cycles(),
+        started.elapsed().as_secs_f64()
     );
 }
