@@ -184,7 +184,7 @@ impl VirtCp0 {
             (reg::CONFIG, 0) => c.config0,
             (reg::CONFIG, 1) => self.config1(),
             (reg::CONFIG, 2) => config::CONFIG2,
-            (reg::CONFIG, 3) => config::CONFIG3,
+            (reg::CONFIG, 3) => c.config3,
             (reg::LLADDR, 0) => c.lladdr,
             (reg::ERROREPC, 0) => c.error_epc,
             (31, 0) => c.desave,

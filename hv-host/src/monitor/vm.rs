@@ -165,6 +165,7 @@ impl Vm {
             // The CPU a Malta board has: a 24Kc with caches (Linux sizes
             // its cache lines from Config1).
             vm.cp0.regs.config1 = crate::machine::cp0::config::CONFIG1_24KC;
+            vm.cp0.regs.config3 = crate::machine::cp0::config::CONFIG3_24KC;
         }
         vm.board_accessed(now);
         vm
