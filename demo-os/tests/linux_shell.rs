@@ -54,7 +54,20 @@ fn fetch() -> Option<PathBuf> {
 
 #[test]
 fn busybox_shell_runs_piped_commands_and_powers_off() {
-    let Some(dir) = fetch() else {
+    shell(&[]);
+}
+
+#[test]
+fn busybox_shell_works_the_same_under_the_monitor() {
+    shell(&["--mode", "full"]);
+}
+
+/// Boots into the shell with `extra` flags, pipes the commands in, checks
+/// their answers and the clean power-off.
+fn shell(extra: &[&str]) {
+    static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let Some(dir) = DIR.get_or_init(fetch).clone() else {
+        println!("SKIPPED: tests/linux/fetch.sh cannot download Debian's kernel");
         return;
     };
     let kernel = dir.join("vmlinuz");
@@ -71,6 +84,7 @@ fn busybox_shell_runs_piped_commands_and_powers_off() {
         "--append",
         "console=ttyS0 rdinit=/bin/sh",
     ];
+    let args: Vec<&str> = args.iter().chain(extra).copied().collect();
     // About a minute on a loaded core; generous for two busy ones.
     let out = run_with_input(
         Path::new(RUNNER),

@@ -21,6 +21,7 @@
 //! slice; the run then ends with the summary line and status 130.
 
 use hv_host::machine::Machine;
+use hv_host::monitor::{Monitor, VmId};
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -146,6 +147,15 @@ impl ConsoleInput {
     /// Called between run slices: gives the guest what the rules in the
     /// module doc allow.
     pub fn feed(&mut self, machine: &mut Machine) {
+        self.feed_port(machine);
+    }
+
+    /// [`ConsoleInput::feed`] for VM `vm` under the monitor.
+    pub fn feed_vm(&mut self, mon: &mut Monitor, vm: VmId) {
+        self.feed_port(&mut VmPort(mon, vm));
+    }
+
+    fn feed_port(&mut self, machine: &mut impl Port) {
         if self.interactive() {
             // Idle guest and nothing typed: wait a little for a key
             // instead of spinning through idle slices.
@@ -177,5 +187,46 @@ impl ConsoleInput {
         }
         let n = machine.push_console_input(&self.pending[..line]);
         self.pending.drain(..n);
+    }
+}
+
+/// A guest console that takes input: the machine's, or a VM's.
+trait Port {
+    fn is_waiting(&self) -> bool;
+    fn console_input_len(&self) -> usize;
+    fn console_wants_input(&self) -> bool;
+    fn push_console_input(&mut self, bytes: &[u8]) -> usize;
+}
+
+impl Port for Machine {
+    fn is_waiting(&self) -> bool {
+        Machine::is_waiting(self)
+    }
+    fn console_input_len(&self) -> usize {
+        Machine::console_input_len(self)
+    }
+    fn console_wants_input(&self) -> bool {
+        Machine::console_wants_input(self)
+    }
+    fn push_console_input(&mut self, bytes: &[u8]) -> usize {
+        Machine::push_console_input(self, bytes)
+    }
+}
+
+/// A VM's console under the monitor.
+struct VmPort<'a>(&'a mut Monitor, VmId);
+
+impl Port for VmPort<'_> {
+    fn is_waiting(&self) -> bool {
+        self.0.vm_waiting(self.1)
+    }
+    fn console_input_len(&self) -> usize {
+        self.0.console_input_len(self.1)
+    }
+    fn console_wants_input(&self) -> bool {
+        self.0.console_wants_input(self.1)
+    }
+    fn push_console_input(&mut self, bytes: &[u8]) -> usize {
+        self.0.push_console_input(self.1, bytes)
     }
 }

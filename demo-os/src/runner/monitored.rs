@@ -216,9 +216,24 @@ pub fn run(
 
     let started = Instant::now();
     let mut mux = ConsoleMux::new(n);
+    // A Malta VM 0's console takes stdin, as natively.
+    let mut input = (cli.board == BoardKind::Malta).then(|| {
+        super::console::catch_interrupt();
+        super::console::ConsoleInput::from_stdin()
+    });
     let limited = run_to_end(&mut mon, cli.max_instructions, |mon| {
+        if let Some(input) = input.as_mut() {
+            input.feed_vm(mon, VmId(0));
+        }
+        if super::console::interrupted() {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "interrupted (Ctrl-C)",
+            ));
+        }
         drain(mon, &mut mux, &images, stdout, stderr)
     })?;
+    drop(input);
     mux.finish(stdout)?;
     stdout.flush()?;
     let elapsed = started.elapsed();

@@ -369,13 +369,27 @@ impl Monitor {
         n
     }
 
-    /// Whether VM `vm` reads its console (its receive interrupt is on)
-    /// and has read everything it was given.
+    /// Whether VM `vm` reads its console (its receive interrupt is on).
     pub fn console_wants_input(&self, vm: VmId) -> bool {
         self.vms.get(vm.0).is_some_and(|v| match v.malta.as_ref() {
-            Some(b) => b.wants_input() && b.input_len() == 0,
-            None => v.uart.wants_input() && v.uart.input_len() == 0,
+            Some(b) => b.wants_input(),
+            None => v.uart.wants_input(),
         })
+    }
+
+    /// Received console bytes VM `vm` has not read yet.
+    pub fn console_input_len(&self, vm: VmId) -> usize {
+        self.vms.get(vm.0).map_or(0, |v| match v.malta.as_ref() {
+            Some(b) => b.input_len(),
+            None => v.uart.input_len(),
+        })
+    }
+
+    /// Whether VM `vm` idles, waiting for an interrupt.
+    pub fn vm_waiting(&self, vm: VmId) -> bool {
+        self.vms
+            .get(vm.0)
+            .is_some_and(|v| v.state == VmState::Waiting)
     }
 
     /// Sets general-purpose register `reg` of VM `vm` (a boot argument in
