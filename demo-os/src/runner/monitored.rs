@@ -221,19 +221,20 @@ pub fn run(
         super::console::catch_interrupt();
         super::console::ConsoleInput::from_stdin()
     });
-    let limited = run_to_end(&mut mon, cli.max_instructions, |mon| {
+    let result = run_to_end(&mut mon, cli.max_instructions, |mon| {
         if let Some(input) = input.as_mut() {
             input.feed_vm(mon, VmId(0));
         }
+        drain(mon, &mut mux, &images, stdout, stderr)?;
         if super::console::interrupted() {
-            return Err(io::Error::new(
-                io::ErrorKind::Interrupted,
-                "interrupted (Ctrl-C)",
-            ));
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "Ctrl-C"));
         }
-        drain(mon, &mut mux, &images, stdout, stderr)
-    })?;
+        Ok(())
+    });
     drop(input);
+    // Ctrl-C ends the run like a stop: the summary, then status 130.
+    let interrupted = matches!(&result, Err(e) if e.kind() == io::ErrorKind::Interrupted);
+    let limited = if interrupted { None } else { result? };
     mux.finish(stdout)?;
     stdout.flush()?;
     let elapsed = started.elapsed();
@@ -248,9 +249,17 @@ pub fn run(
             if n > 1 { format!("vm{i} {d}") } else { d }
         })
         .collect();
-    let summary = session::summary(total_instructions(&mon), elapsed, &reasons.join("; "));
+    let reason = if interrupted {
+        "interrupted by Ctrl-C".to_string()
+    } else {
+        reasons.join("; ")
+    };
+    let summary = session::summary(total_instructions(&mon), elapsed, &reason);
     writeln!(stderr, "{summary}")?;
     stderr.flush()?;
+    if interrupted {
+        return Ok(super::cli::EXIT_INTERRUPTED);
+    }
     Ok(ends
         .iter()
         .map(VmEnd::exit_status)
