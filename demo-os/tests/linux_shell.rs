@@ -12,8 +12,7 @@
 //! test prints `SKIPPED: ...` and passes.
 
 use hv_tests::process::run_with_input;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
 const RUNNER: &str = env!("CARGO_BIN_EXE_demo-os");
@@ -25,32 +24,7 @@ const INPUT: &str = "mount -t proc proc /proc\n\
                      echo HV-SHELL-$((6*7))\n\
                      poweroff -f\n";
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("demo-os/ sits in the workspace")
-        .to_owned()
-}
-
-/// Runs `fetch.sh`; the output directory, or `None` (after printing why)
-/// when the download is impossible.
-fn fetch() -> Option<PathBuf> {
-    let root = workspace();
-    let out = root.join("target/linux");
-    let status = Command::new("bash")
-        .arg(root.join("tests/linux/fetch.sh"))
-        .arg(&out)
-        .status()
-        .expect("bash runs");
-    match status.code() {
-        Some(0) => Some(out),
-        Some(77) => {
-            println!("SKIPPED: tests/linux/fetch.sh cannot download Debian's kernel (exit 77)");
-            None
-        }
-        other => panic!("tests/linux/fetch.sh failed: {other:?}"),
-    }
-}
+use hv_tests::linux::fetch;
 
 #[test]
 fn busybox_shell_runs_piped_commands_and_powers_off() {
@@ -65,9 +39,7 @@ fn busybox_shell_works_the_same_under_the_monitor() {
 /// Boots into the shell with `extra` flags, pipes the commands in, checks
 /// their answers and the clean power-off.
 fn shell(extra: &[&str]) {
-    static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    let Some(dir) = DIR.get_or_init(fetch).clone() else {
-        println!("SKIPPED: tests/linux/fetch.sh cannot download Debian's kernel");
+    let Some(dir) = fetch() else {
         return;
     };
     let kernel = dir.join("vmlinuz");

@@ -5,6 +5,7 @@
 
 pub mod elf_writer;
 pub mod kernels;
+pub mod linux;
 pub mod process;
 pub mod programs;
 pub mod random_code;

@@ -12,8 +12,6 @@ use hv_host::machine::board::Board;
 use hv_host::machine::board::malta::LinuxBoot;
 use hv_host::machine::elf::ElfImage;
 use hv_host::machine::{Exit, Machine, MachineConfig};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 /// Far more than a boot to power-off takes (about 5 billion instructions).
@@ -24,39 +22,7 @@ const SLICE: u64 = 10_000_000;
 /// The line `/init` prints first.
 const MARKER: &[u8] = b"HV-LINUX-BOOT-OK";
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace")
-        .to_owned()
-}
-
-/// Runs `fetch.sh` once for the tests of this file (they run in
-/// parallel); the output directory, or `None` (after printing why) when
-/// the download is impossible.
-fn fetch() -> Option<PathBuf> {
-    static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    let dir = DIR.get_or_init(fetch_once).clone();
-    if dir.is_none() {
-        println!("SKIPPED: tests/linux/fetch.sh cannot download Debian's kernel (exit 77)");
-    }
-    dir
-}
-
-fn fetch_once() -> Option<PathBuf> {
-    let root = workspace();
-    let out = root.join("target/linux");
-    let status = Command::new("bash")
-        .arg(root.join("tests/linux/fetch.sh"))
-        .arg(&out)
-        .status()
-        .expect("bash runs");
-    match status.code() {
-        Some(0) => Some(out),
-        Some(77) => None,
-        other => panic!("tests/linux/fetch.sh failed: {other:?}"),
-    }
-}
+use hv_tests::linux::fetch;
 
 #[test]
 fn debian_malta_kernel_boots_to_init_and_powers_off() {

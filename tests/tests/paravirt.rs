@@ -13,17 +13,7 @@ use hv_tests::kernels::run_native_with;
 
 const RAM: u32 = 64 << 20;
 
-/// The lines that do not depend on timing, sorted (the concurrent
-/// programs interleave differently when time runs differently).
-fn timing_free_lines(out: &[u8]) -> Vec<String> {
-    let mut lines: Vec<String> = String::from_utf8_lossy(out)
-        .lines()
-        .filter(|l| !l.starts_with("stat "))
-        .map(str::to_owned)
-        .collect();
-    lines.sort();
-    lines
-}
+use hv_tests::linux::timing_free_lines;
 
 /// What one monitored run gave.
 struct Run {

@@ -40,17 +40,7 @@ fn every_test_kernel_behaves_as_natively() {
     assert!(checked >= 10);
 }
 
-/// The lines that do not depend on timing, sorted (the concurrent
-/// programs interleave differently when time runs differently).
-fn timing_free_lines(out: &[u8]) -> Vec<String> {
-    let mut lines: Vec<String> = String::from_utf8_lossy(out)
-        .lines()
-        .filter(|l| !l.starts_with("stat "))
-        .map(str::to_owned)
-        .collect();
-    lines.sort();
-    lines
-}
+use hv_tests::linux::timing_free_lines;
 
 fn demo(image: &[u8]) {
     let (native_out, native_code) = run_native(image, 64 << 20, 200_000_000);

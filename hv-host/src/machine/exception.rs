@@ -114,6 +114,27 @@ pub struct Trap {
     pub insn: Option<Instruction>,
 }
 
+/// The address exception `code` vectors to, given Status (before the
+/// exception set EXL), Cause (for IV), EBase, and whether it is a TLB
+/// refill: the refill vector (+0x000) only with EXL clear, the special
+/// interrupt vector (+0x200) with Cause.IV, +0x180 otherwise; from the
+/// boot vectors at 0xbfc0_0200 while Status.BEV is set.
+pub fn vector(status: u32, cause: u32, ebase: u32, code: ExcCode, refill: bool) -> u32 {
+    let offset = if refill && status & status::EXL == 0 {
+        0
+    } else if code == ExcCode::Int && cause & cause::IV != 0 {
+        0x200
+    } else {
+        0x180
+    };
+    let base = if status & status::BEV != 0 {
+        0xbfc0_0200
+    } else {
+        ebase & 0xffff_f000
+    };
+    base.wrapping_add(offset)
+}
+
 impl Machine {
     /// Raises exception `code` for the instruction at `cur_pc` (see the
     /// module doc), `refill` selecting the TLB refill vector.
@@ -166,20 +187,8 @@ impl Machine {
         self.cp0.cause = (self.cp0.cause & !(cause::EXC_CODE | (3 << cause::CE_SHIFT)))
             | ((code as u32) << 2)
             | (u32::from(ce & 3) << cause::CE_SHIFT);
-        let offset = if refill && !exl_was_set {
-            0
-        } else if code == ExcCode::Int && self.cp0.cause & cause::IV != 0 {
-            0x200
-        } else {
-            0x180
-        };
-        let base = if st & status::BEV != 0 {
-            0xbfc0_0200
-        } else {
-            self.cp0.ebase & 0xffff_f000
-        };
         self.cp0.status = st | status::EXL;
-        self.pc = base.wrapping_add(offset);
+        self.pc = vector(st, self.cp0.cause, self.cp0.ebase, code, refill);
         self.next_pc = self.pc.wrapping_add(4);
         self.delay_slot = false;
         self.mode_changed();

@@ -36,6 +36,19 @@ pub struct TlbEntry {
 }
 
 impl TlbEntry {
+    /// The entry `tlbwi`/`tlbwr` write from PageMask, EntryHi and
+    /// EntryLo0/1: VPN2 bits under the mask cleared, G the AND of the two
+    /// EntryLo G bits.
+    pub fn from_registers(page_mask: u32, entry_hi: u32, lo0: u32, lo1: u32) -> Self {
+        TlbEntry {
+            page_mask,
+            entry_hi: entry_hi & (!page_mask & 0xffff_e000 | 0xff),
+            lo0: lo0 & !lo::G,
+            lo1: lo1 & !lo::G,
+            global: lo0 & lo1 & lo::G != 0,
+        }
+    }
+
     /// Mask of the virtual address bits that select the entry (VPN2 under
     /// the page mask).
     #[inline]

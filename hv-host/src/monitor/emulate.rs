@@ -137,13 +137,8 @@ impl Monitor {
                 };
                 let index = vm.tlb.wrap(raw);
                 let c = &vm.cp0.regs;
-                let entry = TlbEntry {
-                    page_mask: c.page_mask,
-                    entry_hi: c.entry_hi & (!c.page_mask & 0xffff_e000 | cp0::ASID_MASK),
-                    lo0: c.entry_lo0 & !lo::G,
-                    lo1: c.entry_lo1 & !lo::G,
-                    global: c.entry_lo0 & c.entry_lo1 & lo::G != 0,
-                };
+                let entry =
+                    TlbEntry::from_registers(c.page_mask, c.entry_hi, c.entry_lo0, c.entry_lo1);
                 vm.tlb.write(index, entry);
                 self.guest_tlb_written(index);
                 self.prefill(index);

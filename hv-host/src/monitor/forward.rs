@@ -128,21 +128,9 @@ impl Monitor {
                 c.entry_hi = (va & 0xffff_e000) | (c.entry_hi & 0xff);
             }
         }
-        let offset = if r.refill && !exl {
-            0
-        } else if r.code == ExcCode::Int && c.cause & cause::IV != 0 {
-            0x200
-        } else {
-            0x180
-        };
-        let base = if st & status::BEV != 0 {
-            0xbfc0_0200
-        } else {
-            c.ebase & 0xffff_f000
-        };
+        let to = crate::machine::exception::vector(st, c.cause, c.ebase, r.code, r.refill);
         c.status = st | status::EXL;
-        self.machine
-            .jump_to(GuestVirtAddr::new(base.wrapping_add(offset)));
+        self.machine.jump_to(GuestVirtAddr::new(to));
         self.apply_mode();
     }
 }

@@ -268,13 +268,7 @@ impl Monitor {
             let (lo0, lo1) = (install.entry_lo0(), install.entry_lo1());
             vm.tlb.write(
                 index,
-                TlbEntry {
-                    page_mask: pm,
-                    entry_hi: install.entry_hi() & (!pm & 0xffff_e000 | cp0::ASID_MASK),
-                    lo0: lo0 & !lo::G,
-                    lo1: lo1 & !lo::G,
-                    global: lo0 & lo1 & lo::G != 0,
-                },
+                TlbEntry::from_registers(pm, install.entry_hi(), lo0, lo1),
             );
             self.guest_tlb_written(index);
             self.charge(cost::TLB_INSTALL);

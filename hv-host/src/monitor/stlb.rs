@@ -532,13 +532,7 @@ impl Monitor {
         c.entry_hi = (va & 0xffff_e000) | (c.entry_hi & 0xff);
         c.entry_lo0 = lo0 & cp0::ENTRYLO_WRITABLE;
         c.entry_lo1 = lo1 & cp0::ENTRYLO_WRITABLE;
-        let entry = TlbEntry {
-            page_mask: c.page_mask,
-            entry_hi: c.entry_hi & (!c.page_mask & 0xffff_e000 | cp0::ASID_MASK),
-            lo0: c.entry_lo0 & !lo::G,
-            lo1: c.entry_lo1 & !lo::G,
-            global: c.entry_lo0 & c.entry_lo1 & lo::G != 0,
-        };
+        let entry = TlbEntry::from_registers(c.page_mask, c.entry_hi, c.entry_lo0, c.entry_lo1);
         let index = vm.tlb.wrap(vm.cp0.random(now));
         vm.tlb.write(index, entry);
         vm.stats.walked_refills += 1;

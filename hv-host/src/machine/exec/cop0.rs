@@ -179,13 +179,7 @@ impl Machine {
 
     fn tlb_write(&mut self, index: u32) {
         let c = &self.cp0;
-        let entry = TlbEntry {
-            page_mask: c.page_mask,
-            entry_hi: c.entry_hi & (!c.page_mask & 0xffff_e000 | cp0::ASID_MASK),
-            lo0: c.entry_lo0 & !lo::G,
-            lo1: c.entry_lo1 & !lo::G,
-            global: c.entry_lo0 & c.entry_lo1 & lo::G != 0,
-        };
+        let entry = TlbEntry::from_registers(c.page_mask, c.entry_hi, c.entry_lo0, c.entry_lo1);
         let old = self.tlb.write(index as usize, entry);
         if old.any_valid() {
             let (start, len) = old.virtual_range();
