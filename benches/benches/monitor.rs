@@ -19,9 +19,10 @@
 //!   per machine switch (including the slice of guest work and the kseg0
 //!   refill after the TLB flush). `machine_switch/one_vm` is one VM with
 //!   the same slices and no switches: the difference is the switch.
-//! - `demo_os/{native,full}`: the demo OS from boot to shutdown on the
-//!   bare machine and under the monitor (`--mode full`); thrpt in Melem/s
-//!   is guest MIPS.
+//! - `demo_os/{native,full,para}`: the demo OS from boot to shutdown on
+//!   the bare machine and under the monitor: the unmodified image natively
+//!   and with `--mode full`, the PV image with `--mode para` (hypercalls
+//!   offered); thrpt in Melem/s is guest MIPS.
 //!
 //! Before each group a line on stdout gives the deterministic figures:
 //! virtual cycles (clock ticks) per unit, exits, the software TLB's share.
@@ -289,7 +290,7 @@ fn machine_switch(c: &mut Criterion) {
     g.finish();
 }
 
-// ----- 4. the demo OS, native and full -----
+// ----- 4. the demo OS: native, full, para -----
 
 fn demo_native(image: &ElfImage) -> Machine {
     let mut m = Machine::new(MachineConfig::default()).expect("default machine");
@@ -298,8 +299,14 @@ fn demo_native(image: &ElfImage) -> Machine {
     m
 }
 
-fn demo_full(image: &ElfImage) -> Monitor {
-    let mut m = Monitor::new(MonitorConfig::default(), &[VmConfig::default()]).expect("one VM");
+/// The demo OS under the monitor: `--mode full`, or with `hypercalls`
+/// `--mode para`.
+fn demo_monitored(image: &ElfImage, hypercalls: bool) -> Monitor {
+    let config = MonitorConfig {
+        hypercalls,
+        ..MonitorConfig::default()
+    };
+    let mut m = Monitor::new(config, &[VmConfig::default()]).expect("one VM");
     m.load(VmId(0), image).expect("the demo image fits");
     loop {
         match m.run(u64::MAX) {
@@ -314,13 +321,18 @@ fn demo_full(image: &ElfImage) -> Monitor {
 
 fn demo_os(c: &mut Criterion) {
     let image = ElfImage::parse(demo_os::UNMODIFIED_IMAGE).expect("valid demo image");
+    let pv_image = ElfImage::parse(demo_os::PV_IMAGE).expect("valid demo image");
     let t = Instant::now();
     let n = demo_native(&image);
     let native_wall = t.elapsed();
     let t = Instant::now();
-    let f = demo_full(&image);
+    let f = demo_monitored(&image, false);
     let full_wall = t.elapsed();
+    let t = Instant::now();
+    let p = demo_monitored(&pv_image, true);
+    let para_wall = t.elapsed();
     let s = f.stats(VmId(0)).expect("VM 0");
+    let ps = p.stats(VmId(0)).expect("VM 0");
     println!(
         "demo_os: native {} instructions, {} virtual cycles (machine ticks, {} idle); full {} \
          guest instructions, {} virtual cycles (monitor ticks, {} idle, {} monitor cycles), \
@@ -342,13 +354,39 @@ fn demo_os(c: &mut Criterion) {
         s.refills_forwarded,
         s.stlb_hit_percent().unwrap_or(0.0),
     );
+    println!(
+        "demo_os: para (PV image) {} guest instructions, {} virtual cycles (monitor ticks, {} \
+         idle, {} monitor cycles), {:.3}x native, {:.3}x full; {} exits ({} privileged, {} \
+         hypercalls, {} forwarded, {} software TLB refills, {} walked refills, {} refills \
+         forwarded, {} write-tracking faults, {} frames vouched zero); one cold run: \
+         {para_wall:.2?}",
+        ps.guest_instructions,
+        p.ticks(),
+        ps.idle_ticks,
+        ps.monitor_cycles,
+        p.ticks() as f64 / n.ticks() as f64,
+        p.ticks() as f64 / f.ticks() as f64,
+        ps.exits_total(),
+        ps.exit_count(ExitReason::CopUnusable),
+        ps.exit_count(ExitReason::Hypercall),
+        ps.forwarded,
+        ps.stlb_refills,
+        ps.walked_refills,
+        ps.refills_forwarded,
+        ps.dirty_tracking_faults,
+        ps.frames_vouched,
+    );
 
     let mut g = c.benchmark_group("demo_os");
     g.sample_size(10);
     g.throughput(Throughput::Elements(n.instructions()));
     g.bench_function("native", |b| b.iter(|| demo_native(&image).instructions()));
     g.throughput(Throughput::Elements(s.guest_instructions));
-    g.bench_function("full", |b| b.iter(|| demo_full(&image).ticks()));
+    g.bench_function("full", |b| b.iter(|| demo_monitored(&image, false).ticks()));
+    g.throughput(Throughput::Elements(ps.guest_instructions));
+    g.bench_function("para", |b| {
+        b.iter(|| demo_monitored(&pv_image, true).ticks())
+    });
     g.finish();
 }
 

@@ -18,7 +18,16 @@
 //!   benchmark never measures a guest gone astray.
 //!
 //! [`spin_kernel`] just counts in kernel mode forever.
+//!
+//! The paravirtualization kernels ([`hypercall_kernel`],
+//! [`tlb_batch_kernel`], [`tlb_trapped_kernel`], [`page_zeroed_kernel`],
+//! [`zero_frames_kernel`]) run in kernel mode straight from boot, out of
+//! kseg0, and make `HYPCALL`s (`hv_abi::HYPCALL`, `docs/ABI.md`); they are
+//! meant for a monitor with `MonitorConfig { hypercalls: true, .. }`.
+//! Each checks every hypercall's status (and value) and stops the machine
+//! with UHI exit [`PV_FAILED`] if one is not what it expects.
 
+use hv_abi::{HYPCALL, Hypercall, TlbEntryRecord, TlbSlot};
 use hv_host::machine::asm::*;
 use hv_host::machine::cp0::{reg, status};
 use hv_host::machine::elf::ElfImage;
@@ -46,6 +55,20 @@ pub const RAM_BYTES: u32 = 16 << 20;
 pub const MAX_PAIRS: u32 = 256;
 /// UHI exit code base of the general handler's stop path.
 pub const UNEXPECTED: i32 = 0x100;
+
+/// UHI exit code of a paravirtualization kernel whose hypercall failed.
+pub const PV_FAILED: i32 = 0x200;
+/// Where the TLB kernels keep their [`TlbEntryRecord`] array (kseg0).
+pub const RECORDS: u32 = 0x8000_8000;
+/// RAM of the "page already zeroed" kernels (per VM, and natively).
+pub const ZERO_RAM_BYTES: u32 = 64 << 20;
+/// The first frame (guest-physical) the "page already zeroed" kernels ask
+/// about or zero; they walk from here to the end of [`ZERO_RAM_BYTES`].
+pub const ZERO_FIRST: u32 = 0x0010_0000;
+/// Frames per `PageZeroed` call (`hv_abi::PAGE_ZEROED_MAX`).
+pub const ZERO_BATCH: u32 = hv_abi::PAGE_ZEROED_MAX;
+/// Frames [`zero_frames_kernel`] zeroes before it exits.
+pub const ZERO_FRAMES: u32 = (ZERO_RAM_BYTES - ZERO_FIRST) / 4096;
 
 /// Appends a UHI `exit(a0)`.
 fn exit_a0(a: &mut Asm) {
@@ -219,13 +242,166 @@ pub fn spin_kernel() -> ElfImage {
         .expect("the benchmark image is valid")
 }
 
+/// Packs kernel-mode `code` at [`KERNEL`] (and `data` at kseg0 `at`).
+fn flat_image(code: Asm, data: Option<(u32, Vec<u8>)>) -> ElfImage {
+    let mut b = ElfBuilder::new(KERNEL).code(KERNEL, &words(code));
+    if let Some((at, bytes)) = data {
+        b = b.data(at, bytes);
+    }
+    ElfImage::parse(&b.build()).expect("the benchmark image is valid")
+}
+
+/// Appends the failure path: UHI exit with [`PV_FAILED`].
+fn fail_path(a: &mut Asm) {
+    a.li(A0, PV_FAILED as u32);
+    exit_a0(a);
+}
+
+/// A kernel that loops on `Discover(Version)` forever: `HYPCALL` with
+/// v0 = 1, a0 = 0, then a branch back on success whose delay slot reloads
+/// v0 (3 guest instructions per call, the hypercall included).
+pub fn hypercall_kernel() -> ElfImage {
+    let mut a = Asm::new(KERNEL);
+    let fail = a.new_label();
+    a.li(A0, hv_abi::DiscoverLeaf::Version as u32);
+    a.li(V0, Hypercall::Discover.number());
+    let top = a.here();
+    a.emit(HYPCALL);
+    a.beq(V0, ZERO, top);
+    a.emit(addiu(V0, ZERO, Hypercall::Discover.number() as i16)); // delay slot
+    a.bind(fail);
+    fail_path(&mut a);
+    flat_image(a, None)
+}
+
+/// The `n` TLB records of the TLB kernels: data page pair `i` (4 KiB
+/// pages, ASID 0, frames inside [`RAM_BYTES`]) at TLB index `i`.
+pub fn tlb_records(n: u32) -> Vec<TlbEntryRecord> {
+    assert!(n <= hv_host::machine::tlb::TLB_ENTRIES as u32);
+    (0..n)
+        .map(|i| {
+            let (lo0, lo1) = data_pair(i);
+            TlbEntryRecord::new(DATA_VA + i * 0x2000, lo0, lo1, 0, TlbSlot::Index(i))
+        })
+        .collect()
+}
+
+fn records_data(n: u32) -> Option<(u32, Vec<u8>)> {
+    let bytes = tlb_records(n).iter().flat_map(|r| r.to_wire()).collect();
+    Some((RECORDS, bytes))
+}
+
+/// A kernel that installs the `n` entries of [`tlb_records`] with one
+/// `TlbInstallBatch` hypercall, forever (6 guest instructions per batch:
+/// v0, the call, the checks of v0 and of v1 = `n`).
+pub fn tlb_batch_kernel(n: u32) -> ElfImage {
+    let mut a = Asm::new(KERNEL);
+    let fail = a.new_label();
+    a.li(A0, RECORDS);
+    a.li(A1, n);
+    let top = a.here();
+    a.li(V0, Hypercall::TlbInstallBatch.number());
+    a.emit(HYPCALL);
+    a.bne(V0, ZERO, fail);
+    a.nop();
+    a.beq(V1, A1, top);
+    a.nop();
+    a.bind(fail);
+    fail_path(&mut a);
+    flat_image(a, records_data(n))
+}
+
+/// A kernel that installs the same `n` entries as [`tlb_batch_kernel`]
+/// the classic way, forever: for each record it loads the five words,
+/// writes EntryHi, EntryLo0, EntryLo1, PageMask and Index with `mtc0`
+/// and executes `ehb`, `tlbwi` (15 guest instructions per entry, 6 of
+/// them privileged).
+pub fn tlb_trapped_kernel(n: u32) -> ElfImage {
+    assert!(n >= 1);
+    let mut a = Asm::new(KERNEL);
+    let top = a.here();
+    a.li(T0, RECORDS);
+    a.li(T6, RECORDS + n * TlbEntryRecord::SIZE as u32);
+    let each = a.here();
+    for (i, r) in [T1, T2, T3, T4, T5].into_iter().enumerate() {
+        a.emit(lw(r, 4 * i as i16, T0));
+    }
+    a.emit(mtc0(T1, reg::ENTRYHI, 0));
+    a.emit(mtc0(T2, reg::ENTRYLO0, 0));
+    a.emit(mtc0(T3, reg::ENTRYLO1, 0));
+    a.emit(mtc0(T4, reg::PAGEMASK, 0));
+    a.emit(mtc0(T5, reg::INDEX, 0));
+    a.emit(ehb());
+    a.emit(tlbwi());
+    a.emit(addiu(T0, T0, TlbEntryRecord::SIZE as i16));
+    a.bne(T0, T6, each);
+    a.nop();
+    a.b(top);
+    a.nop();
+    flat_image(a, records_data(n))
+}
+
+/// A kernel that asks `PageZeroed` about [`ZERO_BATCH`] frames at a time
+/// from [`ZERO_FIRST`] to the end of [`ZERO_RAM_BYTES`] and around again,
+/// forever, and (every frame vouched for) zeroes none of them: 9 guest
+/// instructions per call.
+pub fn page_zeroed_kernel() -> ElfImage {
+    let mut a = Asm::new(KERNEL);
+    let fail = a.new_label();
+    let all = if ZERO_BATCH == 32 {
+        u32::MAX
+    } else {
+        (1 << ZERO_BATCH) - 1
+    };
+    a.li(T1, all);
+    a.li(T2, ZERO_BATCH * 4096);
+    a.li(T8, ZERO_RAM_BYTES);
+    a.li(A1, ZERO_BATCH);
+    let wrap = a.here();
+    a.li(A0, ZERO_FIRST);
+    let top = a.here();
+    a.li(V0, Hypercall::PageZeroed.number());
+    a.emit(HYPCALL);
+    a.bne(V0, ZERO, fail);
+    a.nop();
+    a.bne(V1, T1, fail);
+    a.nop();
+    a.emit(addu(A0, A0, T2));
+    a.bne(A0, T8, top);
+    a.nop();
+    a.b(wrap);
+    a.nop();
+    a.bind(fail);
+    fail_path(&mut a);
+    flat_image(a, None)
+}
+
+/// A kernel that zeroes the [`ZERO_FRAMES`] frames from [`ZERO_FIRST`]
+/// through kseg0, 1024 word stores per frame (8 `sw`, `addiu` and `bne` per
+/// 32-byte step: 1280 guest instructions per frame), then exits with 0.
+pub fn zero_frames_kernel() -> ElfImage {
+    let mut a = Asm::new(KERNEL);
+    a.li(T0, 0x8000_0000 | ZERO_FIRST);
+    a.li(T8, 0x8000_0000 | ZERO_RAM_BYTES);
+    let each = a.here();
+    a.emit(addiu(T0, T0, 32));
+    for i in 0..7 {
+        a.emit(sw(ZERO, 4 * i - 32, T0));
+    }
+    a.bne(T0, T8, each);
+    a.emit(sw(ZERO, -4, T0)); // delay slot
+    a.li(A0, 0);
+    exit_a0(&mut a);
+    flat_image(a, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use hv_host::machine::exception::ExcCode;
     use hv_host::machine::{Exit, Machine, MachineConfig};
-    use hv_host::monitor::stats::ExitReason;
-    use hv_host::monitor::{Monitor, MonitorConfig, MonitorExit, VmConfig, VmId};
+    use hv_host::monitor::stats::{ExitReason, VmStats};
+    use hv_host::monitor::{Monitor, MonitorConfig, MonitorExit, VmConfig, VmId, VmStop};
 
     fn native(image: &ElfImage) -> Machine {
         let mut m = Machine::new(MachineConfig {
@@ -294,5 +470,100 @@ mod tests {
         let mut v = full(&spin_kernel(), 32);
         assert_eq!(v.run(100_000), MonitorExit::BudgetExhausted);
         assert_eq!(v.stop_reason(VmId(0)), None);
+    }
+
+    fn para(image: &ElfImage, ram_bytes: u32) -> Monitor {
+        let config = MonitorConfig {
+            hypercalls: true,
+            ..MonitorConfig::default()
+        };
+        let vm = VmConfig {
+            ram_bytes,
+            ..VmConfig::default()
+        };
+        let mut m = Monitor::new(config, &[vm]).unwrap();
+        m.load(VmId(0), image).unwrap();
+        m
+    }
+
+    fn runs_on(m: &mut Monitor, ticks: u64) -> VmStats {
+        assert_eq!(m.run(ticks), MonitorExit::BudgetExhausted);
+        assert_eq!(m.stop_reason(VmId(0)), None);
+        m.stats(VmId(0)).unwrap()
+    }
+
+    #[test]
+    fn hypercall_loop_calls_discover() {
+        let mut m = para(&hypercall_kernel(), RAM_BYTES);
+        let s = runs_on(&mut m, 1_000_000);
+        let n = s.hypercalls[Hypercall::Discover.number() as usize];
+        assert!(n > 500, "{s:?}");
+        assert_eq!(s.exit_count(ExitReason::Hypercall), n);
+        // Without hypercalls HYPCALL is a reserved instruction: the kernel
+        // has no handler for it and goes astray.
+        let mut f = full(&hypercall_kernel(), 32);
+        f.run(1_000_000);
+        let s = f.stats(VmId(0)).unwrap();
+        assert_eq!(s.hypercalls.iter().sum::<u64>(), 0);
+    }
+
+    #[test]
+    fn tlb_batch_and_trapped_install_the_same_entries() {
+        for n in [8, 32] {
+            let mut b = para(&tlb_batch_kernel(n), RAM_BYTES);
+            let s = runs_on(&mut b, 1_000_000);
+            let calls = s.hypercalls[Hypercall::TlbInstallBatch.number() as usize];
+            assert!(calls > 100, "{s:?}");
+            assert_eq!(s.exit_count(ExitReason::CopUnusable), 0, "{s:?}");
+
+            let mut t = para(&tlb_trapped_kernel(n), RAM_BYTES);
+            let s = runs_on(&mut t, 1_000_000);
+            let tlbwi = s.privileged[5];
+            assert!(tlbwi > 100, "{s:?}");
+            let mtc0 = s.privileged[1];
+            assert!(
+                (5 * tlbwi..5 * tlbwi + 5).contains(&mtc0),
+                "5 mtc0 per tlbwi: {s:?}"
+            );
+            assert_eq!(s.hypercalls.iter().sum::<u64>(), 0);
+            let (bt, tt) = (&b.vm(VmId(0)).unwrap().tlb, &t.vm(VmId(0)).unwrap().tlb);
+            for (i, r) in tlb_records(n).iter().enumerate() {
+                assert_eq!(bt.entry(i), tt.entry(i), "entry {i}");
+                assert_eq!(
+                    tt.entry(i).entry_hi,
+                    r.to_wire()[..4]
+                        .iter()
+                        .rev()
+                        .fold(0, |v, b| v << 8 | u32::from(*b))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn page_zeroed_loop_gets_every_frame_vouched_for() {
+        let mut m = para(&page_zeroed_kernel(), ZERO_RAM_BYTES);
+        let s = runs_on(&mut m, 2_000_000);
+        let calls = s.hypercalls[Hypercall::PageZeroed.number() as usize];
+        assert!(calls > 1000, "{s:?}");
+        assert_eq!(s.frames_vouched, calls * u64::from(ZERO_BATCH));
+    }
+
+    #[test]
+    fn zero_frames_kernel_zeroes_every_frame_and_exits() {
+        let mut n = Machine::new(MachineConfig {
+            ram_bytes: ZERO_RAM_BYTES,
+        })
+        .unwrap();
+        n.load_elf(&zero_frames_kernel()).unwrap();
+        assert_eq!(n.run(u64::MAX), Exit::Shutdown { code: 0 });
+        let per_frame = n.instructions() as f64 / f64::from(ZERO_FRAMES);
+        assert!((1280.0..1281.0).contains(&per_frame), "{per_frame}");
+
+        let mut m = para(&zero_frames_kernel(), ZERO_RAM_BYTES);
+        assert_eq!(m.run(u64::MAX), MonitorExit::AllStopped);
+        assert_eq!(m.stop_reason(VmId(0)), Some(&VmStop::Exited(0)));
+        let s = m.stats(VmId(0)).unwrap();
+        assert!(s.frames_zeroed >= u64::from(ZERO_FRAMES), "{s:?}");
     }
 }
