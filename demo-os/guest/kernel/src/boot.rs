@@ -264,6 +264,10 @@ extern "C" fn kmain(a0: u32, a1: u32, a2: u32) -> ! {
     }
 
     timer::start();
+    #[cfg(feature = "pv")]
+    if kernel.pv.is_some_and(|pv| pv.offers(Call::IdleYield)) {
+        kernel.sched.go_tickless();
+    }
     let first = kernel.sched.schedule(&mut kernel.procs, &mut kernel.stats);
     if !kernel.procs.any_live() {
         kernel.finish();
