@@ -47,7 +47,7 @@ const MAX_RAM: u32 = 256 << 20;
 // off, ERL cleared (with ERL set, kuseg would be unmapped), BEV kept
 // until the vectors are in place. Then .bss is cleared, the boot stack set
 // up, and `kmain(a0, a1, a2)` called with the loader's a0..a2 untouched.
-global_asm!(
+global_asm!(concat!(
     r#"
     .section .text._start, "ax"
     .globl _start
@@ -75,14 +75,16 @@ _start:
     nop
     .size _start, . - _start
 
-    .section .bss.boot_stack, "aw", @nobits
+    .section "#,
+    stack_section!(),
+    r#".boot_stack, "aw", @nobits
     .balign 16
     .space 16384
     .globl boot_stack_top
 boot_stack_top:
     .set pop
 "#
-);
+));
 
 unsafe extern "C" {
     /// The end of the kernel image (page-aligned, from `kernel.ld`).
@@ -264,6 +266,10 @@ extern "C" fn kmain(a0: u32, a1: u32, a2: u32) -> ! {
     }
 
     timer::start();
+    #[cfg(feature = "pv")]
+    if kernel.pv.is_some_and(|pv| pv.offers(Call::IdleYield)) {
+        kernel.sched.go_tickless();
+    }
     let first = kernel.sched.schedule(&mut kernel.procs, &mut kernel.stats);
     if !kernel.procs.any_live() {
         kernel.finish();

@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | frame zeroing | zero every frame | skip frames the monitor vouches are zero (`PageZeroed`) |
 //! | TLB fills | refill handler, `tlbwi`/`tlbwr` one pair per fault | a cluster of pairs per fault and the whole image at start (`TlbInstallBatch`) |
-//! | idle | `wait` | `IdleYield` until the next timer deadline |
+//! | idle | `wait` in the idle context, woken by every timer tick | tickless: in the trap handler, `IdleYield` until the earliest sleeper's wake-up; no tick while one process runs alone (see `sched`) |
 //! | console | UART | `ConsoleWrite` |
 //! | shutdown | UHI `exit` | `Shutdown` |
 //! | TLB refills | the refill handler (`mfc0`, `mtc0`, `tlbwr`, `eret` trap) | the monitor walks `PGD_CURRENT`'s tables (`RefillWalkSet`) |
@@ -318,6 +318,13 @@ mod imp {
         shared(offset::COUNT)
     }
 
+    /// Cause as of the guest's last resume, from the shared page.
+    #[inline(always)]
+    #[must_use]
+    pub fn shared_cause() -> Option<u32> {
+        shared(offset::CAUSE)
+    }
+
     /// EntryHi, from the shared page (exact: only exits change it).
     #[inline(always)]
     #[must_use]
@@ -341,14 +348,17 @@ mod imp {
                 .is_ok_and(|n| n == bytes.len())
     }
 
-    /// Gives up the CPU until an interrupt is pending or Count reaches
-    /// `deadline`.
+    /// Gives up the CPU until an interrupt is pending (even with
+    /// interrupts off) or Count reaches `deadline`.
     pub fn idle_yield(deadline: u32) {
-        // An error leaves nothing to undo: the idle loop simply calls again.
+        // An error leaves nothing to undo: the caller checks Count and
+        // simply calls again.
         let _ = Hv::native().idle_yield(deadline);
     }
 
-    /// Tells whether the idle loop should use [`idle_yield`].
+    /// Tells whether the idle context should use [`idle_yield`] (not when
+    /// the scheduler is tickless: it then yields in the trap handler and
+    /// the idle context only runs without a live process).
     #[must_use]
     pub fn idle_yield_offered() -> bool {
         offered(Call::IdleYield)

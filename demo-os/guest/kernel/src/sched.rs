@@ -8,15 +8,35 @@
 //! refill handler's page directory and the ASID.
 //!
 //! The idle context runs in kernel mode with interrupts enabled on its
-//! own stack, waiting for the next interrupt: `wait` in the unmodified
-//! path, the monitor's "idle yield" until the next timer deadline in the
-//! paravirtualized one. It keeps no state, so it starts afresh each time.
+//! own stack, waiting for the next interrupt with `wait`. It keeps no
+//! state, so it starts afresh each time.
+//!
+//! # Tickless idle (paravirtualized)
+//!
+//! When the monitor offers `IdleYield` the scheduler is tickless (see
+//! `timer`): at every trap it counts the ticks that passed
+//! ([`Scheduler::catch_up`]), and before resuming a context it sets the
+//! timer for the next tick that matters ([`Scheduler::schedule`]): the
+//! next time slice if more than one process is runnable, otherwise the
+//! earliest sleeper's wake-up. With nothing runnable it does not resume
+//! the idle context: still in the trap handler, with interrupts off and
+//! the run queue just found empty, it yields to the monitor until that
+//! wake-up (the call returns when the timer interrupt is pending even
+//! with interrupts off, so no wake-up is lost), counts the ticks and
+//! chooses again. An idle VM so costs one yield per wake-up, not an
+//! interrupt, a trap and a yield per tick.
 
 use crate::cp0;
 use crate::process::{ProcessTable, State};
 use crate::stats::Stats;
 use crate::trap::{CURRENT_FRAME, PGD_CURRENT, TrapFrame, reg};
 use crate::{pv, timer, tlb};
+
+/// Tickless: the most ticks ahead the timer is set when nothing needs it
+/// (one runnable process, no sleeper): 2 * 10^9 Count ticks, below the
+/// 2^31 that wrap-around comparisons allow.
+#[cfg(feature = "pv")]
+const TICKS_FAR: u32 = 40_000;
 
 /// The Status of the idle context: kernel mode, interrupts on, the timer
 /// unmasked.
@@ -43,6 +63,10 @@ pub struct Scheduler {
     idle_frame: TrapFrame,
     /// Count when the idle context was entered.
     idle_since: u32,
+    /// Whether the scheduler is tickless (paravirtualized, with
+    /// `IdleYield`).
+    #[cfg(feature = "pv")]
+    tickless: bool,
 }
 
 impl Scheduler {
@@ -62,6 +86,8 @@ impl Scheduler {
             badvaddr: 0,
         },
         idle_since: 0,
+        #[cfg(feature = "pv")]
+        tickless: false,
     };
 
     /// The slot of the running process (`None` while idle).
@@ -74,6 +100,114 @@ impl Scheduler {
     #[must_use]
     pub const fn ticks(&self) -> u32 {
         self.ticks
+    }
+
+    /// Makes the scheduler tickless (boot, right after `timer::start`,
+    /// when the monitor offers `IdleYield`).
+    #[cfg(feature = "pv")]
+    pub fn go_tickless(&mut self) {
+        timer::go_tickless();
+        self.tickless = true;
+    }
+
+    /// Tells whether the scheduler is tickless.
+    #[cfg(feature = "pv")]
+    #[must_use]
+    pub const fn tickless(&self) -> bool {
+        self.tickless
+    }
+
+    /// Tells whether the scheduler is tickless: never in this build.
+    #[cfg(not(feature = "pv"))]
+    #[must_use]
+    pub const fn tickless(&self) -> bool {
+        false
+    }
+
+    /// Tickless: counts the ticks that passed by Count `now`, as many
+    /// [`tick`](Self::tick)s at once (wakes the sleepers whose time has
+    /// come, preempts the running process). Returns whether any passed.
+    #[cfg(feature = "pv")]
+    pub fn catch_up(&mut self, now: u32, procs: &mut ProcessTable) -> bool {
+        let passed = timer::elapsed(now);
+        if passed == 0 {
+            return false;
+        }
+        self.ticks = self.ticks.wrapping_add(passed - 1);
+        self.tick(procs);
+        true
+    }
+
+    /// Tickless: how many ticks after the last one counted the timer must
+    /// interrupt: the next one if more than one process is runnable (a
+    /// time slice ends), otherwise the earliest sleeper's wake-up, or
+    /// [`TICKS_FAR`] if there is none.
+    #[cfg(feature = "pv")]
+    fn ticks_needed(&self, procs: &ProcessTable) -> u32 {
+        let runnable = procs
+            .iter()
+            .filter(|p| matches!(p.state, State::Ready | State::Running))
+            .count();
+        if runnable > 1 {
+            return 1;
+        }
+        procs
+            .iter()
+            .filter_map(|p| match p.state {
+                // Sleepers due by now were woken by `catch_up`: at least 1.
+                State::Sleeping { until } => Some(until.wrapping_sub(self.ticks).max(1)),
+                _ => None,
+            })
+            .min()
+            .map_or(TICKS_FAR, |ticks| ticks.min(TICKS_FAR))
+    }
+
+    /// Tickless, with nothing runnable: yields to the monitor, in the trap
+    /// handler, until the timer's next deadline that matters, then counts
+    /// the ticks that passed.
+    #[cfg(feature = "pv")]
+    fn idle_until_wakeup(&mut self, procs: &mut ProcessTable, stats: &mut Stats) {
+        if self.current.take().is_some() {
+            stats.context_switches += 1;
+        }
+        let since = now();
+        let deadline = timer::arm(self.ticks_needed(procs), since);
+        let mut at = since;
+        // Interrupts are off (EXL): the call returns once the timer's
+        // interrupt is pending, or at the deadline; it may return earlier.
+        while (at.wrapping_sub(deadline) as i32) < 0
+            && pv::shared_cause().is_none_or(|cause| cause & cp0::CAUSE_TI == 0)
+        {
+            pv::idle_yield(deadline);
+            at = now();
+        }
+        stats.idle_ticks += u64::from(at.wrapping_sub(since));
+        stats.timer_interrupts += 1;
+        self.catch_up(at, procs);
+    }
+
+    /// Tickless: idles in the trap handler while nothing is runnable
+    /// and a process lives (`next` is what the round robin chose),
+    /// then sets the timer for the process that runs next.
+    #[cfg(feature = "pv")]
+    fn tickless_next(
+        &mut self,
+        mut next: Option<usize>,
+        procs: &mut ProcessTable,
+        stats: &mut Stats,
+    ) -> Option<usize> {
+        if !self.tickless {
+            return next;
+        }
+        while next.is_none() && procs.any_live() {
+            // Idling ends the current context: no process is `Running`.
+            self.idle_until_wakeup(procs, stats);
+            next = self.next_ready(procs);
+        }
+        if next.is_some() {
+            timer::arm(self.ticks_needed(procs), now());
+        }
+        next
     }
 
     /// Accounts for a trap arriving at Count `now`: ends an idle period.
@@ -119,11 +253,9 @@ impl Scheduler {
         let keep = self
             .current
             .filter(|&slot| procs.get(slot).state == State::Running);
-        let next = keep.or_else(|| {
-            (1..=procs.iter().count())
-                .map(|step| (self.last + step) % procs.iter().count())
-                .find(|&slot| procs.get(slot).state == State::Ready)
-        });
+        let next = keep.or_else(|| self.next_ready(procs));
+        #[cfg(feature = "pv")]
+        let next = self.tickless_next(next, procs, stats);
         if next != self.current {
             stats.context_switches += 1;
         }
@@ -159,6 +291,23 @@ impl Scheduler {
         unsafe { CURRENT_FRAME = frame };
         frame
     }
+}
+
+impl Scheduler {
+    /// The next ready process after the one that ran last, in slot order.
+    #[inline(always)]
+    fn next_ready(&self, procs: &ProcessTable) -> Option<usize> {
+        (1..=procs.iter().count())
+            .map(|step| (self.last + step) % procs.iter().count())
+            .find(|&slot| procs.get(slot).state == State::Ready)
+    }
+}
+
+/// Count, from the shared page when the monitor shares one (as of the
+/// trap's entry or the last return from the monitor).
+#[cfg(feature = "pv")]
+fn now() -> u32 {
+    pv::shared_count().unwrap_or_else(cp0::count)
 }
 
 /// A fresh idle context.

@@ -381,7 +381,9 @@ trap_resume:                    # a0 = the frame to resume
     ehb
     eret
 
-    .section .bss.trap_stack, "aw", @nobits
+    .section "#,
+    stack_section!(),
+    r#".trap_stack, "aw", @nobits
     .balign 16
     .space 16384
 trap_stack_top:
