@@ -68,7 +68,9 @@ The Malta board (--board malta):
   a time, at the end of a run slice where the guest has read everything
   before and has the UART's receive interrupt enabled, so a run is
   deterministic. The guest's power-off (PIIX4 soft-off) or reset (FPGA)
-  ends the run with status 0.
+  ends the run with status 0. With --mode full (or para) the same kernel
+  runs unmodified under the monitor, each VM on its own emulated Malta
+  board; stdin feeds VM 0's console.
 
 Exit status:
   0-255  the guest's UHI exit code modulo 256, like a POSIX process status
@@ -166,8 +168,8 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", conflicts_with = "image", action = clap::ArgAction::Append)]
     pub kernel: Vec<PathBuf>,
 
-    /// The board: `mipssim` (default) or `malta` (Linux's board; native
-    /// mode only).
+    /// The board: `mipssim` (default) or `malta` (Linux's board; natively
+    /// or, with --mode full or para, each VM on its own Malta board).
     #[arg(long, value_enum, default_value_t = BoardKind::Mipssim)]
     pub board: BoardKind,
 
