@@ -232,6 +232,20 @@ fn full_mode_runs_a_kernel_as_natively() {
 }
 
 #[test]
+fn para_mode_boots_the_pv_image_which_makes_hypercalls() {
+    let out = runner(&["--mode", "para"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout_text().contains(demo_os::EXPECTED_RESULTS));
+    for row in [
+        "hypercall ConsoleWrite",
+        "hypercall PageZeroed",
+        "hypercall RefillWalkSet",
+    ] {
+        assert!(out.stderr.contains(row), "no {row} in:\n{}", out.stderr);
+    }
+}
+
+#[test]
 fn para_mode_runs_an_unmodified_kernel_as_natively() {
     // A kernel that makes no hypercall runs under --mode para as under
     // full: the hypercalls are only offered.

@@ -158,9 +158,10 @@ pub struct Cli {
 
     /// Which built-in demo kernel to boot: the unmodified build (no
     /// hypercalls) or the paravirtualized build (which, with no monitor
-    /// answering, takes its unmodified paths).
-    #[arg(long, value_enum, default_value_t = Image::Unmodified)]
-    pub image: Image,
+    /// answering, takes its unmodified paths). Default: `pv` under
+    /// `--mode para`, `unmodified` otherwise.
+    #[arg(long, value_enum)]
+    pub image: Option<Image>,
 
     /// Boot this kernel instead of a built-in image: any MIPS32 (r1/r2)
     /// little-endian ET_EXEC ELF file. Under the monitor, repeat it to
@@ -300,11 +301,21 @@ impl Cli {
         self.kernel_source_of(0)
     }
 
+    /// The built-in image to boot: `--image`, else the PV build under
+    /// `--mode para` and the unmodified one otherwise.
+    pub fn image(&self) -> Image {
+        self.image.unwrap_or(if self.mode == Mode::Para {
+            Image::Pv
+        } else {
+            Image::Unmodified
+        })
+    }
+
     /// The kernel VM `i` boots: the `--kernel` files round robin, else the
     /// `--image`.
     pub fn kernel_source_of(&self, i: usize) -> KernelSource<'_> {
         match self.kernel.len() {
-            0 => KernelSource::Builtin(self.image),
+            0 => KernelSource::Builtin(self.image()),
             n => KernelSource::File(&self.kernel[i % n]),
         }
     }

@@ -271,7 +271,7 @@ struct Comparison {
 /// Runs the comparison; stdout gets the table (or JSON), stderr a
 /// summary or what went wrong.
 pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Result<u8, RunnerError> {
-    if !cli.kernel.is_empty() || cli.image != Image::Unmodified {
+    if !cli.kernel.is_empty() || cli.image.is_some() {
         return Err(RunnerError::Usage(
             "--mode compare runs the built-in images: it takes no --kernel or --image".into(),
         ));
