@@ -142,6 +142,30 @@ pub mod reg {
     pub const ERROREPC: u8 = 30;
 }
 
+/// What an MTC0 touched beyond storing the register: the side effects the
+/// register file's owner applies (the machine to its run loop and caches,
+/// a monitor to its virtual CPU).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cp0Write {
+    /// Nothing beyond the stored value (or the write was ignored).
+    Stored,
+    /// Count, which derives from time and is not stored: the owner sets
+    /// it to this value.
+    Count(u32),
+    /// Compare was written (and Cause.TI cleared): the timer deadline moved.
+    Compare,
+    /// Status was written; its old value.
+    Status(u32),
+    /// Cause was written; its old value.
+    Cause(u32),
+    /// Wired was written: Random restarts at the top.
+    Wired,
+    /// EntryHi was written; its old value.
+    EntryHi(u32),
+    /// EBase was written (exception handlers moved).
+    EBase,
+}
+
 /// The CP0 register file, less Count and Random, which derive from time.
 #[derive(Clone, Debug)]
 pub struct Cp0 {
@@ -221,6 +245,97 @@ impl Cp0 {
             error_epc: 0,
             desave: 0,
         }
+    }
+
+    /// MFC0 of a stored register (`rd`, select `sel`); unimplemented ones
+    /// read zero. Random and Count derive from time and Cause's live
+    /// interrupt lines from the devices: their owner reads those itself
+    /// (this gives 0 for Random and Count, the stored bits of Cause).
+    pub fn read(&self, rd: u8, sel: u8) -> u32 {
+        match (rd, sel) {
+            (reg::INDEX, 0) => self.index,
+            (reg::ENTRYLO0, 0) => self.entry_lo0,
+            (reg::ENTRYLO1, 0) => self.entry_lo1,
+            (reg::CONTEXT, 0) => self.context,
+            (reg::CONTEXT, 2) => self.user_local,
+            (reg::PAGEMASK, 0) => self.page_mask,
+            (reg::WIRED, 0) => self.wired,
+            (reg::HWRENA, 0) => self.hwrena,
+            (reg::BADVADDR, 0) => self.bad_vaddr,
+            (reg::ENTRYHI, 0) => self.entry_hi,
+            (reg::COMPARE, 0) => self.compare,
+            (reg::STATUS, 0) => self.status,
+            (reg::STATUS, 1) => self.intctl,
+            (reg::CAUSE, 0) => self.cause,
+            (reg::EPC, 0) => self.epc,
+            (reg::PRID, 0) => PRID,
+            (reg::PRID, 1) => self.ebase,
+            (reg::CONFIG, 0) => self.config0,
+            (reg::CONFIG, 1) => self.config1,
+            (reg::CONFIG, 2) => config::CONFIG2,
+            (reg::CONFIG, 3) => self.config3,
+            (reg::LLADDR, 0) => self.lladdr,
+            (reg::ERROREPC, 0) => self.error_epc,
+            (31, 0) => self.desave,
+            _ => 0,
+        }
+    }
+
+    /// MTC0 of `v` to register `rd`, select `sel`, through the register's
+    /// write mask (`index_mask` is the Index and Wired field, sized to the
+    /// TLB); read-only and unimplemented registers ignore the write. Says
+    /// what the owner must do besides.
+    pub fn write(&mut self, rd: u8, sel: u8, v: u32, index_mask: u32) -> Cp0Write {
+        match (rd, sel) {
+            (reg::INDEX, 0) => self.index = (self.index & INDEX_P) | (v & index_mask),
+            (reg::ENTRYLO0, 0) => self.entry_lo0 = v & ENTRYLO_WRITABLE,
+            (reg::ENTRYLO1, 0) => self.entry_lo1 = v & ENTRYLO_WRITABLE,
+            (reg::CONTEXT, 0) => {
+                self.context = (self.context & !CONTEXT_PTEBASE) | (v & CONTEXT_PTEBASE)
+            }
+            (reg::CONTEXT, 2) => self.user_local = v,
+            (reg::PAGEMASK, 0) => self.page_mask = v & PAGEMASK_WRITABLE,
+            (reg::WIRED, 0) => {
+                self.wired = v & index_mask;
+                return Cp0Write::Wired;
+            }
+            (reg::HWRENA, 0) => self.hwrena = v & HWRENA_WRITABLE,
+            (reg::COUNT, 0) => return Cp0Write::Count(v),
+            (reg::ENTRYHI, 0) => {
+                let old = self.entry_hi;
+                self.entry_hi = v & ENTRYHI_WRITABLE;
+                return Cp0Write::EntryHi(old);
+            }
+            (reg::COMPARE, 0) => {
+                self.compare = v;
+                self.cause &= !cause::TI;
+                return Cp0Write::Compare;
+            }
+            (reg::STATUS, 0) => {
+                let old = self.status;
+                self.status = (old & !status::WRITABLE) | (v & status::WRITABLE);
+                return Cp0Write::Status(old);
+            }
+            (reg::STATUS, 1) => self.intctl = (INTCTL & !INTCTL_WRITABLE) | (v & INTCTL_WRITABLE),
+            (reg::CAUSE, 0) => {
+                let old = self.cause;
+                self.cause = (old & !cause::WRITABLE) | (v & cause::WRITABLE);
+                return Cp0Write::Cause(old);
+            }
+            (reg::EPC, 0) => self.epc = v,
+            (reg::PRID, 1) => {
+                self.ebase = 0x8000_0000 | (v & EBASE_WRITABLE);
+                return Cp0Write::EBase;
+            }
+            (reg::CONFIG, 0) => {
+                self.config0 =
+                    (config::CONFIG0 & !config::CONFIG0_WRITABLE) | (v & config::CONFIG0_WRITABLE)
+            }
+            (reg::ERROREPC, 0) => self.error_epc = v,
+            (31, 0) => self.desave = v,
+            _ => {}
+        }
+        Cp0Write::Stored
     }
 
     /// The current ASID (EntryHi bits 7..0).

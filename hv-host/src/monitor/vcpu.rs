@@ -8,7 +8,7 @@
 //! changed so that the monitor can act on it ([`Effects`]).
 
 use crate::machine::Privilege;
-use crate::machine::cp0::{self, Cp0, cause, config, reg, status};
+use crate::machine::cp0::{self, Cp0, Cp0Write, cause, reg, status};
 
 /// What a CP0 write changed, for the monitor to act on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -160,35 +160,12 @@ impl VirtCp0 {
 
     /// MFC0 of register `rd`, select `sel`, at clock tick `now`.
     pub fn read(&self, rd: u8, sel: u8, now: u64, irq_lines: u32) -> u32 {
-        let c = &self.regs;
         match (rd, sel) {
-            (reg::INDEX, 0) => c.index,
             (reg::RANDOM, 0) => self.random(now),
-            (reg::ENTRYLO0, 0) => c.entry_lo0,
-            (reg::ENTRYLO1, 0) => c.entry_lo1,
-            (reg::CONTEXT, 0) => c.context,
-            (reg::CONTEXT, 2) => c.user_local,
-            (reg::PAGEMASK, 0) => c.page_mask,
-            (reg::WIRED, 0) => c.wired,
-            (reg::HWRENA, 0) => c.hwrena,
-            (reg::BADVADDR, 0) => c.bad_vaddr,
             (reg::COUNT, 0) => self.count(now),
-            (reg::ENTRYHI, 0) => c.entry_hi,
-            (reg::COMPARE, 0) => c.compare,
-            (reg::STATUS, 0) => c.status,
-            (reg::STATUS, 1) => c.intctl,
             (reg::CAUSE, 0) => self.cause_value(irq_lines),
-            (reg::EPC, 0) => c.epc,
-            (reg::PRID, 0) => cp0::PRID,
-            (reg::PRID, 1) => c.ebase,
-            (reg::CONFIG, 0) => c.config0,
             (reg::CONFIG, 1) => self.config1(),
-            (reg::CONFIG, 2) => config::CONFIG2,
-            (reg::CONFIG, 3) => c.config3,
-            (reg::LLADDR, 0) => c.lladdr,
-            (reg::ERROREPC, 0) => c.error_epc,
-            (31, 0) => c.desave,
-            _ => 0,
+            _ => self.regs.read(rd, sel),
         }
     }
 
@@ -196,22 +173,10 @@ impl VirtCp0 {
     pub fn write(&mut self, rd: u8, sel: u8, v: u32, now: u64) -> Effects {
         let mut fx = Effects::default();
         let index_mask = self.index_mask();
-        let c = &mut self.regs;
-        match (rd, sel) {
-            (reg::INDEX, 0) => c.index = (c.index & cp0::INDEX_P) | (v & index_mask),
-            (reg::ENTRYLO0, 0) => c.entry_lo0 = v & cp0::ENTRYLO_WRITABLE,
-            (reg::ENTRYLO1, 0) => c.entry_lo1 = v & cp0::ENTRYLO_WRITABLE,
-            (reg::CONTEXT, 0) => {
-                c.context = (c.context & !cp0::CONTEXT_PTEBASE) | (v & cp0::CONTEXT_PTEBASE)
-            }
-            (reg::CONTEXT, 2) => c.user_local = v,
-            (reg::PAGEMASK, 0) => c.page_mask = v & cp0::PAGEMASK_WRITABLE,
-            (reg::WIRED, 0) => {
-                c.wired = v & index_mask;
-                self.random_epoch = now;
-            }
-            (reg::HWRENA, 0) => c.hwrena = v & cp0::HWRENA_WRITABLE,
-            (reg::COUNT, 0) => {
+        match self.regs.write(rd, sel, v, index_mask) {
+            Cp0Write::Stored => {}
+            Cp0Write::Wired => self.random_epoch = now,
+            Cp0Write::Count(v) => {
                 match &mut self.count_frozen {
                     Some(f) => *f = v,
                     None => self.count_offset = v.wrapping_sub(now as u32),
@@ -219,33 +184,23 @@ impl VirtCp0 {
                 self.timer_changed(now);
                 fx.timer = true;
             }
-            (reg::ENTRYHI, 0) => {
-                let old = c.entry_hi;
-                c.entry_hi = v & cp0::ENTRYHI_WRITABLE;
-                fx.asid = (old ^ c.entry_hi) & cp0::ASID_MASK != 0;
+            Cp0Write::EntryHi(old) => {
+                fx.asid = (old ^ self.regs.entry_hi) & cp0::ASID_MASK != 0;
             }
-            (reg::COMPARE, 0) => {
-                c.compare = v;
-                c.cause &= !cause::TI;
+            Cp0Write::Compare => {
                 self.timer_changed(now);
                 fx.timer = true;
                 fx.interrupts = true;
             }
-            (reg::STATUS, 0) => {
-                let old = c.status;
-                c.status = (old & !status::WRITABLE) | (v & status::WRITABLE);
-                fx.mode = (old ^ c.status) & (status::KSU | status::EXL | status::ERL) != 0;
-                fx.erl = (old ^ c.status) & status::ERL != 0;
+            Cp0Write::Status(old) => {
+                let changed = old ^ self.regs.status;
+                fx.mode = changed & (status::KSU | status::EXL | status::ERL) != 0;
+                fx.erl = changed & status::ERL != 0;
                 fx.interrupts = true;
             }
-            (reg::STATUS, 1) => {
-                c.intctl = (cp0::INTCTL & !cp0::INTCTL_WRITABLE) | (v & cp0::INTCTL_WRITABLE)
-            }
-            (reg::CAUSE, 0) => {
-                let old = c.cause;
-                c.cause = (old & !cause::WRITABLE) | (v & cause::WRITABLE);
-                if (old ^ c.cause) & cause::DC != 0 {
-                    let stop = c.cause & cause::DC != 0;
+            Cp0Write::Cause(old) => {
+                if (old ^ self.regs.cause) & cause::DC != 0 {
+                    let stop = self.regs.cause & cause::DC != 0;
                     let cur = self.count(now);
                     self.count_frozen = stop.then_some(cur);
                     if !stop {
@@ -256,18 +211,7 @@ impl VirtCp0 {
                 }
                 fx.interrupts = true;
             }
-            (reg::EPC, 0) => c.epc = v,
-            (reg::PRID, 1) => {
-                c.ebase = 0x8000_0000 | (v & cp0::EBASE_WRITABLE);
-                fx.ebase = true;
-            }
-            (reg::CONFIG, 0) => {
-                c.config0 =
-                    (config::CONFIG0 & !config::CONFIG0_WRITABLE) | (v & config::CONFIG0_WRITABLE)
-            }
-            (reg::ERROREPC, 0) => c.error_epc = v,
-            (31, 0) => c.desave = v,
-            _ => {}
+            Cp0Write::EBase => fx.ebase = true,
         }
         fx
     }

@@ -5,7 +5,7 @@
 //! monitor running a guest kernel in supervisor mode gets to see them.
 
 use crate::machine::Machine;
-use crate::machine::cp0::{self, cause, config, reg, status};
+use crate::machine::cp0::{self, Cp0Write, cause, reg, status};
 use crate::machine::decode::Decoded;
 use crate::machine::exception::ExcCode;
 use crate::machine::tlb::{TlbEntry, lo};
@@ -26,35 +26,11 @@ impl Machine {
     /// Reads CP0 register `rd`, select `sel`, as MFC0 would. Unimplemented
     /// registers read zero.
     pub fn read_cp0(&self, rd: u8, sel: u8) -> u32 {
-        let c = &self.cp0;
         match (rd, sel) {
-            (reg::INDEX, 0) => c.index,
             (reg::RANDOM, 0) => self.random(),
-            (reg::ENTRYLO0, 0) => c.entry_lo0,
-            (reg::ENTRYLO1, 0) => c.entry_lo1,
-            (reg::CONTEXT, 0) => c.context,
-            (reg::CONTEXT, 2) => c.user_local,
-            (reg::PAGEMASK, 0) => c.page_mask,
-            (reg::WIRED, 0) => c.wired,
-            (reg::HWRENA, 0) => c.hwrena,
-            (reg::BADVADDR, 0) => c.bad_vaddr,
             (reg::COUNT, 0) => self.count(),
-            (reg::ENTRYHI, 0) => c.entry_hi,
-            (reg::COMPARE, 0) => c.compare,
-            (reg::STATUS, 0) => c.status,
-            (reg::STATUS, 1) => c.intctl,
             (reg::CAUSE, 0) => self.cause_value(),
-            (reg::EPC, 0) => c.epc,
-            (reg::PRID, 0) => cp0::PRID,
-            (reg::PRID, 1) => c.ebase,
-            (reg::CONFIG, 0) => c.config0,
-            (reg::CONFIG, 1) => c.config1,
-            (reg::CONFIG, 2) => config::CONFIG2,
-            (reg::CONFIG, 3) => c.config3,
-            (reg::LLADDR, 0) => c.lladdr,
-            (reg::ERROREPC, 0) => c.error_epc,
-            (31, 0) => c.desave,
-            _ => 0,
+            _ => self.cp0.read(rd, sel),
         }
     }
 
@@ -62,57 +38,29 @@ impl Machine {
     /// register's write mask, with its side effects. Read-only and
     /// unimplemented registers ignore the write.
     pub fn write_cp0(&mut self, rd: u8, sel: u8, v: u32) {
-        let c = &mut self.cp0;
-        match (rd, sel) {
-            (reg::INDEX, 0) => c.index = (c.index & cp0::INDEX_P) | (v & cp0::INDEX_MASK),
-            (reg::ENTRYLO0, 0) => c.entry_lo0 = v & cp0::ENTRYLO_WRITABLE,
-            (reg::ENTRYLO1, 0) => c.entry_lo1 = v & cp0::ENTRYLO_WRITABLE,
-            (reg::CONTEXT, 0) => {
-                c.context = (c.context & !cp0::CONTEXT_PTEBASE) | (v & cp0::CONTEXT_PTEBASE)
+        match self.cp0.write(rd, sel, v, cp0::INDEX_MASK) {
+            Cp0Write::Stored | Cp0Write::EBase => {}
+            Cp0Write::Count(v) => self.set_count(v),
+            Cp0Write::Compare => self.timer_changed(),
+            Cp0Write::Wired => self.wired_changed(),
+            Cp0Write::EntryHi(old) => {
+                if (old ^ self.cp0.entry_hi) & cp0::ASID_MASK != 0 {
+                    self.mode_changed();
+                }
             }
-            (reg::CONTEXT, 2) => c.user_local = v,
-            (reg::PAGEMASK, 0) => c.page_mask = v & cp0::PAGEMASK_WRITABLE,
-            (reg::WIRED, 0) => {
-                c.wired = v & cp0::INDEX_MASK;
-                self.wired_changed();
-            }
-            (reg::HWRENA, 0) => c.hwrena = v & cp0::HWRENA_WRITABLE,
-            (reg::COUNT, 0) => self.set_count(v),
-            (reg::ENTRYHI, 0) => self.set_entry_hi(v & cp0::ENTRYHI_WRITABLE),
-            (reg::COMPARE, 0) => {
-                c.compare = v;
-                c.cause &= !cause::TI;
-                self.timer_changed();
-            }
-            (reg::STATUS, 0) => {
-                let old = c.status;
-                c.status = (old & !status::WRITABLE) | (v & status::WRITABLE);
-                if (old ^ c.status) & (status::KSU | status::EXL | status::ERL) != 0 {
+            Cp0Write::Status(old) => {
+                if (old ^ self.cp0.status) & (status::KSU | status::EXL | status::ERL) != 0 {
                     self.mode_changed();
                 }
                 self.stop_at = 0;
             }
-            (reg::STATUS, 1) => {
-                c.intctl = (cp0::INTCTL & !cp0::INTCTL_WRITABLE) | (v & cp0::INTCTL_WRITABLE)
-            }
-            (reg::CAUSE, 0) => {
-                let old = c.cause;
-                let new = (old & !cause::WRITABLE) | (v & cause::WRITABLE);
-                c.cause = new;
+            Cp0Write::Cause(old) => {
+                let new = self.cp0.cause;
                 if (old ^ new) & cause::DC != 0 {
                     self.set_count_stopped(new & cause::DC != 0);
                 }
                 self.stop_at = 0;
             }
-            (reg::EPC, 0) => c.epc = v,
-            (reg::PRID, 1) => c.ebase = 0x8000_0000 | (v & cp0::EBASE_WRITABLE),
-            (reg::CONFIG, 0) => {
-                c.config0 =
-                    (config::CONFIG0 & !config::CONFIG0_WRITABLE) | (v & config::CONFIG0_WRITABLE)
-            }
-            (reg::ERROREPC, 0) => c.error_epc = v,
-            (31, 0) => c.desave = v,
-            _ => {}
         }
     }
 
