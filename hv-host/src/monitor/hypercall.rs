@@ -138,7 +138,7 @@ impl Monitor {
             return Err(HvError::BadAddress);
         }
         vm.mem
-            .frame(frame, &mut self.pool, &mut self.machine)
+            .frame(frame, &mut self.machine)
             .map_err(|_| HvError::BadAddress)?;
         // The monitor writes it: it is no longer a frame it can vouch for.
         vm.mem.mark_written(frame);

@@ -191,11 +191,6 @@ impl GuestMemory {
         self.malta
     }
 
-    /// Frames in use so far.
-    pub fn frames_allocated(&self) -> usize {
-        self.allocated.iter().filter(|&&a| a).count()
-    }
-
     /// What `gpa` is on the VM's board.
     pub fn kind(&self, gpa: GuestPhysAddr) -> GpaKind {
         let a = gpa.raw();
@@ -234,7 +229,6 @@ impl GuestMemory {
     pub fn frame(
         &mut self,
         gpa: GuestPhysAddr,
-        _pool: &mut FramePool,
         machine: &mut Machine,
     ) -> Result<MachineAddr, MemoryError> {
         let i = (gpa.raw() / FRAME) as usize;
@@ -307,7 +301,6 @@ impl GuestMemory {
         &mut self,
         gpa: GuestPhysAddr,
         bytes: &[u8],
-        pool: &mut FramePool,
         machine: &mut Machine,
     ) -> Result<(), MemoryError> {
         let mut a = gpa.raw();
@@ -315,7 +308,7 @@ impl GuestMemory {
         while !rest.is_empty() {
             let n = rest.len().min((FRAME - a % FRAME) as usize);
             let frame = GuestPhysAddr::new(a & !(FRAME - 1));
-            let f = self.frame(frame, pool, machine)?;
+            let f = self.frame(frame, machine)?;
             self.mark_written(frame);
             machine.write_machine(f.wrapping_add(a % FRAME), &rest[..n])?;
             rest = &rest[n..];
@@ -344,22 +337,15 @@ mod tests {
             .unwrap();
         let mut a = GuestMemory::new(1 << 20, ra);
         let mut b = GuestMemory::new(1 << 20, rb);
-        let fa = a
-            .frame(GuestPhysAddr::new(0x3000), &mut pool, &mut m)
-            .unwrap();
+        let fa = a.frame(GuestPhysAddr::new(0x3000), &mut m).unwrap();
         assert_eq!(fa, ra.wrapping_add(0x3000));
         assert_eq!(m.read_machine_u32(fa).unwrap(), 0, "zeroed before use");
-        assert_eq!(
-            a.frame(GuestPhysAddr::new(0x3ffc), &mut pool, &mut m),
-            Ok(fa)
-        );
-        let fb = b
-            .frame(GuestPhysAddr::new(0x3000), &mut pool, &mut m)
-            .unwrap();
+        assert_eq!(a.frame(GuestPhysAddr::new(0x3ffc), &mut m), Ok(fa));
+        let fb = b.frame(GuestPhysAddr::new(0x3000), &mut m).unwrap();
         assert_ne!(fa, fb);
         assert_eq!(a.frames_zeroed, 1);
         assert_eq!(
-            a.frame(GuestPhysAddr::new(1 << 20), &mut pool, &mut m),
+            a.frame(GuestPhysAddr::new(1 << 20), &mut m),
             Err(MemoryError::NotRam(GuestPhysAddr::new(1 << 20)))
         );
         assert!(pool.alloc_region(2 << 20).is_err(), "only 1 MiB left");
@@ -395,7 +381,7 @@ mod tests {
         let mut a = GuestMemory::new(1 << 20, pool.alloc_region(1 << 20).unwrap());
         for f in 0..16 {
             assert!(!a.group_ready(GuestPhysAddr::new(0x10000), 16, false));
-            a.frame(GuestPhysAddr::new(0x10000 + f * FRAME), &mut pool, &mut m)
+            a.frame(GuestPhysAddr::new(0x10000 + f * FRAME), &mut m)
                 .unwrap();
         }
         assert!(a.group_ready(GuestPhysAddr::new(0x1f000), 16, false));

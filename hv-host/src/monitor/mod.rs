@@ -280,7 +280,7 @@ impl Monitor {
         for seg in &image.segments {
             let gpa = GuestPhysAddr::new(seg.paddr.raw());
             v.mem
-                .write(gpa, &seg.data, &mut self.pool, &mut self.machine)
+                .write(gpa, &seg.data, &mut self.machine)
                 .map_err(|source| MonitorError::Memory { vm, source })?;
             // The rest of the segment reads zero: frames not allocated yet
             // will be zeroed when first touched; those that are (shared
@@ -333,21 +333,15 @@ impl Monitor {
                 vm,
                 message: e.to_string(),
             })?;
-        let write = |v: &mut Vm, at: u32, bytes: &[u8], pool: &mut FramePool, m: &mut Machine| {
+        let write = |v: &mut Vm, at: u32, bytes: &[u8], m: &mut Machine| {
             v.mem
-                .write(GuestPhysAddr::new(at), bytes, pool, m)
+                .write(GuestPhysAddr::new(at), bytes, m)
                 .map_err(|source| MonitorError::Memory { vm, source })
         };
         if let (Some(at), Some(initrd)) = (plan.initrd_at, boot.initrd) {
-            write(v, at, initrd, &mut self.pool, &mut self.machine)?;
+            write(v, at, initrd, &mut self.machine)?;
         }
-        write(
-            v,
-            ENVP_PADDR,
-            &plan.table,
-            &mut self.pool,
-            &mut self.machine,
-        )?;
+        write(v, ENVP_PADDR, &plan.table, &mut self.machine)?;
         for (reg, value) in plan.regs {
             self.set_gpr(vm, reg, value);
         }

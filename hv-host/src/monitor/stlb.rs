@@ -379,7 +379,7 @@ impl Monitor {
                     let frame = if this {
                         let vm = &mut self.vms[self.cur];
                         let before = vm.mem.frames_zeroed;
-                        let f = vm.mem.frame(gpa, &mut self.pool, &mut self.machine)?;
+                        let f = vm.mem.frame(gpa, &mut self.machine)?;
                         if vm.mem.frames_zeroed != before {
                             self.charge(cost::FRAME_ZERO);
                         }
@@ -428,11 +428,8 @@ impl Monitor {
             return Ok(false);
         }
         let before = vm.mem.frames_zeroed;
-        vm.mem.frame(
-            GuestPhysAddr::new(gpa & !(FRAME - 1)),
-            &mut self.pool,
-            &mut self.machine,
-        )?;
+        vm.mem
+            .frame(GuestPhysAddr::new(gpa & !(FRAME - 1)), &mut self.machine)?;
         let zeroed = vm.mem.frames_zeroed != before;
         let track = vm.tracks_writes();
         let mut found = None;
