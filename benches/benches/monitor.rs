@@ -33,9 +33,8 @@
 
 use std::time::{Duration, Instant};
 
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
-use hv_benches::{RAM_BYTES, spin_kernel, syscall_kernel, tlb_kernel};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hv_benches::{RAM_BYTES, bench_units, spin_kernel, syscall_kernel, tlb_kernel};
 use hv_host::machine::elf::ElfImage;
 use hv_host::machine::exception::ExcCode;
 use hv_host::machine::{Exit, Machine, MachineConfig};
@@ -150,24 +149,6 @@ fn profile_native(m: &mut Machine, code: ExcCode) -> (u64, u64) {
     let (t, n) = (m.ticks(), m.stats().exceptions[code as usize]);
     assert_eq!(m.run(PROFILE_TICKS), Exit::BudgetExhausted);
     (m.ticks() - t, m.stats().exceptions[code as usize] - n)
-}
-
-/// Registers a benchmark whose iteration is one unit of `ticks_per_unit`
-/// clock ticks on average: `iters` units are one `run` of that many ticks.
-fn bench_units(
-    g: &mut BenchmarkGroup<'_, WallTime>,
-    name: &str,
-    ticks_per_unit: f64,
-    mut run: impl FnMut(u64),
-) {
-    g.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let budget = ((iters as f64 * ticks_per_unit).round() as u64).max(1);
-            let start = Instant::now();
-            run(budget);
-            start.elapsed()
-        })
-    });
 }
 
 fn per(n: u64, d: u64) -> f64 {

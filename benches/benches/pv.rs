@@ -28,12 +28,11 @@
 
 use std::time::{Duration, Instant};
 
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hv_abi::Hypercall;
 use hv_benches::{
-    RAM_BYTES, ZERO_BATCH, ZERO_FRAMES, ZERO_RAM_BYTES, hypercall_kernel, page_zeroed_kernel,
-    tlb_batch_kernel, tlb_trapped_kernel, zero_frames_kernel,
+    RAM_BYTES, ZERO_BATCH, ZERO_FRAMES, ZERO_RAM_BYTES, bench_units, hypercall_kernel,
+    page_zeroed_kernel, tlb_batch_kernel, tlb_trapped_kernel, zero_frames_kernel,
 };
 use hv_host::machine::elf::ElfImage;
 use hv_host::machine::{Exit, Machine, MachineConfig};
@@ -135,24 +134,6 @@ fn profile(m: &mut Monitor) -> Span {
 
 fn per(n: u64, d: u64) -> f64 {
     n as f64 / d.max(1) as f64
-}
-
-/// Registers a benchmark whose iteration is one unit of `ticks_per_unit`
-/// clock ticks on average: `iters` units are one `run` of that many ticks.
-fn bench_units(
-    g: &mut BenchmarkGroup<'_, WallTime>,
-    name: &str,
-    ticks_per_unit: f64,
-    mut run: impl FnMut(u64),
-) {
-    g.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let budget = ((iters as f64 * ticks_per_unit).round() as u64).max(1);
-            let start = Instant::now();
-            run(budget);
-            start.elapsed()
-        })
-    });
 }
 
 // ----- 1. a hypercall round trip -----

@@ -395,6 +395,24 @@ pub fn zero_frames_kernel() -> ElfImage {
     flat_image(a, None)
 }
 
+/// Registers a benchmark whose iteration is one unit of `ticks_per_unit`
+/// clock ticks on average: `iters` units are one `run` of that many ticks.
+pub fn bench_units(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    ticks_per_unit: f64,
+    mut run: impl FnMut(u64),
+) {
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let budget = ((iters as f64 * ticks_per_unit).round() as u64).max(1);
+            let start = std::time::Instant::now();
+            run(budget);
+            start.elapsed()
+        })
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
