@@ -39,24 +39,8 @@ impl Monitor {
         let old = self.machine.gpr(rt);
         let load = |vm: &mut super::Vm| reg.map_or(0, |r| u32::from(vm.uart.read(r)));
         let value = match op {
-            Op::Lb => Some(load(vm) as u8 as i8 as i32 as u32),
-            Op::Lbu => Some(load(vm) & 0xff),
-            Op::Lh => Some(load(vm) as u16 as i16 as i32 as u32),
-            Op::Lhu => Some(load(vm) & 0xffff),
-            Op::Lw | Op::Ll => Some(load(vm)),
-            Op::Lwl => {
-                let shift = 8 * (3 - (va & 3));
-                let keep = if shift == 0 {
-                    0
-                } else {
-                    u32::MAX >> (32 - shift)
-                };
-                Some((load(vm) << shift) | (old & keep))
-            }
-            Op::Lwr => {
-                let shift = 8 * (va & 3);
-                let keep = if shift == 0 { 0 } else { !(u32::MAX >> shift) };
-                Some((load(vm) >> shift) | (old & keep))
+            Op::Lb | Op::Lbu | Op::Lh | Op::Lhu | Op::Lw | Op::Ll | Op::Lwl | Op::Lwr => {
+                Some(complete_load(op, va, load(vm), old))
             }
             Op::Sb | Op::Sh | Op::Sw | Op::Swl | Op::Swr => {
                 if let Some(r) = reg {
@@ -147,27 +131,7 @@ impl Monitor {
                 vm.board_accessed(now);
                 return self.bus_error(t, crate::machine::exception::ExcCode::Dbe, gpa);
             };
-            Some(match op {
-                Op::Lb => v as u8 as i8 as i32 as u32,
-                Op::Lbu => v & 0xff,
-                Op::Lh => v as u16 as i16 as i32 as u32,
-                Op::Lhu => v & 0xffff,
-                Op::Lwl => {
-                    let shift = 8 * (3 - (va & 3));
-                    let keep = if shift == 0 {
-                        0
-                    } else {
-                        u32::MAX >> (32 - shift)
-                    };
-                    (v << shift) | (old & keep)
-                }
-                Op::Lwr => {
-                    let shift = 8 * (va & 3);
-                    let keep = if shift == 0 { 0 } else { !(u32::MAX >> shift) };
-                    (v >> shift) | (old & keep)
-                }
-                _ => v,
-            })
+            Some(complete_load(op, va, v, old))
         };
         vm.board_accessed(now);
         if let Some(v) = value {
@@ -241,5 +205,33 @@ impl Monitor {
     fn uhi_fail(&mut self, errno: u32) {
         self.machine.set_gpr(V0, u32::MAX);
         self.machine.set_gpr(V1, errno);
+    }
+}
+
+/// What load `op` at virtual `va` leaves in its target register, given
+/// the value the device returned (`v`: the byte register, or the word for
+/// `lwl`/`lwr`) and the register's old value: the sign or zero extension,
+/// or the little-endian partial-word merge, as the machine's loads do.
+fn complete_load(op: Op, va: u32, v: u32, old: u32) -> u32 {
+    match op {
+        Op::Lb => v as u8 as i8 as i32 as u32,
+        Op::Lbu => v & 0xff,
+        Op::Lh => v as u16 as i16 as i32 as u32,
+        Op::Lhu => v & 0xffff,
+        Op::Lwl => {
+            let shift = 8 * (3 - (va & 3));
+            let keep = if shift == 0 {
+                0
+            } else {
+                u32::MAX >> (32 - shift)
+            };
+            (v << shift) | (old & keep)
+        }
+        Op::Lwr => {
+            let shift = 8 * (va & 3);
+            let keep = if shift == 0 { 0 } else { !(u32::MAX >> shift) };
+            (v >> shift) | (old & keep)
+        }
+        _ => v,
     }
 }
