@@ -216,6 +216,13 @@ fn error_table_kernel() -> ElfImage {
     hyp(&mut a, hc(Hypercall::ConsoleWrite), RECORDS + 0x200, 257);
     hyp(&mut a, hc(Hypercall::ConsoleWrite), 0x0070_0000, 3);
     hyp(&mut a, hc(Hypercall::ConsoleWrite), 0xbfd0_03f8, 1);
+    // Buffers in the boot ROM window (through kseg0 and kseg1, and the
+    // rest of the UART's page) are not guest memory: BadAddress, as
+    // ABI.md says, though the VM's own loads read zeros there.
+    hyp(&mut a, hc(Hypercall::ConsoleWrite), 0x9fff_fffc, 4);
+    hyp(&mut a, hc(Hypercall::ConsoleWrite), 0xbfc0_0000, 3);
+    hyp(&mut a, hc(Hypercall::ConsoleWrite), 0xbfd0_0000, 4);
+    hyp(&mut a, hc(Hypercall::TlbInstallBatch), 0x9fc0_0000, 1);
     hyp(&mut a, hc(Hypercall::ConsoleWrite), RECORDS + 0x200, 3);
     // IdleYield with a deadline already passed returns at once.
     a.emit(mfc0(T2, reg::COUNT, 0));

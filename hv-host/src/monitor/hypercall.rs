@@ -245,7 +245,7 @@ impl Monitor {
                 .checked_add(i * TlbEntryRecord::SIZE as u32)
                 .ok_or(HvError::BadAddress)?;
             let bytes = self
-                .read_guest(addr, TlbEntryRecord::SIZE as u32)
+                .read_guest_ram(addr, TlbEntryRecord::SIZE as u32)
                 .ok_or(HvError::BadAddress)?;
             let mut wire = [0u8; TlbEntryRecord::SIZE];
             wire.copy_from_slice(&bytes);
@@ -284,7 +284,7 @@ impl Monitor {
         let bytes = if len == 0 {
             Vec::new()
         } else {
-            self.read_guest(buf, len).ok_or(HvError::BadAddress)?
+            self.read_guest_ram(buf, len).ok_or(HvError::BadAddress)?
         };
         self.charge(cost::PER_BYTE * u64::from(len));
         self.vms[self.cur].console.extend_from_slice(&bytes);
