@@ -5,7 +5,8 @@
 //! VM's memory). Device semantics are the machine's own (`machine/bus.rs`,
 //! `machine/semihost.rs`): a register access of any width reads or writes
 //! the byte register, the rest of the UART's page reads zero and ignores
-//! writes, UHI `write` may write less than asked ([`UHI_WRITE_MAX`]).
+//! writes, UHI `write` may write less than asked
+//! ([`semihost::WRITE_MAX`]).
 
 use super::memory::GuestMemory;
 use super::stats::ExitReason;
@@ -13,15 +14,10 @@ use super::vm::VmStop;
 use super::{Monitor, cost};
 use crate::addr::GuestPhysAddr;
 use crate::machine::Trap;
+use crate::machine::console::Stream;
 use crate::machine::decode::{Op, classify};
-use crate::machine::insn::regs::{A0, A1, A2, T9, V0, V1};
-
-/// Most bytes one UHI `write` takes; the guest sees a partial write.
-pub const UHI_WRITE_MAX: u32 = crate::machine::semihost::WRITE_MAX;
-
-const EBADF: u32 = 9;
-const EFAULT: u32 = 14;
-const ENOSYS: u32 = 88;
+use crate::machine::insn::regs::T9;
+use crate::machine::semihost::{self, Outcome};
 
 impl Monitor {
     /// Emulates the load or store at `t.pc` to the device page at
@@ -152,59 +148,55 @@ impl Monitor {
         });
     }
 
-    /// A UHI semihosting call from the guest's kernel mode.
+    /// A UHI semihosting call from the guest's kernel mode, on the VM's
+    /// registers, memory ([`Monitor::read_guest`]) and console.
     pub(super) fn semihost(&mut self, t: Trap) {
         self.count_exit(ExitReason::Semihost);
         self.charge(cost::SEMIHOST);
-        let m = &self.machine;
-        let (op, a0, a1, a2) = (m.gpr(T9), m.gpr(A0), m.gpr(A1), m.gpr(A2));
-        match op {
-            crate::machine::semihost::op::EXIT => {
-                self.emulated(1);
-                self.machine.skip_instruction();
-                let now = self.now();
-                self.vms[self.cur].stop(VmStop::Exited(a0 as i32), now);
-                self.trace(t.pc, t.insn, ExitReason::Semihost, || {
-                    format!("exit({})", a0 as i32)
-                });
-                return;
-            }
-            crate::machine::semihost::op::WRITE => {
-                let len = a2.min(UHI_WRITE_MAX);
-                let bytes = if len == 0 {
-                    Some(Vec::new())
-                } else {
-                    self.read_guest(a1, len)
-                };
-                match (a0, bytes) {
-                    (1 | 2, Some(b)) => {
-                        self.charge(cost::PER_BYTE * u64::from(len));
-                        let vm = &mut self.vms[self.cur];
-                        if a0 == 1 {
-                            &mut vm.console
-                        } else {
-                            &mut vm.stderr
-                        }
-                        .extend_from_slice(&b);
-                        self.machine.set_gpr(V0, len);
-                        self.machine.set_gpr(V1, 0);
-                    }
-                    (1 | 2, None) => self.uhi_fail(EFAULT),
-                    _ => self.uhi_fail(EBADF),
-                }
-            }
-            _ => self.uhi_fail(ENOSYS),
-        }
+        let op = self.machine.gpr(T9);
+        let outcome = semihost::call(&mut SemihostEnv(self));
         self.emulated(1);
         self.machine.skip_instruction();
-        self.trace(t.pc, t.insn, ExitReason::Semihost, || {
-            format!("uhi op {op}")
-        });
+        match outcome {
+            Outcome::Exit(code) => {
+                let now = self.now();
+                self.vms[self.cur].stop(VmStop::Exited(code), now);
+                self.trace(t.pc, t.insn, ExitReason::Semihost, || {
+                    format!("exit({code})")
+                });
+            }
+            Outcome::Returned => {
+                self.trace(t.pc, t.insn, ExitReason::Semihost, || {
+                    format!("uhi op {op}")
+                });
+            }
+        }
     }
+}
 
-    fn uhi_fail(&mut self, errno: u32) {
-        self.machine.set_gpr(V0, u32::MAX);
-        self.machine.set_gpr(V1, errno);
+/// The current VM as a semihosting call sees it. Written bytes cost
+/// [`cost::PER_BYTE`] each.
+struct SemihostEnv<'a>(&'a mut Monitor);
+
+impl semihost::Env for SemihostEnv<'_> {
+    fn gpr(&self, r: u8) -> u32 {
+        self.0.machine.gpr(r)
+    }
+    fn set_gpr(&mut self, r: u8, value: u32) {
+        self.0.machine.set_gpr(r, value);
+    }
+    fn read(&mut self, va: u32, len: u32) -> Option<Vec<u8>> {
+        self.0.read_guest(va, len)
+    }
+    fn output(&mut self, stream: Stream, bytes: &[u8]) {
+        let mon = &mut *self.0;
+        mon.charge(cost::PER_BYTE * bytes.len() as u64);
+        let vm = &mut mon.vms[mon.cur];
+        match stream {
+            Stream::Stdout => &mut vm.console,
+            Stream::Stderr => &mut vm.stderr,
+        }
+        .extend_from_slice(bytes);
     }
 }
 
