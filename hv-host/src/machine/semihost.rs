@@ -19,7 +19,7 @@
 //! not translate returns `v0 = -1`, `v1 = EFAULT` (14); an fd other than 1
 //! or 2 returns `v1 = EBADF` (9).
 //!
-//! [`call`] is the one implementation, over an [`Env`]: the machine's own
+//! `call` is the one implementation, over an `Env`: the machine's own
 //! `sdbbp 1` runs it on the machine, the monitor's emulated semihosting on
 //! a VM (with the VM's memory and console).
 
