@@ -21,90 +21,9 @@
 //! which depend on the final layout, are reported by [`Asm::finish`].
 
 use super::insn::Reg;
+/// The registers by ABI name (`A0`, `SP`, ...) and by number (`GPRS`).
+pub use super::insn::gpr::*;
 use thiserror::Error;
-
-const fn reg(n: u8) -> Reg {
-    match Reg::new(n) {
-        Some(r) => r,
-        None => panic!("register number above 31"),
-    }
-}
-
-/// `$zero`, always reads 0.
-pub const ZERO: Reg = reg(0);
-/// `$at`, the assembler temporary.
-pub const AT: Reg = reg(1);
-/// `$v0`, first result register.
-pub const V0: Reg = reg(2);
-/// `$v1`, second result register.
-pub const V1: Reg = reg(3);
-/// `$a0`, first argument register.
-pub const A0: Reg = reg(4);
-/// `$a1`, second argument register.
-pub const A1: Reg = reg(5);
-/// `$a2`, third argument register.
-pub const A2: Reg = reg(6);
-/// `$a3`, fourth argument register.
-pub const A3: Reg = reg(7);
-/// `$t0`, temporary.
-pub const T0: Reg = reg(8);
-/// `$t1`, temporary.
-pub const T1: Reg = reg(9);
-/// `$t2`, temporary.
-pub const T2: Reg = reg(10);
-/// `$t3`, temporary.
-pub const T3: Reg = reg(11);
-/// `$t4`, temporary.
-pub const T4: Reg = reg(12);
-/// `$t5`, temporary.
-pub const T5: Reg = reg(13);
-/// `$t6`, temporary.
-pub const T6: Reg = reg(14);
-/// `$t7`, temporary.
-pub const T7: Reg = reg(15);
-/// `$s0`, callee-saved.
-pub const S0: Reg = reg(16);
-/// `$s1`, callee-saved.
-pub const S1: Reg = reg(17);
-/// `$s2`, callee-saved.
-pub const S2: Reg = reg(18);
-/// `$s3`, callee-saved.
-pub const S3: Reg = reg(19);
-/// `$s4`, callee-saved.
-pub const S4: Reg = reg(20);
-/// `$s5`, callee-saved.
-pub const S5: Reg = reg(21);
-/// `$s6`, callee-saved.
-pub const S6: Reg = reg(22);
-/// `$s7`, callee-saved.
-pub const S7: Reg = reg(23);
-/// `$t8`, temporary.
-pub const T8: Reg = reg(24);
-/// `$t9`, temporary (the PIC call register; the UHI operation number).
-pub const T9: Reg = reg(25);
-/// `$k0`, reserved for the kernel's exception handlers.
-pub const K0: Reg = reg(26);
-/// `$k1`, reserved for the kernel's exception handlers.
-pub const K1: Reg = reg(27);
-/// `$gp`, global pointer.
-pub const GP: Reg = reg(28);
-/// `$sp`, stack pointer.
-pub const SP: Reg = reg(29);
-/// `$fp` (also `$s8`), frame pointer.
-pub const FP: Reg = reg(30);
-/// `$ra`, return address.
-pub const RA: Reg = reg(31);
-
-/// The general-purpose registers by number, `GPRS[n]` being register `n`.
-pub const GPRS: [Reg; 32] = {
-    let mut all = [ZERO; 32];
-    let mut n = 0;
-    while n < 32 {
-        all[n] = reg(n as u8);
-        n += 1;
-    }
-    all
-};
 
 // Major opcodes (bits 31..26).
 const SPECIAL: u32 = 0x00;

@@ -4,10 +4,10 @@
 use core::fmt;
 
 use super::decode::{Op, classify};
-use super::insn::{Instruction, REG_NAMES};
+use super::insn::{Instruction, regs};
 
 fn r(n: u8) -> &'static str {
-    REG_NAMES[usize::from(n & 31)]
+    regs::NAMES[usize::from(n & 31)]
 }
 
 impl fmt::Display for Instruction {
@@ -37,7 +37,7 @@ impl fmt::Display for Instruction {
             Sll | Srl | Sra | Rotr => write!(f, "{name} {rd}, {rt}, {}", i.sa()),
             Sllv | Srlv | Srav | Rotrv => write!(f, "{name} {rd}, {rt}, {rs}"),
             Jr | Mthi | Mtlo => write!(f, "{name} {rs}"),
-            Jalr if i.rd() == 31 => write!(f, "jalr {rs}"),
+            Jalr if i.rd() == regs::RA => write!(f, "jalr {rs}"),
             Jalr => write!(f, "jalr {rd}, {rs}"),
             Mfhi | Mflo => write!(f, "{name} {rd}"),
             Syscall | Break | Sdbbp if i.code20() == 0 => f.write_str(name),
@@ -53,7 +53,7 @@ impl fmt::Display for Instruction {
             Clz | Clo => write!(f, "{name} {rd}, {rs}"),
             Bltz | Bgez | Bltzl | Bgezl | Bltzal | Bgezal | Bltzall | Bgezall | Blez | Bgtz
             | Blezl | Bgtzl => write!(f, "{name} {rs}, {boff:+}"),
-            Beq if i.rs() == 0 && i.rt() == 0 => write!(f, "b {boff:+}"),
+            Beq if i.rs() == regs::ZERO && i.rt() == regs::ZERO => write!(f, "b {boff:+}"),
             Beq | Bne | Beql | Bnel => write!(f, "{name} {rs}, {rt}, {boff:+}"),
             Tgei | Tgeiu | Tlti | Tltiu | Teqi | Tnei => write!(f, "{name} {rs}, {simm}"),
             Synci => write!(f, "synci {simm}({rs})"),

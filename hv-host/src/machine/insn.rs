@@ -93,13 +93,6 @@ impl fmt::Debug for Instruction {
 #[repr(transparent)]
 pub struct Reg(u8);
 
-/// ABI names of the 32 general-purpose registers, by number.
-pub const REG_NAMES: [&str; 32] = [
-    "zero", "at", "v0", "v1", "a0", "a1", "a2", "a3", "t0", "t1", "t2", "t3", "t4", "t5", "t6",
-    "t7", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "t8", "t9", "k0", "k1", "gp", "sp", "fp",
-    "ra",
-];
-
 impl Reg {
     /// The register with number `n`; `None` above 31.
     pub const fn new(n: u8) -> Option<Self> {
@@ -111,7 +104,7 @@ impl Reg {
     }
     /// The register's ABI name (`zero`, `at`, `v0`, ...).
     pub const fn name(self) -> &'static str {
-        REG_NAMES[self.0 as usize]
+        regs::NAMES[self.0 as usize]
     }
 }
 
@@ -127,22 +120,29 @@ impl fmt::Display for Reg {
     }
 }
 
-/// Register numbers by ABI name, for code that builds register indices.
-pub mod regs {
-    #![allow(missing_docs)]
-    pub const ZERO: u8 = 0;
-    pub const AT: u8 = 1;
-    pub const V0: u8 = 2;
-    pub const V1: u8 = 3;
-    pub const A0: u8 = 4;
-    pub const A1: u8 = 5;
-    pub const A2: u8 = 6;
-    pub const A3: u8 = 7;
-    pub const T9: u8 = 25;
-    pub const K0: u8 = 26;
-    pub const K1: u8 = 27;
-    pub const SP: u8 = 29;
-    pub const RA: u8 = 31;
+/// Register numbers by ABI name (`regs::A0` is 4), for code that indexes
+/// registers, and their names (`regs::NAMES`): `hv-abi`'s table.
+pub use hv_abi::regs;
+
+/// The general-purpose registers as [`Reg`]s by ABI name (`gpr::A0`), and
+/// by number ([`gpr::GPRS`]), built from `hv-abi`'s table.
+pub mod gpr {
+    use super::Reg;
+
+    macro_rules! typed {
+        ($($name:ident = $n:literal, $abi:literal, $what:literal;)*) => {
+            $(
+                #[doc = concat!("`$", $abi, "`, ", $what, ".")]
+                pub const $name: Reg = Reg($n);
+            )*
+
+            /// The general-purpose registers by number, `GPRS[n]` being
+            /// register `n`.
+            pub const GPRS: [Reg; 32] = [$($name),*];
+        };
+    }
+
+    hv_abi::gpr_table!(typed);
 }
 
 #[cfg(test)]
