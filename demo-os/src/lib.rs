@@ -109,9 +109,9 @@ pub struct BootArgs {
 
 impl BootArgs {
     /// The register that carries [`BootArgs::work`]: `a1`.
-    pub const WORK_REG: u8 = 5;
+    pub const WORK_REG: u8 = hv_abi::regs::A1;
     /// The register that carries [`BootArgs::programs`]: `a2`.
-    pub const PROGRAMS_REG: u8 = 6;
+    pub const PROGRAMS_REG: u8 = hv_abi::regs::A2;
 
     /// Every program at work scale 1: today's run.
     pub const DEFAULT: BootArgs = BootArgs {
@@ -308,7 +308,11 @@ mod tests {
     #[test]
     fn explicit_default_arguments_give_todays_run() {
         // a1 = 1 and a2 = every program, or no valid bit, mean the default.
-        for regs in [[(5, 1), (6, 0b11111)], [(5, 0), (6, 0xffff_ffe0)]] {
+        let (work, programs) = (BootArgs::WORK_REG, BootArgs::PROGRAMS_REG);
+        for regs in [
+            [(work, 1), (programs, 0b11111)],
+            [(work, 0), (programs, 0xffff_ffe0)],
+        ] {
             let (console, code) = boot_with(UNMODIFIED_IMAGE, 64 << 20, &regs, BUDGET);
             assert_eq!(code, 0, "{console}");
             assert!(!console.contains("work scale"), "{console}");

@@ -109,9 +109,13 @@ mod tests {
             RiFixup::Emulated
         );
         assert_eq!(epc, 0x8000_1234);
-        assert_eq!(HvError::from_status(regs[2]), Some(HvError::NoMonitor));
-        assert_eq!(regs[3], 0);
-        for (i, r) in regs.iter().enumerate().filter(|(i, _)| *i != 2 && *i != 3) {
+        assert_eq!(HvError::from_status(regs[REG_V0]), Some(HvError::NoMonitor));
+        assert_eq!(regs[REG_V1], 0);
+        for (i, r) in regs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != REG_V0 && *i != REG_V1)
+        {
             assert_eq!(*r, 0x1000 + i as u32, "${i} preserved");
         }
     }

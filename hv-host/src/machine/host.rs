@@ -7,7 +7,7 @@
 //! time ([`Machine::charge_ticks`]) live with the rest of the machine.
 
 use super::cp0::{ASID_MASK, reg, status};
-use super::insn::Instruction;
+use super::insn::{Instruction, regs};
 use super::tlb::{TLB_ENTRIES, TlbEntry};
 use super::xlat::INVALID_TAG;
 use super::{CpuState, Machine, Privilege};
@@ -32,7 +32,7 @@ impl Machine {
     /// Restores a state saved with [`Machine::cpu_state`].
     pub fn set_cpu_state(&mut self, s: &CpuState) {
         self.gpr[..32].copy_from_slice(&s.gpr);
-        self.gpr[0] = 0;
+        self.gpr[usize::from(regs::ZERO)] = 0;
         self.hi = s.hi;
         self.lo = s.lo;
         self.pc = s.pc.raw();

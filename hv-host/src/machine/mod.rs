@@ -392,7 +392,7 @@ impl Machine {
     /// Points the CPU at `entry` in the boot state of the module doc.
     pub fn boot(&mut self, entry: GuestVirtAddr) {
         self.gpr = [0; 64];
-        self.gpr[4] = self.bus.ram_bytes();
+        self.gpr[usize::from(insn::regs::A0)] = self.bus.ram_bytes();
         self.pc = entry.raw();
         self.next_pc = entry.raw().wrapping_add(4);
         self.delay_slot = false;

@@ -51,7 +51,7 @@ pub mod vtlb;
 use crate::addr::{GuestPhysAddr, GuestVirtAddr};
 use crate::machine::elf::ElfImage;
 use crate::machine::exception::ExcCode;
-use crate::machine::insn::Instruction;
+use crate::machine::insn::{Instruction, regs};
 use crate::machine::{CpuState, Exit, Machine, MachineError, RouteMask, Trap};
 use memory::{FramePool, MemoryError};
 use stats::{ExitReason, VmStats};
@@ -306,7 +306,7 @@ impl Monitor {
             next_pc: image.entry.wrapping_add(4),
             ..CpuState::default()
         };
-        cpu.gpr[4] = ram;
+        cpu.gpr[usize::from(regs::A0)] = ram;
         v.cpu = cpu;
         v.state = VmState::Running;
         if i == self.cur {

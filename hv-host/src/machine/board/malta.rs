@@ -39,6 +39,7 @@ use crate::machine::devices::malta_fpga::{self, FpgaEvent, MaltaFpga};
 use crate::machine::devices::mc146818::{RTC_DATA, RTC_INDEX, RTC_IRQ, Rtc};
 use crate::machine::devices::piix4_pm::{PM_WINDOW, PMBA, Piix4Pm, PmEvent};
 use crate::machine::devices::uart::Uart;
+use crate::machine::insn::regs;
 
 /// Ticks per second: the rate of CP0 Count on Malta (Linux reports a CPU
 /// clock of twice this).
@@ -564,11 +565,11 @@ pub fn plan_linux_boot(
         initrd_at,
         table,
         regs: [
-            (4, 2),
-            (5, kseg0(ENVP_PADDR)),
-            (6, kseg0(ENVP_PADDR) + 8),
-            (7, ram),
-            (29, kseg0(ENVP_PADDR) - 64),
+            (regs::A0, 2),
+            (regs::A1, kseg0(ENVP_PADDR)),
+            (regs::A2, kseg0(ENVP_PADDR) + 8),
+            (regs::A3, ram),
+            (regs::SP, kseg0(ENVP_PADDR) - 64),
         ],
     })
 }
@@ -652,9 +653,9 @@ mod boot_tests {
             },
         )
         .unwrap();
-        assert_eq!(m.gpr(4), 2);
-        assert_eq!(m.gpr(7), 256 << 20);
-        let argv = m.gpr(5);
+        assert_eq!(m.gpr(regs::A0), 2);
+        assert_eq!(m.gpr(regs::A3), 256 << 20);
+        let argv = m.gpr(regs::A1);
         let word = |va: u32| {
             m.read_machine_u32(MachineAddr::new(va & 0x1fff_ffff))
                 .unwrap()
@@ -665,7 +666,7 @@ mod boot_tests {
             "rd_start=0xffffffff8fed0000 rd_size=1133000 console=ttyS0",
             "the figures of QEMU's console log"
         );
-        let envp = m.gpr(6);
+        let envp = m.gpr(regs::A2);
         assert_eq!(cstr(&m, word(envp)), "memsize");
         assert_eq!(cstr(&m, word(envp + 4)), "268435456");
         assert_eq!(word(envp + 24), 0, "NULL after modetty0");

@@ -4,6 +4,7 @@
 
 use crate::machine::Machine;
 use crate::machine::decode::Decoded;
+use crate::machine::insn::regs::RA;
 
 impl Machine {
     /// Conditional branch: target is the delay slot's address plus the
@@ -32,7 +33,7 @@ impl Machine {
     /// whether or not the branch is taken.
     #[inline(always)]
     pub(super) fn branch_link(&mut self, d: Decoded, taken: bool, likely: bool) {
-        self.w(31, self.cur_pc.wrapping_add(8));
+        self.w(RA, self.cur_pc.wrapping_add(8));
         if likely {
             self.branch_likely(d, taken);
         } else {
@@ -50,7 +51,7 @@ impl Machine {
     /// Jump and Link.
     #[inline(always)]
     pub(super) fn jal(&mut self, d: Decoded) {
-        self.w(31, self.cur_pc.wrapping_add(8));
+        self.w(RA, self.cur_pc.wrapping_add(8));
         self.j(d);
     }
 

@@ -382,7 +382,7 @@ fn writes_to_zero_are_discarded() {
         k.emit(addu(S0, ZERO, ZERO));
         k.emit(or(S1, ZERO, T0));
     });
-    assert_eq!(m.gpr(0), 0);
+    assert_eq!(m.gpr(ZERO.num()), 0);
     assert_eq!(m.gpr(S0.num()), 0);
     assert_eq!(m.gpr(S1.num()), 0x1234);
 }
@@ -400,6 +400,6 @@ fn write_to_zero_still_traps() {
         exit_ok(&mut k);
         let mut m = boot(k, []);
         assert_eq!(m.run(1000), Vector::BevGeneral.exit(code));
-        assert_eq!(m.gpr(0), 0);
+        assert_eq!(m.gpr(ZERO.num()), 0);
     }
 }

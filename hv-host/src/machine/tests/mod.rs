@@ -351,7 +351,7 @@ fn sum_loop_and_semihosting_exit() {
     let mut m = machine_with(&a.finish().expect("assembles"));
     let exit = m.run(10_000);
     assert_eq!(exit, Exit::Shutdown { code: 5050 });
-    assert_eq!(m.gpr(4), 5050);
+    assert_eq!(m.gpr(A0.num()), 5050);
     // li (2) + li (1) + 100 * 4 + li + sdbbp.
     assert!(
         m.instructions() > 400 && m.instructions() < 420,
