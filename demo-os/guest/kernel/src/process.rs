@@ -15,7 +15,7 @@ use crate::console::LineBuffer;
 use crate::cp0;
 use crate::elf::{Elf, ElfError};
 use crate::mm::{AddressSpace, LoadError, MemCtx, STACK_TOP};
-use crate::trap::{TrapFrame, reg};
+use crate::trap::TrapFrame;
 
 /// The most processes at once.
 pub const MAX_PROCS: usize = 8;
@@ -237,7 +237,7 @@ impl ProcessTable {
         }
         let pages = space.image_pages();
         let mut frame = TrapFrame::new(elf.entry(), STACK_TOP, USER_STATUS);
-        frame.regs[reg::A0] = work;
+        frame.set_gpr(hv_abi::regs::A0, work);
         self.procs[slot] = Process {
             pid,
             name: program.name,

@@ -29,7 +29,7 @@
 use crate::cp0;
 use crate::process::{ProcessTable, State};
 use crate::stats::Stats;
-use crate::trap::{CURRENT_FRAME, PGD_CURRENT, TrapFrame, reg};
+use crate::trap::{CURRENT_FRAME, PGD_CURRENT, TrapFrame};
 use crate::{pv, timer, tlb};
 
 /// Tickless: the most ticks ahead the timer is set when nothing needs it
@@ -314,7 +314,7 @@ fn now() -> u32 {
 fn idle_frame() -> TrapFrame {
     let stack = (&raw const boot_stack_top) as u32;
     let mut frame = TrapFrame::new(idle_loop as *const () as u32, stack, IDLE_STATUS);
-    frame.regs[reg::A0] = u32::from(pv::idle_yield_offered());
+    frame.set_gpr(hv_abi::regs::A0, u32::from(pv::idle_yield_offered()));
     frame
 }
 

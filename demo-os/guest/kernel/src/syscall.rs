@@ -3,10 +3,10 @@
 //! sbrk for the running process.
 
 use demo_sys::{Errno, Syscall, WRITE_MAX};
+use hv_abi::regs;
 
 use crate::Kernel;
 use crate::process::Exit;
-use crate::trap::reg;
 
 /// What the process does after the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,9 +25,9 @@ pub fn dispatch(kernel: &mut Kernel, slot: usize) {
     // Resume after the `syscall` instruction.
     frame.epc = frame.epc.wrapping_add(4);
     let (number, a0, a1) = (
-        frame.regs[reg::V0],
-        frame.regs[reg::A0],
-        frame.regs[reg::A1],
+        frame.gpr(regs::V0),
+        frame.gpr(regs::A0),
+        frame.gpr(regs::A1),
     );
 
     let outcome = match Syscall::try_from(number) {
@@ -37,12 +37,12 @@ pub fn dispatch(kernel: &mut Kernel, slot: usize) {
             Outcome::Reschedule
         }
         Ok(Syscall::Yield) => {
-            kernel.procs.get_mut(slot).frame.regs[reg::V0] = 0;
+            kernel.procs.get_mut(slot).frame.set_gpr(regs::V0, 0);
             kernel.sched.preempt(&mut kernel.procs);
             Outcome::Reschedule
         }
         Ok(Syscall::Sleep) => {
-            kernel.procs.get_mut(slot).frame.regs[reg::V0] = 0;
+            kernel.procs.get_mut(slot).frame.set_gpr(regs::V0, 0);
             if a0 == 0 {
                 kernel.sched.preempt(&mut kernel.procs);
             } else {
@@ -62,7 +62,7 @@ pub fn dispatch(kernel: &mut Kernel, slot: usize) {
         Err(errno) => Outcome::Return(errno.to_raw()),
     };
     if let Outcome::Return(value) = outcome {
-        kernel.procs.get_mut(slot).frame.regs[reg::V0] = value;
+        kernel.procs.get_mut(slot).frame.set_gpr(regs::V0, value);
     }
 }
 

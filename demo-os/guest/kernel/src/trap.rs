@@ -32,6 +32,7 @@
 
 use core::arch::global_asm;
 use core::mem::{offset_of, size_of};
+use hv_abi::regs;
 
 use crate::cp0;
 
@@ -65,18 +66,6 @@ const _: () = assert!(offset_of!(TrapFrame, status) == 140);
 const _: () = assert!(offset_of!(TrapFrame, cause) == 144);
 const _: () = assert!(offset_of!(TrapFrame, badvaddr) == 148);
 
-/// GPR numbers the kernel reads from a frame.
-pub mod reg {
-    /// `v0`: system-call number and result.
-    pub const V0: usize = 2;
-    /// `a0`: first argument.
-    pub const A0: usize = 4;
-    /// `a1`: second argument.
-    pub const A1: usize = 5;
-    /// `sp`: stack pointer.
-    pub const SP: usize = 29;
-}
-
 impl TrapFrame {
     /// A fresh frame that starts at `entry` with stack `sp` and `status`.
     #[must_use]
@@ -86,8 +75,19 @@ impl TrapFrame {
             status,
             ..Self::default()
         };
-        frame.regs[reg::SP] = sp;
+        frame.set_gpr(regs::SP, sp);
         frame
+    }
+
+    /// General-purpose register `r` (a number of [`hv_abi::regs`]).
+    #[must_use]
+    pub fn gpr(&self, r: u8) -> u32 {
+        self.regs[usize::from(r)]
+    }
+
+    /// Sets general-purpose register `r` (a number of [`hv_abi::regs`]).
+    pub fn set_gpr(&mut self, r: u8, value: u32) {
+        self.regs[usize::from(r)] = value;
     }
 
     /// Tells whether the trap came from user mode.
