@@ -11,6 +11,7 @@
 use super::Machine;
 use super::cp0::{cause, status};
 use super::insn::Instruction;
+use super::tlb::lo;
 use crate::addr::GuestVirtAddr;
 
 /// Cause.ExcCode values.
@@ -91,6 +92,36 @@ pub enum Fault {
     TlbInvalid,
     /// A store to a page whose D bit is clear.
     TlbModified,
+}
+
+impl Fault {
+    /// The exception this fault raises on `access`: AdEL/AdES, TLBL/TLBS
+    /// (refill or invalid), Mod.
+    #[inline]
+    pub fn exc_code(self, access: Access) -> ExcCode {
+        let store = access == Access::Store;
+        match self {
+            Fault::Address if store => ExcCode::AdES,
+            Fault::Address => ExcCode::AdEL,
+            Fault::TlbModified => ExcCode::Mod,
+            Fault::TlbRefill | Fault::TlbInvalid if store => ExcCode::Tlbs,
+            Fault::TlbRefill | Fault::TlbInvalid => ExcCode::Tlbl,
+        }
+    }
+
+    /// Whether a TLB hit whose page has EntryLo value `entry_lo` allows
+    /// `access`: not if the page is invalid (V clear), nor a store to a
+    /// clean page (D clear).
+    #[inline]
+    pub fn check_hit(entry_lo: u32, access: Access) -> Result<(), Fault> {
+        if entry_lo & lo::V == 0 {
+            Err(Fault::TlbInvalid)
+        } else if access == Access::Store && entry_lo & lo::D == 0 {
+            Err(Fault::TlbModified)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// Details of an exception routed to the host.
@@ -217,14 +248,7 @@ impl Machine {
     /// BadVAddr, and for TLB faults Context.BadVPN2 and EntryHi.VPN2.
     #[cold]
     pub(crate) fn raise_fault(&mut self, fault: Fault, vaddr: u32, access: Access) {
-        let store = access == Access::Store;
-        let code = match fault {
-            Fault::Address if store => ExcCode::AdES,
-            Fault::Address => ExcCode::AdEL,
-            Fault::TlbModified => ExcCode::Mod,
-            Fault::TlbRefill | Fault::TlbInvalid if store => ExcCode::Tlbs,
-            Fault::TlbRefill | Fault::TlbInvalid => ExcCode::Tlbl,
-        };
+        let code = fault.exc_code(access);
         // A routed exception leaves CP0 untouched (the host gets the
         // address in the trap).
         if !self.route.contains(code) {

@@ -25,7 +25,6 @@ use super::bus::Target;
 use super::code::NO_SLOT;
 use super::cp0::status;
 use super::exception::{Access, ExcCode, Fault};
-use super::tlb::lo;
 
 /// The translation regime: what the segment rules are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,16 +109,11 @@ impl Machine {
             .tlb
             .lookup(va, self.cp0.asid())
             .ok_or(Fault::TlbRefill)?;
-        if hit.lo & lo::V == 0 {
-            Err(Fault::TlbInvalid)
-        } else if access == Access::Store && hit.lo & lo::D == 0 {
-            Err(Fault::TlbModified)
-        } else {
-            Ok(Translation {
-                pa: hit.paddr,
-                any_asid: hit.global,
-            })
-        }
+        Fault::check_hit(hit.lo, access)?;
+        Ok(Translation {
+            pa: hit.paddr,
+            any_asid: hit.global,
+        })
     }
 
     /// Loads `size` (1, 2 or 4) bytes at `va`, aligned; raises the right

@@ -29,7 +29,7 @@ use super::vtlb::VtlbLookup;
 use super::{Monitor, cost};
 use crate::addr::GuestPhysAddr;
 use crate::machine::cp0::{self, status};
-use crate::machine::exception::{Access, ExcCode};
+use crate::machine::exception::{Access, ExcCode, Fault};
 use crate::machine::tlb::{TLB_ENTRIES, TlbEntry, lo};
 use crate::machine::{Machine, Trap};
 
@@ -46,19 +46,6 @@ pub struct GuestMapping {
     pub global: bool,
 }
 
-/// Why the guest's MMU refuses an address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GuestFault {
-    /// The segment is not accessible in the current mode.
-    Address,
-    /// No entry of the VM's TLB matches.
-    Refill,
-    /// The matching entry's page is invalid.
-    Invalid,
-    /// A store to a clean page.
-    Modified,
-}
-
 /// Where a real TLB entry came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
@@ -73,8 +60,8 @@ pub enum Origin {
 }
 
 /// What the guest's MMU does with `va` for `access`, in `vm`'s current
-/// virtual mode.
-pub fn guest_translate(vm: &Vm, va: u32, access: Access) -> Result<GuestMapping, GuestFault> {
+/// virtual mode. A refusal is the fault the guest's MMU raises.
+pub fn guest_translate(vm: &Vm, va: u32, access: Access) -> Result<GuestMapping, Fault> {
     let st = vm.cp0.regs.status;
     let kernel = vm.cp0.kernel_mode();
     let supervisor = !kernel && st & status::KSU == status::KSU_SUPERVISOR;
@@ -93,28 +80,27 @@ pub fn guest_translate(vm: &Vm, va: u32, access: Access) -> Result<GuestMapping,
         5 if kernel => unmapped(va - 0xa000_0000, Origin::Unmapped),
         6 if kernel || supervisor => mapped(vm, va, access),
         7 if kernel => mapped(vm, va, access),
-        _ => Err(GuestFault::Address),
+        _ => Err(Fault::Address),
     }
 }
 
-fn mapped(vm: &Vm, va: u32, access: Access) -> Result<GuestMapping, GuestFault> {
+fn mapped(vm: &Vm, va: u32, access: Access) -> Result<GuestMapping, Fault> {
     match vm.tlb.lookup(va, vm.cp0.asid()) {
-        VtlbLookup::Miss => Err(GuestFault::Refill),
-        VtlbLookup::Hit { lo: l, .. } if l & lo::V == 0 => Err(GuestFault::Invalid),
-        VtlbLookup::Hit { lo: l, .. } if access == Access::Store && l & lo::D == 0 => {
-            Err(GuestFault::Modified)
-        }
+        VtlbLookup::Miss => Err(Fault::TlbRefill),
         VtlbLookup::Hit {
             index,
             lo: l,
             gpa,
             global,
-        } => Ok(GuestMapping {
-            gpa,
-            origin: Origin::Guest(index as u8),
-            dirty: l & lo::D != 0,
-            global,
-        }),
+        } => {
+            Fault::check_hit(l, access)?;
+            Ok(GuestMapping {
+                gpa,
+                origin: Origin::Guest(index as u8),
+                dirty: l & lo::D != 0,
+                global,
+            })
+        }
     }
 }
 
@@ -219,7 +205,7 @@ impl Monitor {
         let mut walked = false;
         let g = match guest_translate(&self.vms[self.cur], va, access) {
             Ok(g) => g,
-            Err(GuestFault::Refill) if self.walk(t, va, access) => {
+            Err(Fault::TlbRefill) if self.walk(t, va, access) => {
                 walked = true;
                 match guest_translate(&self.vms[self.cur], va, access) {
                     Ok(g) => g,
@@ -312,23 +298,15 @@ impl Monitor {
     }
 
     /// Forwards the exception the guest's own MMU raises for `va`.
-    fn forward_guest_fault(&mut self, t: Trap, f: GuestFault, access: Access, reason: ExitReason) {
-        let store = access == Access::Store;
-        let (code, refill) = match f {
-            GuestFault::Address if store => (ExcCode::AdES, false),
-            GuestFault::Address => (ExcCode::AdEL, false),
-            GuestFault::Modified => (ExcCode::Mod, false),
-            GuestFault::Refill | GuestFault::Invalid => (
-                if store { ExcCode::Tlbs } else { ExcCode::Tlbl },
-                f == GuestFault::Refill,
-            ),
-        };
+    fn forward_guest_fault(&mut self, t: Trap, f: Fault, access: Access, reason: ExitReason) {
+        let code = f.exc_code(access);
+        let refill = f == Fault::TlbRefill;
         if code == ExcCode::Tlbl || code == ExcCode::Tlbs {
             let vm = &mut self.vms[self.cur];
             vm.stats.refills_forwarded += 1;
             vm.pending_refill = t.bad_vaddr.map(|a| a.raw());
         }
-        let reason = if f == GuestFault::Address {
+        let reason = if f == Fault::Address {
             ExitReason::AddrErr
         } else {
             reason
@@ -340,7 +318,7 @@ impl Monitor {
             in_delay_slot: t.in_delay_slot,
             bad_vaddr: t.bad_vaddr.map(|a| a.raw()),
             refill,
-            tlb: f != GuestFault::Address,
+            tlb: f != Fault::Address,
             ce: 0,
         });
         self.trace(t.pc, t.insn, reason, || {
