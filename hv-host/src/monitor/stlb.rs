@@ -27,9 +27,9 @@ use super::stats::ExitReason;
 use super::vm::Vm;
 use super::vtlb::VtlbLookup;
 use super::{Monitor, cost};
-use crate::addr::GuestPhysAddr;
+use crate::addr::{GuestPhysAddr, GuestVirtAddr};
 use crate::machine::cp0::{self, status};
-use crate::machine::exception::{Access, ExcCode, Fault};
+use crate::machine::exception::{Access, ExcCode, Exception, Fault};
 use crate::machine::tlb::{TLB_ENTRIES, TlbEntry, lo};
 use crate::machine::{Machine, Trap};
 
@@ -283,13 +283,12 @@ impl Monitor {
     /// Forwards the bus error an access to guest-physical `gpa` raises.
     pub(super) fn bus_error(&mut self, t: Trap, code: ExcCode, gpa: u32) {
         self.count_exit(ExitReason::BusErr);
-        self.reflect(super::forward::Reflect {
+        self.reflect(Exception {
             code,
+            refill: false,
             pc: t.pc,
             in_delay_slot: t.in_delay_slot,
             bad_vaddr: None,
-            refill: false,
-            tlb: false,
             ce: 0,
         });
         self.trace(t.pc, t.insn, ExitReason::BusErr, || {
@@ -312,13 +311,12 @@ impl Monitor {
             reason
         };
         self.count_exit(reason);
-        self.reflect(super::forward::Reflect {
+        self.reflect(Exception {
             code,
+            refill,
             pc: t.pc,
             in_delay_slot: t.in_delay_slot,
-            bad_vaddr: t.bad_vaddr.map(|a| a.raw()),
-            refill,
-            tlb: f != Fault::Address,
+            bad_vaddr: t.bad_vaddr,
             ce: 0,
         });
         self.trace(t.pc, t.insn, reason, || {
@@ -484,27 +482,20 @@ impl Monitor {
             return false;
         };
         // What the refill exception sets, then what the handler does:
-        // EntryLo0/1 (mtc0), a random entry (tlbwr), eret (LLbit cleared).
+        // EntryLo0/1 (mtc0), a random entry (tlbwr), eret (EXL, which was
+        // clear, cleared again; LLbit cleared; back at the retried access).
         let now = self.now();
-        let code = if access == Access::Store {
-            ExcCode::Tlbs
-        } else {
-            ExcCode::Tlbl
-        };
         let vm = &mut self.vms[self.cur];
         let c = &mut vm.cp0.regs;
-        if t.in_delay_slot {
-            c.epc = t.pc.raw().wrapping_sub(4);
-            c.cause |= cp0::cause::BD;
-        } else {
-            c.epc = t.pc.raw();
-            c.cause &= !cp0::cause::BD;
-        }
-        c.cause = (c.cause & !(cp0::cause::EXC_CODE | (3 << cp0::cause::CE_SHIFT)))
-            | ((code as u32) << 2);
-        c.bad_vaddr = va;
-        c.context = (c.context & 0xff80_0000) | ((va >> 9) & 0x007f_fff0);
-        c.entry_hi = (va & 0xffff_e000) | (c.entry_hi & 0xff);
+        c.enter_exception(&Exception {
+            code: Fault::TlbRefill.exc_code(access),
+            refill: true,
+            pc: t.pc,
+            in_delay_slot: t.in_delay_slot,
+            bad_vaddr: Some(GuestVirtAddr::new(va)),
+            ce: 0,
+        });
+        c.status &= !status::EXL;
         c.entry_lo0 = lo0 & cp0::ENTRYLO_WRITABLE;
         c.entry_lo1 = lo1 & cp0::ENTRYLO_WRITABLE;
         let entry = TlbEntry::from_registers(c.page_mask, c.entry_hi, c.entry_lo0, c.entry_lo1);
