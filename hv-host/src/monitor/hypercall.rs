@@ -158,8 +158,9 @@ impl Monitor {
             return Err(HvError::BadAlignment);
         }
         let vm = &self.vms[self.cur];
-        let in_ram = word >> 29 == 4
-            && vm.mem.kind(GuestPhysAddr::new(word - 0x8000_0000)) == super::memory::GpaKind::Ram;
+        let in_ram = crate::machine::mmu::Segment::Kseg0
+            .unmapped_phys(word)
+            .is_some_and(|pa| vm.mem.kind(GuestPhysAddr::new(pa)) == super::memory::GpaKind::Ram);
         if !in_ram {
             return Err(HvError::BadAddress);
         }

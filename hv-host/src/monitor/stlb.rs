@@ -30,6 +30,7 @@ use super::{Monitor, cost};
 use crate::addr::{GuestPhysAddr, GuestVirtAddr};
 use crate::machine::cp0::{self, status};
 use crate::machine::exception::{Access, ExcCode, Exception, Fault};
+use crate::machine::mmu::{Regime, Segment, SegmentAccess};
 use crate::machine::tlb::{TLB_ENTRIES, TlbEntry, lo};
 use crate::machine::{Machine, Trap};
 
@@ -60,27 +61,22 @@ pub enum Origin {
 }
 
 /// What the guest's MMU does with `va` for `access`, in `vm`'s current
-/// virtual mode. A refusal is the fault the guest's MMU raises.
+/// virtual mode: the machine's segment rules ([`Segment::access`]), then the
+/// VM's TLB. A refusal is the fault the guest's MMU raises.
 pub fn guest_translate(vm: &Vm, va: u32, access: Access) -> Result<GuestMapping, Fault> {
-    let st = vm.cp0.regs.status;
-    let kernel = vm.cp0.kernel_mode();
-    let supervisor = !kernel && st & status::KSU == status::KSU_SUPERVISOR;
-    let unmapped = |gpa, origin| {
-        Ok(GuestMapping {
+    match Segment::access(va, Regime::of(vm.cp0.regs.status)) {
+        SegmentAccess::Unmapped(gpa) => Ok(GuestMapping {
             gpa,
-            origin,
+            origin: if Segment::of(va) == Segment::Useg {
+                Origin::Erl
+            } else {
+                Origin::Unmapped
+            },
             dirty: true,
             global: true,
-        })
-    };
-    match va >> 29 {
-        0..=3 if kernel && st & status::ERL != 0 => unmapped(va, Origin::Erl),
-        0..=3 => mapped(vm, va, access),
-        4 if kernel => unmapped(va - 0x8000_0000, Origin::Unmapped),
-        5 if kernel => unmapped(va - 0xa000_0000, Origin::Unmapped),
-        6 if kernel || supervisor => mapped(vm, va, access),
-        7 if kernel => mapped(vm, va, access),
-        _ => Err(Fault::Address),
+        }),
+        SegmentAccess::Mapped => mapped(vm, va, access),
+        SegmentAccess::Denied => Err(Fault::Address),
     }
 }
 
@@ -460,11 +456,12 @@ impl Monitor {
         if vm.cp0.regs.status & status::EXL != 0 {
             return false;
         }
+        // The page directory and tables are read through kseg0.
         let read = |a: u32| -> Option<u32> {
-            if a >> 29 != 4 || !a.is_multiple_of(4) {
+            if !a.is_multiple_of(4) {
                 return None;
             }
-            let gpa = GuestPhysAddr::new(a - 0x8000_0000);
+            let gpa = GuestPhysAddr::new(Segment::Kseg0.unmapped_phys(a)?);
             if vm.mem.kind(gpa) != GpaKind::Ram {
                 return None;
             }
