@@ -786,3 +786,76 @@ fn compare_fails_when_a_run_does_not_finish() {
         out.stderr
     );
 }
+
+/// The reproducer: UHI writes of 4 KiB of `x`, forever, never a
+/// newline (tests/repro/nonl_flood/).
+const NONL_UHI: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/repro/nonl_flood/nonl_uhi.elf"
+);
+
+/// The runner's bound on the piece of a line it holds per VM.
+const LINE_MAX: usize = 4096;
+
+#[test]
+fn a_vm_that_never_ends_its_line_is_written_in_bounded_pieces() {
+    let out = runner(&[
+        "--mode",
+        "full",
+        "--vms",
+        "2",
+        "--kernel",
+        NONL_UHI,
+        "--max-instructions",
+        "3000",
+    ]);
+    assert_eq!(out.code, Some(124), "{}", out.stderr);
+    for vm in ["vm0", "vm1"] {
+        let end = format!("{vm} instruction limit reached (--max-instructions 3000)");
+        assert!(summary(&out).contains(&end), "{}", out.stderr);
+    }
+    // Every line is a prefixed piece of at most LINE_MAX bytes: the
+    // runner never held more than that of a VM's line. Before the
+    // bound, each VM's output came out whole at the end, as one line.
+    let mut per_vm = [0usize; 2];
+    let mut last = [String::new(), String::new()];
+    let mut lines = 0;
+    for line in out.stdout.split(|&b| b == b'\n') {
+        if line.is_empty() {
+            continue;
+        }
+        lines += 1;
+        let line = String::from_utf8_lossy(line);
+        let (vm, rest) = if let Some(rest) = line.strip_prefix("[vm0]") {
+            (0, rest)
+        } else if let Some(rest) = line.strip_prefix("[vm1]") {
+            (1, rest)
+        } else {
+            panic!("unprefixed line: {:.40}", line);
+        };
+        if rest == "\\ no newline at end" {
+            last[vm] = rest.to_string();
+            continue;
+        }
+        let piece = rest
+            .strip_prefix("+ ")
+            .or_else(|| rest.strip_prefix(' ').filter(|_| per_vm[vm] == 0))
+            .unwrap_or_else(|| panic!("vm{vm}: bad prefix: {:.40}", line));
+        assert!(
+            piece.len() <= LINE_MAX,
+            "vm{vm}: a piece of {} bytes",
+            piece.len()
+        );
+        assert!(piece.bytes().all(|b| b == b'x'), "vm{vm}: {:.40}", piece);
+        per_vm[vm] += piece.len();
+        last[vm] = String::new();
+    }
+    assert!(lines > 100, "{lines} lines");
+    for vm in 0..2 {
+        // Each VM wrote whole 4 KiB writes, one line that never ended.
+        assert!(per_vm[vm] > 0, "vm{vm} printed nothing");
+        assert_eq!(per_vm[vm] % 4096, 0, "vm{vm}: {} bytes", per_vm[vm]);
+        assert_eq!(last[vm], "\\ no newline at end", "vm{vm}");
+    }
+    assert!(out.stdout.ends_with(b"[vm1]\\ no newline at end\n"));
+}

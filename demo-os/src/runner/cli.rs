@@ -102,7 +102,13 @@ The monitor (--mode full):
   Each VM runs its kernel deprivileged, trapping privileged instructions
   and exceptions to the monitor, which emulates them on the VM's virtual
   CP0 and TLB. With --vms > 1 every console line is prefixed with its VM
-  ([vm0] ...). A table of per-VM statistics goes to stderr at the end.
+  (`[vm0] ...`). The runner holds at most 4096 bytes of a VM's unfinished
+  line: a longer line is written in pieces of 4096 bytes, each ended with
+  a newline, the next prefixed `[vm0]+ `. A VM whose output ends without a
+  newline gets one at the end of the run, followed by the line
+  `[vm0]\\ no newline at end`. Dropping the prefixes and the newlines the
+  runner added gives back each VM's output byte for byte. A table of
+  per-VM statistics goes to stderr at the end.
   --mode para offers the hypercall interface too: the PV image
   (--image pv) detects it and takes its paravirtualized paths.
 
@@ -460,6 +466,8 @@ mod tests {
             "124",
             "125",
             "Memory map",
+            "[vm0]+ ",
+            "no newline at end",
         ] {
             assert!(help.contains(needle), "help lacks {needle}:\n{help}");
         }
