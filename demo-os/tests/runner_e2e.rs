@@ -259,15 +259,130 @@ fn para_mode_runs_an_unmodified_kernel_as_natively() {
 #[test]
 fn monitor_flags_need_the_monitor() {
     let elf = scratch("flags.elf", &programs::hello("", 0).elf());
-    for extra in [&["--vms", "2"][..], &["--trace", "exits"]] {
+    for extra in [
+        &["--vms", "2"][..],
+        &["--trace", "exits"],
+        &["--vtlb", "8"],
+        &["--slice", "5000"],
+        &["--no-idle-inference"],
+    ] {
         let out = runner_on(&elf, extra);
         assert_eq!(out.code, Some(2), "{extra:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{extra:?}");
         assert!(
             out.stderr.contains("needs the monitor") || out.stderr.contains("need the monitor"),
             "{}",
             out.stderr
         );
+        assert!(out.stderr.contains(extra[0]), "{extra:?}: {}", out.stderr);
     }
+    // The same flags under the monitor are taken.
+    let kernel = elf.to_str().unwrap();
+    let out = runner(&[
+        "--mode",
+        "full",
+        "--kernel",
+        kernel,
+        "--vtlb",
+        "8",
+        "--slice",
+        "5000",
+        "--no-idle-inference",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn malta_needs_a_kernel() {
+    // The built-in demo images are mipssim kernels: on Malta they would
+    // run forever printing nothing.
+    for extra in [
+        &["--mode", "native"][..],
+        &["--mode", "full"],
+        &["--mode", "para", "--vms", "2"],
+        &["--image", "pv"],
+    ] {
+        let mut args = vec!["--board", "malta", "--max-instructions", "100000"];
+        args.extend_from_slice(extra);
+        let out = runner(&args);
+        assert_eq!(out.code, Some(2), "{extra:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{extra:?}");
+        assert!(
+            out.stderr
+                .contains("--board malta boots a Linux kernel: name it with --kernel FILE"),
+            "{extra:?}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn more_kernels_or_program_lists_than_vms_are_usage_errors() {
+    let a = scratch("vm_a.elf", &programs::hello("a\n", 0).elf());
+    let b = scratch("vm_b.elf", &programs::hello("b\n", 0).elf());
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let limit = ["--max-instructions", "100000"];
+    for (args, message) in [
+        (
+            &["--mode", "full", "--kernel", a, "--kernel", b][..],
+            "2 --kernel files for 1 VM: give at most one per VM (--vms 2 runs 2 VMs)",
+        ),
+        (
+            &[
+                "--mode", "para", "--vms", "2", "--kernel", a, "--kernel", b, "--kernel", a,
+            ],
+            "3 --kernel files for 2 VMs",
+        ),
+        (
+            &[
+                "--mode",
+                "full",
+                "--programs",
+                "sieve",
+                "--programs",
+                "pages",
+            ],
+            "2 --programs lists for 1 VM: give at most one per VM",
+        ),
+        (
+            &[
+                "--mode",
+                "full",
+                "--vms",
+                "2",
+                "--programs",
+                "sieve",
+                "--programs",
+                "pages",
+                "--programs",
+                "sleeper",
+            ],
+            "3 --programs lists for 2 VMs",
+        ),
+        (
+            &[
+                "--mode",
+                "compare",
+                "--programs",
+                "sieve",
+                "--programs",
+                "pages",
+            ],
+            "--mode compare takes one --programs list",
+        ),
+    ] {
+        let out = runner(&[args, &limit[..]].concat());
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(out.stderr.contains(message), "{args:?}: {}", out.stderr);
+    }
+    // As many as the VMs, or fewer (round robin), are taken.
+    let out = runner(&["--mode", "full", "--vms", "2", "--kernel", a, "--kernel", b]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout_text(), "[vm0] a\n[vm1] b\n");
+    let out = runner(&["--mode", "full", "--vms", "3", "--kernel", a, "--kernel", b]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout_text(), "[vm0] a\n[vm1] b\n[vm2] a\n");
 }
 
 #[test]

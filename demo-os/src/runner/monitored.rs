@@ -160,7 +160,7 @@ pub struct Guest<'a> {
 /// offers the hypercall interface (`--mode para`).
 pub fn monitor_config(cli: &Cli, hypercalls: bool) -> MonitorConfig {
     MonitorConfig {
-        slice_ticks: cli.slice,
+        slice_ticks: cli.slice_ticks(),
         idle_inference: !cli.no_idle_inference,
         trace_exits: cli.trace == Some(TraceKind::Exits),
         hypercalls,
@@ -171,7 +171,7 @@ pub fn monitor_config(cli: &Cli, hypercalls: bool) -> MonitorConfig {
 pub fn vm_config(cli: &Cli) -> VmConfig {
     VmConfig {
         ram_bytes: cli.ram_bytes(),
-        vtlb_entries: cli.vtlb as usize,
+        vtlb_entries: cli.vtlb_entries() as usize,
         board: match cli.board {
             BoardKind::Mipssim => Board::Mipssim,
             BoardKind::Malta => Board::Malta,
@@ -250,6 +250,18 @@ pub fn run(
         ));
     }
     let n = cli.vms as usize;
+    for (flag, what, given) in [
+        ("--kernel", "files", cli.kernel.len()),
+        ("--programs", "lists", cli.programs.len()),
+    ] {
+        if given > n {
+            return Err(RunnerError::Usage(format!(
+                "{given} {flag} {what} for {n} VM{s}: give at most one per VM \
+                 (--vms {given} runs {given} VMs)",
+                s = if n == 1 { "" } else { "s" },
+            )));
+        }
+    }
     let mut images: Vec<(String, ElfImage)> = Vec::with_capacity(n);
     for i in 0..n {
         images.push(load_image(cli.kernel_source_of(i))?);
