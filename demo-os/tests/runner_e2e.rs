@@ -259,15 +259,130 @@ fn para_mode_runs_an_unmodified_kernel_as_natively() {
 #[test]
 fn monitor_flags_need_the_monitor() {
     let elf = scratch("flags.elf", &programs::hello("", 0).elf());
-    for extra in [&["--vms", "2"][..], &["--trace", "exits"]] {
+    for extra in [
+        &["--vms", "2"][..],
+        &["--trace", "exits"],
+        &["--vtlb", "8"],
+        &["--slice", "5000"],
+        &["--no-idle-inference"],
+    ] {
         let out = runner_on(&elf, extra);
         assert_eq!(out.code, Some(2), "{extra:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{extra:?}");
         assert!(
             out.stderr.contains("needs the monitor") || out.stderr.contains("need the monitor"),
             "{}",
             out.stderr
         );
+        assert!(out.stderr.contains(extra[0]), "{extra:?}: {}", out.stderr);
     }
+    // The same flags under the monitor are taken.
+    let kernel = elf.to_str().unwrap();
+    let out = runner(&[
+        "--mode",
+        "full",
+        "--kernel",
+        kernel,
+        "--vtlb",
+        "8",
+        "--slice",
+        "5000",
+        "--no-idle-inference",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn malta_needs_a_kernel() {
+    // The built-in demo images are mipssim kernels: on Malta they would
+    // run forever printing nothing.
+    for extra in [
+        &["--mode", "native"][..],
+        &["--mode", "full"],
+        &["--mode", "para", "--vms", "2"],
+        &["--image", "pv"],
+    ] {
+        let mut args = vec!["--board", "malta", "--max-instructions", "100000"];
+        args.extend_from_slice(extra);
+        let out = runner(&args);
+        assert_eq!(out.code, Some(2), "{extra:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{extra:?}");
+        assert!(
+            out.stderr
+                .contains("--board malta boots a Linux kernel: name it with --kernel FILE"),
+            "{extra:?}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn more_kernels_or_program_lists_than_vms_are_usage_errors() {
+    let a = scratch("vm_a.elf", &programs::hello("a\n", 0).elf());
+    let b = scratch("vm_b.elf", &programs::hello("b\n", 0).elf());
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let limit = ["--max-instructions", "100000"];
+    for (args, message) in [
+        (
+            &["--mode", "full", "--kernel", a, "--kernel", b][..],
+            "2 --kernel files for 1 VM: give at most one per VM (--vms 2 runs 2 VMs)",
+        ),
+        (
+            &[
+                "--mode", "para", "--vms", "2", "--kernel", a, "--kernel", b, "--kernel", a,
+            ],
+            "3 --kernel files for 2 VMs",
+        ),
+        (
+            &[
+                "--mode",
+                "full",
+                "--programs",
+                "sieve",
+                "--programs",
+                "pages",
+            ],
+            "2 --programs lists for 1 VM: give at most one per VM",
+        ),
+        (
+            &[
+                "--mode",
+                "full",
+                "--vms",
+                "2",
+                "--programs",
+                "sieve",
+                "--programs",
+                "pages",
+                "--programs",
+                "sleeper",
+            ],
+            "3 --programs lists for 2 VMs",
+        ),
+        (
+            &[
+                "--mode",
+                "compare",
+                "--programs",
+                "sieve",
+                "--programs",
+                "pages",
+            ],
+            "--mode compare takes one --programs list",
+        ),
+    ] {
+        let out = runner(&[args, &limit[..]].concat());
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(out.stderr.contains(message), "{args:?}: {}", out.stderr);
+    }
+    // As many as the VMs, or fewer (round robin), are taken.
+    let out = runner(&["--mode", "full", "--vms", "2", "--kernel", a, "--kernel", b]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout_text(), "[vm0] a\n[vm1] b\n");
+    let out = runner(&["--mode", "full", "--vms", "3", "--kernel", a, "--kernel", b]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout_text(), "[vm0] a\n[vm1] b\n[vm2] a\n");
 }
 
 #[test]
@@ -785,4 +900,77 @@ fn compare_fails_when_a_run_does_not_finish() {
         "{}",
         out.stderr
     );
+}
+
+/// The reproducer: UHI writes of 4 KiB of `x`, forever, never a
+/// newline (tests/repro/nonl_flood/).
+const NONL_UHI: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/repro/nonl_flood/nonl_uhi.elf"
+);
+
+/// The runner's bound on the piece of a line it holds per VM.
+const LINE_MAX: usize = 4096;
+
+#[test]
+fn a_vm_that_never_ends_its_line_is_written_in_bounded_pieces() {
+    let out = runner(&[
+        "--mode",
+        "full",
+        "--vms",
+        "2",
+        "--kernel",
+        NONL_UHI,
+        "--max-instructions",
+        "3000",
+    ]);
+    assert_eq!(out.code, Some(124), "{}", out.stderr);
+    for vm in ["vm0", "vm1"] {
+        let end = format!("{vm} instruction limit reached (--max-instructions 3000)");
+        assert!(summary(&out).contains(&end), "{}", out.stderr);
+    }
+    // Every line is a prefixed piece of at most LINE_MAX bytes: the
+    // runner never held more than that of a VM's line. Before the
+    // bound, each VM's output came out whole at the end, as one line.
+    let mut per_vm = [0usize; 2];
+    let mut last = [String::new(), String::new()];
+    let mut lines = 0;
+    for line in out.stdout.split(|&b| b == b'\n') {
+        if line.is_empty() {
+            continue;
+        }
+        lines += 1;
+        let line = String::from_utf8_lossy(line);
+        let (vm, rest) = if let Some(rest) = line.strip_prefix("[vm0]") {
+            (0, rest)
+        } else if let Some(rest) = line.strip_prefix("[vm1]") {
+            (1, rest)
+        } else {
+            panic!("unprefixed line: {:.40}", line);
+        };
+        if rest == "\\ no newline at end" {
+            last[vm] = rest.to_string();
+            continue;
+        }
+        let piece = rest
+            .strip_prefix("+ ")
+            .or_else(|| rest.strip_prefix(' ').filter(|_| per_vm[vm] == 0))
+            .unwrap_or_else(|| panic!("vm{vm}: bad prefix: {:.40}", line));
+        assert!(
+            piece.len() <= LINE_MAX,
+            "vm{vm}: a piece of {} bytes",
+            piece.len()
+        );
+        assert!(piece.bytes().all(|b| b == b'x'), "vm{vm}: {:.40}", piece);
+        per_vm[vm] += piece.len();
+        last[vm] = String::new();
+    }
+    assert!(lines > 100, "{lines} lines");
+    for vm in 0..2 {
+        // Each VM wrote whole 4 KiB writes, one line that never ended.
+        assert!(per_vm[vm] > 0, "vm{vm} printed nothing");
+        assert_eq!(per_vm[vm] % 4096, 0, "vm{vm}: {} bytes", per_vm[vm]);
+        assert_eq!(last[vm], "\\ no newline at end", "vm{vm}");
+    }
+    assert!(out.stdout.ends_with(b"[vm1]\\ no newline at end\n"));
 }

@@ -281,6 +281,11 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
             "--mode compare chooses its own VMs: it takes no --vms".into(),
         ));
     }
+    if cli.programs.len() > 1 {
+        return Err(RunnerError::Usage(
+            "--mode compare takes one --programs list (the busy and idle VMs run their own)".into(),
+        ));
+    }
     if cli.trace.is_some() {
         return Err(RunnerError::Usage(
             "--trace does not apply to --mode compare".into(),

@@ -211,6 +211,13 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     if cli.json && cli.mode != Mode::Compare {
         return Err(RunnerError::Usage("--json is for --mode compare".into()));
     }
+    if cli.board == BoardKind::Malta && cli.kernel.is_empty() {
+        return Err(RunnerError::Usage(
+            "--board malta boots a Linux kernel: name it with --kernel FILE \
+             (the built-in demo images are for the mipssim board)"
+                .into(),
+        ));
+    }
     match cli.mode {
         Mode::Native => {}
         Mode::Full => return monitored::run(cli, false, stdout, stderr),
@@ -227,6 +234,14 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
             "--vms, a repeated --kernel and a repeated --programs need the monitor (--mode full)"
                 .into(),
         ));
+    }
+    let tuning = cli.monitor_tuning_flags();
+    if !tuning.is_empty() {
+        return Err(RunnerError::Usage(format!(
+            "{} {} the monitor (--mode full or para)",
+            tuning.join(" and "),
+            if tuning.len() == 1 { "needs" } else { "need" }
+        )));
     }
     let (name, image) = load_image(cli.kernel_source())?;
     let config = MachineConfig {

@@ -1,7 +1,8 @@
 //! Running kernels under the monitor (`--mode full`): builds one VM per
 //! `--vms`, loads each its kernel, runs the monitor in slices while
 //! copying each VM's console out (each line prefixed with its VM when
-//! there are several, so that their output stays apart), prints the exit
+//! there are several, so that their output stays apart; see
+//! [`ConsoleMux`] for how long lines are cut), prints the exit
 //! trace if asked, and ends with the per-VM statistics table and the
 //! summary line on stderr.
 
@@ -40,46 +41,105 @@ impl VmEnd {
     }
 }
 
+/// Longest piece of one console line the runner holds for a VM when
+/// several VMs share stdout: a line longer than this is written in pieces
+/// of this many bytes (see [`ConsoleMux`]), so a guest that never writes a
+/// newline costs at most this much host memory.
+pub const LINE_MAX: usize = 4096;
+
 /// Copies VM consoles to one stream: as they are with one VM, line by
-/// line with a `[vmN] ` prefix with several.
+/// line with a prefix with several, so that their output stays apart.
+///
+/// With several VMs every output line is one of:
+///
+/// - `[vmN] text\n`: the start of a line of VM N (or all of it);
+/// - `[vmN]+ text\n`: more of VM N's previous line, which was longer than
+///   [`LINE_MAX`] bytes: the runner cut it there and added the newline
+///   before this piece (a piece holds at most [`LINE_MAX`] bytes, never
+///   none);
+/// - `[vmN]\ no newline at end\n`: VM N's output ended without a newline:
+///   the runner added the newline of the line before.
+///
+/// Dropping the prefixes and the newlines the runner added gives back
+/// each VM's output byte for byte. A VM holds at most [`LINE_MAX`] bytes
+/// here, and every byte is looked at once, so time is linear.
 struct ConsoleMux {
     prefixed: bool,
-    partial: Vec<Vec<u8>>,
+    vms: Vec<PendingLine>,
+}
+
+/// The unfinished line of one VM.
+#[derive(Clone, Default)]
+struct PendingLine {
+    /// Bytes of the current line not yet written (at most [`LINE_MAX`]).
+    held: Vec<u8>,
+    /// Whether the current line was cut: its next piece is a `+` line.
+    continued: bool,
 }
 
 impl ConsoleMux {
     fn new(vms: usize) -> Self {
         Self {
             prefixed: vms > 1,
-            partial: vec![Vec::new(); vms],
+            vms: vec![PendingLine::default(); vms],
         }
     }
 
-    fn write(&mut self, vm: usize, bytes: &[u8], out: &mut impl Write) -> io::Result<()> {
+    /// Bytes held for `vm`, waiting for the rest of their line.
+    #[cfg(test)]
+    fn held(&self, vm: usize) -> usize {
+        self.vms[vm].held.len()
+    }
+
+    fn write(&mut self, vm: usize, mut bytes: &[u8], out: &mut impl Write) -> io::Result<()> {
         if !self.prefixed {
             return out.write_all(bytes);
         }
-        let buf = &mut self.partial[vm];
-        buf.extend_from_slice(bytes);
-        while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
-            write!(out, "[vm{vm}] ")?;
-            out.write_all(&buf[..=nl])?;
-            buf.drain(..=nl);
+        let line = &mut self.vms[vm];
+        while !bytes.is_empty() {
+            let room = LINE_MAX - line.held.len();
+            // A newline within `room` ends the line; a byte past `room`
+            // that is not a newline means the line is too long.
+            let look = &bytes[..bytes.len().min(room + 1)];
+            if let Some(nl) = look.iter().position(|&b| b == b'\n') {
+                line.put(vm, &bytes[..=nl], out)?;
+                line.continued = false;
+                bytes = &bytes[nl + 1..];
+            } else if bytes.len() > room {
+                line.put(vm, &bytes[..room], out)?;
+                out.write_all(b"\n")?;
+                line.continued = true;
+                bytes = &bytes[room..];
+            } else {
+                line.held.extend_from_slice(bytes);
+                break;
+            }
         }
         Ok(())
     }
 
-    /// Ends unterminated last lines.
+    /// Writes the VMs' unfinished last lines, each followed by the mark
+    /// that says the guest wrote no newline there.
     fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
-        for (vm, buf) in self.partial.iter_mut().enumerate() {
-            if !buf.is_empty() {
-                write!(out, "[vm{vm}] ")?;
-                out.write_all(buf)?;
-                out.write_all(b"\n")?;
-                buf.clear();
+        for (vm, line) in self.vms.iter_mut().enumerate() {
+            if !line.held.is_empty() {
+                line.put(vm, b"\n", out)?;
+                writeln!(out, "[vm{vm}]\\ no newline at end")?;
+                line.continued = false;
             }
         }
         Ok(())
+    }
+}
+
+impl PendingLine {
+    /// Writes the prefix, the held bytes and `tail` as one piece.
+    fn put(&mut self, vm: usize, tail: &[u8], out: &mut impl Write) -> io::Result<()> {
+        let mark = if self.continued { "+" } else { "" };
+        write!(out, "[vm{vm}]{mark} ")?;
+        out.write_all(&self.held)?;
+        self.held.clear();
+        out.write_all(tail)
     }
 }
 
@@ -100,7 +160,7 @@ pub struct Guest<'a> {
 /// offers the hypercall interface (`--mode para`).
 pub fn monitor_config(cli: &Cli, hypercalls: bool) -> MonitorConfig {
     MonitorConfig {
-        slice_ticks: cli.slice,
+        slice_ticks: cli.slice_ticks(),
         idle_inference: !cli.no_idle_inference,
         trace_exits: cli.trace == Some(TraceKind::Exits),
         hypercalls,
@@ -111,7 +171,7 @@ pub fn monitor_config(cli: &Cli, hypercalls: bool) -> MonitorConfig {
 pub fn vm_config(cli: &Cli) -> VmConfig {
     VmConfig {
         ram_bytes: cli.ram_bytes(),
-        vtlb_entries: cli.vtlb as usize,
+        vtlb_entries: cli.vtlb_entries() as usize,
         board: match cli.board {
             BoardKind::Mipssim => Board::Mipssim,
             BoardKind::Malta => Board::Malta,
@@ -190,6 +250,18 @@ pub fn run(
         ));
     }
     let n = cli.vms as usize;
+    for (flag, what, given) in [
+        ("--kernel", "files", cli.kernel.len()),
+        ("--programs", "lists", cli.programs.len()),
+    ] {
+        if given > n {
+            return Err(RunnerError::Usage(format!(
+                "{given} {flag} {what} for {n} VM{s}: give at most one per VM \
+                 (--vms {given} runs {given} VMs)",
+                s = if n == 1 { "" } else { "s" },
+            )));
+        }
+    }
     let mut images: Vec<(String, ElfImage)> = Vec::with_capacity(n);
     for i in 0..n {
         images.push(load_image(cli.kernel_source_of(i))?);
@@ -446,4 +518,123 @@ fn write_stats(mon: &Monitor, ends: &[VmEnd], out: &mut impl Write) -> io::Resul
         writeln!(out)?;
     }
     writeln!(out, "clock: {} ticks", mon.ticks())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Splits the mux's output back into each VM's bytes, checking the
+    /// shape of every line on the way (prefix, piece length).
+    fn demux(out: &[u8], vms: usize) -> Vec<Vec<u8>> {
+        let mut per = vec![Vec::new(); vms];
+        for line in out.split_inclusive(|&b| b == b'\n') {
+            let text = String::from_utf8_lossy(line);
+            assert!(line.starts_with(b"[vm"), "{text}");
+            assert!(line.ends_with(b"\n"), "unterminated: {text}");
+            let close = line.iter().position(|&b| b == b']').unwrap();
+            let vm: usize = std::str::from_utf8(&line[3..close])
+                .unwrap()
+                .parse()
+                .unwrap();
+            let rest = &line[close + 1..];
+            let piece = if rest == b"\\ no newline at end\n" {
+                assert_eq!(per[vm].pop(), Some(b'\n'), "{text}");
+                continue;
+            } else if let Some(piece) = rest.strip_prefix(b"+ ") {
+                assert_eq!(per[vm].pop(), Some(b'\n'), "{text}");
+                assert!(piece.len() > 1, "an empty continuation: {text}");
+                piece
+            } else {
+                rest.strip_prefix(b" ")
+                    .unwrap_or_else(|| panic!("bad prefix: {text}"))
+            };
+            assert!(piece.len() <= LINE_MAX + 1, "a piece of {}", piece.len());
+            per[vm].extend_from_slice(piece);
+        }
+        per
+    }
+
+    #[test]
+    fn a_line_without_newline_is_held_at_most_line_max_bytes() {
+        for step in [1, 7, 4095, 4096, 4097, 65536] {
+            let mut mux = ConsoleMux::new(2);
+            let mut out = Vec::new();
+            let input = vec![b'x'; 200_000];
+            let mut max_held = 0;
+            for chunk in input.chunks(step) {
+                mux.write(1, chunk, &mut out).unwrap();
+                max_held = max_held.max(mux.held(1));
+            }
+            assert!(max_held <= LINE_MAX, "step {step}: held {max_held}");
+            assert!(max_held > 0, "step {step}");
+            // All but the last piece is already out.
+            assert!(out.len() >= input.len() - LINE_MAX, "step {step}");
+            mux.finish(&mut out).unwrap();
+            assert_eq!(mux.held(1), 0);
+            let text = String::from_utf8(out.clone()).unwrap();
+            assert!(text.starts_with("[vm1] xxx"), "step {step}");
+            assert!(text.contains("\n[vm1]+ xxx"), "step {step}");
+            assert!(
+                text.ends_with("x\n[vm1]\\ no newline at end\n"),
+                "step {step}"
+            );
+            assert_eq!(demux(&out, 2), [Vec::new(), input], "step {step}");
+        }
+    }
+
+    #[test]
+    fn lines_are_cut_after_line_max_bytes_only() {
+        let mut mux = ConsoleMux::new(2);
+        let mut out = Vec::new();
+        let whole = [vec![b'a'; LINE_MAX], b"\n".to_vec()].concat();
+        mux.write(0, &whole, &mut out).unwrap();
+        assert_eq!(out, [b"[vm0] ".as_slice(), &whole].concat());
+        out.clear();
+        let long = [vec![b'b'; LINE_MAX + 1], b"\n".to_vec()].concat();
+        for b in &long {
+            mux.write(0, std::slice::from_ref(b), &mut out).unwrap();
+        }
+        let expected = format!("[vm0] {}\n[vm0]+ b\n", "b".repeat(LINE_MAX));
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    /// The `i`-th of 30 slices of `v`.
+    fn at(v: &[u8], i: usize) -> &[u8] {
+        let n = v.len().div_ceil(30);
+        &v[(i * n).min(v.len())..((i + 1) * n).min(v.len())]
+    }
+
+    #[test]
+    fn interleaved_vms_come_back_byte_for_byte() {
+        let a: Vec<u8> = (0..30_000u32)
+            .map(|i| if i % 5000 == 4999 { b'\n' } else { b'a' })
+            .collect();
+        let b: Vec<u8> = b"one\ntwo ".repeat(3000);
+        let c = b"ends with a newline\n".to_vec();
+        let mut mux = ConsoleMux::new(3);
+        let mut out = Vec::new();
+        for i in 0..30 {
+            mux.write(0, at(&a, i), &mut out).unwrap();
+            mux.write(1, at(&b, i), &mut out).unwrap();
+            mux.write(2, at(&c, i), &mut out).unwrap();
+            assert!((0..3).all(|vm| mux.held(vm) <= LINE_MAX));
+        }
+        mux.finish(&mut out).unwrap();
+        assert_eq!(demux(&out, 3), [a, b, c]);
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("[vm2]\\"), "{text}");
+        assert!(text.ends_with("[vm1]\\ no newline at end\n"));
+    }
+
+    #[test]
+    fn one_vm_is_copied_as_it_is() {
+        let mut mux = ConsoleMux::new(1);
+        let mut out = Vec::new();
+        let input = vec![b'x'; 3 * LINE_MAX];
+        mux.write(0, &input, &mut out).unwrap();
+        assert_eq!(mux.held(0), 0);
+        mux.finish(&mut out).unwrap();
+        assert_eq!(out, input);
+    }
 }
