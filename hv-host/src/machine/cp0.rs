@@ -389,6 +389,13 @@ impl Cp0 {
         self.cause_value(irq_lines) & self.status & status::IM
     }
 
+    /// Whether the timer can ever end a `wait`: Status.IM7 lets it through
+    /// and Count runs (Cause.DC clear).
+    #[inline]
+    pub fn timer_can_wake(&self) -> bool {
+        self.status & (1 << 15) != 0 && !self.timer.stopped()
+    }
+
     /// Whether interrupts are enabled: Status.IE set, EXL and ERL clear
     /// (one is then taken if [`Cp0::unmasked_pending`] is not zero).
     #[inline]

@@ -658,9 +658,7 @@ impl Machine {
             if self.waiting {
                 if self.unmasked_pending() != 0 {
                     self.waiting = false;
-                } else if (self.cp0.status & (1 << 15) == 0 || self.cp0.timer.stopped())
-                    && self.board_event_at.is_never()
-                {
+                } else if !self.cp0.timer_can_wake() && self.board_event_at.is_never() {
                     // The timer is masked, or Count is stopped (Cause.DC),
                     // and no board timer can fire: nothing will ever wake
                     // the CPU.

@@ -20,7 +20,6 @@ use super::stats::ExitReason;
 use super::vm::{VmState, VmStop};
 use super::{Monitor, cost};
 use crate::machine::Deadline;
-use crate::machine::cp0::status;
 
 impl Monitor {
     /// One scheduling step: wakes VMs whose interrupts are pending, picks
@@ -135,8 +134,7 @@ impl Monitor {
         if vm.cp0.unmasked_pending(vm.irq_lines()) != 0 {
             return;
         }
-        let timer_masked = vm.cp0.regs.status & status::IM & (1 << 15) == 0;
-        if (timer_masked || vm.cp0.deadline().is_never()) && vm.board_event_at.is_never() {
+        if !vm.cp0.regs.timer_can_wake() && vm.board_event_at.is_never() {
             let now = self.machine.ticks();
             self.vms[self.cur].stop(VmStop::Stalled, now);
         } else {
