@@ -18,10 +18,10 @@ use super::vm::{VmState, VmStop};
 use super::vtlb::VirtTlb;
 use super::{Monitor, cost};
 use crate::addr::GuestPhysAddr;
-use crate::machine::Trap;
 use crate::machine::cp0;
 use crate::machine::insn::regs::{A0, A1, V0, V1};
 use crate::machine::tlb::{TlbEntry, lo};
+use crate::machine::{Deadline, Trap};
 use hv_abi::{
     ABI_VERSION, COMMPAGE_OFF, CONSOLE_WRITE_MAX, DiscoverLeaf, Features, HvError, Hypercall,
     PAGE_ZEROED_MAX, TLB_BATCH_MAX, TlbEntryRecord, TlbSlot, WALK_FORMAT_MIPS32_4K,
@@ -218,10 +218,10 @@ impl Monitor {
         }
         // Count may be frozen (Cause.DC): then only an interrupt ends the
         // wait, or the timer if it runs; never forever without a source.
-        let until = if vm.cp0.timer_at == u64::MAX && vm.cp0.regs.cause & cp0::cause::DC != 0 {
-            u64::MAX
+        let until = if vm.cp0.deadline().is_never() && vm.cp0.regs.cause & cp0::cause::DC != 0 {
+            Deadline::NEVER
         } else {
-            now + left as u64
+            Deadline::at(now + left as u64)
         };
         vm.yield_until = Some(until);
         vm.state = VmState::Waiting;

@@ -436,11 +436,7 @@ impl Monitor {
             return;
         }
         let vm = &self.vms[self.cur];
-        let stop = self
-            .slice_end
-            .min(vm.cp0.timer_at)
-            .min(vm.board_event_at)
-            .min(end);
+        let stop = vm.next_event().bound(self.slice_end.min(end));
         if stop <= now {
             return;
         }

@@ -19,7 +19,7 @@
 use super::stats::ExitReason;
 use super::vm::{VmState, VmStop};
 use super::{Monitor, cost};
-use crate::machine::cp0::status;
+use crate::machine::Deadline;
 
 impl Monitor {
     /// One scheduling step: wakes VMs whose interrupts are pending, picks
@@ -31,7 +31,7 @@ impl Monitor {
             if vm.state == VmState::Waiting {
                 vm.cp0.tick(now);
                 vm.board_tick(now);
-                let deadline = vm.yield_until.is_some_and(|t| now >= t);
+                let deadline = vm.yield_until.is_some_and(|t| t.reached(now));
                 if deadline || vm.cp0.unmasked_pending(vm.irq_lines()) != 0 {
                     vm.state = VmState::Running;
                     vm.yield_until = None;
@@ -84,15 +84,10 @@ impl Monitor {
             .vms
             .iter()
             .filter(|v| v.state == VmState::Waiting)
-            .map(|v| {
-                v.cp0
-                    .timer_at
-                    .min(v.yield_until.unwrap_or(u64::MAX))
-                    .min(v.board_event_at)
-            })
+            .map(|v| v.next_event().min(v.yield_until.unwrap_or(Deadline::NEVER)))
             .min()
-            .unwrap_or(u64::MAX);
-        if wake == u64::MAX {
+            .unwrap_or(Deadline::NEVER);
+        if wake.is_never() {
             // Nothing can ever wake them (timers frozen): they are stalled.
             for vm in &mut self.vms {
                 if vm.state == VmState::Waiting {
@@ -101,7 +96,7 @@ impl Monitor {
             }
             return;
         }
-        let until = wake.min(end).max(now);
+        let until = wake.bound(end).max(now);
         self.machine.idle_ticks_add(until - now);
         for vm in &mut self.vms {
             if vm.state == VmState::Waiting {
@@ -115,8 +110,7 @@ impl Monitor {
     fn idle_current(&mut self, end: u64) {
         let now = self.now();
         let vm = &mut self.vms[self.cur];
-        if vm.cp0.timer_at == u64::MAX
-            && vm.board_event_at == u64::MAX
+        if vm.next_event().is_never()
             && vm.yield_until.is_none()
             && vm.cp0.unmasked_pending(vm.irq_lines()) == 0
         {
@@ -124,11 +118,9 @@ impl Monitor {
             return;
         }
         let wake = vm
-            .cp0
-            .timer_at
-            .min(vm.yield_until.unwrap_or(u64::MAX))
-            .min(vm.board_event_at);
-        let until = wake.min(self.slice_end).min(end).max(now);
+            .next_event()
+            .min(vm.yield_until.unwrap_or(Deadline::NEVER));
+        let until = wake.bound(self.slice_end.min(end)).max(now);
         vm.stats.idle_ticks += until - now;
         self.machine.idle_ticks_add(until - now);
     }
@@ -142,8 +134,7 @@ impl Monitor {
         if vm.cp0.unmasked_pending(vm.irq_lines()) != 0 {
             return;
         }
-        let timer_masked = vm.cp0.regs.status & status::IM & (1 << 15) == 0;
-        if (timer_masked || vm.cp0.timer_at == u64::MAX) && vm.board_event_at == u64::MAX {
+        if !vm.cp0.regs.timer_can_wake() && vm.board_event_at.is_never() {
             let now = self.machine.ticks();
             self.vms[self.cur].stop(VmStop::Stalled, now);
         } else {

@@ -8,11 +8,11 @@ use super::stats::VmStats;
 use super::vcpu::VirtCp0;
 use super::vtlb::VirtTlb;
 use crate::addr::GuestVirtAddr;
-use crate::machine::CpuState;
 use crate::machine::board::Board;
 use crate::machine::board::malta::{BoardEvent, Malta};
 use crate::machine::devices::uart::Uart;
 use crate::machine::insn::Instruction;
+use crate::machine::{CpuState, Deadline};
 
 /// A VM's number (0-based, in the order the VMs were created).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -101,8 +101,8 @@ pub struct Vm {
     pub uart: Uart,
     /// The VM's Malta board devices, on a Malta VM.
     pub malta: Option<Box<Malta>>,
-    /// The clock tick of the board's next device event (`u64::MAX`: none).
-    pub board_event_at: u64,
+    /// The clock tick of the board's next device event.
+    pub board_event_at: Deadline,
     /// Console output (UART and UHI fd 1) not yet taken.
     pub console: Vec<u8>,
     /// UHI fd 2 output not yet taken.
@@ -114,8 +114,9 @@ pub struct Vm {
     /// The hypercall features still offered to this VM (the monitor's,
     /// less those the guest turned off).
     pub features: hv_abi::Features,
-    /// While waiting after `IdleYield`: the clock tick of its deadline.
-    pub yield_until: Option<u64>,
+    /// While waiting after `IdleYield`: its deadline (never, when Count
+    /// is frozen and the timer stopped: only an interrupt ends the wait).
+    pub yield_until: Option<Deadline>,
     /// The guest-physical frame of the page of CP0 registers it shares
     /// (`CommpageSet`).
     pub commpage: Option<crate::addr::GuestPhysAddr>,
@@ -149,7 +150,7 @@ impl Vm {
             mem,
             uart: Uart::new(),
             malta: (config.board == Board::Malta).then(|| Box::new(Malta::new())),
-            board_event_at: u64::MAX,
+            board_event_at: Deadline::NEVER,
             console: Vec::new(),
             stderr: Vec::new(),
             state: VmState::Running,
@@ -189,7 +190,7 @@ impl Vm {
         };
         let out = b.take_output();
         let event = b.take_event();
-        self.board_event_at = b.next_event().map_or(u64::MAX, |t| t.max(now + 1));
+        self.board_event_at = Deadline::from(b.next_event()).not_before(now + 1);
         self.console.extend_from_slice(&out);
         match event {
             Some(BoardEvent::PowerOff) => self.stop(VmStop::PowerOff, now),
@@ -200,12 +201,18 @@ impl Vm {
 
     /// Advances the board's devices to clock tick `now` if an event is due.
     pub(super) fn board_tick(&mut self, now: u64) {
-        if now >= self.board_event_at
+        if self.board_event_at.reached(now)
             && let Some(b) = self.malta.as_mut()
         {
             b.tick(now);
             self.board_accessed(now);
         }
+    }
+
+    /// The VM's next timer event: its Count = Compare or its board's next
+    /// device event, whichever comes first.
+    pub fn next_event(&self) -> Deadline {
+        self.cp0.deadline().min(self.board_event_at)
     }
 
     /// Whether the monitor tracks writes to this VM's frames (it must,
