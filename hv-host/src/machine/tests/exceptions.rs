@@ -529,7 +529,7 @@ fn enter_exception_on_a_register_file() {
     use crate::addr::GuestVirtAddr;
     use crate::machine::cp0::Cp0;
     use crate::machine::exception::{Access, Exception, Fault};
-    let mut c = Cp0::reset();
+    let mut c = Cp0::reset(0);
     c.status = 0x10 | IE; // user mode, BEV clear
     c.ebase = 0x8010_0000;
     c.context = 0x1234_5678;
