@@ -224,9 +224,9 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_VMS))]
     pub vms: u32,
 
-    /// Under the monitor: entries of each VM's virtual TLB (1 to 64;
+    /// Under the monitor: entries of each VM's virtual TLB (3 to 64;
     /// Config1.MMUSize tells the guest). Default: the machine's 32.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    #[arg(long, value_name = "N", value_parser = parse_vtlb)]
     pub vtlb: Option<u32>,
 
     /// Under the monitor: do not deschedule a VM that executes `wait`
@@ -262,6 +262,21 @@ pub struct Cli {
     /// instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Parses `--vtlb`: the sizes the monitor accepts, and why not fewer.
+fn parse_vtlb(arg: &str) -> Result<u32, String> {
+    use hv_host::monitor::vtlb::{MAX_ENTRIES, MIN_ENTRIES};
+    let n: u32 = arg.parse().map_err(|e| format!("{e}"))?;
+    if (MIN_ENTRIES as u32..=MAX_ENTRIES as u32).contains(&n) {
+        return Ok(n);
+    }
+    Err(format!(
+        "a virtual TLB has {MIN_ENTRIES} to {MAX_ENTRIES} entries. At least {MIN_ENTRIES}: \
+         an instruction in a branch delay slot can need three pairs of pages in the TLB at \
+         once (the branch's, its own and its data's); with fewer, its TLB refills evict each \
+         other for ever, on hardware as under the monitor"
+    ))
 }
 
 /// Parses `--programs` into the program mask.
@@ -475,6 +490,22 @@ mod tests {
         assert_eq!(cli.max_instructions, Some(5));
         assert!(parse(&["--mode", "fast", "--kernel", "k"]).is_err());
         assert!(parse(&["--kernel", "k", "--max-instructions", "0"]).is_err());
+    }
+
+    #[test]
+    fn vtlb_sizes_below_three_are_refused_with_the_reason() {
+        assert_eq!(parse(&["--vtlb", "3"]).unwrap().vtlb, 3);
+        assert_eq!(parse(&["--vtlb", "64"]).unwrap().vtlb, 64);
+        for bad in ["0", "1", "2", "65", "many"] {
+            let e = parse(&["--vtlb", bad]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+        }
+        assert!(parse(&["--vtlb", "-1"]).is_err());
+        let text = parse(&["--vtlb", "2"]).unwrap_err().to_string();
+        assert!(
+            text.contains("At least 3") && text.contains("branch delay slot"),
+            "{text}"
+        );
     }
 
     #[test]

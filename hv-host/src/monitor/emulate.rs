@@ -133,7 +133,7 @@ impl Monitor {
                 let raw = if op == Op::Tlbwi {
                     vm.cp0.regs.index & vm.cp0.index_mask()
                 } else {
-                    vm.cp0.random(now)
+                    vm.cp0.take_random(now)
                 };
                 let index = vm.tlb.wrap(raw);
                 let c = &vm.cp0.regs;

@@ -263,7 +263,7 @@ impl Monitor {
             let index = match install.slot() {
                 TlbSlot::Index(i) => vm.tlb.wrap(i),
                 // As TLBWR: Random, which moves on one step per record.
-                TlbSlot::Random => vm.tlb.wrap(vm.cp0.random(now + u64::from(i))),
+                TlbSlot::Random => vm.tlb.wrap(vm.cp0.take_random(now + u64::from(i))),
             };
             let pm = install.page_mask().raw();
             let (lo0, lo1) = (install.entry_lo0(), install.entry_lo1());

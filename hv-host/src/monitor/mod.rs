@@ -107,7 +107,11 @@ pub enum MonitorError {
         bytes: u32,
     },
     /// A VM's TLB size is invalid.
-    #[error("{vm}: a virtual TLB of {entries} entries is invalid: it must have 1 to 64")]
+    #[error(
+        "{vm}: a virtual TLB of {entries} entries is invalid: it must have {min} to {max} (an instruction in a branch delay slot can need three pairs of pages in the TLB at once: the branch's, its own and its data's; with fewer, its refills evict each other for ever)",
+        min = vtlb::MIN_ENTRIES,
+        max = vtlb::MAX_ENTRIES
+    )]
     BadTlbSize {
         /// Which VM.
         vm: VmId,
@@ -199,7 +203,7 @@ impl Monitor {
                     bytes: c.ram_bytes,
                 });
             }
-            if !(1..=vtlb::MAX_ENTRIES).contains(&c.vtlb_entries) {
+            if !(vtlb::MIN_ENTRIES..=vtlb::MAX_ENTRIES).contains(&c.vtlb_entries) {
                 return Err(MonitorError::BadTlbSize {
                     vm,
                     entries: c.vtlb_entries,

@@ -496,7 +496,7 @@ impl Monitor {
         c.entry_lo0 = lo0 & cp0::ENTRYLO_WRITABLE;
         c.entry_lo1 = lo1 & cp0::ENTRYLO_WRITABLE;
         let entry = TlbEntry::from_registers(c.page_mask, c.entry_hi, c.entry_lo0, c.entry_lo1);
-        let index = vm.tlb.wrap(vm.cp0.random(now));
+        let index = vm.tlb.wrap(vm.cp0.take_random(now));
         vm.tlb.write(index, entry);
         vm.stats.walked_refills += 1;
         self.machine.set_ll_bit(false);

@@ -36,6 +36,9 @@ pub struct VirtCp0 {
     pub regs: Cp0,
     /// Entries of the virtual TLB.
     tlb_entries: u32,
+    /// The entries the last two random writes took, latest first
+    /// (`u32::MAX`: none yet); see [`VirtCp0::take_random`].
+    recent_random: [u32; 2],
 }
 
 impl VirtCp0 {
@@ -45,6 +48,7 @@ impl VirtCp0 {
         Self {
             regs: Cp0::reset(now),
             tlb_entries: tlb_entries as u32,
+            recent_random: [u32::MAX; 2],
         }
     }
 
@@ -72,6 +76,40 @@ impl VirtCp0 {
     /// freezes Count).
     pub fn deadline(&self) -> Deadline {
         self.regs.timer.deadline()
+    }
+
+    /// The entry a random write takes at clock tick `now` (`tlbwr`, a
+    /// walked refill, a batch record with a random slot): Random, unless
+    /// one of the last two random writes took that entry, in which case
+    /// the next one down from it (wrapping from Wired to the top) that
+    /// neither took; with only two entries above Wired, only the last
+    /// write's is avoided, with one there is no choice.
+    ///
+    /// Random alone is a clock, and a guest's refill path is periodic:
+    /// when the clock ticks between two refills are a multiple of the
+    /// entries above Wired (the monitor's costs make that common: they
+    /// are round numbers), every refill lands on the same entry and evicts
+    /// the one before. A user instruction that needs its code page and its
+    /// data page in the TLB at once then never completes (a `--vtlb 4`
+    /// guest spun in its refill handler for ever). MIPS32 leaves the
+    /// selection to the implementation within Wired..=top; the 4Kc
+    /// "prevents the decrement pseudo-randomly" with an LFSR to "reduce
+    /// the possibility of a live lock condition", QEMU never picks the
+    /// same entry twice in a row. Avoiding the last two makes any three
+    /// consecutive random writes take three different entries (two, with
+    /// two entries above Wired), which is what an instruction in a branch
+    /// delay slot can need: the branch's page, its own and its data's
+    /// (see [`super::vtlb::MIN_ENTRIES`]).
+    pub fn take_random(&mut self, now: u64) -> u32 {
+        let top = self.tlb_entries - 1;
+        let wired = self.regs.wired.min(top);
+        let avoid = (top - wired).min(2) as usize;
+        let mut r = self.random(now);
+        while self.recent_random[..avoid].contains(&r) {
+            r = if r == wired { top } else { r - 1 };
+        }
+        self.recent_random = [r, self.recent_random[0]];
+        r
     }
 
     /// Sets Cause.TI if the clock reached the timer deadline; returns
@@ -200,6 +238,48 @@ mod tests {
         for t in 100..300 {
             let r = c.random(t);
             assert!((10..48).contains(&r));
+        }
+    }
+
+    #[test]
+    fn random_writes_do_not_retake_the_last_two_entries() {
+        // Refills a multiple of four ticks apart: Random alone names the
+        // same entry every time (the `--vtlb 4` livelock).
+        let mut c = VirtCp0::reset(0, 4);
+        let ticks = [1000, 1656, 2324, 2980, 3648];
+        assert!(ticks.iter().all(|&t| c.random(t) == c.random(1000)));
+        let taken: Vec<u32> = ticks.iter().map(|&t| c.take_random(t)).collect();
+        assert_eq!(taken, [3, 2, 1, 3, 2]);
+
+        // Whatever the clock does, any three consecutive random writes
+        // take different entries at or above Wired (two, with two entries
+        // above Wired; one entry leaves no choice).
+        let mut seed = 1u64;
+        for entries in 3..=64u32 {
+            for wired in [0, 1, entries / 2, entries - 3, entries - 2, entries - 1] {
+                let mut c = VirtCp0::reset(0, entries as usize);
+                c.write(reg::WIRED, 0, wired, 0);
+                let span = entries - wired;
+                let (mut now, mut last) = (0u64, Vec::new());
+                for _ in 0..300 {
+                    seed = seed
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    // Gaps that are multiples of the span, and any gaps.
+                    now += match seed >> 62 {
+                        0 | 1 => u64::from(span) * (1 + (seed >> 40 & 7)),
+                        _ => seed >> 52,
+                    };
+                    let r = c.take_random(now);
+                    assert!((wired..entries).contains(&r), "{entries}/{wired}: {r}");
+                    last.insert(0, r);
+                    last.truncate(span.min(3) as usize);
+                    let mut d = last.clone();
+                    d.sort_unstable();
+                    d.dedup();
+                    assert_eq!(d.len(), last.len(), "{entries}/{wired}: {last:?}");
+                }
+            }
         }
     }
 }

@@ -9,6 +9,17 @@ use crate::machine::tlb::{TlbEntry, lo};
 /// Largest virtual TLB (Config1.MMUSize is six bits).
 pub const MAX_ENTRIES: usize = 64;
 
+/// Smallest virtual TLB a VM may have: an instruction can need three
+/// pairs of pages in the TLB at once. A load or store in a branch delay
+/// slot whose branch ends one pair needs the branch's pair (the
+/// instruction is restarted from the branch), the slot's and the data's;
+/// a refill handler that reaches its page tables through kseg0 (Linux,
+/// the demo OS) adds none. With fewer entries each refill evicts one the
+/// instruction still needs and the guest refills for ever, on hardware as
+/// under the monitor; with three, the monitor's choice of random entries
+/// ([`super::vcpu::VirtCp0::take_random`]) guarantees progress.
+pub const MIN_ENTRIES: usize = 3;
+
 /// What a virtual TLB lookup found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VtlbLookup {
