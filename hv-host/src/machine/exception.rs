@@ -247,6 +247,22 @@ impl Cp0 {
         self.status = st | status::EXL;
         GuestVirtAddr::new(vector(st, self.cause, self.ebase, e.code, e.refill))
     }
+
+    /// The CP0 side of ERET: clears Status.ERL and returns to ErrorEPC if
+    /// ERL was set, else clears Status.EXL and returns to EPC. Returns
+    /// where execution continues and whether ERL was the one cleared (the
+    /// caller also clears LLbit and applies the mode change).
+    #[inline]
+    pub fn return_from_exception(&mut self) -> (GuestVirtAddr, bool) {
+        let st = self.status;
+        if st & status::ERL != 0 {
+            self.status = st & !status::ERL;
+            (GuestVirtAddr::new(self.error_epc), true)
+        } else {
+            self.status = st & !status::EXL;
+            (GuestVirtAddr::new(self.epc), false)
+        }
+    }
 }
 
 impl Machine {

@@ -7,10 +7,11 @@
 //! the byte register, the rest of the UART's page reads zero and ignores
 //! writes, UHI `write` may write less than asked ([`UHI_WRITE_MAX`]).
 
+use super::cost;
+use super::exit::{Action, ExitCtx, ExitError};
 use super::memory::GuestMemory;
 use super::stats::ExitReason;
 use super::vm::VmStop;
-use super::{Monitor, cost};
 use crate::addr::GuestPhysAddr;
 use crate::machine::Trap;
 use crate::machine::decode::{Op, classify};
@@ -23,18 +24,18 @@ const EBADF: u32 = 9;
 const EFAULT: u32 = 14;
 const ENOSYS: u32 = 88;
 
-impl Monitor {
+impl ExitCtx<'_> {
     /// Emulates the load or store at `t.pc` to the device page at
     /// guest-physical `gpa` (virtual `va`).
-    pub(super) fn mmio(&mut self, t: Trap, va: u32, gpa: u32) {
+    pub(super) fn mmio(&mut self, t: Trap, va: u32, gpa: u32) -> Result<Action, ExitError> {
         self.count_exit(ExitReason::Mmio);
         self.charge(cost::MMIO);
         let Some(insn) = t.insn else {
-            return self.crash(t.pc, None, "device access with no instruction".into());
+            return Err(ExitError::NoInstruction);
         };
         let op = classify(insn);
         let reg = GuestMemory::uart_register(GuestPhysAddr::new(gpa));
-        let vm = &mut self.vms[self.cur];
+        let vm = &mut *self.vm;
         let rt = insn.rt();
         let old = self.machine.gpr(rt);
         let load = |vm: &mut super::Vm| reg.map_or(0, |r| u32::from(vm.uart.read(r)));
@@ -59,8 +60,7 @@ impl Monitor {
                 Some(u32::from(ok))
             }
             _ => {
-                let pc = t.pc;
-                return self.crash(pc, t.insn, format!("unexpected device access by {insn}"));
+                return Err(ExitError::UnexpectedAccess(insn));
             }
         };
         if let Some(v) = value {
@@ -77,6 +77,7 @@ impl Monitor {
                 if value.is_some() { "load" } else { "store" }
             )
         });
+        Ok(Action::Resume)
     }
 
     /// Emulates the load or store at `t.pc` to the Malta board's devices
@@ -84,11 +85,11 @@ impl Monitor {
     /// the access's width goes to the device, a partial-word pair
     /// (`lwl`/`lwr`/`swl`/`swr`) accesses the whole word, and an address
     /// nothing decodes is a bus error.
-    pub(super) fn mmio_board(&mut self, t: Trap, va: u32, gpa: u32) {
+    pub(super) fn mmio_board(&mut self, t: Trap, va: u32, gpa: u32) -> Result<Action, ExitError> {
         self.count_exit(ExitReason::Mmio);
         self.charge(cost::MMIO);
         let Some(insn) = t.insn else {
-            return self.crash(t.pc, None, "device access with no instruction".into());
+            return Err(ExitError::NoInstruction);
         };
         let op = classify(insn);
         let rt = insn.rt();
@@ -100,13 +101,12 @@ impl Monitor {
             Op::Lw | Op::Ll | Op::Sw | Op::Sc => (4, gpa),
             Op::Lwl | Op::Lwr | Op::Swl | Op::Swr => (4, gpa & !3),
             _ => {
-                let pc = t.pc;
-                return self.crash(pc, t.insn, format!("unexpected device access by {insn}"));
+                return Err(ExitError::UnexpectedAccess(insn));
             }
         };
-        let vm = &mut self.vms[self.cur];
+        let vm = &mut *self.vm;
         let Some(board) = vm.malta.as_mut() else {
-            return self.crash(t.pc, t.insn, "board access on a VM without a board".into());
+            return Err(ExitError::NoBoard);
         };
         let store = matches!(op, Op::Sb | Op::Sh | Op::Sw | Op::Swl | Op::Swr | Op::Sc);
         let value = if store {
@@ -141,7 +141,7 @@ impl Monitor {
             }
         }
         self.emulated(1);
-        if !self.vms[self.cur].stopped() {
+        if !self.vm.stopped() {
             self.machine.skip_instruction();
         }
         self.trace(t.pc, t.insn, ExitReason::Mmio, || {
@@ -150,10 +150,11 @@ impl Monitor {
                 if store { "store" } else { "load" }
             )
         });
+        Ok(Action::Resume)
     }
 
     /// A UHI semihosting call from the guest's kernel mode.
-    pub(super) fn semihost(&mut self, t: Trap) {
+    pub(super) fn semihost(&mut self, t: Trap) -> Result<Action, ExitError> {
         self.count_exit(ExitReason::Semihost);
         self.charge(cost::SEMIHOST);
         let m = &self.machine;
@@ -162,12 +163,12 @@ impl Monitor {
             crate::machine::semihost::op::EXIT => {
                 self.emulated(1);
                 self.machine.skip_instruction();
-                let now = self.now();
-                self.vms[self.cur].stop(VmStop::Exited(a0 as i32), now);
+                let at = self.now();
                 self.trace(t.pc, t.insn, ExitReason::Semihost, || {
                     format!("exit({})", a0 as i32)
                 });
-                return;
+                let reason = VmStop::Exited(a0 as i32);
+                return Ok(Action::Stop { reason, at });
             }
             crate::machine::semihost::op::WRITE => {
                 let len = a2.min(UHI_WRITE_MAX);
@@ -179,7 +180,7 @@ impl Monitor {
                 match (a0, bytes) {
                     (1 | 2, Some(b)) => {
                         self.charge(cost::PER_BYTE * u64::from(len));
-                        let vm = &mut self.vms[self.cur];
+                        let vm = &mut *self.vm;
                         if a0 == 1 {
                             &mut vm.console
                         } else {
@@ -200,6 +201,7 @@ impl Monitor {
         self.trace(t.pc, t.insn, ExitReason::Semihost, || {
             format!("uhi op {op}")
         });
+        Ok(Action::Resume)
     }
 
     fn uhi_fail(&mut self, errno: u32) {

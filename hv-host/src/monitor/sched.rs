@@ -16,7 +16,6 @@
 //! working set after another VM ran; the software TLB refills them
 //! without entering the guest.
 
-use super::stats::ExitReason;
 use super::vm::{VmState, VmStop};
 use super::{Monitor, cost};
 use crate::machine::Deadline;
@@ -38,7 +37,7 @@ impl Monitor {
                 }
             }
         }
-        let cur = &self.vms[self.cur];
+        let cur = self.current();
         let keep = now < self.slice_end
             && match cur.state {
                 VmState::Running => true,
@@ -56,7 +55,7 @@ impl Monitor {
                 }
             }
         }
-        if self.vms[self.cur].state == VmState::Waiting {
+        if self.current().state == VmState::Waiting {
             self.idle_current(end);
         } else {
             self.run_current(end);
@@ -109,7 +108,8 @@ impl Monitor {
     /// idles to its timer, the end of its slice or `end`.
     fn idle_current(&mut self, end: u64) {
         let now = self.now();
-        let vm = &mut self.vms[self.cur];
+        let slice_end = self.slice_end;
+        let vm = self.current_mut();
         if vm.next_event().is_never()
             && vm.yield_until.is_none()
             && vm.cp0.unmasked_pending(vm.irq_lines()) == 0
@@ -120,38 +120,22 @@ impl Monitor {
         let wake = vm
             .next_event()
             .min(vm.yield_until.unwrap_or(Deadline::NEVER));
-        let until = wake.bound(self.slice_end.min(end)).max(now);
+        let until = wake.bound(slice_end.min(end)).max(now);
         vm.stats.idle_ticks += until - now;
         self.machine.idle_ticks_add(until - now);
-    }
-
-    /// Executes an emulated `wait` for the current VM (already stepped
-    /// past): it goes on at once if an unmasked interrupt is pending,
-    /// stalls if its timer is masked, and otherwise waits.
-    pub(super) fn enter_wait(&mut self) {
-        self.count_exit(ExitReason::Wait);
-        let vm = &mut self.vms[self.cur];
-        if vm.cp0.unmasked_pending(vm.irq_lines()) != 0 {
-            return;
-        }
-        if !vm.cp0.regs.timer_can_wake() && vm.board_event_at.is_never() {
-            let now = self.machine.ticks();
-            self.vms[self.cur].stop(VmStop::Stalled, now);
-        } else {
-            vm.state = VmState::Waiting;
-        }
     }
 
     /// Switches the CPU to VM `next`: saves the current VM's CPU state,
     /// flushes the real TLB, restores `next`'s state and mode.
     pub(super) fn switch_to(&mut self, next: usize) {
-        self.vms[self.cur].cpu = self.machine.cpu_state();
+        let cpu = self.machine.cpu_state();
+        self.current_mut().cpu = cpu;
         self.rtlb.flush(&mut self.machine);
         self.cur = next;
         let cpu = self.vms[next].cpu;
         self.machine.set_cpu_state(&cpu);
         self.vms[next].stats.machine_switches += 1;
-        self.charge(cost::MACHINE_SWITCH);
+        self.ctx().charge(cost::MACHINE_SWITCH);
         self.enter_current();
     }
 }

@@ -128,9 +128,22 @@ pub struct Vm {
     /// next TLB write most likely maps it, and the monitor then puts the
     /// mapping in the real TLB at once.
     pub pending_refill: Option<u32>,
-    /// Guest instructions completed at the last forwarded exception, its
-    /// PC and code, and how often it repeated with no progress.
-    pub(super) last_fault: (u64, u32, u8, u32),
+    /// The last exception forwarded to the guest.
+    pub(super) last_fault: Option<LastFault>,
+}
+
+/// The last exception forwarded to a guest, to tell one that faults at
+/// the same place for ever without completing an instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct LastFault {
+    /// Guest instructions completed when it was forwarded.
+    pub done: u64,
+    /// Where it was raised.
+    pub pc: GuestVirtAddr,
+    /// What it was.
+    pub code: crate::machine::exception::ExcCode,
+    /// How often it repeated before, with no progress in between.
+    pub repeats: u32,
 }
 
 impl Vm {
@@ -160,7 +173,7 @@ impl Vm {
             commpage: None,
             refill_walk: None,
             pending_refill: None,
-            last_fault: (u64::MAX, 0, 0, 0),
+            last_fault: None,
         };
         if config.board == Board::Malta {
             // The CPU a Malta board has: a 24Kc with caches (Linux sizes

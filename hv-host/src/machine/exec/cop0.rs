@@ -162,14 +162,7 @@ impl Machine {
         if self.cp0_denied() {
             return;
         }
-        let st = self.cp0.status;
-        if st & status::ERL != 0 {
-            self.pc = self.cp0.error_epc;
-            self.cp0.status = st & !status::ERL;
-        } else {
-            self.pc = self.cp0.epc;
-            self.cp0.status = st & !status::EXL;
-        }
+        self.pc = self.cp0.return_from_exception().0.raw();
         self.next_pc = self.pc.wrapping_add(4);
         self.delay_slot = false;
         self.ll_bit = false;
