@@ -570,6 +570,35 @@ fn control_characters_in_symbol_names_are_escaped() {
         out.stderr
     );
     assert!(summary(&out).contains(escaped), "{}", out.stderr);
+
+    // Under the monitor the same escapes, in the exit trace and the
+    // summary alike.
+    let kernel = path.to_str().unwrap();
+    let out = runner(&[
+        "--mode",
+        "full",
+        "--kernel",
+        kernel,
+        "--max-instructions",
+        "4",
+        "--trace",
+        "exits",
+    ]);
+    assert_eq!(out.code, Some(124), "{}", out.stderr);
+    assert!(!out.stderr.contains('\x1b'), "{:?}", out.stderr);
+    assert!(
+        !out.stderr.lines().any(|l| l.starts_with("forged")),
+        "{:?}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.contains(" vm0 0x80001000 ") && l.contains(escaped)),
+        "an exit trace line: {}",
+        out.stderr
+    );
+    assert!(summary(&out).contains(escaped), "{}", out.stderr);
 }
 
 /// The `results:` line of a demo run.

@@ -8,7 +8,8 @@
 
 use super::cli::BoardKind;
 use super::cli::{Cli, EXIT_LIMIT, EXIT_STALLED, EXIT_TRAP, SLICE, TraceKind};
-use super::{RunnerError, load_image, session};
+use super::session::{self, location};
+use super::{RunnerError, load_image};
 use demo_os::BootArgs;
 use hv_host::addr::GuestVirtAddr;
 use hv_host::machine::board::Board;
@@ -367,34 +368,19 @@ fn drain(
     }
     stdout.flush()?;
     for r in mon.take_trace() {
-        let at = location(&images[r.vm.0].1, r.pc);
-        let insn = r.insn.map(|i| format!(": {i}")).unwrap_or_default();
+        let at = location(&images[r.vm.0].1, r.pc, r.insn);
         writeln!(
             stderr,
-            "{:>12} {} {at}{insn} [{}] {}",
+            "{:>12} {} {at} [{}] {}",
             r.tick, r.vm, r.reason, r.action
         )?;
     }
     stderr.flush()
 }
 
-/// `0x80001004 <_start+0x4>`, as much as is known.
-fn location(image: &ElfImage, pc: GuestVirtAddr) -> String {
-    match image.symbolize(pc) {
-        Some((name, off)) => format!("{pc} <{}+{off:#x}>", name.escape_default()),
-        None => pc.to_string(),
-    }
-}
-
 /// The `stopped: ...` text for one VM.
 pub fn describe(mon: &Monitor, vm: VmId, image: &ElfImage, end: &VmEnd) -> String {
-    let at = |pc: GuestVirtAddr| {
-        let mut s = location(image, pc);
-        if let Some(i) = mon.guest_word(vm, pc) {
-            s.push_str(&format!(": {i}"));
-        }
-        s
-    };
+    let at = |pc: GuestVirtAddr| location(image, pc, mon.guest_word(vm, pc));
     match end {
         VmEnd::Stopped(VmStop::Exited(code)) => format!("guest exited with code {code}"),
         VmEnd::Stopped(VmStop::PowerOff) => "guest powered off".into(),
@@ -404,14 +390,11 @@ pub fn describe(mon: &Monitor, vm: VmId, image: &ElfImage, end: &VmEnd) -> Strin
              (next instruction at {})",
             at(mon.vm_pc(vm).unwrap_or_default())
         ),
-        VmEnd::Stopped(VmStop::Crashed(c)) => {
-            let mut s = format!("guest crashed at {}", location(image, c.pc));
-            if let Some(i) = c.insn {
-                s.push_str(&format!(": {i}"));
-            }
-            s.push_str(&format!(": {}", c.cause));
-            s
-        }
+        VmEnd::Stopped(VmStop::Crashed(c)) => format!(
+            "guest crashed at {}: {}",
+            location(image, c.pc, c.insn),
+            c.cause
+        ),
         VmEnd::Limit(n) => format!(
             "instruction limit reached (--max-instructions {n}) at {}",
             at(mon.vm_pc(vm).unwrap_or_default())

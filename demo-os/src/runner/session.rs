@@ -10,6 +10,7 @@ use super::cli::{EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_STALLED, EXIT_TRAP, SLICE};
 use super::console::{self, ConsoleInput};
 use hv_host::addr::GuestVirtAddr;
 use hv_host::machine::elf::{ElfImage, printable};
+use hv_host::machine::insn::Instruction;
 use hv_host::machine::{Exit, Machine, Trap};
 use std::io::{self, Write};
 use std::time::Duration;
@@ -57,35 +58,38 @@ impl Stop {
             Stop::Exited(code) => format!("guest exited with code {code}"),
             Stop::Limit(n) => format!(
                 "instruction limit reached (--max-instructions {n}) at {}",
-                location(image, machine, machine.pc())
+                location(image, machine.pc(), machine.fetch_word(machine.pc()))
             ),
             Stop::Stalled => format!(
                 "guest stalled: it waits for an interrupt and no interrupt source is enabled \
                  (next instruction at {})",
-                location(image, machine, machine.pc())
+                location(image, machine.pc(), machine.fetch_word(machine.pc()))
             ),
             Stop::Trap(t) => format!(
                 "unhandled {} exception at {}",
                 t.code.name(),
-                location(image, machine, t.pc)
+                location(image, t.pc, machine.fetch_word(t.pc))
             ),
             Stop::PowerOff => "guest powered off".into(),
             Stop::Reset => "guest reset the board".into(),
             Stop::Interrupted => format!(
                 "interrupted (Ctrl-C) at {}",
-                location(image, machine, machine.pc())
+                location(image, machine.pc(), machine.fetch_word(machine.pc()))
             ),
         }
     }
 }
 
-/// `0x80001004 <_start+0x4>: addiu sp, sp, -16`, as much of it as is known.
-fn location(image: &ElfImage, machine: &Machine, pc: GuestVirtAddr) -> String {
+/// `0x80001004 <_start+0x4>: addiu sp, sp, -16`: `pc`, the symbol of
+/// `image` it falls in and the offset (if any; the name escaped with
+/// [`printable`]), and `insn` (if known). The one way the runner prints a
+/// guest address: in summaries, crash reports and traces.
+pub fn location(image: &ElfImage, pc: GuestVirtAddr, insn: Option<Instruction>) -> String {
     let mut s = match image.symbolize(pc) {
         Some((name, off)) => format!("{pc} <{}+{off:#x}>", printable(name)),
         None => pc.to_string(),
     };
-    if let Some(insn) = machine.fetch_word(pc) {
+    if let Some(insn) = insn {
         s.push_str(&format!(": {insn}"));
     }
     s
@@ -131,11 +135,8 @@ pub fn run(
             Some(image) => {
                 let exit = machine.run_traced(budget, &mut entries);
                 for t in entries.drain(..) {
-                    let at = match image.symbolize(t.pc) {
-                        Some((name, off)) => format!("{} <{}+{off:#x}>", t.pc, printable(name)),
-                        None => t.pc.to_string(),
-                    };
-                    writeln!(stderr, "{:>10} {at}: {}", t.icount, t.insn)?;
+                    let at = location(image, t.pc, Some(t.insn));
+                    writeln!(stderr, "{:>10} {at}", t.icount)?;
                 }
                 exit
             }
