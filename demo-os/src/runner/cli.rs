@@ -496,8 +496,8 @@ mod tests {
 
     #[test]
     fn vtlb_sizes_below_three_are_refused_with_the_reason() {
-        assert_eq!(parse(&["--vtlb", "3"]).unwrap().vtlb, 3);
-        assert_eq!(parse(&["--vtlb", "64"]).unwrap().vtlb, 64);
+        assert_eq!(parse(&["--vtlb", "3"]).unwrap().vtlb_entries(), 3);
+        assert_eq!(parse(&["--vtlb", "64"]).unwrap().vtlb_entries(), 64);
         for bad in ["0", "1", "2", "65", "many"] {
             let e = parse(&["--vtlb", bad]).unwrap_err();
             assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
