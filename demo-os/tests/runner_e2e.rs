@@ -570,6 +570,35 @@ fn control_characters_in_symbol_names_are_escaped() {
         out.stderr
     );
     assert!(summary(&out).contains(escaped), "{}", out.stderr);
+
+    // Under the monitor the same escapes, in the exit trace and the
+    // summary alike.
+    let kernel = path.to_str().unwrap();
+    let out = runner(&[
+        "--mode",
+        "full",
+        "--kernel",
+        kernel,
+        "--max-instructions",
+        "4",
+        "--trace",
+        "exits",
+    ]);
+    assert_eq!(out.code, Some(124), "{}", out.stderr);
+    assert!(!out.stderr.contains('\x1b'), "{:?}", out.stderr);
+    assert!(
+        !out.stderr.lines().any(|l| l.starts_with("forged")),
+        "{:?}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.contains(" vm0 0x80001000 ") && l.contains(escaped)),
+        "an exit trace line: {}",
+        out.stderr
+    );
+    assert!(summary(&out).contains(escaped), "{}", out.stderr);
 }
 
 /// The `results:` line of a demo run.
@@ -973,4 +1002,71 @@ fn a_vm_that_never_ends_its_line_is_written_in_bounded_pieces() {
         assert_eq!(last[vm], "\\ no newline at end", "vm{vm}");
     }
     assert!(out.stdout.ends_with(b"[vm1]\\ no newline at end\n"));
+}
+
+#[test]
+fn ctrl_c_ends_the_run_with_the_summary_and_status_130() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+    for (mode, vms) in [("native", "1"), ("full", "2")] {
+        // Long enough (about a billion instructions) to be running still
+        // when the signal comes.
+        let mut args = vec!["--mode", mode, "--work", "1000", "--programs", "sieve"];
+        if vms != "1" {
+            args.extend(["--vms", vms]);
+        }
+        let mut child = Command::new(RUNNER)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The guest's first output: the run loop (and its handler) runs.
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 1];
+        assert_eq!(stdout.read(&mut first).unwrap(), 1, "{mode}: no output");
+        let rest = std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let mut stderr = child.stderr.take().unwrap();
+        let err = std::thread::spawn(move || {
+            let mut s = String::new();
+            stderr.read_to_string(&mut s).map(|_| s)
+        });
+        let pid = libc::pid_t::try_from(child.id()).unwrap();
+        // SAFETY: `kill` has no memory-safety preconditions; `pid` is our
+        // child, not yet waited for.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("{mode}: still running a minute after Ctrl-C");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        rest.join().unwrap().unwrap();
+        let stderr = err.join().unwrap().unwrap();
+        assert_eq!(status.code(), Some(130), "{mode}: {stderr}");
+        let out = RunOutput {
+            code: status.code(),
+            stdout: Vec::new(),
+            stderr,
+        };
+        let s = summary(&out);
+        let stopped = if vms == "1" {
+            "stopped: interrupted (Ctrl-C) at 0x"
+        } else {
+            "stopped: vm0 interrupted (Ctrl-C) at 0x"
+        };
+        assert!(s.contains(stopped), "{mode}: {s}");
+        if mode == "full" {
+            assert!(s.contains("; vm1 interrupted (Ctrl-C) at 0x"), "{s}");
+            let row = table_row(&out.stderr, "stopped");
+            assert_eq!(row, ["interrupted", "interrupted"], "{}", out.stderr);
+        }
+    }
 }

@@ -36,6 +36,8 @@ Output:
   runner's own messages and a summary line:
   `demo-os: <N> instructions in <S> s (<M> MIPS); stopped: <reason>`.
   The host time appears only there; everything else is deterministic.
+  Ctrl-C (SIGINT) ends a native, full or para run at the end of the
+  current slice: the summary says where each guest was; status 130.
   Symbol names from the kernel are printed with control characters escaped
   (`\\x1b`). If stdout is closed at startup (`>&-`) or a write fails (a
   closed pipe, a full disk), the runner stops with an error and status 1;
@@ -494,8 +496,8 @@ mod tests {
 
     #[test]
     fn vtlb_sizes_below_three_are_refused_with_the_reason() {
-        assert_eq!(parse(&["--vtlb", "3"]).unwrap().vtlb, 3);
-        assert_eq!(parse(&["--vtlb", "64"]).unwrap().vtlb, 64);
+        assert_eq!(parse(&["--vtlb", "3"]).unwrap().vtlb_entries(), 3);
+        assert_eq!(parse(&["--vtlb", "64"]).unwrap().vtlb_entries(), 64);
         for bad in ["0", "1", "2", "65", "many"] {
             let e = parse(&["--vtlb", bad]).unwrap_err();
             assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
