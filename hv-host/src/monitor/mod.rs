@@ -562,9 +562,20 @@ impl Monitor {
         self.machine.ticks()
     }
 
-    /// VM `vm`, if it exists.
+    /// VM `vm`, if it exists (its CPU state through
+    /// [`Monitor::cpu_state`]).
     pub fn vm(&self, vm: VmId) -> Option<&Vm> {
         self.vms.get(vm.0)
+    }
+
+    /// VM `vm`'s CPU state now: the machine's for the VM on the CPU, the
+    /// saved one for the others.
+    pub fn cpu_state(&self, vm: VmId) -> Option<CpuState> {
+        if vm.0 == self.cur {
+            Some(self.machine.cpu_state())
+        } else {
+            self.vms.get(vm.0).map(|v| v.cpu)
+        }
     }
 
     /// VM `vm`'s counters.

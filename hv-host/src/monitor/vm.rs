@@ -88,46 +88,48 @@ pub enum VmState {
 #[derive(Clone, Debug)]
 pub struct Vm {
     /// Its number.
-    pub id: VmId,
-    /// The unprivileged CPU state while the VM is not on the CPU.
-    pub cpu: CpuState,
+    pub(super) id: VmId,
+    /// The unprivileged CPU state while the VM is not on the CPU (stale
+    /// while it is: the machine holds it then, see
+    /// [`super::Monitor::cpu_state`]).
+    pub(super) cpu: CpuState,
     /// The virtual CP0.
-    pub cp0: VirtCp0,
+    pub(super) cp0: VirtCp0,
     /// The virtual TLB.
-    pub tlb: VirtTlb,
+    pub(super) tlb: VirtTlb,
     /// Guest-physical memory.
-    pub mem: GuestMemory,
+    pub(super) mem: GuestMemory,
     /// The VM's UART (the `mipssim` board's).
-    pub uart: Uart,
+    pub(super) uart: Uart,
     /// The VM's Malta board devices, on a Malta VM.
-    pub malta: Option<Box<Malta>>,
+    pub(super) malta: Option<Box<Malta>>,
     /// The clock tick of the board's next device event.
-    pub board_event_at: Deadline,
+    pub(super) board_event_at: Deadline,
     /// Console output (UART and UHI fd 1) not yet taken.
-    pub console: Vec<u8>,
+    pub(super) console: Vec<u8>,
     /// UHI fd 2 output not yet taken.
-    pub stderr: Vec<u8>,
+    pub(super) stderr: Vec<u8>,
     /// Whether it can run.
-    pub state: VmState,
+    pub(super) state: VmState,
     /// Counters.
-    pub stats: VmStats,
+    pub(super) stats: VmStats,
     /// The hypercall features still offered to this VM (the monitor's,
     /// less those the guest turned off).
-    pub features: hv_abi::Features,
+    pub(super) features: hv_abi::Features,
     /// While waiting after `IdleYield`: its deadline (never, when Count
     /// is frozen and the timer stopped: only an interrupt ends the wait).
-    pub yield_until: Option<Deadline>,
+    pub(super) yield_until: Option<Deadline>,
     /// The guest-physical frame of the page of CP0 registers it shares
     /// (`CommpageSet`).
-    pub commpage: Option<crate::addr::GuestPhysAddr>,
+    pub(super) commpage: Option<crate::addr::GuestPhysAddr>,
     /// The kseg0 address of the word holding the guest's page directory,
     /// when the monitor refills its TLB from its page tables
     /// (`RefillWalkSet`).
-    pub refill_walk: Option<u32>,
+    pub(super) refill_walk: Option<u32>,
     /// The address of the last TLB refill forwarded to the guest: its
     /// next TLB write most likely maps it, and the monitor then puts the
     /// mapping in the real TLB at once.
-    pub pending_refill: Option<u32>,
+    pub(super) pending_refill: Option<u32>,
     /// The last exception forwarded to the guest.
     pub(super) last_fault: Option<LastFault>,
 }
@@ -147,6 +149,37 @@ pub(super) struct LastFault {
 }
 
 impl Vm {
+    /// Its number.
+    pub fn id(&self) -> VmId {
+        self.id
+    }
+
+    /// Its virtual TLB, as the guest wrote it.
+    pub fn tlb(&self) -> &VirtTlb {
+        &self.tlb
+    }
+
+    /// Its virtual CP0 (as the guest last left it; Count and Random
+    /// derive from the clock).
+    pub fn cp0(&self) -> &VirtCp0 {
+        &self.cp0
+    }
+
+    /// Its guest-physical memory map.
+    pub fn memory(&self) -> &GuestMemory {
+        &self.mem
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> &VmStats {
+        &self.stats
+    }
+
+    /// Whether it can run.
+    pub fn state(&self) -> &VmState {
+        &self.state
+    }
+
     /// A VM in the reset state at clock tick `now`, its RAM in the machine
     /// region at `base`.
     pub fn new(id: VmId, config: &VmConfig, base: crate::addr::MachineAddr, now: u64) -> Self {
