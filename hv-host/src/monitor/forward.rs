@@ -17,6 +17,7 @@ use super::exit::{Action, ExitCtx, ExitError};
 use super::gmmu::guest_word;
 use super::stats::ExitReason;
 use super::vm::LastFault;
+use crate::addr::GuestPhysAddr;
 use crate::machine::Trap;
 use crate::machine::exception::{Access, ExcCode, Exception, Fault};
 
@@ -102,7 +103,7 @@ impl ExitCtx<'_> {
         &mut self,
         t: Trap,
         code: ExcCode,
-        gpa: u32,
+        gpa: GuestPhysAddr,
     ) -> Result<Action, ExitError> {
         self.count_exit(ExitReason::BusErr);
         let reflected = self.reflect(Exception {
@@ -114,7 +115,7 @@ impl ExitCtx<'_> {
             ce: 0,
         });
         self.trace(t.pc, t.insn, ExitReason::BusErr, || {
-            format!("bus error at guest-physical {gpa:#010x} forwarded")
+            format!("bus error at guest-physical {gpa} forwarded")
         });
         reflected.map(|()| Action::Resume)
     }
@@ -132,7 +133,7 @@ impl ExitCtx<'_> {
         if code == ExcCode::Tlbl || code == ExcCode::Tlbs {
             let vm = &mut *self.vm;
             vm.stats.refills_forwarded += 1;
-            vm.pending_refill = t.bad_vaddr.map(|a| a.raw());
+            vm.pending_refill = t.bad_vaddr;
         }
         let reason = if f == Fault::Address {
             ExitReason::AddrErr

@@ -20,7 +20,7 @@ use crate::machine::tlb::lo;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GuestMapping {
     /// The guest-physical address.
-    pub gpa: u32,
+    pub gpa: GuestPhysAddr,
     /// Where the translation comes from.
     pub origin: Origin,
     /// Whether stores are allowed (EntryLo.D; always for unmapped).
@@ -32,11 +32,11 @@ pub struct GuestMapping {
 /// What the guest's MMU does with `va` for `access`, in `vm`'s current
 /// virtual mode: the machine's segment rules ([`Segment::access`]), then the
 /// VM's TLB. A refusal is the fault the guest's MMU raises.
-pub fn guest_translate(vm: &Vm, va: u32, access: Access) -> Result<GuestMapping, Fault> {
-    match Segment::access(va, Regime::of(vm.cp0.regs.status)) {
+pub fn guest_translate(vm: &Vm, va: GuestVirtAddr, access: Access) -> Result<GuestMapping, Fault> {
+    match Segment::access(va.raw(), Regime::of(vm.cp0.regs.status)) {
         SegmentAccess::Unmapped(gpa) => Ok(GuestMapping {
-            gpa,
-            origin: if Segment::of(va) == Segment::Useg {
+            gpa: GuestPhysAddr::new(gpa),
+            origin: if Segment::of(va.raw()) == Segment::Useg {
                 Origin::Erl
             } else {
                 Origin::Unmapped
@@ -49,7 +49,7 @@ pub fn guest_translate(vm: &Vm, va: u32, access: Access) -> Result<GuestMapping,
     }
 }
 
-fn mapped(vm: &Vm, va: u32, access: Access) -> Result<GuestMapping, Fault> {
+fn mapped(vm: &Vm, va: GuestVirtAddr, access: Access) -> Result<GuestMapping, Fault> {
     match vm.tlb.lookup(va, vm.cp0.asid()) {
         VtlbLookup::Miss => Err(Fault::TlbRefill),
         VtlbLookup::Hit {
@@ -72,7 +72,7 @@ fn mapped(vm: &Vm, va: u32, access: Access) -> Result<GuestMapping, Fault> {
 /// The instruction word at `va` as `vm` sees it now (for diagnostics;
 /// allocates nothing).
 pub fn guest_word(vm: &Vm, machine: &Machine, va: GuestVirtAddr) -> Option<Instruction> {
-    let g = guest_translate(vm, va.raw(), Access::Fetch).ok()?;
-    let ma = vm.mem.peek(GuestPhysAddr::new(g.gpa))?;
+    let g = guest_translate(vm, va, Access::Fetch).ok()?;
+    let ma = vm.mem.peek(g.gpa)?;
     machine.read_machine_u32(ma).ok().map(Instruction)
 }

@@ -18,7 +18,7 @@ use super::exit::{Action, ExitCtx, ExitError};
 use super::stats::ExitReason;
 use super::vm::VmStop;
 use super::vtlb::VirtTlb;
-use crate::addr::GuestPhysAddr;
+use crate::addr::{GuestPhysAddr, GuestVirtAddr};
 use crate::machine::cp0;
 use crate::machine::insn::regs::{A0, A1, V0, V1};
 use crate::machine::tlb::{TlbEntry, lo};
@@ -133,25 +133,24 @@ impl ExitCtx<'_> {
     fn call(&mut self, call: Hypercall, a0: u32, a1: u32) -> Result<u32, HvFailure> {
         match call {
             Hypercall::Discover => self.discover(a0, a1),
-            Hypercall::PageZeroed => self.page_zeroed(a0, a1),
+            Hypercall::PageZeroed => self.page_zeroed(GuestPhysAddr::new(a0), a1),
             Hypercall::IdleYield => self.idle_yield(a0),
-            Hypercall::TlbInstallBatch => self.tlb_install_batch(a0, a1),
-            Hypercall::ConsoleWrite => self.console_write(a0, a1),
+            Hypercall::TlbInstallBatch => self.tlb_install_batch(GuestVirtAddr::new(a0), a1),
+            Hypercall::ConsoleWrite => self.console_write(GuestVirtAddr::new(a0), a1),
             Hypercall::Shutdown => Ok(0),
-            Hypercall::CommpageSet => self.commpage_set(a0),
-            Hypercall::RefillWalkSet => self.refill_walk_set(a0, a1),
+            Hypercall::CommpageSet => self.commpage_set(GuestPhysAddr::new(a0)),
+            Hypercall::RefillWalkSet => self.refill_walk_set(GuestVirtAddr::new(a0), a1),
         }
     }
 
-    fn commpage_set(&mut self, gpa: u32) -> Result<u32, HvFailure> {
-        if gpa == COMMPAGE_OFF {
+    fn commpage_set(&mut self, frame: GuestPhysAddr) -> Result<u32, HvFailure> {
+        if frame.raw() == COMMPAGE_OFF {
             self.vm.commpage = None;
             return Ok(0);
         }
-        if !gpa.is_multiple_of(hv_abi::PAGE_SIZE) {
+        if !frame.is_page_aligned() {
             return Err(HvError::BadAlignment.into());
         }
-        let frame = GuestPhysAddr::new(gpa);
         let vm = &mut *self.vm;
         if vm.mem.kind(frame) != super::memory::GpaKind::Ram {
             return Err(HvError::BadAddress.into());
@@ -165,20 +164,20 @@ impl ExitCtx<'_> {
         Ok(0)
     }
 
-    fn refill_walk_set(&mut self, word: u32, format: u32) -> Result<u32, HvFailure> {
-        if word == 0 {
+    fn refill_walk_set(&mut self, word: GuestVirtAddr, format: u32) -> Result<u32, HvFailure> {
+        if word.raw() == 0 {
             self.vm.refill_walk = None;
             return Ok(0);
         }
         if format != WALK_FORMAT_MIPS32_4K {
             return Err(HvError::BadEntry.into());
         }
-        if !word.is_multiple_of(4) {
+        if !word.is_aligned(4) {
             return Err(HvError::BadAlignment.into());
         }
         let vm = &*self.vm;
         let in_ram = crate::machine::mmu::Segment::Kseg0
-            .unmapped_phys(word)
+            .unmapped_phys(word.raw())
             .is_some_and(|pa| vm.mem.kind(GuestPhysAddr::new(pa)) == super::memory::GpaKind::Ram);
         if !in_ram {
             return Err(HvError::BadAddress.into());
@@ -199,8 +198,8 @@ impl ExitCtx<'_> {
         }
     }
 
-    fn page_zeroed(&mut self, a0: u32, count: u32) -> Result<u32, HvFailure> {
-        if !a0.is_multiple_of(hv_abi::PAGE_SIZE) {
+    fn page_zeroed(&mut self, first: GuestPhysAddr, count: u32) -> Result<u32, HvFailure> {
+        if !first.is_page_aligned() {
             return Err(HvError::BadAlignment.into());
         }
         if count > PAGE_ZEROED_MAX {
@@ -208,16 +207,13 @@ impl ExitCtx<'_> {
         }
         let vm = &mut *self.vm;
         let ram = vm.mem.ram_bytes();
-        let end = u64::from(a0) + u64::from(count) * u64::from(hv_abi::PAGE_SIZE);
+        let end = u64::from(first.raw()) + u64::from(count) * u64::from(hv_abi::PAGE_SIZE);
         if end > u64::from(ram) {
             return Err(HvError::BadAddress.into());
         }
         let mut bits = 0u32;
         for i in 0..count {
-            if vm
-                .mem
-                .vouch_zero(GuestPhysAddr::new(a0 + i * hv_abi::PAGE_SIZE))
-            {
+            if vm.mem.vouch_zero(first.wrapping_add(i * hv_abi::PAGE_SIZE)) {
                 bits |= 1 << i;
             }
         }
@@ -247,8 +243,8 @@ impl ExitCtx<'_> {
         Ok(0)
     }
 
-    fn tlb_install_batch(&mut self, array: u32, count: u32) -> Result<u32, HvFailure> {
-        if !array.is_multiple_of(TlbEntryRecord::ALIGN as u32) {
+    fn tlb_install_batch(&mut self, array: GuestVirtAddr, count: u32) -> Result<u32, HvFailure> {
+        if !array.is_aligned(TlbEntryRecord::ALIGN as u32) {
             return Err(HvError::BadAlignment.into());
         }
         if count > TLB_BATCH_MAX {
@@ -264,20 +260,16 @@ impl ExitCtx<'_> {
 
     /// Installs record `i` of a batch at `array` (clock tick `now` at the
     /// call).
-    fn install_record(&mut self, array: u32, i: u32, now: u64) -> Result<(), HvError> {
+    fn install_record(&mut self, array: GuestVirtAddr, i: u32, now: u64) -> Result<(), HvError> {
         // Read one record at a time, through the mapping as it is now: a
         // record that remaps the array changes what the next read sees,
         // exactly as it would for a guest reading it itself.
         let addr = array
             .checked_add(i * TlbEntryRecord::SIZE as u32)
             .ok_or(HvError::BadAddress)?;
-        let bytes = self
-            .read_guest_ram(addr, TlbEntryRecord::SIZE as u32)
-            .ok_or(HvError::BadAddress)?;
-        let mut wire = [0u8; TlbEntryRecord::SIZE];
-        wire.copy_from_slice(&bytes);
+        let record: TlbEntryRecord = self.read_obj(addr).map_err(|_| HvError::BadAddress)?;
         let vm = &mut *self.vm;
-        let install = TlbEntryRecord::from_wire(wire)
+        let install = record
             .parse(vm.tlb.len() as u32)
             .map_err(|_| HvError::BadEntry)?;
         let size = install.page_mask().page_size();
@@ -302,7 +294,7 @@ impl ExitCtx<'_> {
         Ok(())
     }
 
-    fn console_write(&mut self, buf: u32, len: u32) -> Result<u32, HvFailure> {
+    fn console_write(&mut self, buf: GuestVirtAddr, len: u32) -> Result<u32, HvFailure> {
         if len > CONSOLE_WRITE_MAX {
             return Err(HvError::CountTooLarge.into());
         }

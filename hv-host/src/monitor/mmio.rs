@@ -12,7 +12,7 @@ use super::exit::{Action, ExitCtx, ExitError};
 use super::memory::GuestMemory;
 use super::stats::ExitReason;
 use super::vm::VmStop;
-use crate::addr::GuestPhysAddr;
+use crate::addr::{GuestPhysAddr, GuestVirtAddr};
 use crate::machine::Trap;
 use crate::machine::decode::{Op, classify};
 use crate::machine::insn::regs::{A0, A1, A2, T9, V0, V1};
@@ -27,14 +27,19 @@ const ENOSYS: u32 = 88;
 impl ExitCtx<'_> {
     /// Emulates the load or store at `t.pc` to the device page at
     /// guest-physical `gpa` (virtual `va`).
-    pub(super) fn mmio(&mut self, t: Trap, va: u32, gpa: u32) -> Result<Action, ExitError> {
+    pub(super) fn mmio(
+        &mut self,
+        t: Trap,
+        va: GuestVirtAddr,
+        gpa: GuestPhysAddr,
+    ) -> Result<Action, ExitError> {
         self.count_exit(ExitReason::Mmio);
         self.charge(cost::MMIO);
         let Some(insn) = t.insn else {
             return Err(ExitError::NoInstruction);
         };
         let op = classify(insn);
-        let reg = GuestMemory::uart_register(GuestPhysAddr::new(gpa));
+        let reg = GuestMemory::uart_register(gpa);
         let vm = &mut *self.vm;
         let rt = insn.rt();
         let old = self.machine.gpr(rt);
@@ -73,7 +78,7 @@ impl ExitCtx<'_> {
         self.machine.skip_instruction();
         self.trace(t.pc, t.insn, ExitReason::Mmio, || {
             format!(
-                "uart {} at guest-physical {gpa:#010x}",
+                "uart {} at guest-physical {gpa}",
                 if value.is_some() { "load" } else { "store" }
             )
         });
@@ -85,7 +90,12 @@ impl ExitCtx<'_> {
     /// the access's width goes to the device, a partial-word pair
     /// (`lwl`/`lwr`/`swl`/`swr`) accesses the whole word, and an address
     /// nothing decodes is a bus error.
-    pub(super) fn mmio_board(&mut self, t: Trap, va: u32, gpa: u32) -> Result<Action, ExitError> {
+    pub(super) fn mmio_board(
+        &mut self,
+        t: Trap,
+        va: GuestVirtAddr,
+        gpa: GuestPhysAddr,
+    ) -> Result<Action, ExitError> {
         self.count_exit(ExitReason::Mmio);
         self.charge(cost::MMIO);
         let Some(insn) = t.insn else {
@@ -96,10 +106,10 @@ impl ExitCtx<'_> {
         let old = self.machine.gpr(rt);
         let now = self.now();
         let (size, word_pa) = match op {
-            Op::Lb | Op::Lbu | Op::Sb => (1, gpa),
-            Op::Lh | Op::Lhu | Op::Sh => (2, gpa),
-            Op::Lw | Op::Ll | Op::Sw | Op::Sc => (4, gpa),
-            Op::Lwl | Op::Lwr | Op::Swl | Op::Swr => (4, gpa & !3),
+            Op::Lb | Op::Lbu | Op::Sb => (1, gpa.raw()),
+            Op::Lh | Op::Lhu | Op::Sh => (2, gpa.raw()),
+            Op::Lw | Op::Ll | Op::Sw | Op::Sc => (4, gpa.raw()),
+            Op::Lwl | Op::Lwr | Op::Swl | Op::Swr => (4, gpa.raw() & !3),
             _ => {
                 return Err(ExitError::UnexpectedAccess(insn));
             }
@@ -146,7 +156,7 @@ impl ExitCtx<'_> {
         }
         self.trace(t.pc, t.insn, ExitReason::Mmio, || {
             format!(
-                "board {} at guest-physical {gpa:#010x}",
+                "board {} at guest-physical {gpa}",
                 if store { "store" } else { "load" }
             )
         });
@@ -175,7 +185,7 @@ impl ExitCtx<'_> {
                 let bytes = if len == 0 {
                     Some(Vec::new())
                 } else {
-                    self.read_guest(a1, len)
+                    self.read_guest(GuestVirtAddr::new(a1), len)
                 };
                 match (a0, bytes) {
                     (1 | 2, Some(b)) => {
@@ -214,7 +224,8 @@ impl ExitCtx<'_> {
 /// the value the device returned (`v`: the byte register, or the word for
 /// `lwl`/`lwr`) and the register's old value: the sign or zero extension,
 /// or the little-endian partial-word merge, as the machine's loads do.
-fn complete_load(op: Op, va: u32, v: u32, old: u32) -> u32 {
+fn complete_load(op: Op, va: GuestVirtAddr, v: u32, old: u32) -> u32 {
+    let va = va.raw();
     match op {
         Op::Lb => v as u8 as i8 as i32 as u32,
         Op::Lbu => v & 0xff,

@@ -17,7 +17,7 @@ use super::gmmu::{GuestMapping, guest_translate};
 use super::memory::{FRAME, GpaKind};
 use super::rtlb::Origin;
 use super::stats::ExitReason;
-use crate::addr::GuestPhysAddr;
+use crate::addr::{GuestPhysAddr, GuestVirtAddr};
 use crate::machine::Trap;
 use crate::machine::cp0::status;
 use crate::machine::exception::{Access, ExcCode, Fault};
@@ -30,7 +30,6 @@ impl ExitCtx<'_> {
         let Some(bad) = t.bad_vaddr else {
             return self.forward_trap(t, ExitReason::TlbMissLd);
         };
-        let va = bad.raw();
         let access = match t.code {
             ExcCode::Tlbl if t.insn.is_none() => Access::Fetch,
             ExcCode::Tlbl => Access::Load,
@@ -43,11 +42,11 @@ impl ExitCtx<'_> {
         };
         self.charge(cost::STLB_LOOKUP);
         let mut walked = false;
-        let g = match guest_translate(self.vm, va, access) {
+        let g = match guest_translate(self.vm, bad, access) {
             Ok(g) => g,
-            Err(Fault::TlbRefill) if self.walk(t, va, access) => {
+            Err(Fault::TlbRefill) if self.walk(t, bad, access) => {
                 walked = true;
-                match guest_translate(self.vm, va, access) {
+                match guest_translate(self.vm, bad, access) {
                     Ok(g) => g,
                     Err(f) => return self.forward_guest_fault(t, f, access, reason),
                 }
@@ -55,22 +54,22 @@ impl ExitCtx<'_> {
             Err(f) => return self.forward_guest_fault(t, f, access, reason),
         };
         let vm = &*self.vm;
-        let kind = vm.mem.kind(GuestPhysAddr::new(g.gpa));
+        let kind = vm.mem.kind(g.gpa);
         if kind == GpaKind::Ram && access == Access::Store {
             // The guest writes this frame: from now on the monitor cannot
             // vouch for it being zero (write tracking maps frames it can
             // still vouch for without the dirty bit, so that the first
             // store, through any mapping, comes here).
             let vm = &mut *self.vm;
-            if vm.tracks_writes() && !vm.mem.is_written(GuestPhysAddr::new(g.gpa)) {
+            if vm.tracks_writes() && !vm.mem.is_written(g.gpa) {
                 vm.stats.dirty_tracking_faults += 1;
             }
-            vm.mem.mark_written(GuestPhysAddr::new(g.gpa));
+            vm.mem.mark_written(g.gpa);
         }
         match kind {
             GpaKind::Ram | GpaKind::Rom if kind == GpaKind::Ram || access != Access::Store => {
                 self.count_exit(reason);
-                self.fill(va, g)
+                self.fill(bad, g)
                     .map_err(|source| ExitError::CannotMap { va: bad, source })?;
                 let vm = &mut *self.vm;
                 match g.origin {
@@ -80,7 +79,7 @@ impl ExitCtx<'_> {
                     _ => vm.stats.unmapped_fills += 1,
                 }
                 self.trace(t.pc, t.insn, reason, || {
-                    format!("refilled {bad} -> guest-physical {:#010x}", g.gpa)
+                    format!("refilled {bad} -> guest-physical {}", g.gpa)
                 });
                 Ok(Action::Resume)
             }
@@ -98,13 +97,13 @@ impl ExitCtx<'_> {
                 if matches!(g.origin, Origin::Guest(_)) {
                     self.vm.stats.stlb_unserved += 1;
                 }
-                self.mmio(t, va, g.gpa)
+                self.mmio(t, bad, g.gpa)
             }
             GpaKind::Board if access != Access::Fetch => {
                 if matches!(g.origin, Origin::Guest(_)) {
                     self.vm.stats.stlb_unserved += 1;
                 }
-                self.mmio_board(t, va, g.gpa)
+                self.mmio_board(t, bad, g.gpa)
             }
             GpaKind::UartPage | GpaKind::Board | GpaKind::None => {
                 if matches!(g.origin, Origin::Guest(_)) {
@@ -125,17 +124,17 @@ impl ExitCtx<'_> {
     /// maps that too and its frame exists already).
     pub(super) fn fill(
         &mut self,
-        va: u32,
+        va: GuestVirtAddr,
         g: GuestMapping,
     ) -> Result<(), super::memory::MemoryError> {
         if g.origin == Origin::Unmapped && self.fill_large(va, g.gpa)? {
             return Ok(());
         }
-        let pair = va & !0x1fff;
+        let pair = va.align_down(2 * FRAME);
         let mut los = [0u32; 2];
         for (half, l) in los.iter_mut().enumerate() {
-            let sub = pair + half as u32 * FRAME;
-            let this = sub == va & !0xfff;
+            let sub = pair.wrapping_add(half as u32 * FRAME);
+            let this = sub == va.align_down(FRAME);
             let vm = &*self.vm;
             let m = if this {
                 Some(g)
@@ -145,7 +144,7 @@ impl ExitCtx<'_> {
                     .filter(|m| m.origin == g.origin)
             };
             let Some(m) = m else { continue };
-            let gpa = GuestPhysAddr::new(m.gpa & !(FRAME - 1));
+            let gpa = m.gpa.align_down(FRAME);
             let (frame, writable) = match vm.mem.kind(gpa) {
                 GpaKind::Ram => {
                     let frame = if this {
@@ -178,7 +177,7 @@ impl ExitCtx<'_> {
         };
         let entry = TlbEntry {
             page_mask: 0,
-            entry_hi: pair | asid,
+            entry_hi: pair.raw() | asid,
             lo0: los[0],
             lo1: los[1],
             global: g.global,
@@ -193,21 +192,24 @@ impl ExitCtx<'_> {
     /// in use (and, while writes are tracked, all written): the VM's
     /// region is contiguous, so they are contiguous in machine memory too.
     /// Returns whether it did.
-    fn fill_large(&mut self, va: u32, gpa: u32) -> Result<bool, super::memory::MemoryError> {
+    fn fill_large(
+        &mut self,
+        va: GuestVirtAddr,
+        gpa: GuestPhysAddr,
+    ) -> Result<bool, super::memory::MemoryError> {
         const SIZES: [(u32, u32); 2] = [(256, 0x001f_e000), (16, 0x0001_e000)];
         let vm = &mut *self.vm;
-        if vm.mem.kind(GuestPhysAddr::new(gpa)) != GpaKind::Ram {
+        if vm.mem.kind(gpa) != GpaKind::Ram {
             return Ok(false);
         }
         let before = vm.mem.frames_zeroed;
-        vm.mem
-            .frame(GuestPhysAddr::new(gpa & !(FRAME - 1)), self.machine)?;
+        vm.mem.frame(gpa.align_down(FRAME), self.machine)?;
         let zeroed = vm.mem.frames_zeroed != before;
         let track = vm.tracks_writes();
         let mut found = None;
         for (frames, mask) in SIZES {
             let span = frames * FRAME;
-            let pair_gpa = gpa & !(2 * span - 1);
+            let pair_gpa = gpa.raw() & !(2 * span - 1);
             let ready = |g: u32| vm.mem.group_ready(GuestPhysAddr::new(g), frames, track);
             if pair_gpa
                 .checked_add(2 * span)
@@ -226,7 +228,7 @@ impl ExitCtx<'_> {
             };
             found = Some(TlbEntry {
                 page_mask: mask,
-                entry_hi: va & !(2 * span - 1),
+                entry_hi: va.raw() & !(2 * span - 1),
                 lo0: lo_of(pair_gpa),
                 lo1: lo_of(pair_gpa + span),
                 global: true,
@@ -258,7 +260,7 @@ impl ExitCtx<'_> {
             return;
         };
         if g.origin == Origin::Guest(index as u8)
-            && vm.mem.kind(GuestPhysAddr::new(g.gpa)) == GpaKind::Ram
+            && vm.mem.kind(g.gpa) == GpaKind::Ram
             && self.fill(va, g).is_ok()
         {
             self.vm.stats.prefills += 1;

@@ -125,11 +125,11 @@ pub struct Vm {
     /// The kseg0 address of the word holding the guest's page directory,
     /// when the monitor refills its TLB from its page tables
     /// (`RefillWalkSet`).
-    pub(super) refill_walk: Option<u32>,
+    pub(super) refill_walk: Option<GuestVirtAddr>,
     /// The address of the last TLB refill forwarded to the guest: its
     /// next TLB write most likely maps it, and the monitor then puts the
     /// mapping in the real TLB at once.
-    pub(super) pending_refill: Option<u32>,
+    pub(super) pending_refill: Option<GuestVirtAddr>,
     /// The last exception forwarded to the guest.
     pub(super) last_fault: Option<LastFault>,
 }

@@ -4,6 +4,7 @@
 //! are never put in the real TLB as they are (the software TLB,
 //! [`super::stlb`], translates them to machine frames on demand).
 
+use crate::addr::{GuestPhysAddr, GuestVirtAddr};
 use crate::machine::tlb::{TlbEntry, lo};
 
 /// Largest virtual TLB (Config1.MMUSize is six bits).
@@ -34,7 +35,7 @@ pub enum VtlbLookup {
         /// EntryLo of the page holding the address.
         lo: u32,
         /// The translated guest-physical address.
-        gpa: u32,
+        gpa: GuestPhysAddr,
         /// Whether the entry is global.
         global: bool,
     },
@@ -88,7 +89,8 @@ impl VirtTlb {
 
     /// Looks `va` up under `asid`, as the hardware would (the lowest
     /// matching index wins).
-    pub fn lookup(&self, va: u32, asid: u8) -> VtlbLookup {
+    pub fn lookup(&self, va: GuestVirtAddr, asid: u8) -> VtlbLookup {
+        let va = va.raw();
         let Some(index) = self.entries.iter().position(|e| e.matches(va, asid)) else {
             return VtlbLookup::Miss;
         };
@@ -99,7 +101,7 @@ impl VirtTlb {
         VtlbLookup::Hit {
             index,
             lo: l,
-            gpa: base | (va & (size - 1)),
+            gpa: GuestPhysAddr::new(base | (va & (size - 1))),
             global: e.global,
         }
     }
@@ -126,15 +128,18 @@ mod tests {
         assert_eq!(t.probe(0x0040_0000 | 7), Some(40));
         assert_eq!(t.probe(0x0040_0000 | 8), None);
         assert_eq!(
-            t.lookup(0x0040_1004, 7),
+            t.lookup(GuestVirtAddr::new(0x0040_1004), 7),
             VtlbLookup::Hit {
                 index: 40,
                 lo: (0x456 << 6) | lo::V,
-                gpa: 0x0045_6004,
+                gpa: GuestPhysAddr::new(0x0045_6004),
                 global: false
             }
         );
-        assert_eq!(t.lookup(0x0040_1004, 8), VtlbLookup::Miss);
+        assert_eq!(
+            t.lookup(GuestVirtAddr::new(0x0040_1004), 8),
+            VtlbLookup::Miss
+        );
         assert_eq!(t.wrap(50), 2);
         assert_eq!(VirtTlb::new(0).len(), 1);
         assert_eq!(VirtTlb::new(1000).len(), MAX_ENTRIES);

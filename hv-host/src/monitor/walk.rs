@@ -18,7 +18,7 @@ impl ExitCtx<'_> {
     /// Refills the VM's TLB for `va` from its page tables, as its refill
     /// handler would (`RefillWalkSet`); false if the VM did not ask for it
     /// or the walk does not reach guest RAM (the guest's handler then runs).
-    pub(super) fn walk(&mut self, t: Trap, va: u32, access: Access) -> bool {
+    pub(super) fn walk(&mut self, t: Trap, va: GuestVirtAddr, access: Access) -> bool {
         let vm = &*self.vm;
         let Some(word) = vm.refill_walk else {
             return false;
@@ -27,11 +27,11 @@ impl ExitCtx<'_> {
             return false;
         }
         // The page directory and tables are read through kseg0.
-        let read = |a: u32| -> Option<u32> {
-            if !a.is_multiple_of(4) {
+        let read = |a: GuestVirtAddr| -> Option<u32> {
+            if !a.is_aligned(4) {
                 return None;
             }
-            let gpa = GuestPhysAddr::new(Segment::Kseg0.unmapped_phys(a)?);
+            let gpa = GuestPhysAddr::new(Segment::Kseg0.unmapped_phys(a.raw())?);
             if vm.mem.kind(gpa) != GpaKind::Ram {
                 return None;
             }
@@ -41,10 +41,11 @@ impl ExitCtx<'_> {
             }
         };
         let Some(pgd) = read(word) else { return false };
-        let Some(table) = read(pgd.wrapping_add((va >> 22) * 4)) else {
+        let va_raw = va.raw();
+        let Some(table) = read(GuestVirtAddr::new(pgd).wrapping_add((va_raw >> 22) * 4)) else {
             return false;
         };
-        let pair = table.wrapping_add(((va >> 13) & 0x1ff) * 8);
+        let pair = GuestVirtAddr::new(table).wrapping_add(((va_raw >> 13) & 0x1ff) * 8);
         let (Some(lo0), Some(lo1)) = (read(pair), read(pair.wrapping_add(4))) else {
             return false;
         };
@@ -59,7 +60,7 @@ impl ExitCtx<'_> {
             refill: true,
             pc: t.pc,
             in_delay_slot: t.in_delay_slot,
-            bad_vaddr: Some(GuestVirtAddr::new(va)),
+            bad_vaddr: Some(va),
             ce: 0,
         });
         c.status &= !status::EXL;
