@@ -494,7 +494,8 @@ impl AddressSpace {
             }
             page += PAGE;
         }
-        if unmapped && let Some(pv) = batch
+        if unmapped
+            && let Some(pv) = batch
             && !tlb::park_all_batched(&pv)
         {
             // Refused: bring each pair of the range up to date instead.
