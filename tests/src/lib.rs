@@ -31,3 +31,23 @@ pub fn skip(why: &str) {
     }
     println!("SKIPPED: {why}");
 }
+
+/// Counter `name` of the demo kernel's last `stat <line>:` console line
+/// (`demo_stat(console, "memory", "frames zeroed")`); each item of the line
+/// is `<name> <number>`, possibly followed by a remark. Panics if the
+/// console has no such line or the line no such counter.
+pub fn demo_stat(console: &str, line: &str, name: &str) -> u64 {
+    let prefix = format!("stat {line}:");
+    let text = console
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{console}"));
+    text.split(',')
+        .find_map(|item| {
+            let words: Vec<&str> = item.split_whitespace().collect();
+            let i = words.iter().position(|w| w.parse::<u64>().is_ok())?;
+            (words[..i].join(" ") == name).then(|| words[i].parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no `{name}` in `{prefix}{text}`"))
+}
