@@ -25,6 +25,9 @@
 //! instructions), TLB faults and system calls this way. The check sits on
 //! the exception path only, so plain execution pays nothing for it.
 
+// The test assembler: only with feature `test-support` (and in this
+// crate's own tests), so the production build does not carry it.
+#[cfg(any(test, feature = "test-support"))]
 pub mod asm;
 pub mod board;
 pub mod bus;
