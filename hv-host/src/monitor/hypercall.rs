@@ -2,9 +2,11 @@
 //! ([`super::MonitorConfig::hypercalls`]); without them `HYPCALL` raises
 //! Reserved Instruction in the guest, as on hardware.
 //!
-//! Every argument is checked before anything happens; a bad one returns
-//! its documented error code in `v0`, leaves the VM running, writes
-//! nothing, and never panics the host. Guest memory is read through the
+//! Every argument of a call is checked before it acts (a batch checks and
+//! installs its records one at a time and stops at the first bad one,
+//! with the records before it installed, as ABI.md says); a bad one
+//! returns its documented error code in `v0` (and `v1`, [`HvFailure`]),
+//! leaves the VM running, and never panics the host. Guest memory is read through the
 //! guest's own current mapping ([`super::gmmu::guest_translate`]), never
 //! written. A call from the guest's user mode gets `NotPermitted`.
 //!
