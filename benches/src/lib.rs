@@ -544,7 +544,7 @@ mod tests {
                 "5 mtc0 per tlbwi: {s:?}"
             );
             assert_eq!(s.hypercalls.iter().sum::<u64>(), 0);
-            let (bt, tt) = (&b.vm(VmId(0)).unwrap().tlb, &t.vm(VmId(0)).unwrap().tlb);
+            let (bt, tt) = (b.vm(VmId(0)).unwrap().tlb(), t.vm(VmId(0)).unwrap().tlb());
             for (i, r) in tlb_records(n).iter().enumerate() {
                 assert_eq!(bt.entry(i), tt.entry(i), "entry {i}");
                 assert_eq!(

@@ -259,15 +259,130 @@ fn para_mode_runs_an_unmodified_kernel_as_natively() {
 #[test]
 fn monitor_flags_need_the_monitor() {
     let elf = scratch("flags.elf", &programs::hello("", 0).elf());
-    for extra in [&["--vms", "2"][..], &["--trace", "exits"]] {
+    for extra in [
+        &["--vms", "2"][..],
+        &["--trace", "exits"],
+        &["--vtlb", "8"],
+        &["--slice", "5000"],
+        &["--no-idle-inference"],
+    ] {
         let out = runner_on(&elf, extra);
         assert_eq!(out.code, Some(2), "{extra:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{extra:?}");
         assert!(
             out.stderr.contains("needs the monitor") || out.stderr.contains("need the monitor"),
             "{}",
             out.stderr
         );
+        assert!(out.stderr.contains(extra[0]), "{extra:?}: {}", out.stderr);
     }
+    // The same flags under the monitor are taken.
+    let kernel = elf.to_str().unwrap();
+    let out = runner(&[
+        "--mode",
+        "full",
+        "--kernel",
+        kernel,
+        "--vtlb",
+        "8",
+        "--slice",
+        "5000",
+        "--no-idle-inference",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn malta_needs_a_kernel() {
+    // The built-in demo images are mipssim kernels: on Malta they would
+    // run forever printing nothing.
+    for extra in [
+        &["--mode", "native"][..],
+        &["--mode", "full"],
+        &["--mode", "para", "--vms", "2"],
+        &["--image", "pv"],
+    ] {
+        let mut args = vec!["--board", "malta", "--max-instructions", "100000"];
+        args.extend_from_slice(extra);
+        let out = runner(&args);
+        assert_eq!(out.code, Some(2), "{extra:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{extra:?}");
+        assert!(
+            out.stderr
+                .contains("--board malta boots a Linux kernel: name it with --kernel FILE"),
+            "{extra:?}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn more_kernels_or_program_lists_than_vms_are_usage_errors() {
+    let a = scratch("vm_a.elf", &programs::hello("a\n", 0).elf());
+    let b = scratch("vm_b.elf", &programs::hello("b\n", 0).elf());
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let limit = ["--max-instructions", "100000"];
+    for (args, message) in [
+        (
+            &["--mode", "full", "--kernel", a, "--kernel", b][..],
+            "2 --kernel files for 1 VM: give at most one per VM (--vms 2 runs 2 VMs)",
+        ),
+        (
+            &[
+                "--mode", "para", "--vms", "2", "--kernel", a, "--kernel", b, "--kernel", a,
+            ],
+            "3 --kernel files for 2 VMs",
+        ),
+        (
+            &[
+                "--mode",
+                "full",
+                "--programs",
+                "sieve",
+                "--programs",
+                "pages",
+            ],
+            "2 --programs lists for 1 VM: give at most one per VM",
+        ),
+        (
+            &[
+                "--mode",
+                "full",
+                "--vms",
+                "2",
+                "--programs",
+                "sieve",
+                "--programs",
+                "pages",
+                "--programs",
+                "sleeper",
+            ],
+            "3 --programs lists for 2 VMs",
+        ),
+        (
+            &[
+                "--mode",
+                "compare",
+                "--programs",
+                "sieve",
+                "--programs",
+                "pages",
+            ],
+            "--mode compare takes one --programs list",
+        ),
+    ] {
+        let out = runner(&[args, &limit[..]].concat());
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(out.stderr.contains(message), "{args:?}: {}", out.stderr);
+    }
+    // As many as the VMs, or fewer (round robin), are taken.
+    let out = runner(&["--mode", "full", "--vms", "2", "--kernel", a, "--kernel", b]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout_text(), "[vm0] a\n[vm1] b\n");
+    let out = runner(&["--mode", "full", "--vms", "3", "--kernel", a, "--kernel", b]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout_text(), "[vm0] a\n[vm1] b\n[vm2] a\n");
 }
 
 #[test]
@@ -452,6 +567,35 @@ fn control_characters_in_symbol_names_are_escaped() {
         traced,
         4 + 1,
         "four trace lines and the summary: {}",
+        out.stderr
+    );
+    assert!(summary(&out).contains(escaped), "{}", out.stderr);
+
+    // Under the monitor the same escapes, in the exit trace and the
+    // summary alike.
+    let kernel = path.to_str().unwrap();
+    let out = runner(&[
+        "--mode",
+        "full",
+        "--kernel",
+        kernel,
+        "--max-instructions",
+        "4",
+        "--trace",
+        "exits",
+    ]);
+    assert_eq!(out.code, Some(124), "{}", out.stderr);
+    assert!(!out.stderr.contains('\x1b'), "{:?}", out.stderr);
+    assert!(
+        !out.stderr.lines().any(|l| l.starts_with("forged")),
+        "{:?}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.contains(" vm0 0x80001000 ") && l.contains(escaped)),
+        "an exit trace line: {}",
         out.stderr
     );
     assert!(summary(&out).contains(escaped), "{}", out.stderr);
@@ -785,4 +929,144 @@ fn compare_fails_when_a_run_does_not_finish() {
         "{}",
         out.stderr
     );
+}
+
+/// The reproducer: UHI writes of 4 KiB of `x`, forever, never a
+/// newline (tests/repro/nonl_flood/).
+const NONL_UHI: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/repro/nonl_flood/nonl_uhi.elf"
+);
+
+/// The runner's bound on the piece of a line it holds per VM.
+const LINE_MAX: usize = 4096;
+
+#[test]
+fn a_vm_that_never_ends_its_line_is_written_in_bounded_pieces() {
+    let out = runner(&[
+        "--mode",
+        "full",
+        "--vms",
+        "2",
+        "--kernel",
+        NONL_UHI,
+        "--max-instructions",
+        "3000",
+    ]);
+    assert_eq!(out.code, Some(124), "{}", out.stderr);
+    for vm in ["vm0", "vm1"] {
+        let end = format!("{vm} instruction limit reached (--max-instructions 3000)");
+        assert!(summary(&out).contains(&end), "{}", out.stderr);
+    }
+    // Every line is a prefixed piece of at most LINE_MAX bytes: the
+    // runner never held more than that of a VM's line. Before the
+    // bound, each VM's output came out whole at the end, as one line.
+    let mut per_vm = [0usize; 2];
+    let mut last = [String::new(), String::new()];
+    let mut lines = 0;
+    for line in out.stdout.split(|&b| b == b'\n') {
+        if line.is_empty() {
+            continue;
+        }
+        lines += 1;
+        let line = String::from_utf8_lossy(line);
+        let (vm, rest) = if let Some(rest) = line.strip_prefix("[vm0]") {
+            (0, rest)
+        } else if let Some(rest) = line.strip_prefix("[vm1]") {
+            (1, rest)
+        } else {
+            panic!("unprefixed line: {:.40}", line);
+        };
+        if rest == "\\ no newline at end" {
+            last[vm] = rest.to_string();
+            continue;
+        }
+        let piece = rest
+            .strip_prefix("+ ")
+            .or_else(|| rest.strip_prefix(' ').filter(|_| per_vm[vm] == 0))
+            .unwrap_or_else(|| panic!("vm{vm}: bad prefix: {:.40}", line));
+        assert!(
+            piece.len() <= LINE_MAX,
+            "vm{vm}: a piece of {} bytes",
+            piece.len()
+        );
+        assert!(piece.bytes().all(|b| b == b'x'), "vm{vm}: {:.40}", piece);
+        per_vm[vm] += piece.len();
+        last[vm] = String::new();
+    }
+    assert!(lines > 100, "{lines} lines");
+    for vm in 0..2 {
+        // Each VM wrote whole 4 KiB writes, one line that never ended.
+        assert!(per_vm[vm] > 0, "vm{vm} printed nothing");
+        assert_eq!(per_vm[vm] % 4096, 0, "vm{vm}: {} bytes", per_vm[vm]);
+        assert_eq!(last[vm], "\\ no newline at end", "vm{vm}");
+    }
+    assert!(out.stdout.ends_with(b"[vm1]\\ no newline at end\n"));
+}
+
+#[test]
+fn ctrl_c_ends_the_run_with_the_summary_and_status_130() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+    for (mode, vms) in [("native", "1"), ("full", "2")] {
+        // Long enough (about a billion instructions) to be running still
+        // when the signal comes.
+        let mut args = vec!["--mode", mode, "--work", "1000", "--programs", "sieve"];
+        if vms != "1" {
+            args.extend(["--vms", vms]);
+        }
+        let mut child = Command::new(RUNNER)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The guest's first output: the run loop (and its handler) runs.
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 1];
+        assert_eq!(stdout.read(&mut first).unwrap(), 1, "{mode}: no output");
+        let rest = std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let mut stderr = child.stderr.take().unwrap();
+        let err = std::thread::spawn(move || {
+            let mut s = String::new();
+            stderr.read_to_string(&mut s).map(|_| s)
+        });
+        let pid = libc::pid_t::try_from(child.id()).unwrap();
+        // SAFETY: `kill` has no memory-safety preconditions; `pid` is our
+        // child, not yet waited for.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("{mode}: still running a minute after Ctrl-C");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        rest.join().unwrap().unwrap();
+        let stderr = err.join().unwrap().unwrap();
+        assert_eq!(status.code(), Some(130), "{mode}: {stderr}");
+        let out = RunOutput {
+            code: status.code(),
+            stdout: Vec::new(),
+            stderr,
+        };
+        let s = summary(&out);
+        let stopped = if vms == "1" {
+            "stopped: interrupted (Ctrl-C) at 0x"
+        } else {
+            "stopped: vm0 interrupted (Ctrl-C) at 0x"
+        };
+        assert!(s.contains(stopped), "{mode}: {s}");
+        if mode == "full" {
+            assert!(s.contains("; vm1 interrupted (Ctrl-C) at 0x"), "{s}");
+            let row = table_row(&out.stderr, "stopped");
+            assert_eq!(row, ["interrupted", "interrupted"], "{}", out.stderr);
+        }
+    }
 }

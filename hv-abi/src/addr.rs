@@ -3,8 +3,6 @@
 //! (what the guest's loads and stores use, translated through its current
 //! mapping).
 
-use core::fmt;
-
 /// The size of a page frame and the unit of [`Hypercall::PageZeroed`]:
 /// 4 KiB.
 ///
@@ -14,21 +12,99 @@ pub const PAGE_SIZE: u32 = 1 << PAGE_SHIFT;
 /// `log2(PAGE_SIZE)`.
 pub const PAGE_SHIFT: u32 = 12;
 
-/// A guest-physical address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct GuestPhysAddr(u32);
+/// Defines an address newtype with the methods every kind shares: the
+/// one definition of an address type, used for the guest's two kinds here
+/// and for the machine's own by the host (`hv_host::addr::MachineAddr`).
+#[macro_export]
+macro_rules! address_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+        #[repr(transparent)]
+        pub struct $name(u32);
 
-/// A guest-virtual address, as the guest's code uses it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct GuestVirtAddr(u32);
+        impl $name {
+            /// The address `raw`.
+            #[inline]
+            #[must_use]
+            pub const fn new(raw: u32) -> Self {
+                Self(raw)
+            }
+
+            /// The address as a register value.
+            #[inline]
+            #[must_use]
+            pub const fn raw(self) -> u32 {
+                self.0
+            }
+
+            /// The address `bytes` further on, wrapping at 4 GiB.
+            #[inline]
+            #[must_use]
+            pub const fn wrapping_add(self, bytes: u32) -> Self {
+                Self(self.0.wrapping_add(bytes))
+            }
+
+            /// The address `bytes` further on, or `None` past the top of
+            /// the 4 GiB address space.
+            #[inline]
+            #[must_use]
+            pub const fn checked_add(self, bytes: u32) -> Option<Self> {
+                match self.0.checked_add(bytes) {
+                    Some(raw) => Some(Self(raw)),
+                    None => None,
+                }
+            }
+
+            /// Tells whether the address is a multiple of `align`, a power
+            /// of two.
+            #[inline]
+            #[must_use]
+            pub const fn is_aligned(self, align: u32) -> bool {
+                self.0 & align.wrapping_sub(1) == 0
+            }
+
+            /// The address rounded down to a multiple of `align`, a power
+            /// of two.
+            #[inline]
+            #[must_use]
+            pub const fn align_down(self, align: u32) -> Self {
+                Self(self.0 & !align.wrapping_sub(1))
+            }
+        }
+
+        impl core::fmt::Debug for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                write!(f, concat!(stringify!($name), "({:#010x})"), self.0)
+            }
+        }
+
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                write!(f, "{:#010x}", self.0)
+            }
+        }
+
+        impl core::fmt::LowerHex for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                core::fmt::LowerHex::fmt(&self.0, f)
+            }
+        }
+    };
+}
+
+address_type!(
+    /// A guest-physical address: what a guest OS believes is physical
+    /// (what its page tables and EntryLo PFNs name).
+    GuestPhysAddr
+);
+address_type!(
+    /// A guest-virtual address, as the guest's code uses it (through the
+    /// segment rules and its TLB).
+    GuestVirtAddr
+);
 
 impl GuestPhysAddr {
-    /// The address `raw`.
-    #[must_use]
-    pub const fn new(raw: u32) -> Self {
-        Self(raw)
-    }
-
     /// The address of frame number `frame` (in [`PAGE_SIZE`] units), or
     /// `None` if that frame lies beyond 4 GiB.
     #[must_use]
@@ -37,12 +113,6 @@ impl GuestPhysAddr {
             Some(raw) => Some(Self(raw)),
             None => None,
         }
-    }
-
-    /// The address as a register value.
-    #[must_use]
-    pub const fn raw(self) -> u32 {
-        self.0
     }
 
     /// The frame number (the address in [`PAGE_SIZE`] units, rounded down).
@@ -55,48 +125,6 @@ impl GuestPhysAddr {
     #[must_use]
     pub const fn is_page_aligned(self) -> bool {
         self.0.is_multiple_of(PAGE_SIZE)
-    }
-}
-
-impl GuestVirtAddr {
-    /// The address `raw`.
-    #[must_use]
-    pub const fn new(raw: u32) -> Self {
-        Self(raw)
-    }
-
-    /// The address as a register value.
-    #[must_use]
-    pub const fn raw(self) -> u32 {
-        self.0
-    }
-
-    /// Tells whether the address is a multiple of `align`, a power of two.
-    #[must_use]
-    pub const fn is_aligned(self, align: u32) -> bool {
-        self.0 & align.wrapping_sub(1) == 0
-    }
-
-    /// The address `bytes` further on, or `None` past the top of the
-    /// 4 GiB address space.
-    #[must_use]
-    pub const fn checked_add(self, bytes: u32) -> Option<Self> {
-        match self.0.checked_add(bytes) {
-            Some(raw) => Some(Self(raw)),
-            None => None,
-        }
-    }
-}
-
-impl fmt::Display for GuestPhysAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "gpa {:#010x}", self.0)
-    }
-}
-
-impl fmt::Display for GuestVirtAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "gva {:#010x}", self.0)
     }
 }
 

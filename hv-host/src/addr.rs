@@ -1,4 +1,6 @@
-//! Address newtypes. Raw `u32` addresses do not cross module boundaries:
+//! Address newtypes, one family (the guest's two kinds are hv-abi's, the
+//! ABI's own; the machine's is defined here with the same macro). Raw
+//! `u32` addresses do not cross module boundaries:
 //!
 //! - [`GuestVirtAddr`]: a virtual address as the running code sees it (what
 //!   goes through the segment rules and the TLB);
@@ -9,79 +11,9 @@
 //! On the bare machine (native mode) guest-physical and machine addresses
 //! coincide; under the monitor a per-VM map sits between them.
 
-use core::fmt;
+pub use hv_abi::{GuestPhysAddr, GuestVirtAddr};
 
-macro_rules! addr_type {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-        #[repr(transparent)]
-        pub struct $name(u32);
-
-        impl $name {
-            /// Wraps a raw 32-bit address.
-            #[inline]
-            pub const fn new(raw: u32) -> Self {
-                Self(raw)
-            }
-
-            /// The raw 32-bit address.
-            #[inline]
-            pub const fn raw(self) -> u32 {
-                self.0
-            }
-
-            /// This address plus `offset`, wrapping at 4 GiB.
-            #[inline]
-            pub const fn wrapping_add(self, offset: u32) -> Self {
-                Self(self.0.wrapping_add(offset))
-            }
-
-            /// This address plus `offset`, or `None` past 4 GiB.
-            #[inline]
-            pub const fn checked_add(self, offset: u32) -> Option<Self> {
-                match self.0.checked_add(offset) {
-                    Some(a) => Some(Self(a)),
-                    None => None,
-                }
-            }
-
-            /// Whether the address is a multiple of `align` (a power of two).
-            #[inline]
-            pub const fn is_aligned(self, align: u32) -> bool {
-                self.0 & (align - 1) == 0
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, concat!(stringify!($name), "({:#010x})"), self.0)
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{:#010x}", self.0)
-            }
-        }
-
-        impl fmt::LowerHex for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::LowerHex::fmt(&self.0, f)
-            }
-        }
-    };
-}
-
-addr_type!(
-    /// A virtual address as the code running on the CPU sees it.
-    GuestVirtAddr
-);
-addr_type!(
-    /// A physical address as a guest OS believes it.
-    GuestPhysAddr
-);
-addr_type!(
+hv_abi::address_type!(
     /// A physical address on the emulated machine's bus.
     MachineAddr
 );

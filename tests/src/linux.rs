@@ -16,13 +16,14 @@ pub fn workspace() -> PathBuf {
 }
 
 /// The directory holding `vmlinuz` and `initrd.gz`, or `None` after
-/// printing a `SKIPPED:` line when `fetch.sh` cannot download them
-/// (exit 77). Panics if the script fails otherwise.
+/// [`crate::skip`] when `fetch.sh` cannot download them (exit 77): a
+/// `SKIPPED:` line, or under CI a panic. Panics if the script fails
+/// otherwise.
 pub fn fetch() -> Option<PathBuf> {
     static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
     let dir = DIR.get_or_init(fetch_once).clone();
     if dir.is_none() {
-        println!("SKIPPED: tests/linux/fetch.sh cannot download Debian's kernel (exit 77)");
+        crate::skip("tests/linux/fetch.sh cannot download Debian's kernel (exit 77)");
     }
     dir
 }

@@ -11,7 +11,7 @@ use hv_host::machine::asm::*;
 use hv_host::machine::cp0::reg;
 use hv_host::machine::elf::ElfImage;
 use hv_host::monitor::hypercall::HypercallRecord;
-use hv_host::monitor::stats::ExitReason;
+use hv_host::monitor::stats::{ExitReason, VmStats};
 use hv_host::monitor::{Monitor, MonitorConfig, MonitorExit, VmConfig, VmId, VmStop};
 use hv_tests::programs::GuestProgram;
 
@@ -271,6 +271,25 @@ fn every_bad_argument_gets_its_documented_code() {
     assert_eq!(mon.stop_reason(VmId(0)), Some(&VmStop::Exited(0)));
     assert_eq!(console, "hi\n", "only the good ConsoleWrite printed");
     insta::assert_snapshot!("error_table", table(&calls));
+    // What the snapshot is there to protect: every code a monitor returns
+    // (`NoMonitor` is the guest's own) is exercised, and the call from
+    // user mode, the last, is refused.
+    let got = |e: HvError| {
+        calls
+            .iter()
+            .any(|c| HvError::from_status(c.result.0) == Some(e))
+    };
+    for e in HvError::ALL
+        .into_iter()
+        .filter(|&e| e != HvError::NoMonitor)
+    {
+        assert!(got(e), "no call got {e:?}:\n{}", table(&calls));
+    }
+    let last = calls.last().expect("calls were made");
+    assert_eq!(
+        HvError::from_status(last.result.0),
+        Some(HvError::NotPermitted)
+    );
     // The run is deterministic.
     let (_, again, _) = para(&error_table_kernel());
     assert_eq!(again, calls);
@@ -373,9 +392,45 @@ fn pv_demo_boot_hypercalls_and_exit_counts() {
         by_kind.push_str(&format!("{}: {n}\n", call));
     }
     insta::assert_snapshot!("pv_hypercalls_by_kind", by_kind);
+
+    // What the snapshots are there to protect, as relations that
+    // re-accepting a snapshot cannot hide. The kernel discovers the
+    // monitor first, and every call of its boot succeeds.
+    assert_eq!(boot[0].number, Hypercall::Discover.number(), "{boot:?}");
+    assert!(boot.iter().all(|c| c.result.0 == 0), "{}", table(&boot));
+    // It takes every paravirtualized path, and shuts down once.
+    let count = |call: Hypercall| calls.iter().filter(|c| c.number == call.number()).count();
+    for call in [
+        Hypercall::Discover,
+        Hypercall::PageZeroed,
+        Hypercall::IdleYield,
+        Hypercall::TlbInstallBatch,
+        Hypercall::ConsoleWrite,
+        Hypercall::CommpageSet,
+        Hypercall::RefillWalkSet,
+    ] {
+        assert!(count(call) > 0, "no {call} call; {by_kind}");
+    }
+    assert_eq!(count(Hypercall::Shutdown), 1, "{by_kind}");
+    // "Page already zeroed" saves the guest work, and the guest skips
+    // zeroing only frames the monitor vouched for.
+    let stat = |name| hv_tests::demo_stat(&console, "memory", name);
+    let skipped = stat("frames vouched zero");
+    let s = mon.stats(VmId(0)).unwrap();
+    assert!(
+        skipped > 0,
+        "the guest zeroed every frame itself\n{console}"
+    );
+    assert!(
+        skipped <= s.frames_vouched,
+        "the guest skipped {skipped} frames, the monitor vouched for {}",
+        s.frames_vouched
+    );
 }
 
-fn exit_counts(image: &[u8], hypercalls: bool) -> String {
+/// The demo `image` alone under the monitor (hypercalls offered or not):
+/// its exits by reason, one a line, and all its counters.
+fn exit_counts(image: &[u8], hypercalls: bool) -> (String, VmStats) {
     let image = ElfImage::parse(image).unwrap();
     let cfg = MonitorConfig {
         hypercalls,
@@ -394,15 +449,47 @@ fn exit_counts(image: &[u8], hypercalls: bool) -> String {
             out.push_str(&format!("{}: {}\n", r.name(), s.exit_count(r)));
         }
     }
-    out
+    (out, s)
 }
 
 #[test]
 fn demo_exit_counts_full_and_para() {
-    let full = exit_counts(demo_os::UNMODIFIED_IMAGE, false);
-    let para = exit_counts(demo_os::PV_IMAGE, true);
+    let (full, f) = exit_counts(demo_os::UNMODIFIED_IMAGE, false);
+    let (para, p) = exit_counts(demo_os::PV_IMAGE, true);
     insta::assert_snapshot!("demo_exits_full", full);
     insta::assert_snapshot!("demo_exits_para", para);
     // Deterministic: a second run gives the same counts.
-    assert_eq!(exit_counts(demo_os::UNMODIFIED_IMAGE, false), full);
+    assert_eq!(exit_counts(demo_os::UNMODIFIED_IMAGE, false).0, full);
+
+    // What the snapshots are there to protect, as relations that
+    // re-accepting a snapshot cannot hide.
+    let context = || format!("full:\n{full}para:\n{para}");
+    let n = |s: &VmStats, r: ExitReason| s.exit_count(r);
+    // The point of paravirtualization: at most a fifth of the exits.
+    assert!(5 * p.exits_total() <= f.exits_total(), "{}", context());
+    // The shared CP0 page: at most a tenth of the privileged-instruction
+    // traps.
+    assert!(
+        10 * n(&p, ExitReason::CopUnusable) <= n(&f, ExitReason::CopUnusable),
+        "{}",
+        context()
+    );
+    // Console and shutdown by hypercall: no device or semihosting exits.
+    assert_eq!(n(&p, ExitReason::Mmio), 0, "{}", context());
+    assert_eq!(n(&p, ExitReason::Semihost), 0, "{}", context());
+    // Every hypercall is one exit; the unmodified kernel makes none.
+    assert_eq!(
+        n(&p, ExitReason::Hypercall),
+        p.hypercalls.iter().sum::<u64>(),
+        "{}",
+        context()
+    );
+    assert_eq!(n(&f, ExitReason::Hypercall), 0, "{}", context());
+    // The same programs make the same system calls either way.
+    assert_eq!(
+        n(&p, ExitReason::Syscall),
+        n(&f, ExitReason::Syscall),
+        "{}",
+        context()
+    );
 }

@@ -97,6 +97,21 @@ fn check(work: u32) {
     assert_eq!(page[0].args[0] % 4096, 0);
     assert_eq!(page[1].args[0], COMMPAGE_OFF);
     assert!(page.iter().all(|c| c.result.0 == 0), "{page:?}");
+    // "Page already zeroed": natively the kernel zeroes every frame it
+    // takes; under the monitor it skips frames the monitor vouched for,
+    // and only those, and zeroes fewer.
+    let native_text = String::from_utf8_lossy(&native_out);
+    let stat = |console: &str, name| hv_tests::demo_stat(console, "memory", name);
+    assert_eq!(stat(&native_text, "frames vouched zero"), 0);
+    let skipped = stat(&text, "frames vouched zero");
+    assert!(
+        skipped > 0 && skipped <= s.frames_vouched,
+        "{skipped}, {s:?}"
+    );
+    for counter in ["frames zeroed", "zeroing stores"] {
+        let (p, n) = (stat(&text, counter), stat(&native_text, counter));
+        assert!(p < n, "work {work}: {counter} {p} under para, {n} natively");
+    }
     let by_number = |call: Hypercall| s.hypercalls[call.number() as usize];
     assert_eq!(by_number(Hypercall::CommpageSet), 2);
     assert_eq!(by_number(Hypercall::RefillWalkSet), 1);

@@ -10,6 +10,10 @@ pub const SLICE: u64 = 10_000_000;
 pub const DEFAULT_MEM_MIB: u32 = 64;
 /// Largest RAM size in MiB (the machine's limit).
 pub const MAX_MEM_MIB: u32 = 256;
+/// Default `--vtlb`: as many entries as the machine's TLB.
+pub const DEFAULT_VTLB: u32 = 32;
+/// Default `--slice` in clock ticks.
+pub const DEFAULT_SLICE: u64 = 100_000;
 
 /// Exit status when `--max-instructions` stops the guest.
 pub const EXIT_LIMIT: u8 = 124;
@@ -32,6 +36,8 @@ Output:
   runner's own messages and a summary line:
   `demo-os: <N> instructions in <S> s (<M> MIPS); stopped: <reason>`.
   The host time appears only there; everything else is deterministic.
+  Ctrl-C (SIGINT) ends a native, full or para run at the end of the
+  current slice: the summary says where each guest was; status 130.
   Symbol names from the kernel are printed with control characters escaped
   (`\\x1b`). If stdout is closed at startup (`>&-`) or a write fails (a
   closed pipe, a full disk), the runner stops with an error and status 1;
@@ -102,7 +108,16 @@ The monitor (--mode full):
   Each VM runs its kernel deprivileged, trapping privileged instructions
   and exceptions to the monitor, which emulates them on the VM's virtual
   CP0 and TLB. With --vms > 1 every console line is prefixed with its VM
-  ([vm0] ...). A table of per-VM statistics goes to stderr at the end.
+  (`[vm0] ...`). The runner holds at most 4096 bytes of a VM's unfinished
+  line: a longer line is written in pieces of 4096 bytes, each ended with
+  a newline, the next prefixed `[vm0]+ `. A VM whose output ends without a
+  newline gets one at the end of the run, followed by the line
+  `[vm0]\\ no newline at end`. Dropping the prefixes and the newlines the
+  runner added gives back each VM's output byte for byte. A table of
+  per-VM statistics goes to stderr at the end. --vms, --vtlb, --slice,
+  --no-idle-inference and --trace exits are for the monitor: natively
+  they are usage errors (status 2), as are more --kernel files or
+  --programs lists than VMs.
   --mode para offers the hypercall interface too: the PV image
   (--image pv) detects it and takes its paravirtualized paths.
 
@@ -165,7 +180,8 @@ pub struct Cli {
 
     /// Boot this kernel instead of a built-in image: any MIPS32 (r1/r2)
     /// little-endian ET_EXEC ELF file. Under the monitor, repeat it to
-    /// give each VM its own kernel (VM i boots the i-th, round robin).
+    /// give each VM its own kernel (VM i boots the i-th, round robin; at
+    /// most --vms of them). Required with --board malta.
     #[arg(long, value_name = "FILE", conflicts_with = "image", action = clap::ArgAction::Append)]
     pub kernel: Vec<PathBuf>,
 
@@ -210,10 +226,10 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_VMS))]
     pub vms: u32,
 
-    /// Under the monitor: entries of each VM's virtual TLB (1 to 64;
+    /// Under the monitor: entries of each VM's virtual TLB (3 to 64;
     /// Config1.MMUSize tells the guest). Default: the machine's 32.
-    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub vtlb: u32,
+    #[arg(long, value_name = "N", value_parser = parse_vtlb)]
+    pub vtlb: Option<u32>,
 
     /// Under the monitor: do not deschedule a VM that executes `wait`
     /// (it keeps the CPU for the rest of its slice), for comparison.
@@ -233,20 +249,36 @@ pub struct Cli {
     /// The demo OS programs to start (boot argument a2), comma-separated:
     /// sieve, memory, sleeper, chatty, pages. Default: all of them. Under
     /// the monitor, repeat it to give each VM its own list (VM i takes the
-    /// i-th, round robin): `--vms 2 --programs sieve,pages --programs
-    /// sleeper` runs a busy VM beside a mostly sleeping one.
+    /// i-th, round robin; at most --vms of them): `--vms 2 --programs
+    /// sieve,pages --programs sleeper` runs a busy VM beside a mostly
+    /// sleeping one.
     #[arg(long, value_name = "LIST", value_parser = parse_programs, action = clap::ArgAction::Append)]
     pub programs: Vec<u32>,
 
     /// Under the monitor: clock ticks a VM runs before the next runnable
-    /// VM gets the CPU.
-    #[arg(long, value_name = "TICKS", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1000..))]
-    pub slice: u64,
+    /// VM gets the CPU, at least 1000. Default: 100000.
+    #[arg(long, value_name = "TICKS", value_parser = clap::value_parser!(u64).range(1000..))]
+    pub slice: Option<u64>,
 
     /// With `--mode compare`: print the comparison as one JSON object
     /// instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Parses `--vtlb`: the sizes the monitor accepts, and why not fewer.
+fn parse_vtlb(arg: &str) -> Result<u32, String> {
+    use hv_host::monitor::vtlb::{MAX_ENTRIES, MIN_ENTRIES};
+    let n: u32 = arg.parse().map_err(|e| format!("{e}"))?;
+    if (MIN_ENTRIES as u32..=MAX_ENTRIES as u32).contains(&n) {
+        return Ok(n);
+    }
+    Err(format!(
+        "a virtual TLB has {MIN_ENTRIES} to {MAX_ENTRIES} entries. At least {MIN_ENTRIES}: \
+         an instruction in a branch delay slot can need three pairs of pages in the TLB at \
+         once (the branch's, its own and its data's); with fewer, its TLB refills evict each \
+         other for ever, on hardware as under the monitor"
+    ))
 }
 
 /// Parses `--programs` into the program mask.
@@ -320,6 +352,32 @@ impl Cli {
         }
     }
 
+    /// Entries of each VM's virtual TLB (`--vtlb`).
+    pub fn vtlb_entries(&self) -> u32 {
+        self.vtlb.unwrap_or(DEFAULT_VTLB)
+    }
+
+    /// Clock ticks of a VM's time slice (`--slice`).
+    pub fn slice_ticks(&self) -> u64 {
+        self.slice.unwrap_or(DEFAULT_SLICE)
+    }
+
+    /// The monitor-only tuning flags given on the command line (they mean
+    /// nothing natively).
+    pub fn monitor_tuning_flags(&self) -> Vec<&'static str> {
+        let mut flags = Vec::new();
+        if self.vtlb.is_some() {
+            flags.push("--vtlb");
+        }
+        if self.slice.is_some() {
+            flags.push("--slice");
+        }
+        if self.no_idle_inference {
+            flags.push("--no-idle-inference");
+        }
+        flags
+    }
+
     /// RAM size in bytes.
     pub fn ram_bytes(&self) -> u32 {
         self.mem << 20
@@ -378,6 +436,25 @@ mod tests {
     }
 
     #[test]
+    fn monitor_tuning_flags_are_known_when_given() {
+        let cli = parse(&[]).unwrap();
+        assert_eq!(cli.vtlb_entries(), 32);
+        assert_eq!(cli.slice_ticks(), 100_000);
+        assert!(cli.monitor_tuning_flags().is_empty());
+        let cli = parse(&["--vtlb", "32", "--slice", "100000"]).unwrap();
+        assert_eq!(cli.monitor_tuning_flags(), ["--vtlb", "--slice"]);
+        let cli = parse(&["--vtlb", "8", "--slice", "5000", "--no-idle-inference"]).unwrap();
+        assert_eq!((cli.vtlb_entries(), cli.slice_ticks()), (8, 5000));
+        assert_eq!(
+            cli.monitor_tuning_flags(),
+            ["--vtlb", "--slice", "--no-idle-inference"]
+        );
+        for bad in [&["--vtlb", "0"][..], &["--vtlb", "65"], &["--slice", "999"]] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn mem_range_is_checked() {
         assert_eq!(
             parse(&["--kernel", "k", "--mem", "256"])
@@ -415,6 +492,22 @@ mod tests {
         assert_eq!(cli.max_instructions, Some(5));
         assert!(parse(&["--mode", "fast", "--kernel", "k"]).is_err());
         assert!(parse(&["--kernel", "k", "--max-instructions", "0"]).is_err());
+    }
+
+    #[test]
+    fn vtlb_sizes_below_three_are_refused_with_the_reason() {
+        assert_eq!(parse(&["--vtlb", "3"]).unwrap().vtlb_entries(), 3);
+        assert_eq!(parse(&["--vtlb", "64"]).unwrap().vtlb_entries(), 64);
+        for bad in ["0", "1", "2", "65", "many"] {
+            let e = parse(&["--vtlb", bad]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+        }
+        assert!(parse(&["--vtlb", "-1"]).is_err());
+        let text = parse(&["--vtlb", "2"]).unwrap_err().to_string();
+        assert!(
+            text.contains("At least 3") && text.contains("branch delay slot"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -460,6 +553,8 @@ mod tests {
             "124",
             "125",
             "Memory map",
+            "[vm0]+ ",
+            "no newline at end",
         ] {
             assert!(help.contains(needle), "help lacks {needle}:\n{help}");
         }

@@ -12,15 +12,15 @@
 
 use super::cli::{Cli, EXIT_ERROR, Image, KernelSource};
 use super::monitored::{self, Guest};
-use super::{RunnerError, boot_machine, load_image, session};
+use super::session::Native;
+use super::target::{self, Capture, Target};
+use super::{RunnerError, boot_machine, load_image};
 use demo_os::{BootArgs, STAT_PREFIX};
 use hv_abi::Hypercall;
 use hv_host::machine::elf::ElfImage;
-use hv_host::monitor::VmId;
 use hv_host::monitor::stats::{ExitReason, PRIV_NAMES, VmStats};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -81,72 +81,42 @@ impl Run {
     }
 }
 
+/// Runs `target` to its end, keeping each VM's console.
+fn run_to_end(cli: &Cli, target: &mut dyn Target) -> Result<Run, RunnerError> {
+    let mut capture = Capture::new(target.vm_count());
+    let started = Instant::now();
+    let cut = target::drive(target, cli.max_instructions, None, &mut capture)?;
+    let wall = started.elapsed();
+    let vms = target::ends(target, cut.as_ref())
+        .iter()
+        .zip(capture.consoles)
+        .enumerate()
+        .map(|(i, (end, console))| VmRun {
+            stats: target.stats(i),
+            console: String::from_utf8_lossy(&console).into_owned(),
+            status: end.exit_status(),
+            stop: end.describe(target, i),
+        })
+        .collect();
+    Ok(Run {
+        cycles: target.ticks(),
+        wall,
+        vms,
+    })
+}
+
 /// Boots `image` with `args` on the bare machine and runs it to its end.
 fn run_native(cli: &Cli, image: &(String, ElfImage), args: BootArgs) -> Result<Run, RunnerError> {
-    let mut machine = boot_machine(cli.ram_bytes(), &image.0, &image.1, args)?;
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let started = Instant::now();
-    let stop = session::run(
-        &mut machine,
-        cli.max_instructions,
-        None,
-        None,
-        &mut out,
-        &mut err,
-    )?;
-    let wall = started.elapsed();
-    let stats = VmStats {
-        guest_instructions: machine.instructions(),
-        idle_ticks: machine.stats().idle_ticks,
-        stopped_at: Some(machine.ticks()),
-        ..VmStats::default()
-    };
-    Ok(Run {
-        cycles: machine.ticks(),
-        wall,
-        vms: vec![VmRun {
-            stats,
-            console: String::from_utf8_lossy(&out).into_owned(),
-            status: stop.exit_status(),
-            stop: stop.describe(&image.1, &machine),
-        }],
-    })
+    let machine = boot_machine(cli.ram_bytes(), &image.0, &image.1, args)?;
+    run_to_end(cli, &mut Native::new(machine, &image.1, false))
 }
 
 /// Boots one VM per guest under the monitor (`hypercalls` offered or
 /// not) and runs them all to their end.
 fn run_monitor(cli: &Cli, hypercalls: bool, guests: &[Guest<'_>]) -> Result<Run, RunnerError> {
     let config = monitored::monitor_config(cli, hypercalls);
-    let mut mon = monitored::build(config, monitored::vm_config(cli), guests)?;
-    let mut consoles = vec![Vec::new(); guests.len()];
-    let started = Instant::now();
-    let limited = monitored::run_to_end(&mut mon, cli.max_instructions, |mon| {
-        for (i, console) in consoles.iter_mut().enumerate() {
-            console.extend(mon.take_console(VmId(i)));
-            // UHI fd 2 is not part of the console the comparison checks.
-            mon.take_stderr(VmId(i));
-        }
-        Ok::<(), Infallible>(())
-    })
-    .unwrap_or_else(|e| match e {});
-    let wall = started.elapsed();
-    let ends = monitored::vm_ends(&mon, limited);
-    let vms = ends
-        .iter()
-        .zip(consoles)
-        .enumerate()
-        .map(|(i, (end, console))| VmRun {
-            stats: mon.stats(VmId(i)).unwrap_or_default(),
-            console: String::from_utf8_lossy(&console).into_owned(),
-            status: end.exit_status(),
-            stop: monitored::describe(&mon, VmId(i), guests[i].image, end),
-        })
-        .collect();
-    Ok(Run {
-        cycles: mon.ticks(),
-        wall,
-        vms,
-    })
+    let mut monitored = monitored::build(config, monitored::vm_config(cli), guests)?;
+    run_to_end(cli, &mut monitored)
 }
 
 /// The console lines that do not depend on timing or on the path taken
@@ -279,6 +249,11 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     if cli.vms > 1 {
         return Err(RunnerError::Usage(
             "--mode compare chooses its own VMs: it takes no --vms".into(),
+        ));
+    }
+    if cli.programs.len() > 1 {
+        return Err(RunnerError::Usage(
+            "--mode compare takes one --programs list (the busy and idle VMs run their own)".into(),
         ));
     }
     if cli.trace.is_some() {

@@ -1,23 +1,23 @@
 //! The runner behind `demo-os`: reads and checks the kernel, builds the
-//! machine, runs it in slices while copying the guest's console out, and
-//! turns the way it stopped into a summary line and an exit status.
+//! machine (`session`) or the monitor (`monitored`), runs it in slices
+//! while copying the guest's console out, and turns the way it stopped
+//! into a summary line and an exit status (`target`: the one run loop).
 
 pub mod cli;
 pub mod compare;
 pub mod console;
 pub mod monitored;
 pub mod session;
+pub mod target;
 
-use cli::{BoardKind, Cli, EXIT_ERROR, EXIT_USAGE, Image, KernelSource, Mode, TraceKind};
+use cli::{BoardKind, Cli, EXIT_ERROR, EXIT_USAGE, Image, KernelSource, Mode};
 use demo_os::BootArgs;
-use hv_host::machine::board::Board;
-use hv_host::machine::board::malta::{BootError, LinuxBoot};
+use hv_host::machine::board::malta::BootError;
 use hv_host::machine::elf::{ElfError, ElfImage};
 use hv_host::machine::{LoadError, Machine, MachineConfig, MachineError};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 use thiserror::Error;
 
 /// Why the runner could not run the guest to a stop.
@@ -211,73 +211,19 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     if cli.json && cli.mode != Mode::Compare {
         return Err(RunnerError::Usage("--json is for --mode compare".into()));
     }
-    match cli.mode {
-        Mode::Native => {}
-        Mode::Full => return monitored::run(cli, false, stdout, stderr),
-        Mode::Para => return monitored::run(cli, true, stdout, stderr),
-        Mode::Compare => return compare::run(cli, stdout, stderr),
-    }
-    if cli.trace == Some(TraceKind::Exits) {
+    if cli.board == BoardKind::Malta && cli.kernel.is_empty() {
         return Err(RunnerError::Usage(
-            "--trace exits needs the monitor (--mode full)".into(),
-        ));
-    }
-    if cli.vms > 1 || cli.kernel.len() > 1 || cli.programs.len() > 1 {
-        return Err(RunnerError::Usage(
-            "--vms, a repeated --kernel and a repeated --programs need the monitor (--mode full)"
+            "--board malta boots a Linux kernel: name it with --kernel FILE \
+             (the built-in demo images are for the mipssim board)"
                 .into(),
         ));
     }
-    let (name, image) = load_image(cli.kernel_source())?;
-    let config = MachineConfig {
-        ram_bytes: cli.ram_bytes(),
-    };
-    let mut machine;
-    let mut input = None;
-    match cli.board {
-        BoardKind::Mipssim => {
-            machine = boot_machine(config.ram_bytes, &name, &image, cli.boot_args())?;
-        }
-        BoardKind::Malta => {
-            machine = Machine::with_board(config, Board::Malta)?;
-            let initrd = cli.initrd.as_deref().map(read_kernel_file).transpose()?;
-            machine
-                .boot_linux(
-                    &image,
-                    &LinuxBoot {
-                        kernel_name: &name,
-                        initrd: initrd.as_deref(),
-                        cmdline: &cli.append,
-                    },
-                )
-                .map_err(|source| RunnerError::Boot { path: name, source })?;
-            console::catch_interrupt();
-            input = Some(console::ConsoleInput::from_stdin());
-        }
+    match cli.mode {
+        Mode::Native => session::run(cli, stdout, stderr),
+        Mode::Full => monitored::run(cli, false, stdout, stderr),
+        Mode::Para => monitored::run(cli, true, stdout, stderr),
+        Mode::Compare => compare::run(cli, stdout, stderr),
     }
-
-    let started = Instant::now();
-    let stop = session::run(
-        &mut machine,
-        cli.max_instructions,
-        (cli.trace == Some(TraceKind::Insns)).then_some(&image),
-        input.as_mut(),
-        stdout,
-        stderr,
-    );
-    // Restores the terminal before anything else is printed.
-    drop(input);
-    let stop = stop?;
-    let elapsed = started.elapsed();
-
-    let summary = session::summary(
-        machine.instructions(),
-        elapsed,
-        &stop.describe(&image, &machine),
-    );
-    writeln!(stderr, "{summary}")?;
-    stderr.flush()?;
-    Ok(stop.exit_status())
 }
 
 /// Builds a bare machine with `ram_bytes` of RAM, loads `image` (called

@@ -1,85 +1,127 @@
 //! Running kernels under the monitor (`--mode full`): builds one VM per
-//! `--vms`, loads each its kernel, runs the monitor in slices while
-//! copying each VM's console out (each line prefixed with its VM when
-//! there are several, so that their output stays apart), prints the exit
-//! trace if asked, and ends with the per-VM statistics table and the
-//! summary line on stderr.
+//! `--vms`, loads each its kernel, and runs the monitor as a [`Target`]
+//! of the run loop: each VM's console copied out (each line prefixed with
+//! its VM when there are several, so that their output stays apart; see
+//! [`ConsoleMux`] for how long lines are cut), the exit trace printed if
+//! asked, and the per-VM statistics table before the summary line on
+//! stderr.
 
 use super::cli::BoardKind;
-use super::cli::{Cli, EXIT_LIMIT, EXIT_STALLED, EXIT_TRAP, SLICE, TraceKind};
-use super::{RunnerError, load_image, session};
+use super::cli::{Cli, TraceKind};
+use super::console::ConsoleInput;
+use super::target::{self, Sink, Step, Stop, Target, location};
+use super::{RunnerError, load_image};
 use demo_os::BootArgs;
 use hv_host::addr::GuestVirtAddr;
 use hv_host::machine::board::Board;
 use hv_host::machine::board::malta::LinuxBoot;
 use hv_host::machine::elf::ElfImage;
+use hv_host::machine::insn::Instruction;
 use hv_host::monitor::stats::{ExitReason, PRIV_NAMES, VmStats};
 use hv_host::monitor::{Monitor, MonitorConfig, MonitorExit, VmConfig, VmId, VmStop};
 use std::io::{self, Write};
-use std::time::Instant;
 
-/// How one VM ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum VmEnd {
-    /// It stopped by itself.
-    Stopped(VmStop),
-    /// `--max-instructions` stopped the run.
-    Limit(u64),
-}
-
-impl VmEnd {
-    /// The exit status this VM's end means (as in native mode).
-    pub fn exit_status(&self) -> u8 {
-        match self {
-            VmEnd::Stopped(VmStop::Exited(code)) => (code & 0xff) as u8,
-            VmEnd::Stopped(VmStop::PowerOff | VmStop::Reset) => 0,
-            VmEnd::Stopped(VmStop::Stalled) => EXIT_STALLED,
-            VmEnd::Stopped(VmStop::Crashed(_)) => EXIT_TRAP,
-            VmEnd::Limit(_) => EXIT_LIMIT,
-        }
-    }
-}
+/// Longest piece of one console line the runner holds for a VM when
+/// several VMs share stdout: a line longer than this is written in pieces
+/// of this many bytes (see [`ConsoleMux`]), so a guest that never writes a
+/// newline costs at most this much host memory.
+pub const LINE_MAX: usize = 4096;
 
 /// Copies VM consoles to one stream: as they are with one VM, line by
-/// line with a `[vmN] ` prefix with several.
-struct ConsoleMux {
+/// line with a prefix with several, so that their output stays apart.
+///
+/// With several VMs every output line is one of:
+///
+/// - `[vmN] text\n`: the start of a line of VM N (or all of it);
+/// - `[vmN]+ text\n`: more of VM N's previous line, which was longer than
+///   [`LINE_MAX`] bytes: the runner cut it there and added the newline
+///   before this piece (a piece holds at most [`LINE_MAX`] bytes, never
+///   none);
+/// - `[vmN]\ no newline at end\n`: VM N's output ended without a newline:
+///   the runner added the newline of the line before.
+///
+/// Dropping the prefixes and the newlines the runner added gives back
+/// each VM's output byte for byte. A VM holds at most [`LINE_MAX`] bytes
+/// here, and every byte is looked at once, so time is linear.
+pub struct ConsoleMux {
     prefixed: bool,
-    partial: Vec<Vec<u8>>,
+    vms: Vec<PendingLine>,
+}
+
+/// The unfinished line of one VM.
+#[derive(Clone, Default)]
+struct PendingLine {
+    /// Bytes of the current line not yet written (at most [`LINE_MAX`]).
+    held: Vec<u8>,
+    /// Whether the current line was cut: its next piece is a `+` line.
+    continued: bool,
 }
 
 impl ConsoleMux {
-    fn new(vms: usize) -> Self {
+    /// Output of `vms` VMs (prefixed if more than one).
+    pub fn new(vms: usize) -> Self {
         Self {
             prefixed: vms > 1,
-            partial: vec![Vec::new(); vms],
+            vms: vec![PendingLine::default(); vms],
         }
     }
 
-    fn write(&mut self, vm: usize, bytes: &[u8], out: &mut impl Write) -> io::Result<()> {
+    /// Bytes held for `vm`, waiting for the rest of their line.
+    #[cfg(test)]
+    fn held(&self, vm: usize) -> usize {
+        self.vms[vm].held.len()
+    }
+
+    /// Copies `bytes` of VM `vm`'s output to `out`.
+    pub fn write(&mut self, vm: usize, mut bytes: &[u8], out: &mut impl Write) -> io::Result<()> {
         if !self.prefixed {
             return out.write_all(bytes);
         }
-        let buf = &mut self.partial[vm];
-        buf.extend_from_slice(bytes);
-        while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
-            write!(out, "[vm{vm}] ")?;
-            out.write_all(&buf[..=nl])?;
-            buf.drain(..=nl);
+        let line = &mut self.vms[vm];
+        while !bytes.is_empty() {
+            let room = LINE_MAX - line.held.len();
+            // A newline within `room` ends the line; a byte past `room`
+            // that is not a newline means the line is too long.
+            let look = &bytes[..bytes.len().min(room + 1)];
+            if let Some(nl) = look.iter().position(|&b| b == b'\n') {
+                line.put(vm, &bytes[..=nl], out)?;
+                line.continued = false;
+                bytes = &bytes[nl + 1..];
+            } else if bytes.len() > room {
+                line.put(vm, &bytes[..room], out)?;
+                out.write_all(b"\n")?;
+                line.continued = true;
+                bytes = &bytes[room..];
+            } else {
+                line.held.extend_from_slice(bytes);
+                break;
+            }
         }
         Ok(())
     }
 
-    /// Ends unterminated last lines.
-    fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
-        for (vm, buf) in self.partial.iter_mut().enumerate() {
-            if !buf.is_empty() {
-                write!(out, "[vm{vm}] ")?;
-                out.write_all(buf)?;
-                out.write_all(b"\n")?;
-                buf.clear();
+    /// Writes the VMs' unfinished last lines, each followed by the mark
+    /// that says the guest wrote no newline there.
+    pub fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
+        for (vm, line) in self.vms.iter_mut().enumerate() {
+            if !line.held.is_empty() {
+                line.put(vm, b"\n", out)?;
+                writeln!(out, "[vm{vm}]\\ no newline at end")?;
+                line.continued = false;
             }
         }
         Ok(())
+    }
+}
+
+impl PendingLine {
+    /// Writes the prefix, the held bytes and `tail` as one piece.
+    fn put(&mut self, vm: usize, tail: &[u8], out: &mut impl Write) -> io::Result<()> {
+        let mark = if self.continued { "+" } else { "" };
+        write!(out, "[vm{vm}]{mark} ")?;
+        out.write_all(&self.held)?;
+        self.held.clear();
+        out.write_all(tail)
     }
 }
 
@@ -100,7 +142,7 @@ pub struct Guest<'a> {
 /// offers the hypercall interface (`--mode para`).
 pub fn monitor_config(cli: &Cli, hypercalls: bool) -> MonitorConfig {
     MonitorConfig {
-        slice_ticks: cli.slice,
+        slice_ticks: cli.slice_ticks(),
         idle_inference: !cli.no_idle_inference,
         trace_exits: cli.trace == Some(TraceKind::Exits),
         hypercalls,
@@ -111,7 +153,7 @@ pub fn monitor_config(cli: &Cli, hypercalls: bool) -> MonitorConfig {
 pub fn vm_config(cli: &Cli) -> VmConfig {
     VmConfig {
         ram_bytes: cli.ram_bytes(),
-        vtlb_entries: cli.vtlb as usize,
+        vtlb_entries: cli.vtlb_entries() as usize,
         board: match cli.board {
             BoardKind::Mipssim => Board::Mipssim,
             BoardKind::Malta => Board::Malta,
@@ -119,13 +161,19 @@ pub fn vm_config(cli: &Cli) -> VmConfig {
     }
 }
 
+/// The monitor and its VMs, VM `i` running `images[i]`.
+pub struct Monitored<'a> {
+    mon: Monitor,
+    images: Vec<&'a ElfImage>,
+}
+
 /// Builds a monitor with one VM per guest (VM `i` boots `guests[i]`), each
 /// configured as `vm`, loaded and given its boot arguments.
-pub fn build(
+pub fn build<'a>(
     config: MonitorConfig,
     vm: VmConfig,
-    guests: &[Guest<'_>],
-) -> Result<Monitor, RunnerError> {
+    guests: &[Guest<'a>],
+) -> Result<Monitored<'a>, RunnerError> {
     let mut mon = Monitor::new(config, &vec![vm; guests.len()])?;
     for (i, g) in guests.iter().enumerate() {
         if let Some(boot) = &g.linux {
@@ -139,41 +187,103 @@ pub fn build(
             mon.set_gpr(VmId(i), reg, value);
         }
     }
-    Ok(mon)
+    Ok(Monitored {
+        mon,
+        images: guests.iter().map(|g| g.image).collect(),
+    })
 }
 
-/// Runs `mon` in slices until every VM stops or, with `max_instructions`,
-/// the VMs together have executed that many instructions; calls `drain`
-/// after every slice to take the VMs' output. Returns the limit if it
-/// stopped the run.
-pub fn run_to_end<E>(
-    mon: &mut Monitor,
-    max_instructions: Option<u64>,
-    mut drain: impl FnMut(&mut Monitor) -> Result<(), E>,
-) -> Result<Option<u64>, E> {
-    loop {
-        let done = total_instructions(mon);
-        let budget = match max_instructions {
-            Some(max) if done >= max => return Ok(Some(max)),
-            Some(max) => (max - done).min(SLICE),
-            None => SLICE,
-        };
-        let exit = mon.run(budget);
-        drain(mon)?;
-        if exit == MonitorExit::AllStopped {
-            return Ok(None);
+impl From<&VmStop> for Stop {
+    fn from(s: &VmStop) -> Self {
+        match s {
+            VmStop::Exited(code) => Stop::Exited(*code),
+            VmStop::PowerOff => Stop::PowerOff,
+            VmStop::Reset => Stop::Reset,
+            VmStop::Stalled => Stop::Stalled,
+            VmStop::Crashed(c) => Stop::Crashed(c.clone()),
         }
     }
 }
 
-/// How each VM ended, `limited` being what [`run_to_end`] returned.
-pub fn vm_ends(mon: &Monitor, limited: Option<u64>) -> Vec<VmEnd> {
-    (0..mon.vm_count())
-        .map(|i| match mon.stop_reason(VmId(i)) {
-            Some(s) => VmEnd::Stopped(s.clone()),
-            None => VmEnd::Limit(limited.unwrap_or(0)),
-        })
-        .collect()
+impl Target for Monitored<'_> {
+    fn vm_count(&self) -> usize {
+        self.mon.vm_count()
+    }
+
+    fn instructions(&self) -> u64 {
+        (0..self.mon.vm_count())
+            .filter_map(|i| self.mon.stats(VmId(i)))
+            .map(|s| s.guest_instructions)
+            .sum()
+    }
+
+    /// VM 0's console takes stdin.
+    fn feed(&mut self, input: &mut ConsoleInput) {
+        input.feed_vm(&mut self.mon, VmId(0));
+    }
+
+    fn run(&mut self, budget: u64) -> Step {
+        match self.mon.run(budget) {
+            MonitorExit::AllStopped => Step::Stopped,
+            MonitorExit::BudgetExhausted | MonitorExit::OutputPending => Step::Running,
+        }
+    }
+
+    /// Every VM's console and UHI stderr, then the exit trace.
+    fn drain(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        for i in 0..self.mon.vm_count() {
+            let out = self.mon.take_console(VmId(i));
+            if !out.is_empty() {
+                sink.console(i, &out)?;
+            }
+            let err = self.mon.take_stderr(VmId(i));
+            if !err.is_empty() {
+                sink.stderr().write_all(&err)?;
+            }
+        }
+        sink.flush()?;
+        for r in self.mon.take_trace() {
+            let at = location(self.images[r.vm.0], r.pc, r.insn);
+            writeln!(
+                sink.stderr(),
+                "{:>12} {} {at} [{}] {}",
+                r.tick,
+                r.vm,
+                r.reason,
+                r.action
+            )?;
+        }
+        sink.flush()
+    }
+
+    fn stopped(&self, vm: usize) -> Option<Stop> {
+        self.mon.stop_reason(VmId(vm)).map(Stop::from)
+    }
+
+    fn pc(&self, vm: usize) -> GuestVirtAddr {
+        self.mon.vm_pc(VmId(vm)).unwrap_or_default()
+    }
+
+    fn fetch(&self, vm: usize, pc: GuestVirtAddr) -> Option<Instruction> {
+        self.mon.guest_word(VmId(vm), pc)
+    }
+
+    fn image(&self, vm: usize) -> &ElfImage {
+        self.images[vm]
+    }
+
+    fn stats(&self, vm: usize) -> VmStats {
+        self.mon.stats(VmId(vm)).unwrap_or_default()
+    }
+
+    fn ticks(&self) -> u64 {
+        self.mon.ticks()
+    }
+
+    /// The statistics table.
+    fn report(&self, ends: &[Stop], out: &mut dyn Write) -> io::Result<()> {
+        write_stats(&self.mon, ends, out)
+    }
 }
 
 /// Runs the command line under the monitor; `hypercalls` offers the
@@ -190,6 +300,18 @@ pub fn run(
         ));
     }
     let n = cli.vms as usize;
+    for (flag, what, given) in [
+        ("--kernel", "files", cli.kernel.len()),
+        ("--programs", "lists", cli.programs.len()),
+    ] {
+        if given > n {
+            return Err(RunnerError::Usage(format!(
+                "{given} {flag} {what} for {n} VM{s}: give at most one per VM \
+                 (--vms {given} runs {given} VMs)",
+                s = if n == 1 { "" } else { "s" },
+            )));
+        }
+    }
     let mut images: Vec<(String, ElfImage)> = Vec::with_capacity(n);
     for i in 0..n {
         images.push(load_image(cli.kernel_source_of(i))?);
@@ -212,143 +334,14 @@ pub fn run(
             }),
         })
         .collect();
-    let mut mon = build(monitor_config(cli, hypercalls), vm_config(cli), &guests)?;
-
-    let started = Instant::now();
-    let mut mux = ConsoleMux::new(n);
+    let mut monitored = build(monitor_config(cli, hypercalls), vm_config(cli), &guests)?;
     // A Malta VM 0's console takes stdin, as natively.
-    let mut input = (cli.board == BoardKind::Malta).then(|| {
-        super::console::catch_interrupt();
-        super::console::ConsoleInput::from_stdin()
-    });
-    let result = run_to_end(&mut mon, cli.max_instructions, |mon| {
-        if let Some(input) = input.as_mut() {
-            input.feed_vm(mon, VmId(0));
-        }
-        drain(mon, &mut mux, &images, stdout, stderr)?;
-        if super::console::interrupted() {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "Ctrl-C"));
-        }
-        Ok(())
-    });
-    drop(input);
-    // Ctrl-C ends the run like a stop: the summary, then status 130.
-    let interrupted = matches!(&result, Err(e) if e.kind() == io::ErrorKind::Interrupted);
-    let limited = if interrupted { None } else { result? };
-    mux.finish(stdout)?;
-    stdout.flush()?;
-    let elapsed = started.elapsed();
-
-    let ends = vm_ends(&mon, limited);
-    write_stats(&mon, &ends, stderr)?;
-    let reasons: Vec<String> = ends
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let d = describe(&mon, VmId(i), &images[i].1, e);
-            if n > 1 { format!("vm{i} {d}") } else { d }
-        })
-        .collect();
-    let reason = if interrupted {
-        "interrupted by Ctrl-C".to_string()
-    } else {
-        reasons.join("; ")
-    };
-    let summary = session::summary(total_instructions(&mon), elapsed, &reason);
-    writeln!(stderr, "{summary}")?;
-    stderr.flush()?;
-    if interrupted {
-        return Ok(super::cli::EXIT_INTERRUPTED);
-    }
-    Ok(ends
-        .iter()
-        .map(VmEnd::exit_status)
-        .find(|&s| s != 0)
-        .unwrap_or(0))
-}
-
-/// Guest instructions of every VM together.
-pub fn total_instructions(mon: &Monitor) -> u64 {
-    (0..mon.vm_count())
-        .filter_map(|i| mon.stats(VmId(i)))
-        .map(|s| s.guest_instructions)
-        .sum()
-}
-
-/// Copies every VM's console and UHI stderr out, and the exit trace.
-fn drain(
-    mon: &mut Monitor,
-    mux: &mut ConsoleMux,
-    images: &[(String, ElfImage)],
-    stdout: &mut impl Write,
-    stderr: &mut impl Write,
-) -> io::Result<()> {
-    for i in 0..mon.vm_count() {
-        let out = mon.take_console(VmId(i));
-        if !out.is_empty() {
-            mux.write(i, &out, stdout)?;
-        }
-        let err = mon.take_stderr(VmId(i));
-        if !err.is_empty() {
-            stderr.write_all(&err)?;
-        }
-    }
-    stdout.flush()?;
-    for r in mon.take_trace() {
-        let at = location(&images[r.vm.0].1, r.pc);
-        let insn = r.insn.map(|i| format!(": {i}")).unwrap_or_default();
-        writeln!(
-            stderr,
-            "{:>12} {} {at}{insn} [{}] {}",
-            r.tick, r.vm, r.reason, r.action
-        )?;
-    }
-    stderr.flush()
-}
-
-/// `0x80001004 <_start+0x4>`, as much as is known.
-fn location(image: &ElfImage, pc: GuestVirtAddr) -> String {
-    match image.symbolize(pc) {
-        Some((name, off)) => format!("{pc} <{}+{off:#x}>", name.escape_default()),
-        None => pc.to_string(),
-    }
-}
-
-/// The `stopped: ...` text for one VM.
-pub fn describe(mon: &Monitor, vm: VmId, image: &ElfImage, end: &VmEnd) -> String {
-    let at = |pc: GuestVirtAddr| {
-        let mut s = location(image, pc);
-        if let Some(i) = mon.guest_word(vm, pc) {
-            s.push_str(&format!(": {i}"));
-        }
-        s
-    };
-    match end {
-        VmEnd::Stopped(VmStop::Exited(code)) => format!("guest exited with code {code}"),
-        VmEnd::Stopped(VmStop::PowerOff) => "guest powered off".into(),
-        VmEnd::Stopped(VmStop::Reset) => "guest reset the board".into(),
-        VmEnd::Stopped(VmStop::Stalled) => format!(
-            "guest stalled: it waits for an interrupt and no interrupt source is enabled \
-             (next instruction at {})",
-            at(mon.vm_pc(vm).unwrap_or_default())
-        ),
-        VmEnd::Stopped(VmStop::Crashed(c)) => {
-            let mut s = format!("guest crashed at {}", location(image, c.pc));
-            if let Some(i) = c.insn {
-                s.push_str(&format!(": {i}"));
-            }
-            s.push_str(&format!(": {}", c.cause));
-            s
-        }
-        VmEnd::Limit(n) => format!(
-            "instruction limit reached (--max-instructions {n}) at {}",
-            at(mon.vm_pc(vm).unwrap_or_default())
-        ),
-    }
+    let stdin = cli.board == BoardKind::Malta;
+    target::run_with_summary(&mut monitored, cli.max_instructions, stdin, stdout, stderr)
 }
 
 /// The statistics table: one column per VM.
-fn write_stats(mon: &Monitor, ends: &[VmEnd], out: &mut impl Write) -> io::Result<()> {
+fn write_stats(mon: &Monitor, ends: &[Stop], out: &mut dyn Write) -> io::Result<()> {
     let stats: Vec<VmStats> = (0..mon.vm_count())
         .filter_map(|i| mon.stats(VmId(i)))
         .collect();
@@ -419,19 +412,7 @@ fn write_stats(mon: &Monitor, ends: &[VmEnd], out: &mut impl Write) -> io::Resul
     row("stopped at clock tick", &|s| {
         s.stopped_at.map_or("-".into(), |t| t.to_string())
     });
-    rows.push((
-        "stopped".into(),
-        ends.iter()
-            .map(|e| match e {
-                VmEnd::Stopped(VmStop::Exited(c)) => format!("exit {c}"),
-                VmEnd::Stopped(VmStop::PowerOff) => "power off".into(),
-                VmEnd::Stopped(VmStop::Reset) => "reset".into(),
-                VmEnd::Stopped(VmStop::Stalled) => "stalled".into(),
-                VmEnd::Stopped(VmStop::Crashed(_)) => "crashed".into(),
-                VmEnd::Limit(_) => "limit".into(),
-            })
-            .collect(),
-    ));
+    rows.push(("stopped".into(), ends.iter().map(Stop::short).collect()));
     let w = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     write!(out, "monitor: {:<w$}", "statistics", w = w - 9)?;
     for i in 0..stats.len() {
@@ -446,4 +427,123 @@ fn write_stats(mon: &Monitor, ends: &[VmEnd], out: &mut impl Write) -> io::Resul
         writeln!(out)?;
     }
     writeln!(out, "clock: {} ticks", mon.ticks())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Splits the mux's output back into each VM's bytes, checking the
+    /// shape of every line on the way (prefix, piece length).
+    fn demux(out: &[u8], vms: usize) -> Vec<Vec<u8>> {
+        let mut per = vec![Vec::new(); vms];
+        for line in out.split_inclusive(|&b| b == b'\n') {
+            let text = String::from_utf8_lossy(line);
+            assert!(line.starts_with(b"[vm"), "{text}");
+            assert!(line.ends_with(b"\n"), "unterminated: {text}");
+            let close = line.iter().position(|&b| b == b']').unwrap();
+            let vm: usize = std::str::from_utf8(&line[3..close])
+                .unwrap()
+                .parse()
+                .unwrap();
+            let rest = &line[close + 1..];
+            let piece = if rest == b"\\ no newline at end\n" {
+                assert_eq!(per[vm].pop(), Some(b'\n'), "{text}");
+                continue;
+            } else if let Some(piece) = rest.strip_prefix(b"+ ") {
+                assert_eq!(per[vm].pop(), Some(b'\n'), "{text}");
+                assert!(piece.len() > 1, "an empty continuation: {text}");
+                piece
+            } else {
+                rest.strip_prefix(b" ")
+                    .unwrap_or_else(|| panic!("bad prefix: {text}"))
+            };
+            assert!(piece.len() <= LINE_MAX + 1, "a piece of {}", piece.len());
+            per[vm].extend_from_slice(piece);
+        }
+        per
+    }
+
+    #[test]
+    fn a_line_without_newline_is_held_at_most_line_max_bytes() {
+        for step in [1, 7, 4095, 4096, 4097, 65536] {
+            let mut mux = ConsoleMux::new(2);
+            let mut out = Vec::new();
+            let input = vec![b'x'; 200_000];
+            let mut max_held = 0;
+            for chunk in input.chunks(step) {
+                mux.write(1, chunk, &mut out).unwrap();
+                max_held = max_held.max(mux.held(1));
+            }
+            assert!(max_held <= LINE_MAX, "step {step}: held {max_held}");
+            assert!(max_held > 0, "step {step}");
+            // All but the last piece is already out.
+            assert!(out.len() >= input.len() - LINE_MAX, "step {step}");
+            mux.finish(&mut out).unwrap();
+            assert_eq!(mux.held(1), 0);
+            let text = String::from_utf8(out.clone()).unwrap();
+            assert!(text.starts_with("[vm1] xxx"), "step {step}");
+            assert!(text.contains("\n[vm1]+ xxx"), "step {step}");
+            assert!(
+                text.ends_with("x\n[vm1]\\ no newline at end\n"),
+                "step {step}"
+            );
+            assert_eq!(demux(&out, 2), [Vec::new(), input], "step {step}");
+        }
+    }
+
+    #[test]
+    fn lines_are_cut_after_line_max_bytes_only() {
+        let mut mux = ConsoleMux::new(2);
+        let mut out = Vec::new();
+        let whole = [vec![b'a'; LINE_MAX], b"\n".to_vec()].concat();
+        mux.write(0, &whole, &mut out).unwrap();
+        assert_eq!(out, [b"[vm0] ".as_slice(), &whole].concat());
+        out.clear();
+        let long = [vec![b'b'; LINE_MAX + 1], b"\n".to_vec()].concat();
+        for b in &long {
+            mux.write(0, std::slice::from_ref(b), &mut out).unwrap();
+        }
+        let expected = format!("[vm0] {}\n[vm0]+ b\n", "b".repeat(LINE_MAX));
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    /// The `i`-th of 30 slices of `v`.
+    fn at(v: &[u8], i: usize) -> &[u8] {
+        let n = v.len().div_ceil(30);
+        &v[(i * n).min(v.len())..((i + 1) * n).min(v.len())]
+    }
+
+    #[test]
+    fn interleaved_vms_come_back_byte_for_byte() {
+        let a: Vec<u8> = (0..30_000u32)
+            .map(|i| if i % 5000 == 4999 { b'\n' } else { b'a' })
+            .collect();
+        let b: Vec<u8> = b"one\ntwo ".repeat(3000);
+        let c = b"ends with a newline\n".to_vec();
+        let mut mux = ConsoleMux::new(3);
+        let mut out = Vec::new();
+        for i in 0..30 {
+            mux.write(0, at(&a, i), &mut out).unwrap();
+            mux.write(1, at(&b, i), &mut out).unwrap();
+            mux.write(2, at(&c, i), &mut out).unwrap();
+            assert!((0..3).all(|vm| mux.held(vm) <= LINE_MAX));
+        }
+        mux.finish(&mut out).unwrap();
+        assert_eq!(demux(&out, 3), [a, b, c]);
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("[vm2]\\"), "{text}");
+        assert!(text.ends_with("[vm1]\\ no newline at end\n"));
+    }
+
+    #[test]
+    fn one_vm_is_copied_as_it_is() {
+        let mut mux = ConsoleMux::new(1);
+        let mut out = Vec::new();
+        let input = vec![b'x'; 3 * LINE_MAX];
+        mux.write(0, &input, &mut out).unwrap();
+        assert_eq!(mux.held(0), 0);
+        mux.finish(&mut out).unwrap();
+        assert_eq!(out, input);
+    }
 }

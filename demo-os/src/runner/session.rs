@@ -1,194 +1,193 @@
-//! The run loop: slices of [`SLICE`] instructions, the guest's output
-//! copied out after each (and whenever the machine's bounded output buffer
-//! fills, see [`hv_host::machine::console`]), until the guest exits,
-//! stalls, traps to the host or reaches the instruction limit.
-//!
-//! Symbol names come from the kernel file and are untrusted: they are
-//! printed through [`printable`], so control characters appear escaped.
+//! Native runs (`--mode native`): the kernel on the bare machine, as a
+//! [`Target`] of the run loop, with `--trace insns` printing every executed
+//! instruction.
 
-use super::cli::{EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_STALLED, EXIT_TRAP, SLICE};
-use super::console::{self, ConsoleInput};
+use super::cli::{BoardKind, Cli, TraceKind};
+use super::console::ConsoleInput;
+use super::target::{self, Sink, Step, Stop, Target, location};
+use super::{RunnerError, boot_machine, load_image, read_kernel_file};
 use hv_host::addr::GuestVirtAddr;
-use hv_host::machine::elf::{ElfImage, printable};
-use hv_host::machine::{Exit, Machine, Trap};
+use hv_host::machine::board::Board;
+use hv_host::machine::board::malta::LinuxBoot;
+use hv_host::machine::elf::ElfImage;
+use hv_host::machine::insn::Instruction;
+use hv_host::machine::{Exit, Machine, MachineConfig, TraceEntry};
+use hv_host::monitor::stats::VmStats;
 use std::io::{self, Write};
-use std::time::Duration;
-
-/// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stop {
-    /// The guest called UHI `exit` with this code.
-    Exited(i32),
-    /// The instruction limit was reached.
-    Limit(u64),
-    /// The guest waits for an interrupt that nothing can raise.
-    Stalled,
-    /// An exception routed to the host stopped the guest.
-    Trap(Trap),
-    /// The guest powered the board off.
-    PowerOff,
-    /// The guest reset the board (the run ends, as QEMU's `-no-reboot`).
-    Reset,
-    /// Ctrl-C.
-    Interrupted,
-}
-
-impl Stop {
-    /// The process exit status: the guest's code modulo 256, or one of the
-    /// runner's codes (see `--help`).
-    pub fn exit_status(&self) -> u8 {
-        match *self {
-            // Truncation is the point: a POSIX exit status keeps the low
-            // 8 bits, so exit(-1) gives 255.
-            Stop::Exited(code) => (code & 0xff) as u8,
-            Stop::Limit(_) => EXIT_LIMIT,
-            Stop::Stalled => EXIT_STALLED,
-            Stop::Trap(_) => EXIT_TRAP,
-            Stop::PowerOff | Stop::Reset => 0,
-            Stop::Interrupted => EXIT_INTERRUPTED,
-        }
-    }
-
-    /// The `stopped: ...` part of the summary. Where the guest was stopped
-    /// rather than exiting, it says where, symbolized with `image`'s symbols
-    /// and disassembled from `machine`'s memory.
-    pub fn describe(&self, image: &ElfImage, machine: &Machine) -> String {
-        match *self {
-            Stop::Exited(code) => format!("guest exited with code {code}"),
-            Stop::Limit(n) => format!(
-                "instruction limit reached (--max-instructions {n}) at {}",
-                location(image, machine, machine.pc())
-            ),
-            Stop::Stalled => format!(
-                "guest stalled: it waits for an interrupt and no interrupt source is enabled \
-                 (next instruction at {})",
-                location(image, machine, machine.pc())
-            ),
-            Stop::Trap(t) => format!(
-                "unhandled {} exception at {}",
-                t.code.name(),
-                location(image, machine, t.pc)
-            ),
-            Stop::PowerOff => "guest powered off".into(),
-            Stop::Reset => "guest reset the board".into(),
-            Stop::Interrupted => format!(
-                "interrupted (Ctrl-C) at {}",
-                location(image, machine, machine.pc())
-            ),
-        }
-    }
-}
-
-/// `0x80001004 <_start+0x4>: addiu sp, sp, -16`, as much of it as is known.
-fn location(image: &ElfImage, machine: &Machine, pc: GuestVirtAddr) -> String {
-    let mut s = match image.symbolize(pc) {
-        Some((name, off)) => format!("{pc} <{}+{off:#x}>", printable(name)),
-        None => pc.to_string(),
-    };
-    if let Some(insn) = machine.fetch_word(pc) {
-        s.push_str(&format!(": {insn}"));
-    }
-    s
-}
 
 /// Instructions per slice when tracing: bounds the trace buffer.
 const TRACE_SLICE: u64 = 100_000;
 
-/// Runs `machine` until it stops, copying its console to `stdout` and its
-/// UHI fd-2 output to `stderr` after every slice. With `trace`, every
-/// executed instruction is also printed to `stderr`, symbolized with the
-/// image's symbols. With `input`, stdin feeds the guest's console between
-/// slices (see [`console`]).
-pub fn run(
-    machine: &mut Machine,
-    max_instructions: Option<u64>,
-    trace: Option<&ElfImage>,
-    mut input: Option<&mut ConsoleInput>,
-    stdout: &mut impl Write,
-    stderr: &mut impl Write,
-) -> io::Result<Stop> {
-    let slice = if trace.is_some() { TRACE_SLICE } else { SLICE };
-    let mut entries = Vec::new();
-    loop {
-        if console::interrupted() {
-            return Ok(Stop::Interrupted);
+/// The bare machine running one kernel.
+pub struct Native<'a> {
+    machine: Machine,
+    image: &'a ElfImage,
+    /// With `--trace insns`: the slice's executed instructions, printed
+    /// (symbolized with the image's symbols) at the next drain.
+    trace: Option<Vec<TraceEntry>>,
+    stopped: Option<Stop>,
+}
+
+impl<'a> Native<'a> {
+    /// `machine`, loaded with `image`; `trace` records every instruction.
+    pub fn new(machine: Machine, image: &'a ElfImage, trace: bool) -> Self {
+        Self {
+            machine,
+            image,
+            trace: trace.then(Vec::new),
+            stopped: None,
         }
-        if let Some(input) = input.as_deref_mut() {
-            input.feed(machine);
-        }
-        let budget = match max_instructions {
-            Some(max) => {
-                let left = max.saturating_sub(machine.instructions());
-                if left == 0 {
-                    return Ok(Stop::Limit(max));
-                }
-                left.min(slice)
-            }
-            None => slice,
-        };
-        let exit = match trace {
-            None => machine.run(budget),
-            Some(image) => {
-                let exit = machine.run_traced(budget, &mut entries);
-                for t in entries.drain(..) {
-                    let at = match image.symbolize(t.pc) {
-                        Some((name, off)) => format!("{} <{}+{off:#x}>", t.pc, printable(name)),
-                        None => t.pc.to_string(),
-                    };
-                    writeln!(stderr, "{:>10} {at}: {}", t.icount, t.insn)?;
-                }
-                exit
-            }
-        };
-        drain(machine, stdout, stderr)?;
-        match exit {
-            // The machine's output buffer filled: drained above, run on.
-            Exit::BudgetExhausted | Exit::OutputPending => {}
-            Exit::Shutdown { code } => return Ok(Stop::Exited(code)),
-            Exit::Stalled => return Ok(Stop::Stalled),
-            Exit::Trap(t) => return Ok(Stop::Trap(t)),
-            Exit::PowerOff => return Ok(Stop::PowerOff),
-            Exit::Reset => return Ok(Stop::Reset),
-        }
+    }
+
+    /// The machine.
+    #[cfg(test)]
+    pub fn machine(&self) -> &Machine {
+        &self.machine
     }
 }
 
-fn drain(
-    machine: &mut Machine,
-    stdout: &mut impl Write,
-    stderr: &mut impl Write,
-) -> io::Result<()> {
-    let out = machine.take_stdout();
-    if !out.is_empty() {
-        stdout.write_all(&out)?;
-        stdout.flush()?;
+impl Target for Native<'_> {
+    fn vm_count(&self) -> usize {
+        1
     }
-    let err = machine.take_stderr();
-    if !err.is_empty() {
-        stderr.write_all(&err)?;
-        stderr.flush()?;
+
+    fn instructions(&self) -> u64 {
+        self.machine.instructions()
     }
-    Ok(())
+
+    fn slice(&self) -> u64 {
+        match self.trace {
+            Some(_) => TRACE_SLICE,
+            None => super::cli::SLICE,
+        }
+    }
+
+    fn feed(&mut self, input: &mut ConsoleInput) {
+        input.feed(&mut self.machine);
+    }
+
+    fn run(&mut self, budget: u64) -> Step {
+        let exit = match &mut self.trace {
+            None => self.machine.run(budget),
+            Some(entries) => self.machine.run_traced(budget, entries),
+        };
+        let stop = match exit {
+            // The machine's output buffer filled: drained next, run on.
+            Exit::BudgetExhausted | Exit::OutputPending => return Step::Running,
+            Exit::Shutdown { code } => Stop::Exited(code),
+            Exit::Stalled => Stop::Stalled,
+            Exit::Trap(t) => Stop::Trap(t),
+            Exit::PowerOff => Stop::PowerOff,
+            Exit::Reset => Stop::Reset,
+        };
+        self.stopped = Some(stop);
+        Step::Stopped
+    }
+
+    fn drain(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        if let Some(entries) = &mut self.trace {
+            for t in entries.drain(..) {
+                let at = location(self.image, t.pc, Some(t.insn));
+                writeln!(sink.stderr(), "{:>10} {at}", t.icount)?;
+            }
+        }
+        let out = self.machine.take_stdout();
+        if !out.is_empty() {
+            sink.console(0, &out)?;
+        }
+        let err = self.machine.take_stderr();
+        if !err.is_empty() {
+            sink.stderr().write_all(&err)?;
+        }
+        sink.flush()
+    }
+
+    fn stopped(&self, _vm: usize) -> Option<Stop> {
+        self.stopped.clone()
+    }
+
+    fn pc(&self, _vm: usize) -> GuestVirtAddr {
+        self.machine.pc()
+    }
+
+    fn fetch(&self, _vm: usize, pc: GuestVirtAddr) -> Option<Instruction> {
+        self.machine.fetch_word(pc)
+    }
+
+    fn image(&self, _vm: usize) -> &ElfImage {
+        self.image
+    }
+
+    fn stats(&self, _vm: usize) -> VmStats {
+        VmStats {
+            guest_instructions: self.machine.instructions(),
+            idle_ticks: self.machine.stats().idle_ticks,
+            stopped_at: Some(self.machine.ticks()),
+            ..VmStats::default()
+        }
+    }
+
+    fn ticks(&self) -> u64 {
+        self.machine.ticks()
+    }
 }
 
-/// The summary line: `demo-os: <N> instructions in <S> s (<M> MIPS);
-/// stopped: <reason>`.
-pub fn summary(instructions: u64, elapsed: Duration, reason: &str) -> String {
-    let secs = elapsed.as_secs_f64();
-    let mips = if secs > 0.0 {
-        instructions as f64 / secs / 1e6
-    } else {
-        0.0
+/// Runs the command line natively.
+pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Result<u8, RunnerError> {
+    if cli.trace == Some(TraceKind::Exits) {
+        return Err(RunnerError::Usage(
+            "--trace exits needs the monitor (--mode full)".into(),
+        ));
+    }
+    if cli.vms > 1 || cli.kernel.len() > 1 || cli.programs.len() > 1 {
+        return Err(RunnerError::Usage(
+            "--vms, a repeated --kernel and a repeated --programs need the monitor (--mode full)"
+                .into(),
+        ));
+    }
+    let tuning = cli.monitor_tuning_flags();
+    if !tuning.is_empty() {
+        return Err(RunnerError::Usage(format!(
+            "{} {} the monitor (--mode full or para)",
+            tuning.join(" and "),
+            if tuning.len() == 1 { "needs" } else { "need" }
+        )));
+    }
+    let (name, image) = load_image(cli.kernel_source())?;
+    let machine = match cli.board {
+        BoardKind::Mipssim => boot_machine(cli.ram_bytes(), &name, &image, cli.boot_args())?,
+        BoardKind::Malta => {
+            let config = MachineConfig {
+                ram_bytes: cli.ram_bytes(),
+            };
+            let mut machine = Machine::with_board(config, Board::Malta)?;
+            let initrd = cli.initrd.as_deref().map(read_kernel_file).transpose()?;
+            machine
+                .boot_linux(
+                    &image,
+                    &LinuxBoot {
+                        kernel_name: &name,
+                        initrd: initrd.as_deref(),
+                        cmdline: &cli.append,
+                    },
+                )
+                .map_err(|source| RunnerError::Boot { path: name, source })?;
+            machine
+        }
     };
-    format!(
-        "demo-os: {instructions} instructions in {secs:.3} s ({mips:.1} MIPS); stopped: {reason}"
-    )
+    let trace = cli.trace == Some(TraceKind::Insns);
+    let mut native = Native::new(machine, &image, trace);
+    // A Malta console takes stdin.
+    let stdin = cli.board == BoardKind::Malta;
+    target::run_with_summary(&mut native, cli.max_instructions, stdin, stdout, stderr)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hv_host::machine::MachineConfig;
+    use crate::runner::cli::SLICE;
+    use crate::runner::target::{Terminal, drive};
+    use hv_host::machine::Trap;
     use hv_host::machine::asm::{self, Asm, T0};
     use hv_host::machine::exception::ExcCode;
 
@@ -206,31 +205,24 @@ mod tests {
     }
 
     #[test]
-    fn exit_statuses() {
-        assert_eq!(Stop::Exited(0).exit_status(), 0);
-        assert_eq!(Stop::Exited(3).exit_status(), 3);
-        assert_eq!(Stop::Exited(-1).exit_status(), 255);
-        assert_eq!(Stop::Exited(256).exit_status(), 0);
-        assert_eq!(Stop::Limit(5).exit_status(), 124);
-        assert_eq!(Stop::Stalled.exit_status(), 125);
-    }
-
-    #[test]
     fn limit_is_exact_across_slices() {
-        let (mut m, _) = image(&[asm::addiu(T0, T0, 1), asm::b(-2), asm::nop()]);
+        let (m, img) = image(&[asm::addiu(T0, T0, 1), asm::b(-2), asm::nop()]);
+        let mut native = Native::new(m, &img, false);
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let max = SLICE + 7;
+        let mut sink = Terminal::new(1, &mut out, &mut err);
         assert_eq!(
-            run(&mut m, Some(max), None, None, &mut out, &mut err).unwrap(),
-            Stop::Limit(max)
+            drive(&mut native, Some(max), None, &mut sink).unwrap(),
+            Some(Stop::Limit(max))
         );
-        assert_eq!(m.instructions(), max);
+        assert_eq!(native.machine().instructions(), max);
         assert!(out.is_empty() && err.is_empty());
     }
 
     #[test]
     fn trap_description_is_symbolized() {
         let (m, img) = image(&[asm::nop(), asm::syscall(0)]);
+        let native = Native::new(m, &img, false);
         let t = Trap {
             code: ExcCode::Sys,
             refill: false,
@@ -241,32 +233,21 @@ mod tests {
             coprocessor: 0,
         };
         assert_eq!(
-            Stop::Trap(t).describe(&img, &m),
+            Stop::Trap(t).describe(&native, 0),
             "unhandled Sys exception at 0x80001004 <_start+0x4>: syscall"
         );
         assert_eq!(Stop::Trap(t).exit_status(), 126);
     }
 
     #[test]
-    fn summary_format() {
-        assert_eq!(
-            summary(
-                2_000_000,
-                Duration::from_millis(500),
-                "guest exited with code 0"
-            ),
-            "demo-os: 2000000 instructions in 0.500 s (4.0 MIPS); stopped: guest exited with code 0"
-        );
-        assert!(summary(1, Duration::ZERO, "x").contains("(0.0 MIPS)"));
-    }
-
-    #[test]
     fn trace_lists_each_instruction() {
-        let (mut m, img) = image(&[asm::addiu(T0, T0, 1), asm::b(-2), asm::nop()]);
+        let (m, img) = image(&[asm::addiu(T0, T0, 1), asm::b(-2), asm::nop()]);
+        let mut native = Native::new(m, &img, true);
         let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut sink = Terminal::new(1, &mut out, &mut err);
         assert_eq!(
-            run(&mut m, Some(4), Some(&img), None, &mut out, &mut err).unwrap(),
-            Stop::Limit(4)
+            drive(&mut native, Some(4), None, &mut sink).unwrap(),
+            Some(Stop::Limit(4))
         );
         let err = String::from_utf8(err).unwrap();
         let lines: Vec<&str> = err.lines().collect();

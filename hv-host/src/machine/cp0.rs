@@ -1,12 +1,14 @@
 //! System control coprocessor (CP0): the privileged registers, their reset
 //! values and their architectural write masks (MIPS32 Release 2, Volume III).
 //!
-//! This module owns the register storage and the masking rules. Side effects
-//! of writes that reach outside CP0 (mode changes flushing translation
-//! caches, the timer, interrupt re-evaluation) are applied by the executor
-//! in `exec/cop0.rs`. Count and Random are derived from machine time
-//! and so are computed there too.
+//! This module owns the register storage and the masking rules, and with
+//! the timer ([`super::timer`]) the rules of Count, Compare, Random and
+//! Cause's TI, DC and IP7: the machine and the monitor's virtual CP0 hold
+//! one each. Side effects of writes that reach outside CP0 (mode changes
+//! flushing translation caches, interrupt re-evaluation) are applied by
+//! the owner (the machine's executor in `exec/cop0.rs`).
 
+use super::timer::CpuTimer;
 use super::tlb::TLB_ENTRIES;
 
 /// Status register bits.
@@ -149,24 +151,23 @@ pub mod reg {
 pub enum Cp0Write {
     /// Nothing beyond the stored value (or the write was ignored).
     Stored,
-    /// Count, which derives from time and is not stored: the owner sets
-    /// it to this value.
-    Count(u32),
+    /// Count was written: the timer deadline moved.
+    Count,
     /// Compare was written (and Cause.TI cleared): the timer deadline moved.
     Compare,
     /// Status was written; its old value.
     Status(u32),
-    /// Cause was written; its old value.
+    /// Cause was written; its old value (a change of DC also moved the
+    /// timer deadline).
     Cause(u32),
-    /// Wired was written: Random restarts at the top.
-    Wired,
     /// EntryHi was written; its old value.
     EntryHi(u32),
     /// EBase was written (exception handlers moved).
     EBase,
 }
 
-/// The CP0 register file, less Count and Random, which derive from time.
+/// The CP0 register file, with the timer that gives Count, Compare and
+/// Random.
 #[derive(Clone, Debug)]
 pub struct Cp0 {
     /// Index (0): TLB index for TLBR/TLBWI, P bit from TLBP.
@@ -189,14 +190,14 @@ pub struct Cp0 {
     pub bad_vaddr: u32,
     /// EntryHi (10): VPN2 and ASID.
     pub entry_hi: u32,
-    /// Compare (11).
-    pub compare: u32,
+    /// Count (9), Compare (11) and Random (1).
+    pub timer: CpuTimer,
     /// Status (12).
     pub status: u32,
     /// IntCtl (12, 1).
     pub intctl: u32,
     /// Cause (13), less the hardware interrupt lines, which are sampled
-    /// live from the devices and the timer.
+    /// live from the devices and the timer (IP7 follows TI).
     pub cause: u32,
     /// EPC (14).
     pub epc: u32,
@@ -217,10 +218,10 @@ pub struct Cp0 {
 }
 
 impl Cp0 {
-    /// The state after a cold reset: BEV=1, ERL=1 (kernel mode, boot
-    /// vectors), everything else as the architecture leaves it (zero here,
-    /// so that runs are deterministic).
-    pub fn reset() -> Self {
+    /// The state after a cold reset at clock tick `now`: BEV=1, ERL=1
+    /// (kernel mode, boot vectors), everything else as the architecture
+    /// leaves it (zero here, Count too, so that runs are deterministic).
+    pub fn reset(now: u64) -> Self {
         Self {
             index: 0,
             entry_lo0: 0,
@@ -232,7 +233,7 @@ impl Cp0 {
             hwrena: 0,
             bad_vaddr: 0,
             entry_hi: 0,
-            compare: 0,
+            timer: CpuTimer::reset(now),
             status: status::BEV | status::ERL,
             intctl: INTCTL,
             cause: 0,
@@ -250,7 +251,8 @@ impl Cp0 {
     /// MFC0 of a stored register (`rd`, select `sel`); unimplemented ones
     /// read zero. Random and Count derive from time and Cause's live
     /// interrupt lines from the devices: their owner reads those itself
-    /// (this gives 0 for Random and Count, the stored bits of Cause).
+    /// ([`Cp0::random`], [`Cp0::count`], [`Cp0::cause_value`]; this gives
+    /// 0 for Random and Count, the stored bits of Cause).
     pub fn read(&self, rd: u8, sel: u8) -> u32 {
         match (rd, sel) {
             (reg::INDEX, 0) => self.index,
@@ -263,7 +265,7 @@ impl Cp0 {
             (reg::HWRENA, 0) => self.hwrena,
             (reg::BADVADDR, 0) => self.bad_vaddr,
             (reg::ENTRYHI, 0) => self.entry_hi,
-            (reg::COMPARE, 0) => self.compare,
+            (reg::COMPARE, 0) => self.timer.compare(),
             (reg::STATUS, 0) => self.status,
             (reg::STATUS, 1) => self.intctl,
             (reg::CAUSE, 0) => self.cause,
@@ -281,11 +283,12 @@ impl Cp0 {
         }
     }
 
-    /// MTC0 of `v` to register `rd`, select `sel`, through the register's
-    /// write mask (`index_mask` is the Index and Wired field, sized to the
-    /// TLB); read-only and unimplemented registers ignore the write. Says
-    /// what the owner must do besides.
-    pub fn write(&mut self, rd: u8, sel: u8, v: u32, index_mask: u32) -> Cp0Write {
+    /// MTC0 of `v` to register `rd`, select `sel`, at clock tick `now`,
+    /// through the register's write mask (`index_mask` is the Index and
+    /// Wired field, sized to the TLB), with its effect on the timer;
+    /// read-only and unimplemented registers ignore the write. Says what
+    /// the owner must do besides.
+    pub fn write(&mut self, rd: u8, sel: u8, v: u32, index_mask: u32, now: u64) -> Cp0Write {
         match (rd, sel) {
             (reg::INDEX, 0) => self.index = (self.index & INDEX_P) | (v & index_mask),
             (reg::ENTRYLO0, 0) => self.entry_lo0 = v & ENTRYLO_WRITABLE,
@@ -297,17 +300,20 @@ impl Cp0 {
             (reg::PAGEMASK, 0) => self.page_mask = v & PAGEMASK_WRITABLE,
             (reg::WIRED, 0) => {
                 self.wired = v & index_mask;
-                return Cp0Write::Wired;
+                self.timer.wired_written(now);
             }
             (reg::HWRENA, 0) => self.hwrena = v & HWRENA_WRITABLE,
-            (reg::COUNT, 0) => return Cp0Write::Count(v),
+            (reg::COUNT, 0) => {
+                self.timer.set_count(v, now);
+                return Cp0Write::Count;
+            }
             (reg::ENTRYHI, 0) => {
                 let old = self.entry_hi;
                 self.entry_hi = v & ENTRYHI_WRITABLE;
                 return Cp0Write::EntryHi(old);
             }
             (reg::COMPARE, 0) => {
-                self.compare = v;
+                self.timer.set_compare(v, now);
                 self.cause &= !cause::TI;
                 return Cp0Write::Compare;
             }
@@ -320,6 +326,9 @@ impl Cp0 {
             (reg::CAUSE, 0) => {
                 let old = self.cause;
                 self.cause = (old & !cause::WRITABLE) | (v & cause::WRITABLE);
+                if (old ^ self.cause) & cause::DC != 0 {
+                    self.timer.set_stopped(self.cause & cause::DC != 0, now);
+                }
                 return Cp0Write::Cause(old);
             }
             (reg::EPC, 0) => self.epc = v,
@@ -336,6 +345,63 @@ impl Cp0 {
             _ => {}
         }
         Cp0Write::Stored
+    }
+
+    /// Count at clock tick `now`.
+    #[inline]
+    pub fn count(&self, now: u64) -> u32 {
+        self.timer.count(now)
+    }
+
+    /// Random at clock tick `now`, for a TLB of `entries` entries.
+    #[inline]
+    pub fn random(&self, now: u64, entries: u32) -> u32 {
+        self.timer.random(now, self.wired, entries)
+    }
+
+    /// Sets Cause.TI if the clock, at tick `now`, reached the timer's
+    /// deadline; returns whether it did.
+    #[inline]
+    pub fn timer_tick(&mut self, now: u64) -> bool {
+        let fired = self.timer.expire(now);
+        if fired {
+            self.cause |= cause::TI;
+        }
+        fired
+    }
+
+    /// Cause as software reads it: the stored bits, the device lines
+    /// `irq_lines` (Cause bits IP6..IP2) and the timer (TI) on IP7.
+    #[inline]
+    pub fn cause_value(&self, irq_lines: u32) -> u32 {
+        let ti = if self.cause & cause::TI != 0 {
+            1 << 15
+        } else {
+            0
+        };
+        self.cause | irq_lines | ti
+    }
+
+    /// Pending interrupts that Status.IM lets through (ignoring IE/EXL):
+    /// what ends `wait`.
+    #[inline]
+    pub fn unmasked_pending(&self, irq_lines: u32) -> u32 {
+        self.cause_value(irq_lines) & self.status & status::IM
+    }
+
+    /// Whether the timer can ever end a `wait`: Status.IM7 lets it through
+    /// and Count runs (Cause.DC clear).
+    #[inline]
+    pub fn timer_can_wake(&self) -> bool {
+        self.status & (1 << 15) != 0 && !self.timer.stopped()
+    }
+
+    /// Whether interrupts are enabled: Status.IE set, EXL and ERL clear
+    /// (one is then taken if [`Cp0::unmasked_pending`] is not zero).
+    #[inline]
+    pub fn interrupts_enabled(&self) -> bool {
+        let st = self.status;
+        st & status::IE != 0 && st & (status::EXL | status::ERL) == 0
     }
 
     /// The current ASID (EntryHi bits 7..0).

@@ -4,13 +4,19 @@
 //! EXL nesting, BEV/EBase vectors, the refill vector only when EXL=0,
 //! Cause.IV for interrupts).
 //!
+//! Entry is [`Cp0::enter_exception`], the one definition of what an
+//! exception does to CP0, used by the machine when it raises one and by a
+//! monitor when it reflects one to a guest's virtual CP0. Which exception a
+//! translation fault raises is [`Fault::exc_code`].
+//!
 //! Entry can instead be routed to the host (see [`super::RouteMask`]): the
 //! exception then leaves the CPU untouched, pointing at the instruction that
 //! raised it, and the run loop returns [`super::Exit::Trap`].
 
 use super::Machine;
-use super::cp0::{cause, status};
+use super::cp0::{ASID_MASK, CONTEXT_PTEBASE, Cp0, cause, status};
 use super::insn::Instruction;
+use super::tlb::lo;
 use crate::addr::GuestVirtAddr;
 
 /// Cause.ExcCode values.
@@ -67,6 +73,13 @@ impl ExcCode {
             ExcCode::Tr => "Tr",
         }
     }
+
+    /// Whether it is a TLB exception (TLBL, TLBS, Mod): entry then sets
+    /// Context.BadVPN2 and EntryHi.VPN2 besides BadVAddr.
+    #[inline]
+    pub fn is_tlb(self) -> bool {
+        matches!(self, ExcCode::Tlbl | ExcCode::Tlbs | ExcCode::Mod)
+    }
 }
 
 /// What kind of access a translation is for.
@@ -93,6 +106,56 @@ pub enum Fault {
     TlbModified,
 }
 
+impl Fault {
+    /// The exception this fault raises on `access`: AdEL/AdES, TLBL/TLBS
+    /// (refill or invalid), Mod.
+    #[inline]
+    pub fn exc_code(self, access: Access) -> ExcCode {
+        let store = access == Access::Store;
+        match self {
+            Fault::Address if store => ExcCode::AdES,
+            Fault::Address => ExcCode::AdEL,
+            Fault::TlbModified => ExcCode::Mod,
+            Fault::TlbRefill | Fault::TlbInvalid if store => ExcCode::Tlbs,
+            Fault::TlbRefill | Fault::TlbInvalid => ExcCode::Tlbl,
+        }
+    }
+
+    /// Whether a TLB hit whose page has EntryLo value `entry_lo` allows
+    /// `access`: not if the page is invalid (V clear), nor a store to a
+    /// clean page (D clear).
+    #[inline]
+    pub fn check_hit(entry_lo: u32, access: Access) -> Result<(), Fault> {
+        if entry_lo & lo::V == 0 {
+            Err(Fault::TlbInvalid)
+        } else if access == Access::Store && entry_lo & lo::D == 0 {
+            Err(Fault::TlbModified)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// An exception to take: what exception entry needs to know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exception {
+    /// The exception.
+    pub code: ExcCode,
+    /// Whether it is a TLB refill (no matching entry): the refill vector
+    /// when EXL is clear.
+    pub refill: bool,
+    /// Address of the instruction that raised it (for an interrupt, of the
+    /// next instruction to execute).
+    pub pc: GuestVirtAddr,
+    /// Whether that instruction is in a branch delay slot.
+    pub in_delay_slot: bool,
+    /// The faulting virtual address, for BadVAddr (address and TLB
+    /// exceptions; TLB exceptions set Context and EntryHi from it too).
+    pub bad_vaddr: Option<GuestVirtAddr>,
+    /// Cause.CE: the coprocessor of a Coprocessor Unusable exception.
+    pub ce: u8,
+}
+
 /// Details of an exception routed to the host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Trap {
@@ -112,6 +175,21 @@ pub struct Trap {
     /// The instruction word at `pc`, when it was fetched (`None` for a
     /// fault on the fetch itself, and for interrupts).
     pub insn: Option<Instruction>,
+}
+
+impl Trap {
+    /// The exception as raised, to take it elsewhere (a monitor reflects
+    /// it to the guest's virtual CP0 with [`Cp0::enter_exception`]).
+    pub fn exception(&self) -> Exception {
+        Exception {
+            code: self.code,
+            refill: self.refill,
+            pc: self.pc,
+            in_delay_slot: self.in_delay_slot,
+            bad_vaddr: self.bad_vaddr,
+            ce: self.coprocessor,
+        }
+    }
 }
 
 /// The address exception `code` vectors to, given Status (before the
@@ -135,6 +213,58 @@ pub fn vector(status: u32, cause: u32, ebase: u32, code: ExcCode, refill: bool) 
     base.wrapping_add(offset)
 }
 
+impl Cp0 {
+    /// Exception entry, as MIPS32 R2 Volume III specifies it: unless
+    /// Status.EXL was set already, EPC takes the raising instruction's
+    /// address (the branch's for a delay slot) and Cause.BD says which;
+    /// Cause.ExcCode and Cause.CE take the exception's; BadVAddr takes the
+    /// faulting address, and for TLB exceptions Context.BadVPN2 and
+    /// EntryHi.VPN2 take it too; Status.EXL is set. Returns the vector to
+    /// continue at ([`vector`], from Status as it was before entry).
+    #[inline]
+    pub fn enter_exception(&mut self, e: &Exception) -> GuestVirtAddr {
+        let st = self.status;
+        if st & status::EXL == 0 {
+            if e.in_delay_slot {
+                self.epc = e.pc.raw().wrapping_sub(4);
+                self.cause |= cause::BD;
+            } else {
+                self.epc = e.pc.raw();
+                self.cause &= !cause::BD;
+            }
+        }
+        self.cause = (self.cause & !(cause::EXC_CODE | (3 << cause::CE_SHIFT)))
+            | ((e.code as u32) << 2)
+            | (u32::from(e.ce & 3) << cause::CE_SHIFT);
+        if let Some(va) = e.bad_vaddr {
+            let va = va.raw();
+            self.bad_vaddr = va;
+            if e.code.is_tlb() {
+                self.context = (self.context & CONTEXT_PTEBASE) | ((va >> 9) & 0x007f_fff0);
+                self.entry_hi = (va & 0xffff_e000) | (self.entry_hi & ASID_MASK);
+            }
+        }
+        self.status = st | status::EXL;
+        GuestVirtAddr::new(vector(st, self.cause, self.ebase, e.code, e.refill))
+    }
+
+    /// The CP0 side of ERET: clears Status.ERL and returns to ErrorEPC if
+    /// ERL was set, else clears Status.EXL and returns to EPC. Returns
+    /// where execution continues and whether ERL was the one cleared (the
+    /// caller also clears LLbit and applies the mode change).
+    #[inline]
+    pub fn return_from_exception(&mut self) -> (GuestVirtAddr, bool) {
+        let st = self.status;
+        if st & status::ERL != 0 {
+            self.status = st & !status::ERL;
+            (GuestVirtAddr::new(self.error_epc), true)
+        } else {
+            self.status = st & !status::EXL;
+            (GuestVirtAddr::new(self.epc), false)
+        }
+    }
+}
+
 impl Machine {
     /// Raises exception `code` for the instruction at `cur_pc` (see the
     /// module doc), `refill` selecting the TLB refill vector.
@@ -146,12 +276,21 @@ impl Machine {
         bad_vaddr: Option<u32>,
         ce: u8,
     ) {
+        let e = Exception {
+            code,
+            refill,
+            pc: GuestVirtAddr::new(self.cur_pc),
+            in_delay_slot: self.cur_delay,
+            bad_vaddr: bad_vaddr.map(GuestVirtAddr::new),
+            ce,
+        };
         if self.route.0 & (1 << code as u32) != 0 {
             // Leave the CPU at the raising instruction; the host decides.
             // The instruction did not complete, so it is not counted: the
             // host either emulates it (and charges for that) or retries it.
             // Interrupts are taken before an instruction issues and were
-            // never counted.
+            // never counted. CP0 is left untouched (the host gets the
+            // address in the trap).
             if code != ExcCode::Int {
                 self.icount -= 1;
             }
@@ -164,31 +303,16 @@ impl Machine {
             self.request_exit(super::Exit::Trap(Trap {
                 code,
                 refill,
-                pc: GuestVirtAddr::new(self.cur_pc),
-                in_delay_slot: self.cur_delay,
-                bad_vaddr: bad_vaddr.map(GuestVirtAddr::new),
+                pc: e.pc,
+                in_delay_slot: e.in_delay_slot,
+                bad_vaddr: e.bad_vaddr,
                 coprocessor: ce,
                 insn,
             }));
             return;
         }
         self.stats.exceptions[code as usize] += 1;
-        let st = self.cp0.status;
-        let exl_was_set = st & status::EXL != 0;
-        if !exl_was_set {
-            if self.cur_delay {
-                self.cp0.epc = self.cur_pc.wrapping_sub(4);
-                self.cp0.cause |= cause::BD;
-            } else {
-                self.cp0.epc = self.cur_pc;
-                self.cp0.cause &= !cause::BD;
-            }
-        }
-        self.cp0.cause = (self.cp0.cause & !(cause::EXC_CODE | (3 << cause::CE_SHIFT)))
-            | ((code as u32) << 2)
-            | (u32::from(ce & 3) << cause::CE_SHIFT);
-        self.cp0.status = st | status::EXL;
-        self.pc = vector(st, self.cp0.cause, self.cp0.ebase, code, refill);
+        self.pc = self.cp0.enter_exception(&e).raw();
         self.next_pc = self.pc.wrapping_add(4);
         self.delay_slot = false;
         self.mode_changed();
@@ -217,23 +341,11 @@ impl Machine {
     /// BadVAddr, and for TLB faults Context.BadVPN2 and EntryHi.VPN2.
     #[cold]
     pub(crate) fn raise_fault(&mut self, fault: Fault, vaddr: u32, access: Access) {
-        let store = access == Access::Store;
-        let code = match fault {
-            Fault::Address if store => ExcCode::AdES,
-            Fault::Address => ExcCode::AdEL,
-            Fault::TlbModified => ExcCode::Mod,
-            Fault::TlbRefill | Fault::TlbInvalid if store => ExcCode::Tlbs,
-            Fault::TlbRefill | Fault::TlbInvalid => ExcCode::Tlbl,
-        };
-        // A routed exception leaves CP0 untouched (the host gets the
-        // address in the trap).
-        if !self.route.contains(code) {
-            self.cp0.bad_vaddr = vaddr;
-            if fault != Fault::Address {
-                self.cp0.context = (self.cp0.context & 0xff80_0000) | ((vaddr >> 9) & 0x007f_fff0);
-                self.cp0.entry_hi = (vaddr & 0xffff_e000) | (self.cp0.entry_hi & 0xff);
-            }
-        }
-        self.raise_with(code, fault == Fault::TlbRefill, Some(vaddr), 0);
+        self.raise_with(
+            fault.exc_code(access),
+            fault == Fault::TlbRefill,
+            Some(vaddr),
+            0,
+        );
     }
 }

@@ -11,6 +11,9 @@
 //! | sseg    | `0xc000_0000..0xe000_0000`| mapped          | mapped     | AdE  |
 //! | kseg3   | `0xe000_0000..`           | mapped          | AdE        | AdE  |
 //!
+//! [`Segment`] is the one definition of this table; a monitor's model of a
+//! guest's MMU applies it to the guest's virtual mode.
+//!
 //! **The virtualization assist.** With [`Machine::set_guest_regime`] on,
 //! supervisor-mode references to kseg0, kseg1 and kseg3 are translated
 //! through the TLB like a mapped segment instead of raising an address
@@ -25,7 +28,7 @@ use super::bus::Target;
 use super::code::NO_SLOT;
 use super::cp0::status;
 use super::exception::{Access, ExcCode, Fault};
-use super::tlb::lo;
+use crate::addr::GuestVirtAddr;
 
 /// The translation regime: what the segment rules are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +60,107 @@ impl Regime {
     }
 }
 
+/// A segment of the 32-bit virtual address space (the table above).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Segment {
+    /// `0x0000_0000..0x8000_0000`: kuseg, suseg, useg.
+    Useg,
+    /// `0x8000_0000..0xa000_0000`: unmapped, cached.
+    Kseg0,
+    /// `0xa000_0000..0xc000_0000`: unmapped, uncached.
+    Kseg1,
+    /// `0xc000_0000..0xe000_0000`: ksseg, sseg.
+    Ksseg,
+    /// `0xe000_0000..`: kseg3.
+    Kseg3,
+}
+
+/// What the segment rules make of an address in a regime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SegmentAccess {
+    /// The segment is not accessible in this mode: an address error.
+    Denied,
+    /// Translated through the TLB.
+    Mapped,
+    /// Unmapped: this physical address.
+    Unmapped(u32),
+}
+
+impl Segment {
+    /// The segment `va` lies in.
+    #[inline]
+    pub const fn of(va: u32) -> Segment {
+        match va >> 29 {
+            0..=3 => Segment::Useg,
+            4 => Segment::Kseg0,
+            5 => Segment::Kseg1,
+            6 => Segment::Ksseg,
+            _ => Segment::Kseg3,
+        }
+    }
+
+    /// The segment's first address.
+    #[inline]
+    pub const fn base(self) -> u32 {
+        match self {
+            Segment::Useg => 0,
+            Segment::Kseg0 => 0x8000_0000,
+            Segment::Kseg1 => 0xa000_0000,
+            Segment::Ksseg => 0xc000_0000,
+            Segment::Kseg3 => 0xe000_0000,
+        }
+    }
+
+    /// Whether code running in `regime` may reference the segment: kernel
+    /// mode all of them, supervisor mode useg and sseg, user mode useg.
+    #[inline]
+    pub const fn accessible(self, regime: Regime) -> bool {
+        match regime {
+            Regime::Kernel | Regime::KernelErl => true,
+            Regime::Supervisor => matches!(self, Segment::Useg | Segment::Ksseg),
+            Regime::User => matches!(self, Segment::Useg),
+        }
+    }
+
+    /// Whether references to the segment in `regime` (where it is
+    /// accessible) go through the TLB: all but kseg0 and kseg1, and useg
+    /// only while ERL is clear.
+    #[inline]
+    pub const fn mapped(self, regime: Regime) -> bool {
+        match self {
+            Segment::Useg => !matches!(regime, Regime::KernelErl),
+            Segment::Kseg0 | Segment::Kseg1 => false,
+            Segment::Ksseg | Segment::Kseg3 => true,
+        }
+    }
+
+    /// The physical address of `va` if it lies in this segment and the
+    /// segment is kseg0 or kseg1 (unmapped: `va` less the segment's base).
+    #[inline]
+    pub const fn unmapped_phys(self, va: u32) -> Option<u32> {
+        match (self, Segment::of(va)) {
+            (Segment::Kseg0, Segment::Kseg0) | (Segment::Kseg1, Segment::Kseg1) => {
+                Some(va - self.base())
+            }
+            _ => None,
+        }
+    }
+
+    /// The segment rules: what a reference to `va` in `regime` is.
+    #[inline]
+    pub const fn access(va: u32, regime: Regime) -> SegmentAccess {
+        let segment = Segment::of(va);
+        if !segment.accessible(regime) {
+            SegmentAccess::Denied
+        } else if segment.mapped(regime) {
+            SegmentAccess::Mapped
+        } else {
+            // kseg0, kseg1, or useg under ERL (identity).
+            SegmentAccess::Unmapped(va - segment.base())
+        }
+    }
+}
+
 /// A granted translation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Translation {
@@ -76,16 +180,15 @@ impl Machine {
     /// Translates `va` for `access`, saying whether the result is
     /// ASID-independent.
     pub(crate) fn translate_full(&self, va: u32, access: Access) -> Result<Translation, Fault> {
-        let unmapped = |pa| Ok(Translation { pa, any_asid: true });
-        match (self.regime, va >> 29) {
-            (Regime::KernelErl, 0..=3) => unmapped(va),
-            (_, 0..=3) => self.tlb_translate(va, access),
-            (Regime::Kernel | Regime::KernelErl, 4) => unmapped(va - 0x8000_0000),
-            (Regime::Kernel | Regime::KernelErl, 5) => unmapped(va - 0xa000_0000),
-            (Regime::Kernel | Regime::KernelErl, _) => self.tlb_translate(va, access),
-            (Regime::Supervisor, 6) => self.tlb_translate(va, access),
-            (Regime::Supervisor, 4 | 5 | 7) if self.guest_regime => self.tlb_translate(va, access),
-            _ => Err(Fault::Address),
+        match Segment::access(va, self.regime) {
+            SegmentAccess::Unmapped(pa) => Ok(Translation { pa, any_asid: true }),
+            SegmentAccess::Mapped => self.tlb_translate(va, access),
+            // The virtualization assist: supervisor-mode references to
+            // kseg0, kseg1 and kseg3 go through the TLB.
+            SegmentAccess::Denied if self.guest_regime && self.regime == Regime::Supervisor => {
+                self.tlb_translate(va, access)
+            }
+            SegmentAccess::Denied => Err(Fault::Address),
         }
     }
 
@@ -110,16 +213,11 @@ impl Machine {
             .tlb
             .lookup(va, self.cp0.asid())
             .ok_or(Fault::TlbRefill)?;
-        if hit.lo & lo::V == 0 {
-            Err(Fault::TlbInvalid)
-        } else if access == Access::Store && hit.lo & lo::D == 0 {
-            Err(Fault::TlbModified)
-        } else {
-            Ok(Translation {
-                pa: hit.paddr,
-                any_asid: hit.global,
-            })
-        }
+        Fault::check_hit(hit.lo, access)?;
+        Ok(Translation {
+            pa: hit.paddr,
+            any_asid: hit.global,
+        })
     }
 
     /// Loads `size` (1, 2 or 4) bytes at `va`, aligned; raises the right
@@ -276,7 +374,8 @@ impl Machine {
 
     /// Reads `len` bytes of virtual memory for the host without raising
     /// exceptions; `None` if any page does not translate to memory.
-    pub fn read_virtual(&self, va: u32, len: u32) -> Option<Vec<u8>> {
+    pub fn read_virtual(&self, va: GuestVirtAddr, len: u32) -> Option<Vec<u8>> {
+        let va = va.raw();
         // Grows as pages translate: `len` comes from the guest and is not
         // trusted to size an allocation up front.
         let mut out = Vec::new();

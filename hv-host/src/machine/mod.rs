@@ -25,6 +25,9 @@
 //! instructions), TLB faults and system calls this way. The check sits on
 //! the exception path only, so plain execution pays nothing for it.
 
+// The test assembler: only with feature `test-support` (and in this
+// crate's own tests), so the production build does not carry it.
+#[cfg(any(test, feature = "test-support"))]
 pub mod asm;
 pub mod board;
 pub mod bus;
@@ -41,6 +44,7 @@ pub mod host;
 pub mod insn;
 pub mod mmu;
 pub mod semihost;
+pub mod timer;
 pub mod tlb;
 pub mod xlat;
 
@@ -49,9 +53,10 @@ use thiserror::Error;
 use crate::addr::{GuestVirtAddr, MachineAddr};
 use bus::{Bus, MAX_RAM, PAGE_SIZE};
 use code::CodeCache;
-use cp0::{Cp0, cause, status};
+use cp0::Cp0;
 pub use exception::{ExcCode, Trap};
 use mmu::Regime;
+pub use timer::Deadline;
 use tlb::{TLB_ENTRIES, Tlb};
 use xlat::{INVALID_TAG, SETS_ENTRIES, Xlat};
 
@@ -244,20 +249,12 @@ pub struct Machine {
     idle_ticks: u64,
     /// Ticks charged by the host (a monitor's modelled cost of its work).
     charged_ticks: u64,
-    /// Count while Cause.DC holds it frozen.
-    count_frozen: Option<u32>,
     /// The virtualization assist (see [`mmu`]).
     pub(crate) guest_regime: bool,
     /// The inner loop runs while `icount < stop_at`; set to 0 to break out.
     pub(crate) stop_at: u64,
-    /// Tick at which Count next equals Compare.
-    timer_at: u64,
-    /// Tick of the board's next device event (`u64::MAX`: none).
-    pub(crate) board_event_at: u64,
-    /// Count = ticks + count_offset (mod 2^32).
-    count_offset: u32,
-    /// Tick of the last write to Wired (Random restarts there).
-    random_epoch: u64,
+    /// Tick of the board's next device event.
+    pub(crate) board_event_at: Deadline,
     waiting: bool,
     exit: Option<Exit>,
     pub(crate) route: RouteMask,
@@ -316,7 +313,7 @@ impl Machine {
             cur_pc: 0,
             cur_delay: false,
             ll_bit: false,
-            cp0: Cp0::reset(),
+            cp0: Cp0::reset(0),
             tlb: Tlb::new(),
             bus,
             code,
@@ -328,13 +325,9 @@ impl Machine {
             icount: 0,
             idle_ticks: 0,
             charged_ticks: 0,
-            count_frozen: None,
             guest_regime: false,
             stop_at: 0,
-            timer_at: 1 << 32,
-            board_event_at: u64::MAX,
-            count_offset: 0,
-            random_epoch: 0,
+            board_event_at: Deadline::NEVER,
             waiting: false,
             exit: None,
             route: RouteMask::NONE,
@@ -596,72 +589,23 @@ impl Machine {
 
     /// Current CP0 Count (frozen while Cause.DC is set).
     pub(crate) fn count(&self) -> u32 {
-        match self.count_frozen {
-            Some(c) => c,
-            None => (self.ticks() as u32).wrapping_add(self.count_offset),
-        }
+        self.cp0.count(self.ticks())
     }
 
-    /// Sets CP0 Count to `v` from now on.
-    pub(crate) fn set_count(&mut self, v: u32) {
-        match &mut self.count_frozen {
-            Some(c) => *c = v,
-            None => self.count_offset = v.wrapping_sub(self.ticks() as u32),
-        }
-        self.timer_changed();
-    }
-
-    /// Cause.DC changed to `stop`: freeze Count or let it run on from
-    /// where it stopped.
-    pub(crate) fn set_count_stopped(&mut self, stop: bool) {
-        let now = self.count();
-        self.count_frozen = stop.then_some(now);
-        if !stop {
-            self.count_offset = now.wrapping_sub(self.ticks() as u32);
-        }
-        self.timer_changed();
-    }
-
-    /// Current CP0 Random: counts down from the top entry to Wired, one
-    /// step per tick, restarting at the top when Wired is written.
+    /// Current CP0 Random (see [`timer`]).
     pub(crate) fn random(&self) -> u32 {
-        let wired = self.cp0.wired.min(TLB_ENTRIES as u32 - 1);
-        let span = u64::from(TLB_ENTRIES as u32 - wired);
-        let step = (self.ticks() - self.random_epoch) % span;
-        (TLB_ENTRIES as u32 - 1) - step as u32
-    }
-
-    /// Recomputes when Count next equals Compare (after either changed).
-    pub(crate) fn timer_changed(&mut self) {
-        if self.count_frozen.is_some() {
-            self.timer_at = u64::MAX;
-            self.stop_at = 0;
-            return;
-        }
-        let d = self.cp0.compare.wrapping_sub(self.count());
-        let d = if d == 0 { 1 << 32 } else { u64::from(d) };
-        self.timer_at = self.ticks() + d;
-        self.stop_at = 0;
-    }
-
-    pub(crate) fn wired_changed(&mut self) {
-        self.random_epoch = self.ticks();
+        self.cp0.random(self.ticks(), TLB_ENTRIES as u32)
     }
 
     /// Cause as software reads it: the stored bits plus the live hardware
     /// lines IP6..IP2 and the timer on IP7.
     pub(crate) fn cause_value(&self) -> u32 {
-        let ti = if self.cp0.cause & cause::TI != 0 {
-            1 << 15
-        } else {
-            0
-        };
-        self.cp0.cause | self.bus.irq_lines() | ti
+        self.cp0.cause_value(self.bus.irq_lines())
     }
 
     /// Pending interrupts that Status.IM lets through (ignoring IE/EXL).
     fn unmasked_pending(&self) -> u32 {
-        self.cause_value() & self.cp0.status & status::IM
+        self.cp0.unmasked_pending(self.bus.irq_lines())
     }
 
     // ----- modes and caches -----
@@ -709,20 +653,15 @@ impl Machine {
                 return exit;
             }
             let now = self.ticks();
-            if now >= self.timer_at {
-                self.cp0.cause |= cause::TI;
-                self.timer_at = self.timer_at.saturating_add(1 << 32);
-            }
-            if now >= self.board_event_at {
+            self.cp0.timer_tick(now);
+            if self.board_event_at.reached(now) {
                 self.board_tick();
                 continue;
             }
             if self.waiting {
                 if self.unmasked_pending() != 0 {
                     self.waiting = false;
-                } else if (self.cp0.status & (1 << 15) == 0 || self.count_frozen.is_some())
-                    && self.board_event_at == u64::MAX
-                {
+                } else if !self.cp0.timer_can_wake() && self.board_event_at.is_never() {
                     // The timer is masked, or Count is stopped (Cause.DC),
                     // and no board timer can fire: nothing will ever wake
                     // the CPU.
@@ -732,23 +671,19 @@ impl Machine {
             if now >= end {
                 return Exit::BudgetExhausted;
             }
+            let next_event = self.cp0.timer.deadline().min(self.board_event_at);
             if self.waiting {
-                let wake = self.timer_at.min(end).min(self.board_event_at);
-                self.idle_ticks += wake - now;
+                self.idle_ticks += next_event.bound(end) - now;
                 continue;
             }
-            let st = self.cp0.status;
-            if st & status::IE != 0
-                && st & (status::EXL | status::ERL) == 0
-                && self.unmasked_pending() != 0
-            {
+            if self.cp0.interrupts_enabled() && self.unmasked_pending() != 0 {
                 self.cur_pc = self.pc;
                 self.cur_delay = self.delay_slot;
                 self.step_past_current();
                 self.raise(ExcCode::Int);
                 continue;
             }
-            self.stop_at = self.timer_at.min(end).min(self.board_event_at) - (now - self.icount);
+            self.stop_at = next_event.bound(end) - (now - self.icount);
             self.run_inner::<TRACE>(trace);
         }
     }

@@ -26,6 +26,7 @@
 use super::Machine;
 use super::console::Stream;
 use super::insn::regs::{A0, A1, A2, T9, V0, V1};
+use crate::addr::GuestVirtAddr;
 
 /// UHI operation numbers.
 pub mod op {
@@ -57,7 +58,7 @@ pub(crate) trait Env {
     fn set_gpr(&mut self, r: u8, value: u32);
     /// `len` bytes of virtual memory at `va`, as the caller's loads would
     /// read them; `None` if any of them cannot be read.
-    fn read(&mut self, va: u32, len: u32) -> Option<Vec<u8>>;
+    fn read(&mut self, va: GuestVirtAddr, len: u32) -> Option<Vec<u8>>;
     /// Appends written bytes to `stream`.
     fn output(&mut self, stream: Stream, bytes: &[u8]);
 }
@@ -91,7 +92,7 @@ pub(crate) fn call(env: &mut impl Env) -> Outcome {
             let bytes = if take == 0 {
                 Some(Vec::new())
             } else {
-                env.read(buf, take)
+                env.read(GuestVirtAddr::new(buf), take)
             };
             let Some(bytes) = bytes else {
                 return fail(env, errno::EFAULT);
@@ -121,7 +122,7 @@ impl Env for Machine {
     fn set_gpr(&mut self, r: u8, value: u32) {
         Machine::set_gpr(self, r, value);
     }
-    fn read(&mut self, va: u32, len: u32) -> Option<Vec<u8>> {
+    fn read(&mut self, va: GuestVirtAddr, len: u32) -> Option<Vec<u8>> {
         self.read_virtual(va, len)
     }
     fn output(&mut self, stream: Stream, bytes: &[u8]) {

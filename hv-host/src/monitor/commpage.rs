@@ -7,19 +7,20 @@
 //! no exit for each, which is most of the exits a trap-and-emulated
 //! kernel takes (Disco's special pages, KVM/MIPS's commpage).
 
+use super::cost;
+use super::exit::ExitCtx;
 use super::vcpu::Effects;
-use super::{Monitor, cost};
 use crate::machine::cp0::reg;
 use hv_abi::Commpage;
 use zerocopy::little_endian::U32;
 
-impl Monitor {
+impl ExitCtx<'_> {
     /// After the guest ran: apply what it wrote to its page.
     pub(super) fn commpage_in(&mut self) {
-        let Some(gpa) = self.vms[self.cur].commpage else {
+        let Some(gpa) = self.vm.commpage else {
             return;
         };
-        let Some(ma) = self.vms[self.cur].mem.peek(gpa) else {
+        let Some(ma) = self.vm.mem.peek(gpa) else {
             return;
         };
         let mut bytes = [0u8; Commpage::SIZE];
@@ -28,7 +29,7 @@ impl Monitor {
         }
         let page = Commpage::from_wire(bytes);
         let now = self.now();
-        let vm = &mut self.vms[self.cur];
+        let vm = &mut *self.vm;
         let mut fx = Effects::default();
         for (rd, v) in [
             (reg::STATUS, page.status.get()),
@@ -57,7 +58,7 @@ impl Monitor {
 
     /// Before the guest runs: write its page.
     pub(super) fn commpage_out(&mut self) {
-        let vm = &self.vms[self.cur];
+        let vm = &*self.vm;
         let Some(gpa) = vm.commpage else {
             return;
         };

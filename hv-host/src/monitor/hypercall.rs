@@ -2,10 +2,12 @@
 //! ([`super::MonitorConfig::hypercalls`]); without them `HYPCALL` raises
 //! Reserved Instruction in the guest, as on hardware.
 //!
-//! Every argument is checked before anything happens; a bad one returns
-//! its documented error code in `v0`, leaves the VM running, writes
-//! nothing, and never panics the host. Guest memory is read through the
-//! guest's own current mapping ([`super::stlb::guest_translate`]), never
+//! Every argument of a call is checked before it acts (a batch checks and
+//! installs its records one at a time and stops at the first bad one,
+//! with the records before it installed, as ABI.md says); a bad one
+//! returns its documented error code in `v0` (and `v1`, [`HvFailure`]),
+//! leaves the VM running, and never panics the host. Guest memory is read through the
+//! guest's own current mapping ([`super::gmmu::guest_translate`]), never
 //! written. A call from the guest's user mode gets `NotPermitted`.
 //!
 //! "Page already zeroed" is exact: while it is offered the monitor tracks
@@ -13,15 +15,16 @@
 //! the first store through any mapping exits and marks the frame), and it
 //! vouches only for frames it zeroed and nobody wrote since.
 
+use super::cost;
+use super::exit::{Action, ExitCtx, ExitError};
 use super::stats::ExitReason;
-use super::vm::{VmState, VmStop};
+use super::vm::VmStop;
 use super::vtlb::VirtTlb;
-use super::{Monitor, cost};
-use crate::addr::GuestPhysAddr;
-use crate::machine::Trap;
+use crate::addr::{GuestPhysAddr, GuestVirtAddr};
 use crate::machine::cp0;
 use crate::machine::insn::regs::{A0, A1, V0, V1};
 use crate::machine::tlb::{TlbEntry, lo};
+use crate::machine::{Deadline, Trap};
 use hv_abi::{
     ABI_VERSION, COMMPAGE_OFF, CONSOLE_WRITE_MAX, DiscoverLeaf, Features, HvError, Hypercall,
     PAGE_ZEROED_MAX, TLB_BATCH_MAX, TlbEntryRecord, TlbSlot, WALK_FORMAT_MIPS32_4K,
@@ -41,15 +44,31 @@ pub struct HypercallRecord {
 /// The features the monitor offers when hypercalls are on.
 pub const OFFERED: Features = Features::all();
 
-impl Monitor {
+/// A failed hypercall: its error code (`v0`) and the value it defines
+/// in `v1` (a batch's failing index; 0 for the others).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HvFailure {
+    /// The error.
+    pub code: HvError,
+    /// `v1` on return.
+    pub v1: u32,
+}
+
+impl From<HvError> for HvFailure {
+    fn from(code: HvError) -> Self {
+        Self { code, v1: 0 }
+    }
+}
+
+impl ExitCtx<'_> {
     /// A `HYPCALL` from the guest.
-    pub(super) fn hypercall(&mut self, t: Trap, word: u32) {
+    pub(super) fn hypercall(&mut self, t: Trap, word: u32) -> Result<Action, ExitError> {
         self.count_exit(ExitReason::Hypercall);
         self.charge(cost::HYPERCALL);
         let m = &self.machine;
         let (number, a0, a1) = (m.gpr(V0), m.gpr(A0), m.gpr(A1));
-        let vm = &self.vms[self.cur];
-        let result = if hv_abi::insn::hypcall_code(word) != 0 {
+        let vm = &*self.vm;
+        let call = if hv_abi::insn::hypcall_code(word) != 0 {
             Err(HvError::UnknownCall)
         } else if !vm.cp0.kernel_mode()
             && vm.cp0.regs.status & cp0::status::KSU != cp0::status::KSU_SUPERVISOR
@@ -57,88 +76,89 @@ impl Monitor {
             Err(HvError::NotPermitted)
         } else {
             match Hypercall::try_from(number) {
-                Ok(call) if call.is_offered(vm.features) => {
-                    if let Some(n) = self.vms[self.cur].stats.hypercalls.get_mut(number as usize) {
-                        *n += 1;
-                    }
-                    self.call(call, a0, a1)
-                }
+                Ok(call) if call.is_offered(vm.features) => Ok(call),
                 _ => Err(HvError::UnknownCall),
             }
         };
-        self.emulated(1);
-        if self.vms[self.cur].stopped() {
-            // Shutdown: it does not return; recorded as a success.
-            if self.record_hypercalls {
-                self.hypercall_log.push((
-                    super::VmId(self.cur),
-                    HypercallRecord {
-                        number,
-                        args: [a0, a1],
-                        result: (hv_abi::STATUS_OK, 0),
-                    },
-                ));
-            }
+        if call.is_ok()
+            && let Some(n) = self.vm.stats.hypercalls.get_mut(number as usize)
+        {
+            *n += 1;
+        }
+        if call == Ok(Hypercall::Shutdown) {
+            // It does not return; recorded as a success.
+            let at = self.now();
+            self.emulated(1);
+            self.record(number, [a0, a1], (hv_abi::STATUS_OK, 0));
             self.trace(t.pc, t.insn, ExitReason::Hypercall, || {
                 format!("hypercall {number}({a0:#x}): shutdown")
             });
-            return;
+            let reason = VmStop::Exited(a0 as i32);
+            return Ok(Action::Stop { reason, at });
         }
+        let result = call
+            .map_err(HvFailure::from)
+            .and_then(|call| self.call(call, a0, a1));
+        self.emulated(1);
         let (v0, v1) = match result {
             Ok(v1) => (hv_abi::STATUS_OK, v1),
-            Err(e) => (e.code(), self.failed_value),
+            Err(f) => (f.code.code(), f.v1),
         };
-        self.failed_value = 0;
         self.machine.set_gpr(V0, v0);
         self.machine.set_gpr(V1, v1);
         self.machine.skip_instruction();
-        let rec = HypercallRecord {
-            number,
-            args: [a0, a1],
-            result: (v0, v1),
-        };
-        if self.record_hypercalls {
-            self.hypercall_log.push((super::VmId(self.cur), rec));
-        }
+        self.record(number, [a0, a1], (v0, v1));
         self.trace(t.pc, t.insn, ExitReason::Hypercall, || {
             format!("hypercall {number}({a0:#x}, {a1:#x}) -> ({v0:#x}, {v1:#x})")
         });
+        let yielded = call == Ok(Hypercall::IdleYield) && self.vm.yield_until.is_some();
+        Ok(if yielded {
+            Action::Wait
+        } else {
+            Action::Resume
+        })
     }
 
-    /// Performs an offered call; `Ok(v1)` or the error (with `v1` in
-    /// `failed_value` when the call defines one).
-    fn call(&mut self, call: Hypercall, a0: u32, a1: u32) -> Result<u32, HvError> {
+    /// Logs a hypercall, if recording.
+    fn record(&mut self, number: u32, args: [u32; 2], result: (u32, u32)) {
+        if self.log.record_hypercalls {
+            let rec = HypercallRecord {
+                number,
+                args,
+                result,
+            };
+            self.log.hypercalls.push((self.vm.id, rec));
+        }
+    }
+
+    /// Performs an offered call (not `Shutdown`): `Ok(v1)` or the failure.
+    fn call(&mut self, call: Hypercall, a0: u32, a1: u32) -> Result<u32, HvFailure> {
         match call {
             Hypercall::Discover => self.discover(a0, a1),
-            Hypercall::PageZeroed => self.page_zeroed(a0, a1),
+            Hypercall::PageZeroed => self.page_zeroed(GuestPhysAddr::new(a0), a1),
             Hypercall::IdleYield => self.idle_yield(a0),
-            Hypercall::TlbInstallBatch => self.tlb_install_batch(a0, a1),
-            Hypercall::ConsoleWrite => self.console_write(a0, a1),
-            Hypercall::Shutdown => {
-                let now = self.now();
-                self.vms[self.cur].stop(VmStop::Exited(a0 as i32), now);
-                Ok(0)
-            }
-            Hypercall::CommpageSet => self.commpage_set(a0),
-            Hypercall::RefillWalkSet => self.refill_walk_set(a0, a1),
+            Hypercall::TlbInstallBatch => self.tlb_install_batch(GuestVirtAddr::new(a0), a1),
+            Hypercall::ConsoleWrite => self.console_write(GuestVirtAddr::new(a0), a1),
+            Hypercall::Shutdown => Ok(0),
+            Hypercall::CommpageSet => self.commpage_set(GuestPhysAddr::new(a0)),
+            Hypercall::RefillWalkSet => self.refill_walk_set(GuestVirtAddr::new(a0), a1),
         }
     }
 
-    fn commpage_set(&mut self, gpa: u32) -> Result<u32, HvError> {
-        if gpa == COMMPAGE_OFF {
-            self.vms[self.cur].commpage = None;
+    fn commpage_set(&mut self, frame: GuestPhysAddr) -> Result<u32, HvFailure> {
+        if frame.raw() == COMMPAGE_OFF {
+            self.vm.commpage = None;
             return Ok(0);
         }
-        if !gpa.is_multiple_of(hv_abi::PAGE_SIZE) {
-            return Err(HvError::BadAlignment);
+        if !frame.is_page_aligned() {
+            return Err(HvError::BadAlignment.into());
         }
-        let frame = GuestPhysAddr::new(gpa);
-        let vm = &mut self.vms[self.cur];
+        let vm = &mut *self.vm;
         if vm.mem.kind(frame) != super::memory::GpaKind::Ram {
-            return Err(HvError::BadAddress);
+            return Err(HvError::BadAddress.into());
         }
         vm.mem
-            .frame(frame, &mut self.machine)
+            .frame(frame, self.machine)
             .map_err(|_| HvError::BadAddress)?;
         // The monitor writes it: it is no longer a frame it can vouch for.
         vm.mem.mark_written(frame);
@@ -146,30 +166,31 @@ impl Monitor {
         Ok(0)
     }
 
-    fn refill_walk_set(&mut self, word: u32, format: u32) -> Result<u32, HvError> {
-        if word == 0 {
-            self.vms[self.cur].refill_walk = None;
+    fn refill_walk_set(&mut self, word: GuestVirtAddr, format: u32) -> Result<u32, HvFailure> {
+        if word.raw() == 0 {
+            self.vm.refill_walk = None;
             return Ok(0);
         }
         if format != WALK_FORMAT_MIPS32_4K {
-            return Err(HvError::BadEntry);
+            return Err(HvError::BadEntry.into());
         }
-        if !word.is_multiple_of(4) {
-            return Err(HvError::BadAlignment);
+        if !word.is_aligned(4) {
+            return Err(HvError::BadAlignment.into());
         }
-        let vm = &self.vms[self.cur];
-        let in_ram = word >> 29 == 4
-            && vm.mem.kind(GuestPhysAddr::new(word - 0x8000_0000)) == super::memory::GpaKind::Ram;
+        let vm = &*self.vm;
+        let in_ram = crate::machine::mmu::Segment::Kseg0
+            .unmapped_phys(word.raw())
+            .is_some_and(|pa| vm.mem.kind(GuestPhysAddr::new(pa)) == super::memory::GpaKind::Ram);
         if !in_ram {
-            return Err(HvError::BadAddress);
+            return Err(HvError::BadAddress.into());
         }
-        self.vms[self.cur].refill_walk = Some(word);
+        self.vm.refill_walk = Some(word);
         Ok(0)
     }
 
-    fn discover(&mut self, leaf: u32, a1: u32) -> Result<u32, HvError> {
-        let vm = &mut self.vms[self.cur];
-        match DiscoverLeaf::try_from(leaf)? {
+    fn discover(&mut self, leaf: u32, a1: u32) -> Result<u32, HvFailure> {
+        let vm = &mut *self.vm;
+        match DiscoverLeaf::try_from(leaf).map_err(HvError::from)? {
             DiscoverLeaf::Version => Ok(ABI_VERSION.to_raw()),
             DiscoverLeaf::Features => Ok(vm.features.bits()),
             DiscoverLeaf::DisableFeatures => {
@@ -179,25 +200,22 @@ impl Monitor {
         }
     }
 
-    fn page_zeroed(&mut self, a0: u32, count: u32) -> Result<u32, HvError> {
-        if !a0.is_multiple_of(hv_abi::PAGE_SIZE) {
-            return Err(HvError::BadAlignment);
+    fn page_zeroed(&mut self, first: GuestPhysAddr, count: u32) -> Result<u32, HvFailure> {
+        if !first.is_page_aligned() {
+            return Err(HvError::BadAlignment.into());
         }
         if count > PAGE_ZEROED_MAX {
-            return Err(HvError::CountTooLarge);
+            return Err(HvError::CountTooLarge.into());
         }
-        let vm = &mut self.vms[self.cur];
+        let vm = &mut *self.vm;
         let ram = vm.mem.ram_bytes();
-        let end = u64::from(a0) + u64::from(count) * u64::from(hv_abi::PAGE_SIZE);
+        let end = u64::from(first.raw()) + u64::from(count) * u64::from(hv_abi::PAGE_SIZE);
         if end > u64::from(ram) {
-            return Err(HvError::BadAddress);
+            return Err(HvError::BadAddress.into());
         }
         let mut bits = 0u32;
         for i in 0..count {
-            if vm
-                .mem
-                .vouch_zero(GuestPhysAddr::new(a0 + i * hv_abi::PAGE_SIZE))
-            {
+            if vm.mem.vouch_zero(first.wrapping_add(i * hv_abi::PAGE_SIZE)) {
                 bits |= 1 << i;
             }
         }
@@ -205,9 +223,9 @@ impl Monitor {
         Ok(bits)
     }
 
-    fn idle_yield(&mut self, deadline: u32) -> Result<u32, HvError> {
+    fn idle_yield(&mut self, deadline: u32) -> Result<u32, HvFailure> {
         let now = self.now();
-        let vm = &mut self.vms[self.cur];
+        let vm = &mut *self.vm;
         if vm.cp0.unmasked_pending(vm.irq_lines()) != 0 {
             return Ok(0);
         }
@@ -217,69 +235,70 @@ impl Monitor {
         }
         // Count may be frozen (Cause.DC): then only an interrupt ends the
         // wait, or the timer if it runs; never forever without a source.
-        let until = if vm.cp0.timer_at == u64::MAX && vm.cp0.regs.cause & cp0::cause::DC != 0 {
-            u64::MAX
+        let until = if vm.cp0.deadline().is_never() && vm.cp0.regs.cause & cp0::cause::DC != 0 {
+            Deadline::NEVER
         } else {
-            now + left as u64
+            Deadline::at(now + left as u64)
         };
         vm.yield_until = Some(until);
-        vm.state = VmState::Waiting;
         self.count_exit(ExitReason::Wait);
         Ok(0)
     }
 
-    fn tlb_install_batch(&mut self, array: u32, count: u32) -> Result<u32, HvError> {
-        if !array.is_multiple_of(TlbEntryRecord::ALIGN as u32) {
-            return Err(HvError::BadAlignment);
+    fn tlb_install_batch(&mut self, array: GuestVirtAddr, count: u32) -> Result<u32, HvFailure> {
+        if !array.is_aligned(TlbEntryRecord::ALIGN as u32) {
+            return Err(HvError::BadAlignment.into());
         }
         if count > TLB_BATCH_MAX {
-            return Err(HvError::CountTooLarge);
+            return Err(HvError::CountTooLarge.into());
         }
         let now = self.now();
         for i in 0..count {
-            self.failed_value = i;
-            // Read one record at a time, through the mapping as it is now:
-            // a record that remaps the array changes what the next read
-            // sees, exactly as it would for a guest reading it itself.
-            let addr = array
-                .checked_add(i * TlbEntryRecord::SIZE as u32)
-                .ok_or(HvError::BadAddress)?;
-            let bytes = self
-                .read_guest_ram(addr, TlbEntryRecord::SIZE as u32)
-                .ok_or(HvError::BadAddress)?;
-            let mut wire = [0u8; TlbEntryRecord::SIZE];
-            wire.copy_from_slice(&bytes);
-            let vm = &mut self.vms[self.cur];
-            let install = TlbEntryRecord::from_wire(wire)
-                .parse(vm.tlb.len() as u32)
-                .map_err(|_| HvError::BadEntry)?;
-            let size = install.page_mask().page_size();
-            for l in [install.entry_lo0(), install.entry_lo1()] {
-                if !frame_range_ok(&vm.tlb, vm.mem.ram_bytes(), l, size) {
-                    return Err(HvError::BadEntry);
-                }
-            }
-            let index = match install.slot() {
-                TlbSlot::Index(i) => vm.tlb.wrap(i),
-                // As TLBWR: Random, which moves on one step per record.
-                TlbSlot::Random => vm.tlb.wrap(vm.cp0.random(now + u64::from(i))),
-            };
-            let pm = install.page_mask().raw();
-            let (lo0, lo1) = (install.entry_lo0(), install.entry_lo1());
-            vm.tlb.write(
-                index,
-                TlbEntry::from_registers(pm, install.entry_hi(), lo0, lo1),
-            );
-            self.guest_tlb_written(index);
-            self.charge(cost::TLB_INSTALL);
+            self.install_record(array, i, now)
+                .map_err(|code| HvFailure { code, v1: i })?;
         }
-        self.failed_value = 0;
         Ok(count)
     }
 
-    fn console_write(&mut self, buf: u32, len: u32) -> Result<u32, HvError> {
+    /// Installs record `i` of a batch at `array` (clock tick `now` at the
+    /// call).
+    fn install_record(&mut self, array: GuestVirtAddr, i: u32, now: u64) -> Result<(), HvError> {
+        // Read one record at a time, through the mapping as it is now: a
+        // record that remaps the array changes what the next read sees,
+        // exactly as it would for a guest reading it itself.
+        let addr = array
+            .checked_add(i * TlbEntryRecord::SIZE as u32)
+            .ok_or(HvError::BadAddress)?;
+        let record: TlbEntryRecord = self.read_obj(addr).map_err(|_| HvError::BadAddress)?;
+        let vm = &mut *self.vm;
+        let install = record
+            .parse(vm.tlb.len() as u32)
+            .map_err(|_| HvError::BadEntry)?;
+        let size = install.page_mask().page_size();
+        for l in [install.entry_lo0(), install.entry_lo1()] {
+            if !frame_range_ok(&vm.tlb, vm.mem.ram_bytes(), l, size) {
+                return Err(HvError::BadEntry);
+            }
+        }
+        let index = match install.slot() {
+            TlbSlot::Index(i) => vm.tlb.wrap(i),
+            // As TLBWR: Random, which moves on one step per record.
+            TlbSlot::Random => vm.tlb.wrap(vm.cp0.take_random(now + u64::from(i))),
+        };
+        let pm = install.page_mask().raw();
+        let (lo0, lo1) = (install.entry_lo0(), install.entry_lo1());
+        vm.tlb.write(
+            index,
+            TlbEntry::from_registers(pm, install.entry_hi(), lo0, lo1),
+        );
+        self.guest_tlb_written(index);
+        self.charge(cost::TLB_INSTALL);
+        Ok(())
+    }
+
+    fn console_write(&mut self, buf: GuestVirtAddr, len: u32) -> Result<u32, HvFailure> {
         if len > CONSOLE_WRITE_MAX {
-            return Err(HvError::CountTooLarge);
+            return Err(HvError::CountTooLarge.into());
         }
         let bytes = if len == 0 {
             Vec::new()
@@ -287,7 +306,7 @@ impl Monitor {
             self.read_guest_ram(buf, len).ok_or(HvError::BadAddress)?
         };
         self.charge(cost::PER_BYTE * u64::from(len));
-        self.vms[self.cur].console.extend_from_slice(&bytes);
+        self.vm.console.extend_from_slice(&bytes);
         Ok(len)
     }
 }

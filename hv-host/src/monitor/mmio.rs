@@ -8,29 +8,35 @@
 //! writes, UHI `write` may write less than asked
 //! ([`semihost::WRITE_MAX`]).
 
+use super::cost;
+use super::exit::{Action, ExitCtx, ExitError};
 use super::memory::GuestMemory;
 use super::stats::ExitReason;
 use super::vm::VmStop;
-use super::{Monitor, cost};
-use crate::addr::GuestPhysAddr;
+use crate::addr::{GuestPhysAddr, GuestVirtAddr};
 use crate::machine::Trap;
 use crate::machine::console::Stream;
 use crate::machine::decode::{Op, classify};
 use crate::machine::insn::regs::T9;
 use crate::machine::semihost::{self, Outcome};
 
-impl Monitor {
+impl ExitCtx<'_> {
     /// Emulates the load or store at `t.pc` to the device page at
     /// guest-physical `gpa` (virtual `va`).
-    pub(super) fn mmio(&mut self, t: Trap, va: u32, gpa: u32) {
+    pub(super) fn mmio(
+        &mut self,
+        t: Trap,
+        va: GuestVirtAddr,
+        gpa: GuestPhysAddr,
+    ) -> Result<Action, ExitError> {
         self.count_exit(ExitReason::Mmio);
         self.charge(cost::MMIO);
         let Some(insn) = t.insn else {
-            return self.crash(t.pc, None, "device access with no instruction".into());
+            return Err(ExitError::NoInstruction);
         };
         let op = classify(insn);
-        let reg = GuestMemory::uart_register(GuestPhysAddr::new(gpa));
-        let vm = &mut self.vms[self.cur];
+        let reg = GuestMemory::uart_register(gpa);
+        let vm = &mut *self.vm;
         let rt = insn.rt();
         let old = self.machine.gpr(rt);
         let load = |vm: &mut super::Vm| reg.map_or(0, |r| u32::from(vm.uart.read(r)));
@@ -55,8 +61,7 @@ impl Monitor {
                 Some(u32::from(ok))
             }
             _ => {
-                let pc = t.pc;
-                return self.crash(pc, t.insn, format!("unexpected device access by {insn}"));
+                return Err(ExitError::UnexpectedAccess(insn));
             }
         };
         if let Some(v) = value {
@@ -69,10 +74,11 @@ impl Monitor {
         self.machine.skip_instruction();
         self.trace(t.pc, t.insn, ExitReason::Mmio, || {
             format!(
-                "uart {} at guest-physical {gpa:#010x}",
+                "uart {} at guest-physical {gpa}",
                 if value.is_some() { "load" } else { "store" }
             )
         });
+        Ok(Action::Resume)
     }
 
     /// Emulates the load or store at `t.pc` to the Malta board's devices
@@ -80,29 +86,33 @@ impl Monitor {
     /// the access's width goes to the device, a partial-word pair
     /// (`lwl`/`lwr`/`swl`/`swr`) accesses the whole word, and an address
     /// nothing decodes is a bus error.
-    pub(super) fn mmio_board(&mut self, t: Trap, va: u32, gpa: u32) {
+    pub(super) fn mmio_board(
+        &mut self,
+        t: Trap,
+        va: GuestVirtAddr,
+        gpa: GuestPhysAddr,
+    ) -> Result<Action, ExitError> {
         self.count_exit(ExitReason::Mmio);
         self.charge(cost::MMIO);
         let Some(insn) = t.insn else {
-            return self.crash(t.pc, None, "device access with no instruction".into());
+            return Err(ExitError::NoInstruction);
         };
         let op = classify(insn);
         let rt = insn.rt();
         let old = self.machine.gpr(rt);
         let now = self.now();
         let (size, word_pa) = match op {
-            Op::Lb | Op::Lbu | Op::Sb => (1, gpa),
-            Op::Lh | Op::Lhu | Op::Sh => (2, gpa),
-            Op::Lw | Op::Ll | Op::Sw | Op::Sc => (4, gpa),
-            Op::Lwl | Op::Lwr | Op::Swl | Op::Swr => (4, gpa & !3),
+            Op::Lb | Op::Lbu | Op::Sb => (1, gpa.raw()),
+            Op::Lh | Op::Lhu | Op::Sh => (2, gpa.raw()),
+            Op::Lw | Op::Ll | Op::Sw | Op::Sc => (4, gpa.raw()),
+            Op::Lwl | Op::Lwr | Op::Swl | Op::Swr => (4, gpa.raw() & !3),
             _ => {
-                let pc = t.pc;
-                return self.crash(pc, t.insn, format!("unexpected device access by {insn}"));
+                return Err(ExitError::UnexpectedAccess(insn));
             }
         };
-        let vm = &mut self.vms[self.cur];
+        let vm = &mut *self.vm;
         let Some(board) = vm.malta.as_mut() else {
-            return self.crash(t.pc, t.insn, "board access on a VM without a board".into());
+            return Err(ExitError::NoBoard);
         };
         let store = matches!(op, Op::Sb | Op::Sh | Op::Sw | Op::Swl | Op::Swr | Op::Sc);
         let value = if store {
@@ -137,20 +147,21 @@ impl Monitor {
             }
         }
         self.emulated(1);
-        if !self.vms[self.cur].stopped() {
+        if !self.vm.stopped() {
             self.machine.skip_instruction();
         }
         self.trace(t.pc, t.insn, ExitReason::Mmio, || {
             format!(
-                "board {} at guest-physical {gpa:#010x}",
+                "board {} at guest-physical {gpa}",
                 if store { "store" } else { "load" }
             )
         });
+        Ok(Action::Resume)
     }
 
     /// A UHI semihosting call from the guest's kernel mode, on the VM's
-    /// registers, memory ([`Monitor::read_guest`]) and console.
-    pub(super) fn semihost(&mut self, t: Trap) {
+    /// registers, memory ([`ExitCtx::read_guest`]) and console.
+    pub(super) fn semihost(&mut self, t: Trap) -> Result<Action, ExitError> {
         self.count_exit(ExitReason::Semihost);
         self.charge(cost::SEMIHOST);
         let op = self.machine.gpr(T9);
@@ -159,16 +170,18 @@ impl Monitor {
         self.machine.skip_instruction();
         match outcome {
             Outcome::Exit(code) => {
-                let now = self.now();
-                self.vms[self.cur].stop(VmStop::Exited(code), now);
+                let at = self.now();
                 self.trace(t.pc, t.insn, ExitReason::Semihost, || {
                     format!("exit({code})")
                 });
+                let reason = VmStop::Exited(code);
+                Ok(Action::Stop { reason, at })
             }
             Outcome::Returned => {
                 self.trace(t.pc, t.insn, ExitReason::Semihost, || {
                     format!("uhi op {op}")
                 });
+                Ok(Action::Resume)
             }
         }
     }
@@ -176,22 +189,22 @@ impl Monitor {
 
 /// The current VM as a semihosting call sees it. Written bytes cost
 /// [`cost::PER_BYTE`] each.
-struct SemihostEnv<'a>(&'a mut Monitor);
+struct SemihostEnv<'a, 'b>(&'a mut ExitCtx<'b>);
 
-impl semihost::Env for SemihostEnv<'_> {
+impl semihost::Env for SemihostEnv<'_, '_> {
     fn gpr(&self, r: u8) -> u32 {
         self.0.machine.gpr(r)
     }
     fn set_gpr(&mut self, r: u8, value: u32) {
         self.0.machine.set_gpr(r, value);
     }
-    fn read(&mut self, va: u32, len: u32) -> Option<Vec<u8>> {
+    fn read(&mut self, va: GuestVirtAddr, len: u32) -> Option<Vec<u8>> {
         self.0.read_guest(va, len)
     }
     fn output(&mut self, stream: Stream, bytes: &[u8]) {
-        let mon = &mut *self.0;
-        mon.charge(cost::PER_BYTE * bytes.len() as u64);
-        let vm = &mut mon.vms[mon.cur];
+        let cx = &mut *self.0;
+        cx.charge(cost::PER_BYTE * bytes.len() as u64);
+        let vm = &mut *cx.vm;
         match stream {
             Stream::Stdout => &mut vm.console,
             Stream::Stderr => &mut vm.stderr,
@@ -204,7 +217,8 @@ impl semihost::Env for SemihostEnv<'_> {
 /// the value the device returned (`v`: the byte register, or the word for
 /// `lwl`/`lwr`) and the register's old value: the sign or zero extension,
 /// or the little-endian partial-word merge, as the machine's loads do.
-fn complete_load(op: Op, va: u32, v: u32, old: u32) -> u32 {
+fn complete_load(op: Op, va: GuestVirtAddr, v: u32, old: u32) -> u32 {
+    let va = va.raw();
     match op {
         Op::Lb => v as u8 as i8 as i32 as u32,
         Op::Lbu => v & 0xff,

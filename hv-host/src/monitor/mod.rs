@@ -36,10 +36,14 @@
 pub mod commpage;
 pub mod cost;
 pub mod emulate;
+pub mod exit;
 pub mod forward;
+pub mod gmmu;
+pub mod guest_mem;
 pub mod hypercall;
 pub mod memory;
 pub mod mmio;
+pub mod rtlb;
 pub mod sched;
 pub mod stats;
 pub mod stlb;
@@ -47,15 +51,17 @@ pub mod trace;
 pub mod vcpu;
 pub mod vm;
 pub mod vtlb;
+pub mod walk;
 
 use crate::addr::{GuestPhysAddr, GuestVirtAddr};
 use crate::machine::elf::ElfImage;
 use crate::machine::exception::ExcCode;
 use crate::machine::insn::{Instruction, regs};
 use crate::machine::{CpuState, Exit, Machine, MachineError, RouteMask, Trap};
+use exit::{Action, ExitCtx, ExitError, ExitLog};
 use memory::{FramePool, MemoryError};
+use rtlb::RealTlb;
 use stats::{ExitReason, VmStats};
-use stlb::RealTlb;
 use thiserror::Error;
 pub use trace::ExitRecord;
 pub use vm::{CrashReport, Vm, VmConfig, VmId, VmState, VmStop};
@@ -107,7 +113,11 @@ pub enum MonitorError {
         bytes: u32,
     },
     /// A VM's TLB size is invalid.
-    #[error("{vm}: a virtual TLB of {entries} entries is invalid: it must have 1 to 64")]
+    #[error(
+        "{vm}: a virtual TLB of {entries} entries is invalid: it must have {min} to {max} (an instruction in a branch delay slot can need three pairs of pages in the TLB at once: the branch's, its own and its data's; with fewer, its refills evict each other for ever)",
+        min = vtlb::MIN_ENTRIES,
+        max = vtlb::MAX_ENTRIES
+    )]
     BadTlbSize {
         /// Which VM.
         vm: VmId,
@@ -176,12 +186,8 @@ pub struct Monitor {
     /// Clock tick at which the current VM's slice ends.
     slice_end: u64,
     rtlb: RealTlb,
-    trace: Vec<ExitRecord>,
-    /// `v1` of a failing hypercall that defines one (a batch's index).
-    failed_value: u32,
-    /// Whether hypercalls are recorded ([`Monitor::record_hypercalls`]).
-    record_hypercalls: bool,
-    hypercall_log: Vec<(VmId, hypercall::HypercallRecord)>,
+    /// The exit trace and the hypercall log.
+    log: ExitLog,
 }
 
 impl Monitor {
@@ -199,7 +205,7 @@ impl Monitor {
                     bytes: c.ram_bytes,
                 });
             }
-            if !(1..=vtlb::MAX_ENTRIES).contains(&c.vtlb_entries) {
+            if !(vtlb::MIN_ENTRIES..=vtlb::MAX_ENTRIES).contains(&c.vtlb_entries) {
                 return Err(MonitorError::BadTlbSize {
                     vm,
                     entries: c.vtlb_entries,
@@ -238,10 +244,7 @@ impl Monitor {
             cur: 0,
             slice_end: 0,
             rtlb: RealTlb::new(),
-            trace: Vec::new(),
-            failed_value: 0,
-            record_hypercalls: false,
-            hypercall_log: Vec::new(),
+            log: ExitLog::default(),
         };
         if config.hypercalls {
             for vm in &mut m.vms {
@@ -425,31 +428,30 @@ impl Monitor {
     /// `end`), and handles the exit.
     fn run_current(&mut self, end: u64) {
         let now = self.machine.ticks();
-        let vm = &mut self.vms[self.cur];
+        let vm = self.current_mut();
         vm.cp0.tick(now);
         vm.board_tick(now);
         if vm.stopped() {
             return;
         }
         if vm.cp0.interrupt_deliverable(vm.irq_lines()) {
-            self.deliver_interrupt();
+            let pc = self.machine.pc();
+            let done = self.ctx().deliver_interrupt();
+            self.apply(done, pc, None);
             return;
         }
-        let vm = &self.vms[self.cur];
-        let stop = self
-            .slice_end
-            .min(vm.cp0.timer_at)
-            .min(vm.board_event_at)
-            .min(end);
+        let vm = self.current();
+        let stop = vm.next_event().bound(self.slice_end.min(end));
         if stop <= now {
             return;
         }
-        self.commpage_out();
+        let pc = self.machine.pc();
+        self.ctx().commpage_out();
         let before = self.machine.instructions();
         let exit = self.machine.run(stop - now);
         let ran = self.machine.instructions() - before;
-        self.vms[self.cur].stats.guest_instructions += ran;
-        self.commpage_in();
+        self.current_mut().stats.guest_instructions += ran;
+        self.ctx().commpage_in();
         match exit {
             // The guest's console output is the monitor's (per VM), so the
             // machine's own buffer stays empty; nothing to drain.
@@ -459,91 +461,87 @@ impl Monitor {
             // virtual, so neither can happen (and the monitor's machine is
             // a mipssim board: no power-off or reset); stop the VM if they do.
             Exit::Shutdown { .. } | Exit::Stalled | Exit::PowerOff | Exit::Reset => {
-                let pc = self.machine.pc();
-                self.crash(pc, None, "the real CPU stopped unexpectedly".into());
+                let report = CrashReport {
+                    pc: self.machine.pc(),
+                    insn: None,
+                    cause: "the real CPU stopped unexpectedly".into(),
+                };
+                let at = self.now();
+                let reason = VmStop::Crashed(report);
+                self.apply(Ok(Action::Stop { reason, at }), pc, None);
             }
         }
     }
 
-    /// Dispatches a routed exception.
+    /// Dispatches a routed exception to its handler and applies the answer.
     fn handle_trap(&mut self, t: Trap) {
-        self.charge(cost::EXIT);
-        match t.code {
-            ExcCode::CpU if t.coprocessor == 0 => self.privileged(t),
-            ExcCode::Tlbl | ExcCode::Tlbs | ExcCode::Mod => self.tlb_fault(t),
-            ExcCode::Ri => self.reserved(t),
-            ExcCode::Sys => self.forward_trap(t, ExitReason::Syscall),
-            ExcCode::Bp => self.forward_trap(t, ExitReason::Break),
-            ExcCode::Ov | ExcCode::Tr => self.forward_trap(t, ExitReason::Trap),
-            ExcCode::AdEL | ExcCode::AdES => self.forward_trap(t, ExitReason::AddrErr),
-            ExcCode::CpU => self.forward_trap(t, ExitReason::CopUnusable),
-            ExcCode::Ibe | ExcCode::Dbe => self.forward_trap(t, ExitReason::BusErr),
-            ExcCode::Int => {}
+        let mut cx = self.ctx();
+        cx.charge(cost::EXIT);
+        let done = match t.code {
+            ExcCode::CpU if t.coprocessor == 0 => cx.privileged(t),
+            ExcCode::Tlbl | ExcCode::Tlbs | ExcCode::Mod => cx.tlb_fault(t),
+            ExcCode::Ri => cx.reserved(t),
+            ExcCode::Sys => cx.forward_trap(t, ExitReason::Syscall),
+            ExcCode::Bp => cx.forward_trap(t, ExitReason::Break),
+            ExcCode::Ov | ExcCode::Tr => cx.forward_trap(t, ExitReason::Trap),
+            ExcCode::AdEL | ExcCode::AdES => cx.forward_trap(t, ExitReason::AddrErr),
+            ExcCode::CpU => cx.forward_trap(t, ExitReason::CopUnusable),
+            ExcCode::Ibe | ExcCode::Dbe => cx.forward_trap(t, ExitReason::BusErr),
+            ExcCode::Int => Ok(Action::Resume),
+        };
+        self.apply(done, t.pc, t.insn);
+    }
+
+    /// Applies a handler's answer to the current VM (an exit at `pc` on
+    /// `insn`, for a crash report).
+    fn apply(
+        &mut self,
+        done: Result<Action, ExitError>,
+        pc: GuestVirtAddr,
+        insn: Option<Instruction>,
+    ) {
+        let now = self.now();
+        let vm = self.current_mut();
+        match done {
+            Ok(Action::Resume) => {}
+            Ok(Action::Wait) => vm.state = VmState::Waiting,
+            Ok(Action::Stop { reason, at }) => vm.stop(reason, at),
+            Err(e) => vm.stop(VmStop::Crashed(e.report(pc, insn)), now),
         }
     }
 
-    // ----- helpers shared by the handlers -----
+    /// The context the current VM's exit handlers work in.
+    fn ctx(&mut self) -> ExitCtx<'_> {
+        let cur = self.cur;
+        ExitCtx {
+            vm: &mut self.vms[cur],
+            machine: &mut self.machine,
+            rtlb: &mut self.rtlb,
+            pool: &self.pool,
+            config: &self.config,
+            log: &mut self.log,
+        }
+    }
+
+    /// The VM on the CPU (its CPU state is live in the machine).
+    fn current(&self) -> &Vm {
+        &self.vms[self.cur]
+    }
+
+    /// The VM on the CPU, to change.
+    fn current_mut(&mut self) -> &mut Vm {
+        let cur = self.cur;
+        &mut self.vms[cur]
+    }
 
     /// The current clock tick.
     fn now(&self) -> u64 {
         self.machine.ticks()
     }
 
-    /// Charges `cycles` of monitor work to the clock and the current VM.
-    fn charge(&mut self, cycles: u64) {
-        self.machine.charge_ticks(cycles);
-        self.vms[self.cur].stats.monitor_cycles += cycles;
-    }
-
-    /// Counts an exit of `reason` for the current VM.
-    fn count_exit(&mut self, reason: ExitReason) {
-        self.vms[self.cur].stats.exits[reason as usize] += 1;
-    }
-
-    /// Records an exit in the trace, if tracing.
-    fn trace(
-        &mut self,
-        pc: GuestVirtAddr,
-        insn: Option<Instruction>,
-        reason: ExitReason,
-        action: impl FnOnce() -> String,
-    ) {
-        if self.config.trace_exits {
-            self.trace.push(ExitRecord {
-                tick: self.machine.ticks(),
-                vm: VmId(self.cur),
-                pc,
-                insn,
-                reason,
-                action: action(),
-            });
-        }
-    }
-
-    /// Stops the current VM with a diagnostic.
-    fn crash(&mut self, pc: GuestVirtAddr, insn: Option<Instruction>, cause: String) {
-        let now = self.now();
-        self.vms[self.cur].stop(VmStop::Crashed(CrashReport { pc, insn, cause }), now);
-    }
-
-    /// Makes the real CPU run the current VM as its virtual state says:
-    /// privilege, assist, ASID.
-    fn apply_mode(&mut self) {
-        let cp0 = &self.vms[self.cur].cp0;
-        let (p, asid) = (cp0.real_privilege(), cp0.asid());
-        // The assist only changes what supervisor mode may reach, so it
-        // stays on for the guest's user mode too (no cache flush on every
-        // kernel/user switch); it is off only while the guest itself is
-        // in supervisor mode, where kseg0 must raise address errors.
-        let virtual_supervisor = !cp0.kernel_mode() && p == crate::machine::Privilege::Supervisor;
-        self.machine.set_privilege(p);
-        self.machine.set_guest_regime(!virtual_supervisor);
-        self.machine.set_asid(asid);
-    }
-
     /// Puts the current VM's mode on the real CPU after a switch or load.
     fn enter_current(&mut self) {
-        self.apply_mode();
+        self.ctx().apply_mode();
         self.slice_end = self.machine.ticks() + self.config.slice_ticks;
     }
 
@@ -564,9 +562,20 @@ impl Monitor {
         self.machine.ticks()
     }
 
-    /// VM `vm`, if it exists.
+    /// VM `vm`, if it exists (its CPU state through
+    /// [`Monitor::cpu_state`]).
     pub fn vm(&self, vm: VmId) -> Option<&Vm> {
         self.vms.get(vm.0)
+    }
+
+    /// VM `vm`'s CPU state now: the machine's for the VM on the CPU, the
+    /// saved one for the others.
+    pub fn cpu_state(&self, vm: VmId) -> Option<CpuState> {
+        if vm.0 == self.cur {
+            Some(self.machine.cpu_state())
+        } else {
+            self.vms.get(vm.0).map(|v| v.cpu)
+        }
     }
 
     /// VM `vm`'s counters.
@@ -605,17 +614,17 @@ impl Monitor {
     /// Records every hypercall (number, arguments, result) from now on,
     /// for [`Monitor::take_hypercalls`]; the owner must drain them.
     pub fn record_hypercalls(&mut self, on: bool) {
-        self.record_hypercalls = on;
+        self.log.record_hypercalls = on;
     }
 
     /// Takes the hypercalls recorded since the last call.
     pub fn take_hypercalls(&mut self) -> Vec<(VmId, hypercall::HypercallRecord)> {
-        core::mem::take(&mut self.hypercall_log)
+        core::mem::take(&mut self.log.hypercalls)
     }
 
     /// Takes the exits recorded since the last call.
     pub fn take_trace(&mut self) -> Vec<ExitRecord> {
-        core::mem::take(&mut self.trace)
+        core::mem::take(&mut self.log.trace)
     }
 
     /// The next instruction VM `vm` will execute.
@@ -630,11 +639,7 @@ impl Monitor {
     /// The instruction word at `va` as VM `vm` sees it now (for
     /// diagnostics; allocates nothing).
     pub fn guest_word(&self, vm: VmId, va: GuestVirtAddr) -> Option<Instruction> {
-        let v = self.vms.get(vm.0)?;
-        let g =
-            stlb::guest_translate(v, va.raw(), crate::machine::exception::Access::Fetch).ok()?;
-        let ma = v.mem.peek(GuestPhysAddr::new(g.gpa))?;
-        self.machine.read_machine_u32(ma).ok().map(Instruction)
+        gmmu::guest_word(self.vms.get(vm.0)?, &self.machine, va)
     }
 }
 

@@ -16,10 +16,9 @@
 //! working set after another VM ran; the software TLB refills them
 //! without entering the guest.
 
-use super::stats::ExitReason;
 use super::vm::{VmState, VmStop};
 use super::{Monitor, cost};
-use crate::machine::cp0::status;
+use crate::machine::Deadline;
 
 impl Monitor {
     /// One scheduling step: wakes VMs whose interrupts are pending, picks
@@ -31,14 +30,14 @@ impl Monitor {
             if vm.state == VmState::Waiting {
                 vm.cp0.tick(now);
                 vm.board_tick(now);
-                let deadline = vm.yield_until.is_some_and(|t| now >= t);
+                let deadline = vm.yield_until.is_some_and(|t| t.reached(now));
                 if deadline || vm.cp0.unmasked_pending(vm.irq_lines()) != 0 {
                     vm.state = VmState::Running;
                     vm.yield_until = None;
                 }
             }
         }
-        let cur = &self.vms[self.cur];
+        let cur = self.current();
         let keep = now < self.slice_end
             && match cur.state {
                 VmState::Running => true,
@@ -56,7 +55,7 @@ impl Monitor {
                 }
             }
         }
-        if self.vms[self.cur].state == VmState::Waiting {
+        if self.current().state == VmState::Waiting {
             self.idle_current(end);
         } else {
             self.run_current(end);
@@ -84,15 +83,10 @@ impl Monitor {
             .vms
             .iter()
             .filter(|v| v.state == VmState::Waiting)
-            .map(|v| {
-                v.cp0
-                    .timer_at
-                    .min(v.yield_until.unwrap_or(u64::MAX))
-                    .min(v.board_event_at)
-            })
+            .map(|v| v.next_event().min(v.yield_until.unwrap_or(Deadline::NEVER)))
             .min()
-            .unwrap_or(u64::MAX);
-        if wake == u64::MAX {
+            .unwrap_or(Deadline::NEVER);
+        if wake.is_never() {
             // Nothing can ever wake them (timers frozen): they are stalled.
             for vm in &mut self.vms {
                 if vm.state == VmState::Waiting {
@@ -101,7 +95,7 @@ impl Monitor {
             }
             return;
         }
-        let until = wake.min(end).max(now);
+        let until = wake.bound(end).max(now);
         self.machine.idle_ticks_add(until - now);
         for vm in &mut self.vms {
             if vm.state == VmState::Waiting {
@@ -114,9 +108,9 @@ impl Monitor {
     /// idles to its timer, the end of its slice or `end`.
     fn idle_current(&mut self, end: u64) {
         let now = self.now();
-        let vm = &mut self.vms[self.cur];
-        if vm.cp0.timer_at == u64::MAX
-            && vm.board_event_at == u64::MAX
+        let slice_end = self.slice_end;
+        let vm = self.current_mut();
+        if vm.next_event().is_never()
             && vm.yield_until.is_none()
             && vm.cp0.unmasked_pending(vm.irq_lines()) == 0
         {
@@ -124,43 +118,24 @@ impl Monitor {
             return;
         }
         let wake = vm
-            .cp0
-            .timer_at
-            .min(vm.yield_until.unwrap_or(u64::MAX))
-            .min(vm.board_event_at);
-        let until = wake.min(self.slice_end).min(end).max(now);
+            .next_event()
+            .min(vm.yield_until.unwrap_or(Deadline::NEVER));
+        let until = wake.bound(slice_end.min(end)).max(now);
         vm.stats.idle_ticks += until - now;
         self.machine.idle_ticks_add(until - now);
-    }
-
-    /// Executes an emulated `wait` for the current VM (already stepped
-    /// past): it goes on at once if an unmasked interrupt is pending,
-    /// stalls if its timer is masked, and otherwise waits.
-    pub(super) fn enter_wait(&mut self) {
-        self.count_exit(ExitReason::Wait);
-        let vm = &mut self.vms[self.cur];
-        if vm.cp0.unmasked_pending(vm.irq_lines()) != 0 {
-            return;
-        }
-        let timer_masked = vm.cp0.regs.status & status::IM & (1 << 15) == 0;
-        if (timer_masked || vm.cp0.timer_at == u64::MAX) && vm.board_event_at == u64::MAX {
-            let now = self.machine.ticks();
-            self.vms[self.cur].stop(VmStop::Stalled, now);
-        } else {
-            vm.state = VmState::Waiting;
-        }
     }
 
     /// Switches the CPU to VM `next`: saves the current VM's CPU state,
     /// flushes the real TLB, restores `next`'s state and mode.
     pub(super) fn switch_to(&mut self, next: usize) {
-        self.vms[self.cur].cpu = self.machine.cpu_state();
+        let cpu = self.machine.cpu_state();
+        self.current_mut().cpu = cpu;
         self.rtlb.flush(&mut self.machine);
         self.cur = next;
         let cpu = self.vms[next].cpu;
         self.machine.set_cpu_state(&cpu);
         self.vms[next].stats.machine_switches += 1;
-        self.charge(cost::MACHINE_SWITCH);
+        self.ctx().charge(cost::MACHINE_SWITCH);
         self.enter_current();
     }
 }

@@ -89,12 +89,82 @@ impl fmt::Display for ExitReason {
     }
 }
 
-/// The privileged instructions the monitor emulates, for the
-/// `cop_unusable` breakdown.
-pub const PRIV_NAMES: [&str; 12] = [
-    "mfc0", "mtc0", "eret", "tlbp", "tlbr", "tlbwi", "tlbwr", "di", "ei", "rdhwr", "rdpgpr",
-    "wrpgpr",
-];
+/// A privileged instruction the monitor emulates, for the
+/// `cop_unusable` breakdown ([`VmStats::privileged`] is indexed by it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PrivInsn {
+    /// Move from CP0.
+    Mfc0,
+    /// Move to CP0.
+    Mtc0,
+    /// Exception return.
+    Eret,
+    /// TLB probe.
+    Tlbp,
+    /// TLB read.
+    Tlbr,
+    /// TLB write, indexed.
+    Tlbwi,
+    /// TLB write, random.
+    Tlbwr,
+    /// Disable interrupts.
+    Di,
+    /// Enable interrupts.
+    Ei,
+    /// Read hardware register.
+    Rdhwr,
+    /// Read from the previous shadow register set.
+    Rdpgpr,
+    /// Write to the previous shadow register set.
+    Wrpgpr,
+}
+
+impl PrivInsn {
+    /// Every one, in table order.
+    pub const ALL: [PrivInsn; 12] = [
+        PrivInsn::Mfc0,
+        PrivInsn::Mtc0,
+        PrivInsn::Eret,
+        PrivInsn::Tlbp,
+        PrivInsn::Tlbr,
+        PrivInsn::Tlbwi,
+        PrivInsn::Tlbwr,
+        PrivInsn::Di,
+        PrivInsn::Ei,
+        PrivInsn::Rdhwr,
+        PrivInsn::Rdpgpr,
+        PrivInsn::Wrpgpr,
+    ];
+
+    /// The mnemonic.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PrivInsn::Mfc0 => "mfc0",
+            PrivInsn::Mtc0 => "mtc0",
+            PrivInsn::Eret => "eret",
+            PrivInsn::Tlbp => "tlbp",
+            PrivInsn::Tlbr => "tlbr",
+            PrivInsn::Tlbwi => "tlbwi",
+            PrivInsn::Tlbwr => "tlbwr",
+            PrivInsn::Di => "di",
+            PrivInsn::Ei => "ei",
+            PrivInsn::Rdhwr => "rdhwr",
+            PrivInsn::Rdpgpr => "rdpgpr",
+            PrivInsn::Wrpgpr => "wrpgpr",
+        }
+    }
+}
+
+/// The names of [`PrivInsn::ALL`], in table order.
+pub const PRIV_NAMES: [&str; 12] = {
+    let mut names = [""; 12];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = PrivInsn::ALL[i].name();
+        i += 1;
+    }
+    names
+};
 
 /// A VM's counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -105,7 +175,8 @@ pub struct VmStats {
     pub emulated_instructions: u64,
     /// Exits by reason, indexed like [`ExitReason::ALL`].
     pub exits: [u64; 16],
-    /// Privileged instructions emulated, indexed like [`PRIV_NAMES`].
+    /// Privileged instructions emulated, indexed by [`PrivInsn`] (names in
+    /// [`PRIV_NAMES`]).
     pub privileged: [u64; 12],
     /// Exceptions reflected to the guest's own handlers.
     pub forwarded: u64,

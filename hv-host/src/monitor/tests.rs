@@ -123,3 +123,136 @@ fn two_vms_have_private_memory() {
     }
     let _ = exit;
 }
+
+/// User code for [`tlb_pressure_kernel`]: a branch in the last word of
+/// one pair of pages, its delay slot (a load from a third pair) in the
+/// first word of the next.
+const PRESSURE_BRANCH: u32 = 0x0000_3ffc;
+/// The data the delay slot loads.
+const PRESSURE_DATA: u32 = 0x0000_8000;
+
+/// A kernel whose one user instruction needs three pairs of pages in the
+/// TLB at once: `beq` at [`PRESSURE_BRANCH`] (pair 0x2000), its delay
+/// slot `lw` at 0x4000 (pair 0x4000) loading from [`PRESSURE_DATA`] (pair
+/// 0x8000); the branch goes to a `syscall` after the slot. Its refill
+/// handler maps user pages one to one onto guest-physical memory (the
+/// user code is part of the image) and writes a random entry; it sets
+/// Wired from `a1` at boot. It exits with the code of the first general
+/// exception: 8 (Sys) once the instruction has completed.
+fn tlb_pressure_kernel() -> ElfImage {
+    const EBASE: u32 = 0x8000_2000;
+    image(|a| {
+        let pad = |a: &mut Asm, to: u32| {
+            while a.pc() < to {
+                a.nop();
+            }
+        };
+        a.li(T0, EBASE);
+        a.emit(mtc0(T0, reg::PRID, 1)); // EBase
+        a.emit(mtc0(ZERO, reg::STATUS, 0));
+        a.emit(mtc0(A1, reg::WIRED, 0));
+        a.emit(mtc0(ZERO, reg::ENTRYHI, 0));
+        a.emit(mtc0(ZERO, reg::PAGEMASK, 0));
+        a.li(S0, PRESSURE_DATA);
+        a.li(T0, PRESSURE_BRANCH);
+        a.emit(mtc0(T0, reg::EPC, 0));
+        a.li(T0, 0x12); // KSU = user, EXL
+        a.emit(mtc0(T0, reg::STATUS, 0));
+        a.emit(ehb());
+        a.emit(eret());
+        pad(a, EBASE);
+        // Refill: EntryHi holds the pair's VPN2; map it one to one.
+        a.emit(mfc0(K0, reg::ENTRYHI, 0));
+        a.emit(srl(K0, K0, 13));
+        a.emit(sll(K0, K0, 7));
+        a.emit(ori(K0, K0, 0x1e)); // cached, dirty, valid
+        a.emit(mtc0(K0, reg::ENTRYLO0, 0));
+        a.emit(addiu(K0, K0, 0x40));
+        a.emit(mtc0(K0, reg::ENTRYLO1, 0));
+        a.emit(ehb());
+        a.emit(tlbwr());
+        a.emit(eret());
+        pad(a, EBASE + 0x180);
+        a.emit(mfc0(K0, reg::CAUSE, 0));
+        a.emit(srl(K0, K0, 2));
+        a.emit(andi(A0, K0, 0x1f));
+        a.li(T9, 1);
+        a.emit(sdbbp(1));
+        pad(a, 0x8000_0000 | PRESSURE_BRANCH);
+        a.emit(beq(ZERO, ZERO, 1));
+        a.emit(lw(T0, 0, S0));
+        a.emit(syscall(0));
+    })
+}
+
+/// Runs [`tlb_pressure_kernel`] under the monitor with a virtual TLB of
+/// `entries` and Wired = `wired` for `ticks`; its exit code, if it exited.
+fn pressure_under_monitor(entries: usize, wired: u32, ticks: u64) -> Option<i32> {
+    let cfg = VmConfig {
+        ram_bytes: 1 << 20,
+        vtlb_entries: entries,
+        ..VmConfig::default()
+    };
+    let mut m = Monitor::new(MonitorConfig::default(), &[cfg]).unwrap();
+    m.load(VmId(0), &tlb_pressure_kernel()).unwrap();
+    m.set_gpr(VmId(0), A1.num(), wired);
+    m.run(ticks);
+    match m.stop_reason(VmId(0)) {
+        Some(VmStop::Exited(code)) => Some(*code),
+        None => None,
+        other => panic!("{entries}/{wired}: {other:?}"),
+    }
+}
+
+/// The same natively (32 entries).
+fn pressure_natively(wired: u32, ticks: u64) -> Option<i32> {
+    use crate::machine::{Exit, Machine, MachineConfig};
+    let mut m = Machine::new(MachineConfig { ram_bytes: 1 << 20 }).unwrap();
+    m.load_elf(&tlb_pressure_kernel()).unwrap();
+    m.set_gpr(A1.num(), wired);
+    match m.run(ticks) {
+        Exit::Shutdown { code } => Some(code),
+        _ => None,
+    }
+}
+
+#[test]
+fn three_tlb_entries_are_enough_and_needed() {
+    // Natively: three pairs fit in 32 entries; with Wired = 30, tlbwr has
+    // two entries, and every refill evicts a pair the instruction needs.
+    assert_eq!(pressure_natively(0, 1_000_000), Some(8));
+    assert_eq!(pressure_natively(30, 1_000_000), None);
+    // Under the monitor the same holds at every accepted size, with any
+    // three entries left to tlbwr: the random writes never take one of
+    // the last two entries written, whatever the monitor's costs do to
+    // the clock between refills.
+    for entries in vtlb::MIN_ENTRIES..=vtlb::MAX_ENTRIES {
+        for wired in [0, entries as u32 - 3] {
+            assert_eq!(
+                pressure_under_monitor(entries, wired, 1_000_000),
+                Some(8),
+                "{entries} entries, wired {wired}"
+            );
+        }
+    }
+    for entries in [3, 4, 8, 32, 64] {
+        assert_eq!(
+            pressure_under_monitor(entries, entries as u32 - 2, 1_000_000),
+            None
+        );
+    }
+    // Hence no VM has fewer than three.
+    for entries in [0, 1, 2, 65] {
+        let cfg = VmConfig {
+            vtlb_entries: entries,
+            ..VmConfig::default()
+        };
+        let e = Monitor::new(MonitorConfig::default(), &[cfg])
+            .err()
+            .unwrap();
+        assert!(matches!(e, MonitorError::BadTlbSize { .. }), "{e}");
+        if entries == 2 {
+            assert!(e.to_string().contains("3 to 64"), "{e}");
+        }
+    }
+}

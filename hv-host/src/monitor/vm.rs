@@ -8,11 +8,11 @@ use super::stats::VmStats;
 use super::vcpu::VirtCp0;
 use super::vtlb::VirtTlb;
 use crate::addr::GuestVirtAddr;
-use crate::machine::CpuState;
 use crate::machine::board::Board;
 use crate::machine::board::malta::{BoardEvent, Malta};
 use crate::machine::devices::uart::Uart;
 use crate::machine::insn::Instruction;
+use crate::machine::{CpuState, Deadline};
 
 /// A VM's number (0-based, in the order the VMs were created).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -88,51 +88,98 @@ pub enum VmState {
 #[derive(Clone, Debug)]
 pub struct Vm {
     /// Its number.
-    pub id: VmId,
-    /// The unprivileged CPU state while the VM is not on the CPU.
-    pub cpu: CpuState,
+    pub(super) id: VmId,
+    /// The unprivileged CPU state while the VM is not on the CPU (stale
+    /// while it is: the machine holds it then, see
+    /// [`super::Monitor::cpu_state`]).
+    pub(super) cpu: CpuState,
     /// The virtual CP0.
-    pub cp0: VirtCp0,
+    pub(super) cp0: VirtCp0,
     /// The virtual TLB.
-    pub tlb: VirtTlb,
+    pub(super) tlb: VirtTlb,
     /// Guest-physical memory.
-    pub mem: GuestMemory,
+    pub(super) mem: GuestMemory,
     /// The VM's UART (the `mipssim` board's).
-    pub uart: Uart,
+    pub(super) uart: Uart,
     /// The VM's Malta board devices, on a Malta VM.
-    pub malta: Option<Box<Malta>>,
-    /// The clock tick of the board's next device event (`u64::MAX`: none).
-    pub board_event_at: u64,
+    pub(super) malta: Option<Box<Malta>>,
+    /// The clock tick of the board's next device event.
+    pub(super) board_event_at: Deadline,
     /// Console output (UART and UHI fd 1) not yet taken.
-    pub console: Vec<u8>,
+    pub(super) console: Vec<u8>,
     /// UHI fd 2 output not yet taken.
-    pub stderr: Vec<u8>,
+    pub(super) stderr: Vec<u8>,
     /// Whether it can run.
-    pub state: VmState,
+    pub(super) state: VmState,
     /// Counters.
-    pub stats: VmStats,
+    pub(super) stats: VmStats,
     /// The hypercall features still offered to this VM (the monitor's,
     /// less those the guest turned off).
-    pub features: hv_abi::Features,
-    /// While waiting after `IdleYield`: the clock tick of its deadline.
-    pub yield_until: Option<u64>,
+    pub(super) features: hv_abi::Features,
+    /// While waiting after `IdleYield`: its deadline (never, when Count
+    /// is frozen and the timer stopped: only an interrupt ends the wait).
+    pub(super) yield_until: Option<Deadline>,
     /// The guest-physical frame of the page of CP0 registers it shares
     /// (`CommpageSet`).
-    pub commpage: Option<crate::addr::GuestPhysAddr>,
+    pub(super) commpage: Option<crate::addr::GuestPhysAddr>,
     /// The kseg0 address of the word holding the guest's page directory,
     /// when the monitor refills its TLB from its page tables
     /// (`RefillWalkSet`).
-    pub refill_walk: Option<u32>,
+    pub(super) refill_walk: Option<GuestVirtAddr>,
     /// The address of the last TLB refill forwarded to the guest: its
     /// next TLB write most likely maps it, and the monitor then puts the
     /// mapping in the real TLB at once.
-    pub pending_refill: Option<u32>,
-    /// Guest instructions completed at the last forwarded exception, its
-    /// PC and code, and how often it repeated with no progress.
-    pub(super) last_fault: (u64, u32, u8, u32),
+    pub(super) pending_refill: Option<GuestVirtAddr>,
+    /// The last exception forwarded to the guest.
+    pub(super) last_fault: Option<LastFault>,
+}
+
+/// The last exception forwarded to a guest, to tell one that faults at
+/// the same place for ever without completing an instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct LastFault {
+    /// Guest instructions completed when it was forwarded.
+    pub done: u64,
+    /// Where it was raised.
+    pub pc: GuestVirtAddr,
+    /// What it was.
+    pub code: crate::machine::exception::ExcCode,
+    /// How often it repeated before, with no progress in between.
+    pub repeats: u32,
 }
 
 impl Vm {
+    /// Its number.
+    pub fn id(&self) -> VmId {
+        self.id
+    }
+
+    /// Its virtual TLB, as the guest wrote it.
+    pub fn tlb(&self) -> &VirtTlb {
+        &self.tlb
+    }
+
+    /// Its virtual CP0 (as the guest last left it; Count and Random
+    /// derive from the clock).
+    pub fn cp0(&self) -> &VirtCp0 {
+        &self.cp0
+    }
+
+    /// Its guest-physical memory map.
+    pub fn memory(&self) -> &GuestMemory {
+        &self.mem
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> &VmStats {
+        &self.stats
+    }
+
+    /// Whether it can run.
+    pub fn state(&self) -> &VmState {
+        &self.state
+    }
+
     /// A VM in the reset state at clock tick `now`, its RAM in the machine
     /// region at `base`.
     pub fn new(id: VmId, config: &VmConfig, base: crate::addr::MachineAddr, now: u64) -> Self {
@@ -149,7 +196,7 @@ impl Vm {
             mem,
             uart: Uart::new(),
             malta: (config.board == Board::Malta).then(|| Box::new(Malta::new())),
-            board_event_at: u64::MAX,
+            board_event_at: Deadline::NEVER,
             console: Vec::new(),
             stderr: Vec::new(),
             state: VmState::Running,
@@ -159,7 +206,7 @@ impl Vm {
             commpage: None,
             refill_walk: None,
             pending_refill: None,
-            last_fault: (u64::MAX, 0, 0, 0),
+            last_fault: None,
         };
         if config.board == Board::Malta {
             // The CPU a Malta board has: a 24Kc with caches (Linux sizes
@@ -189,7 +236,7 @@ impl Vm {
         };
         let out = b.take_output();
         let event = b.take_event();
-        self.board_event_at = b.next_event().map_or(u64::MAX, |t| t.max(now + 1));
+        self.board_event_at = Deadline::from(b.next_event()).not_before(now + 1);
         self.console.extend_from_slice(&out);
         match event {
             Some(BoardEvent::PowerOff) => self.stop(VmStop::PowerOff, now),
@@ -200,12 +247,18 @@ impl Vm {
 
     /// Advances the board's devices to clock tick `now` if an event is due.
     pub(super) fn board_tick(&mut self, now: u64) {
-        if now >= self.board_event_at
+        if self.board_event_at.reached(now)
             && let Some(b) = self.malta.as_mut()
         {
             b.tick(now);
             self.board_accessed(now);
         }
+    }
+
+    /// The VM's next timer event: its Count = Compare or its board's next
+    /// device event, whichever comes first.
+    pub fn next_event(&self) -> Deadline {
+        self.cp0.deadline().min(self.board_event_at)
     }
 
     /// Whether the monitor tracks writes to this VM's frames (it must,

@@ -4,10 +4,22 @@
 //! are never put in the real TLB as they are (the software TLB,
 //! [`super::stlb`], translates them to machine frames on demand).
 
+use crate::addr::{GuestPhysAddr, GuestVirtAddr};
 use crate::machine::tlb::{TlbEntry, lo};
 
 /// Largest virtual TLB (Config1.MMUSize is six bits).
 pub const MAX_ENTRIES: usize = 64;
+
+/// Smallest virtual TLB a VM may have: an instruction can need three
+/// pairs of pages in the TLB at once. A load or store in a branch delay
+/// slot whose branch ends one pair needs the branch's pair (the
+/// instruction is restarted from the branch), the slot's and the data's;
+/// a refill handler that reaches its page tables through kseg0 (Linux,
+/// the demo OS) adds none. With fewer entries each refill evicts one the
+/// instruction still needs and the guest refills for ever, on hardware as
+/// under the monitor; with three, the monitor's choice of random entries
+/// ([`super::vcpu::VirtCp0::take_random`]) guarantees progress.
+pub const MIN_ENTRIES: usize = 3;
 
 /// What a virtual TLB lookup found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,7 +35,7 @@ pub enum VtlbLookup {
         /// EntryLo of the page holding the address.
         lo: u32,
         /// The translated guest-physical address.
-        gpa: u32,
+        gpa: GuestPhysAddr,
         /// Whether the entry is global.
         global: bool,
     },
@@ -77,7 +89,8 @@ impl VirtTlb {
 
     /// Looks `va` up under `asid`, as the hardware would (the lowest
     /// matching index wins).
-    pub fn lookup(&self, va: u32, asid: u8) -> VtlbLookup {
+    pub fn lookup(&self, va: GuestVirtAddr, asid: u8) -> VtlbLookup {
+        let va = va.raw();
         let Some(index) = self.entries.iter().position(|e| e.matches(va, asid)) else {
             return VtlbLookup::Miss;
         };
@@ -88,7 +101,7 @@ impl VirtTlb {
         VtlbLookup::Hit {
             index,
             lo: l,
-            gpa: base | (va & (size - 1)),
+            gpa: GuestPhysAddr::new(base | (va & (size - 1))),
             global: e.global,
         }
     }
@@ -115,15 +128,18 @@ mod tests {
         assert_eq!(t.probe(0x0040_0000 | 7), Some(40));
         assert_eq!(t.probe(0x0040_0000 | 8), None);
         assert_eq!(
-            t.lookup(0x0040_1004, 7),
+            t.lookup(GuestVirtAddr::new(0x0040_1004), 7),
             VtlbLookup::Hit {
                 index: 40,
                 lo: (0x456 << 6) | lo::V,
-                gpa: 0x0045_6004,
+                gpa: GuestPhysAddr::new(0x0045_6004),
                 global: false
             }
         );
-        assert_eq!(t.lookup(0x0040_1004, 8), VtlbLookup::Miss);
+        assert_eq!(
+            t.lookup(GuestVirtAddr::new(0x0040_1004), 8),
+            VtlbLookup::Miss
+        );
         assert_eq!(t.wrap(50), 2);
         assert_eq!(VirtTlb::new(0).len(), 1);
         assert_eq!(VirtTlb::new(1000).len(), MAX_ENTRIES);

@@ -248,6 +248,7 @@ extern "C" fn kmain(a0: u32, a1: u32, a2: u32) -> ! {
         }
         let mut ctx = MemCtx {
             frames: &mut kernel.frames,
+            ahead: &mut kernel.ahead,
             pv: kernel.pv.as_ref(),
             stats: &mut kernel.stats,
         };

@@ -71,7 +71,7 @@ use core::fmt;
 use core::panic::PanicInfo;
 
 use frame::{FrameAllocator, PhysAddr};
-use mm::MemCtx;
+use mm::{AheadPages, MemCtx};
 use process::{Exit, Process, ProcessTable};
 use pv::{Call, Pv, TlbWrite};
 use sched::Scheduler;
@@ -89,6 +89,8 @@ const EXIT_PANIC: i32 = 2;
 pub struct Kernel {
     /// Physical frames.
     pub frames: FrameAllocator,
+    /// The pages mapped ahead of use (PV).
+    pub ahead: AheadPages,
     /// The processes.
     pub procs: ProcessTable,
     /// Who runs.
@@ -109,6 +111,7 @@ unsafe impl Sync for KernelCell {}
 
 static KERNEL: KernelCell = KernelCell(UnsafeCell::new(Kernel {
     frames: FrameAllocator::new(PhysAddr::new(0), PhysAddr::new(0)),
+    ahead: AheadPages::EMPTY,
     procs: ProcessTable::EMPTY,
     sched: Scheduler::NEW,
     stats: Stats::ZERO,
@@ -131,6 +134,7 @@ impl Kernel {
     fn process_and_mem(&mut self, slot: usize) -> (&mut Process, MemCtx<'_>) {
         let ctx = MemCtx {
             frames: &mut self.frames,
+            ahead: &mut self.ahead,
             pv: self.pv.as_ref(),
             stats: &mut self.stats,
         };
@@ -226,6 +230,7 @@ impl Kernel {
     pub fn end_process(&mut self, slot: usize, exit: Exit) {
         let mut ctx = MemCtx {
             frames: &mut self.frames,
+            ahead: &mut self.ahead,
             pv: self.pv.as_ref(),
             stats: &mut self.stats,
         };
@@ -268,9 +273,12 @@ impl Kernel {
             .iter()
             .filter(|p| matches!(p.exit, Some(Exit::Killed) | Some(Exit::Status(..=-1))))
             .count();
-        if let Some(frame) = self.pv.as_mut().and_then(Pv::unshare) {
+        if let Some(frame) = self.pv.as_ref().and_then(Pv::unshare) {
             self.frames.free(frame);
         }
+        // Every address space is gone, and the pages they mapped ahead
+        // with them.
+        self.ahead.release(&mut self.frames);
         let leaked = self.frames.in_use();
         if leaked != 0 {
             kprintln!("demo-os: {leaked} frames still in use after every process exited");

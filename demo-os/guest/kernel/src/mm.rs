@@ -31,6 +31,22 @@
 //! pair becomes empty (`tlb::update`). So a pair with no valid page has no
 //! entry unless it is the faulting one, which lets the paravirtualized
 //! fault path install neighbouring empty pairs without probing for them.
+//!
+//! # Pages mapped ahead
+//!
+//! The paravirtualized fault path maps the demand-zero pages around the
+//! faulting one too (one batch of TLB writes instead of a fault each). A
+//! page mapped ahead holds a frame the unmodified path would not hold
+//! until the page is touched, so it must never cost a program its memory:
+//! it is mapped only from a free frame (never by taking one back), and
+//! each one is recorded in [`AheadPages`]. When a frame a program needs
+//! (a touched page, a page table, a new address space) is not there, the
+//! kernel first takes back every recorded page that still holds only
+//! zeroes (unmapping a zero demand-zero page cannot be seen: the next
+//! touch maps a zeroed frame again) and, failing that, the monitor's
+//! shared page of CP0 registers; only then is memory out. A recorded page
+//! that holds data was touched, as it would have been on the unmodified
+//! path. After the first shortage nothing is mapped ahead any more.
 
 use core::fmt;
 
@@ -156,11 +172,171 @@ impl fmt::Display for FaultError {
     }
 }
 
+/// Whether this build maps pages ahead of use: only the paravirtualized
+/// one does (the unmodified build compiles none of it).
+const AHEAD: bool = cfg!(feature = "pv");
+
+/// A page mapped ahead of use (see the module documentation). The PTE
+/// lies in a page table of a live address space (destroying one forgets
+/// its pages) but may have been unmapped, or mapped again, since: that is
+/// checked when the record is used, which keeps unmapping cheap.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+struct AheadPage {
+    /// The kseg0 address of its PTE.
+    pte: u32,
+    /// The EntryHi of its pair: VPN2 and the ASID of its address space.
+    hi: u32,
+}
+
+/// The pages the paravirtualized fault path mapped ahead of use and has
+/// not seen touched: frames the kernel takes back before it runs out of
+/// memory. The records fill one frame, itself taken (from the free
+/// frames only) when the first page is mapped ahead and given back with
+/// the pages, so that the list costs the unmodified path nothing either.
+#[derive(Debug)]
+pub struct AheadPages {
+    /// The frame of records, once a page was mapped ahead.
+    records: Option<Frame>,
+    /// Records in use.
+    len: usize,
+    /// Memory ran short once: map nothing ahead any more.
+    short: bool,
+}
+
+impl AheadPages {
+    /// Records in a frame.
+    const MAX: usize = (PAGE as usize) / core::mem::size_of::<AheadPage>();
+
+    /// None recorded.
+    pub const EMPTY: AheadPages = AheadPages {
+        records: None,
+        len: 0,
+        short: false,
+    };
+
+    /// The records in use.
+    fn pages(&mut self) -> &mut [AheadPage] {
+        let Some(frame) = self.records.as_mut() else {
+            return &mut [];
+        };
+        let first = frame.bytes().as_mut_ptr().cast::<AheadPage>();
+        // SAFETY: the frame is owned by the list, page-aligned and 4 KiB:
+        // room for `MAX` records of two words, and `len` <= `MAX`; any bits
+        // are a valid record.
+        unsafe { core::slice::from_raw_parts_mut(first, self.len) }
+    }
+
+    /// Whether a page may be mapped ahead now: memory has not run short,
+    /// and there is room to record it (taking the frame of records if
+    /// need be, or forgetting the recorded pages that were touched or
+    /// unmapped since; if none was, memory counts as short: they are all
+    /// still mapped and zero).
+    fn has_room(
+        &mut self,
+        frames: &mut FrameAllocator,
+        pv: Option<&Pv>,
+        stats: &mut Stats,
+    ) -> bool {
+        if self.short {
+            return false;
+        }
+        if self.records.is_none() {
+            self.records = frames.alloc(pv, stats).ok();
+            return self.records.is_some();
+        }
+        if self.len == Self::MAX {
+            self.forget_used();
+        }
+        if self.len == Self::MAX {
+            self.short = true;
+        }
+        !self.short
+    }
+
+    fn push(&mut self, page: AheadPage) {
+        self.len += 1;
+        if let Some(last) = self.pages().last_mut() {
+            *last = page;
+        }
+    }
+
+    fn pop(&mut self) -> Option<AheadPage> {
+        let page = *self.pages().last()?;
+        self.len -= 1;
+        Some(page)
+    }
+
+    fn remove(&mut self, i: usize) {
+        let pages = self.pages();
+        pages[i] = pages[pages.len() - 1];
+        self.len -= 1;
+    }
+
+    /// Forgets every page of the address space tagged `asid` (it is being
+    /// destroyed; each live address space has its own ASID).
+    fn forget_space(&mut self, asid: u8) {
+        if !AHEAD {
+            return;
+        }
+        let mut i = 0;
+        while i < self.len {
+            if self.pages()[i].hi & tlb::ENTRY_HI_ASID == u32::from(asid) {
+                self.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Forgets the recorded pages that were unmapped since, or hold data
+    /// (they were touched).
+    fn forget_used(&mut self) {
+        let mut i = 0;
+        while i < self.len {
+            // SAFETY: a recorded PTE lies in a page table of a live address
+            // space (see `AheadPage`).
+            let pte = Pte(unsafe { *(self.pages()[i].pte as *const u32) });
+            if pte.is_valid() && is_zero(pte.frame()) {
+                i += 1;
+            } else {
+                self.remove(i);
+            }
+        }
+    }
+
+    /// Gives the frame of records back, if the list has one and records
+    /// nothing; returns whether it did.
+    pub fn release(&mut self, frames: &mut FrameAllocator) -> bool {
+        if !AHEAD || self.len != 0 {
+            return false;
+        }
+        match self.records.take() {
+            Some(frame) => {
+                frames.free(frame);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Tells whether the frame at `frame` holds only zeroes.
+fn is_zero(frame: PhysAddr) -> bool {
+    let words = frame.kseg0() as *const u32;
+    // SAFETY: kseg0 maps all of RAM, and the frame is 4 KiB; the caller
+    // owns it (through a PTE) and nothing writes it meanwhile.
+    (0..(PAGE / 4) as usize).all(|i| unsafe { words.add(i).read_volatile() } == 0)
+}
+
 /// What the memory code needs besides the address space: frames, the
-/// monitor (paravirtualized path) and the counters.
+/// pages mapped ahead, the monitor (paravirtualized path) and the
+/// counters.
 pub struct MemCtx<'a> {
     /// The frame allocator.
     pub frames: &'a mut FrameAllocator,
+    /// The pages mapped ahead of use.
+    pub ahead: &'a mut AheadPages,
     /// The monitor, when the paravirtualized path is taken.
     pub pv: Option<&'a Pv>,
     /// The counters.
@@ -168,9 +344,70 @@ pub struct MemCtx<'a> {
 }
 
 impl MemCtx<'_> {
-    /// A zeroed frame.
+    /// A zeroed frame that is needed: when none is free, taken back from
+    /// what the paravirtualized path holds beyond what the unmodified
+    /// path would ([`MemCtx::take_back`]).
     fn alloc(&mut self) -> Result<Frame, OutOfMemory> {
-        self.frames.alloc(self.pv, self.stats)
+        match self.frames.alloc(self.pv, self.stats) {
+            Err(OutOfMemory) if AHEAD && self.take_back() => self.frames.alloc(self.pv, self.stats),
+            result => result,
+        }
+    }
+
+    /// A zeroed frame to map a page ahead of use: only a free one, and
+    /// only while [`AheadPages`] has room.
+    fn alloc_ahead(&mut self) -> Option<Frame> {
+        if !self.ahead.has_room(self.frames, self.pv, self.stats) {
+            return None;
+        }
+        self.frames.alloc(self.pv, self.stats).ok()
+    }
+
+    /// Memory ran out: gives back every page mapped ahead that still
+    /// holds only zeroes (bringing the TLB in step) and the frame that
+    /// recorded them, or if there is none of those, the monitor's shared
+    /// page of CP0 registers. Returns whether a frame came free. From now
+    /// on nothing is mapped ahead.
+    fn take_back(&mut self) -> bool {
+        self.ahead.short = true;
+        let mut freed = 0;
+        while let Some(page) = self.ahead.pop() {
+            let slot = page.pte as *mut u32;
+            // SAFETY: a recorded PTE lies in a page table of a live address
+            // space (see `AheadPage`), and no reference to a page table is
+            // live while a frame is allocated.
+            let pte = Pte(unsafe { *slot });
+            if !pte.is_valid() || !is_zero(pte.frame()) {
+                // Unmapped since, or touched: a page the unmodified path
+                // holds too. (A page mapped again by a fault since, or
+                // recorded twice, is taken back if it is zero: that still
+                // cannot be seen.)
+                continue;
+            }
+            // SAFETY: as above; the page goes, its frame is given back.
+            unsafe { *slot = Pte::INVALID.raw() };
+            // SAFETY: the PTE owned this frame (see `map_new`), and it is gone.
+            self.frames.free(unsafe { Frame::from_raw(pte.frame()) });
+            // The pair's PTEs are adjacent, the even one 8-byte aligned.
+            let even = (page.pte & !7) as *const u32;
+            // SAFETY: both PTEs of the pair lie in the same page table.
+            let (lo0, lo1) = unsafe { (*even, *even.add(1)) };
+            tlb::update(page.hi, lo0, lo1, false);
+            self.stats.frames_taken_back += 1;
+            freed += 1;
+        }
+        if self.ahead.release(self.frames) {
+            self.stats.frames_taken_back += 1;
+            freed += 1;
+        }
+        if freed == 0
+            && let Some(frame) = self.pv.and_then(Pv::unshare)
+        {
+            self.frames.free(frame);
+            self.stats.frames_taken_back += 1;
+            freed += 1;
+        }
+        freed > 0
     }
 
     /// The monitor, if it installs TLB entries in batches.
@@ -423,18 +660,44 @@ impl AddressSpace {
         Ok(true)
     }
 
-    /// The paravirtualized fault: maps the demand-zero pages of the aligned
-    /// cluster around `addr` whose pairs were empty (and the faulting
-    /// pair), and installs those pairs with one `TlbInstallBatch`. The
-    /// faulting pair's TLB entry (the invalid one the refill handler
-    /// loaded) is overwritten in place.
+    /// Maps page `page` ahead of use if it is an unmapped demand-zero page
+    /// whose page table exists and a frame is free for it (see
+    /// [`AheadPages`]); returns whether it mapped one.
+    fn fill_ahead(&mut self, page: u32, ctx: &mut MemCtx<'_>) -> bool {
+        if self.pte(page).is_valid() || !self.is_demand(page) {
+            return false;
+        }
+        let Some(slot) = self.pte_slot(page) else {
+            return false;
+        };
+        let Some(frame) = ctx.alloc_ahead() else {
+            return false;
+        };
+        // SAFETY: `slot` points into a page table this address space owns;
+        // the PTE owns the frame from now on (see `map_new`).
+        unsafe { *slot = Pte::new(frame.into_raw(), true).raw() };
+        ctx.ahead.push(AheadPage {
+            pte: slot as u32,
+            hi: self.entry_hi(page),
+        });
+        true
+    }
+
+    /// The paravirtualized fault: maps the faulting page and, ahead of
+    /// use, the demand-zero pages of the aligned cluster around `addr`
+    /// whose pairs were empty (and the faulting pair's other page), and
+    /// installs those pairs with one `TlbInstallBatch`. The faulting
+    /// pair's TLB entry (the invalid one the refill handler loaded) is
+    /// overwritten in place.
     fn fault_cluster(
         &mut self,
         addr: u32,
         pv: &Pv,
         ctx: &mut MemCtx<'_>,
     ) -> Result<(), FaultError> {
-        let oom = |_| FaultError::OutOfMemory { addr };
+        // The faulting page first: it is needed, the others are not.
+        self.fill(page_down(addr), ctx)
+            .map_err(|_| FaultError::OutOfMemory { addr })?;
         let faulting = addr & !(PAIR - 1);
         let cluster = addr & !(CLUSTER_PAGES * PAGE - 1);
         let mut writes = [TlbWrite::default(); (CLUSTER_PAGES / 2) as usize];
@@ -446,8 +709,7 @@ impl AddressSpace {
                 // own fault.
                 continue;
             }
-            let mapped =
-                self.fill(even, ctx).map_err(oom)? | self.fill(even + PAGE, ctx).map_err(oom)?;
+            let mapped = self.fill_ahead(even, ctx) | self.fill_ahead(even + PAGE, ctx);
             if even != faulting && !mapped {
                 continue;
             }
@@ -494,7 +756,8 @@ impl AddressSpace {
             }
             page += PAGE;
         }
-        if unmapped && let Some(pv) = batch
+        if unmapped
+            && let Some(pv) = batch
             && !tlb::park_all_batched(&pv)
         {
             // Refused: bring each pair of the range up to date instead.
@@ -566,6 +829,7 @@ impl AddressSpace {
                 .free(unsafe { Frame::from_raw(PhysAddr::from_kseg0(table)) });
         }
         ctx.frames.free(self.pgd);
+        ctx.ahead.forget_space(self.asid);
         if ctx.batch().is_some() {
             // Left for `new` to park when the ASID comes back.
             tlb::retire_asid(self.asid);

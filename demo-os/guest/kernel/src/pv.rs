@@ -23,7 +23,9 @@
 //! The shared page is a frame from the kernel's allocator, reached through
 //! kseg0 with volatile accesses only (the monitor writes it at every
 //! resume); its address is in `trap::PV_COMMPAGE`, the flag the trap
-//! assembly tests. At shutdown the kernel stops sharing it and frees it.
+//! assembly tests. At shutdown the kernel stops sharing it and frees it;
+//! so it does, earlier, when memory runs out (`mm`): the unmodified path
+//! holds no such frame, so a program must not lack one for it.
 
 pub use imp::*;
 
@@ -71,12 +73,11 @@ mod imp {
     /// the kernel's state (console, idle, shutdown, panic).
     static FEATURES: AtomicU32 = AtomicU32::new(0);
 
-    /// A detected monitor.
+    /// A detected monitor. (The shared page of CP0 registers, once
+    /// [`Pv::share`] set it up, is `trap::PV_COMMPAGE`.)
     #[derive(Debug, Clone, Copy)]
     pub struct Pv {
         info: MonitorInfo,
-        /// The shared page of CP0 registers, once [`Pv::share`] set it up.
-        commpage: Option<PhysAddr>,
         /// Whether the monitor walks the page tables on TLB refills.
         walk: bool,
     }
@@ -91,11 +92,7 @@ mod imp {
         pub fn detect() -> Option<Pv> {
             let info = hv_guest::detect()?;
             FEATURES.store(info.features.bits(), Ordering::Relaxed);
-            Some(Pv {
-                info,
-                commpage: None,
-                walk: false,
-            })
+            Some(Pv { info, walk: false })
         }
 
         /// Turns on the 1.1 calls the kernel uses, where offered: the
@@ -129,7 +126,6 @@ mod imp {
                     // SAFETY: no trap is in progress at boot, so the
                     // assembly is not reading the flag.
                     unsafe { trap::PV_COMMPAGE = addr.kseg0() };
-                    self.commpage = Some(addr);
                 } else {
                     // SAFETY: the frame came from `alloc` just above.
                     frames.free(unsafe { Frame::from_raw(addr) });
@@ -138,20 +134,29 @@ mod imp {
             self
         }
 
-        /// Stops sharing the page of CP0 registers and returns its frame
-        /// to give back (at shutdown; the trap paths use `mfc0`/`mtc0`
-        /// from then on).
-        pub fn unshare(&mut self) -> Option<Frame> {
-            let addr = self.commpage.take()?;
-            // SAFETY: called from the trap handler, after the trap
-            // assembly read the page; it tests the flag again only at the
-            // next trap.
+        /// Stops sharing the page of CP0 registers, if it is shared, and
+        /// returns its frame to give back (at shutdown, or when memory
+        /// runs out; the trap paths use `mfc0`/`mtc0` from then on).
+        ///
+        /// Called from the trap handler or at boot: the trap assembly
+        /// has read the page (its stores to it come only at the end of
+        /// `trap_resume`, which tests the flag again), so no store is
+        /// waiting for the monitor to apply.
+        pub fn unshare(&self) -> Option<Frame> {
+            // SAFETY: a plain read of the flag; only boot, this function
+            // and the trap assembly (which does not run now) use it.
+            let page = unsafe { (&raw const trap::PV_COMMPAGE).read() };
+            if page == 0 {
+                return None;
+            }
+            // SAFETY: as above; from now on the trap assembly and
+            // `shared` take the `mfc0`/`mtc0` paths.
             unsafe { trap::PV_COMMPAGE = 0 };
             // Turning it off cannot fail; if it did, the frame stays out.
             Hv::native().commpage_off().ok()?;
             // SAFETY: the frame came from the allocator in `share`, and the
             // monitor no longer writes it.
-            Some(unsafe { Frame::from_raw(addr) })
+            Some(unsafe { Frame::from_raw(PhysAddr::from_kseg0(page)) })
         }
 
         /// Tells whether the monitor serves TLB refills (so the refill
@@ -301,8 +306,8 @@ mod imp {
     /// monitor shares one: the value as of the guest's last resume.
     #[inline(always)]
     fn shared(offset: usize) -> Option<u32> {
-        // SAFETY: a plain read of the flag, written only at boot and
-        // shutdown, never while this runs.
+        // SAFETY: a plain read of the flag, written only at boot, by
+        // `unshare`, never while this runs.
         let page = unsafe { (&raw const trap::PV_COMMPAGE).read() };
         // SAFETY: a nonzero flag is the kseg0 address of the shared page,
         // which the kernel only reads (and the trap assembly writes) with
@@ -442,7 +447,7 @@ mod imp {
         }
 
         /// Unreachable: no `Pv` exists.
-        pub fn unshare(&mut self) -> Option<Frame> {
+        pub fn unshare(&self) -> Option<Frame> {
             match *self {}
         }
 

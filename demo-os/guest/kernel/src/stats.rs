@@ -2,6 +2,8 @@
 //! from here begins with `stat`: the numbers depend on timing and on the
 //! path taken (unmodified or paravirtualized).
 
+use core::fmt;
+
 use crate::kprintln;
 
 /// What the kernel counts while it runs.
@@ -24,6 +26,9 @@ pub struct Stats {
     pub frames_vouched: u32,
     /// `TlbInstallBatch` batches sent (PV).
     pub tlb_batches: u32,
+    /// Frames taken back when memory ran out: pages mapped ahead and
+    /// still zero, the shared page of CP0 registers (PV).
+    pub frames_taken_back: u32,
     /// Count ticks spent in the idle context.
     pub idle_ticks: u64,
 }
@@ -39,6 +44,7 @@ impl Stats {
         zeroing_stores: 0,
         frames_vouched: 0,
         tlb_batches: 0,
+        frames_taken_back: 0,
         idle_ticks: 0,
     };
 
@@ -54,7 +60,7 @@ impl Stats {
             self.idle_ticks
         );
         kprintln!(
-            "stat memory: tlb refills {}{}, page faults {}, frames zeroed {}, zeroing stores {}, frames vouched zero {}, tlb batches {}",
+            "stat memory: tlb refills {}{}, page faults {}, frames zeroed {}, zeroing stores {}, frames vouched zero {}, tlb batches {}{}",
             tlb_refills,
             if walked {
                 " by the handler (the monitor's walked refills not counted)"
@@ -65,7 +71,22 @@ impl Stats {
             self.frames_zeroed,
             self.zeroing_stores,
             self.frames_vouched,
-            self.tlb_batches
+            self.tlb_batches,
+            TakenBack(self.frames_taken_back)
         );
+    }
+}
+
+/// `, frames taken back N` in the paravirtualized build (the unmodified
+/// build takes nothing back, and its line stays as it was).
+struct TakenBack(u32);
+
+impl fmt::Display for TakenBack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if cfg!(feature = "pv") {
+            write!(f, ", frames taken back {}", self.0)
+        } else {
+            Ok(())
+        }
     }
 }

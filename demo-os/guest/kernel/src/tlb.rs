@@ -16,8 +16,8 @@
 use core::arch::asm;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::pv::{self, Pv, TlbWrite};
 use crate::cp0;
+use crate::pv::{self, Pv, TlbWrite};
 
 /// EntryHi's VPN2 field (bits 31..13).
 pub const ENTRY_HI_VPN2: u32 = 0xFFFF_E000;

@@ -140,7 +140,8 @@ pub static mut PGD_CURRENT: *const u32 = core::ptr::null();
 /// The kseg0 address of the page of CP0 registers the monitor shares
 /// (`CommpageSet`), or 0: the trap assembly reads and writes EPC, Status,
 /// Cause and BadVAddr there instead of with `mfc0`/`mtc0` when it is set.
-/// Written at boot and at shutdown only (see `pv`).
+/// Written at boot, and by `pv::Pv::unshare` (at shutdown, or when memory
+/// runs out), never while the trap assembly runs.
 #[cfg(feature = "pv")]
 #[unsafe(no_mangle)]
 pub static mut PV_COMMPAGE: u32 = 0;

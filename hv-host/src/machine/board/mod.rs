@@ -20,7 +20,7 @@ pub mod malta;
 
 use super::console::Stream;
 use super::exception::ExcCode;
-use super::{Exit, Machine};
+use super::{Deadline, Exit, Machine};
 
 /// Which board the machine is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -75,7 +75,7 @@ impl Machine {
         let event = b.take_event();
         // Never in the past: the run loop must make progress.
         let now = self.icount + self.idle_ticks + self.charged_ticks;
-        self.board_event_at = b.next_event().map_or(u64::MAX, |t| t.max(now + 1));
+        self.board_event_at = Deadline::from(b.next_event()).not_before(now + 1);
         if !out.is_empty() {
             self.push_output(Stream::Stdout, &out);
         }

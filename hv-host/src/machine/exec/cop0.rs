@@ -5,7 +5,7 @@
 //! monitor running a guest kernel in supervisor mode gets to see them.
 
 use crate::machine::Machine;
-use crate::machine::cp0::{self, Cp0Write, cause, reg, status};
+use crate::machine::cp0::{self, Cp0Write, reg, status};
 use crate::machine::decode::Decoded;
 use crate::machine::exception::ExcCode;
 use crate::machine::tlb::{TlbEntry, lo};
@@ -38,11 +38,11 @@ impl Machine {
     /// register's write mask, with its side effects. Read-only and
     /// unimplemented registers ignore the write.
     pub fn write_cp0(&mut self, rd: u8, sel: u8, v: u32) {
-        match self.cp0.write(rd, sel, v, cp0::INDEX_MASK) {
+        let now = self.ticks();
+        match self.cp0.write(rd, sel, v, cp0::INDEX_MASK, now) {
             Cp0Write::Stored | Cp0Write::EBase => {}
-            Cp0Write::Count(v) => self.set_count(v),
-            Cp0Write::Compare => self.timer_changed(),
-            Cp0Write::Wired => self.wired_changed(),
+            // The timer deadline moved (and Cause.TI may have cleared).
+            Cp0Write::Count | Cp0Write::Compare => self.stop_at = 0,
             Cp0Write::EntryHi(old) => {
                 if (old ^ self.cp0.entry_hi) & cp0::ASID_MASK != 0 {
                     self.mode_changed();
@@ -54,13 +54,8 @@ impl Machine {
                 }
                 self.stop_at = 0;
             }
-            Cp0Write::Cause(old) => {
-                let new = self.cp0.cause;
-                if (old ^ new) & cause::DC != 0 {
-                    self.set_count_stopped(new & cause::DC != 0);
-                }
-                self.stop_at = 0;
-            }
+            // Software interrupts, and DC, which moves the timer deadline.
+            Cp0Write::Cause(_) => self.stop_at = 0,
         }
     }
 
@@ -167,14 +162,7 @@ impl Machine {
         if self.cp0_denied() {
             return;
         }
-        let st = self.cp0.status;
-        if st & status::ERL != 0 {
-            self.pc = self.cp0.error_epc;
-            self.cp0.status = st & !status::ERL;
-        } else {
-            self.pc = self.cp0.epc;
-            self.cp0.status = st & !status::EXL;
-        }
+        self.pc = self.cp0.return_from_exception().0.raw();
         self.next_pc = self.pc.wrapping_add(4);
         self.delay_slot = false;
         self.ll_bit = false;

@@ -521,3 +521,49 @@ fn cause_and_status_write_masks() {
     );
     assert_eq!(m.gpr(S1.num()), CU0 | BEV | 0xff00 | IE);
 }
+
+/// `Cp0::enter_exception` on its own, as the monitor uses it on a virtual
+/// CP0: a TLB store refill in a delay slot, then a nested address error.
+#[test]
+fn enter_exception_on_a_register_file() {
+    use crate::addr::GuestVirtAddr;
+    use crate::machine::cp0::Cp0;
+    use crate::machine::exception::{Access, Exception, Fault};
+    let mut c = Cp0::reset(0);
+    c.status = 0x10 | IE; // user mode, BEV clear
+    c.ebase = 0x8010_0000;
+    c.context = 0x1234_5678;
+    c.entry_hi = 0x42;
+    let refill = Exception {
+        code: Fault::TlbRefill.exc_code(Access::Store),
+        refill: true,
+        pc: GuestVirtAddr::new(0x0040_0104),
+        in_delay_slot: true,
+        bad_vaddr: Some(GuestVirtAddr::new(0x7fff_3abc)),
+        ce: 0,
+    };
+    assert_eq!(c.enter_exception(&refill).raw(), 0x8010_0000);
+    assert_eq!(c.epc, 0x0040_0100);
+    assert_eq!(c.cause & cause::BD, cause::BD);
+    assert_eq!((c.cause & cause::EXC_CODE) >> 2, ExcCode::Tlbs as u32);
+    assert_eq!(c.bad_vaddr, 0x7fff_3abc);
+    assert_eq!(c.context, 0x1200_0000 | ((0x7fff_3abc >> 9) & 0x007f_fff0));
+    assert_eq!(c.entry_hi, 0x7fff_2000 | 0x42);
+    assert_eq!(c.status, 0x10 | IE | EXL);
+    // Nested (EXL set): EPC and BD stay, the general vector, no Context.
+    let ade = Exception {
+        code: Fault::Address.exc_code(Access::Load),
+        refill: false,
+        pc: GuestVirtAddr::new(0x8010_0008),
+        in_delay_slot: false,
+        bad_vaddr: Some(GuestVirtAddr::new(0x8000_0001)),
+        ce: 0,
+    };
+    let context = c.context;
+    assert_eq!(c.enter_exception(&ade).raw(), 0x8010_0180);
+    assert_eq!(c.epc, 0x0040_0100);
+    assert_eq!(c.cause & cause::BD, cause::BD);
+    assert_eq!((c.cause & cause::EXC_CODE) >> 2, ExcCode::AdEL as u32);
+    assert_eq!(c.bad_vaddr, 0x8000_0001);
+    assert_eq!(c.context, context);
+}

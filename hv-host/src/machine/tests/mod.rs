@@ -32,7 +32,7 @@ mod timer;
 mod tlb;
 
 use super::asm::*;
-use super::cp0::{reg, status};
+use super::cp0::{cause, reg, status};
 use super::insn::Reg;
 use super::*;
 

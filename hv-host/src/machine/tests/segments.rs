@@ -222,3 +222,29 @@ fn fetch_from_nothing_is_an_instruction_bus_error() {
         assert_eq!(m.stats().exceptions[ExcCode::Ibe as usize], 1);
     }
 }
+
+/// `Segment::access`, the one definition of the segment table that the
+/// machine and the monitor's guest MMU both use, cell by cell.
+#[test]
+fn segment_table() {
+    use crate::machine::mmu::Regime::{Kernel, KernelErl, Supervisor, User};
+    use crate::machine::mmu::Segment;
+    use crate::machine::mmu::SegmentAccess::{Denied as Ade, Mapped as Tlb, Unmapped as Pa};
+    // Kernel, kernel with ERL, supervisor, user.
+    let table = [
+        (0x0040_1234, [Tlb, Pa(0x0040_1234), Tlb, Tlb]),
+        (0x8001_0004, [Pa(0x0001_0004), Pa(0x0001_0004), Ade, Ade]),
+        (0xbfc0_0000, [Pa(0x1fc0_0000), Pa(0x1fc0_0000), Ade, Ade]),
+        (0xc000_0000, [Tlb, Tlb, Tlb, Ade]),
+        (0xffff_fffc, [Tlb, Tlb, Ade, Ade]),
+    ];
+    for (va, row) in table {
+        for (regime, e) in [Kernel, KernelErl, Supervisor, User].into_iter().zip(row) {
+            assert_eq!(Segment::access(va, regime), e, "{va:#010x} in {regime:?}");
+        }
+    }
+    assert_eq!(Segment::Kseg0.unmapped_phys(0x8000_1000), Some(0x1000));
+    assert_eq!(Segment::Kseg0.unmapped_phys(0xa000_1000), None);
+    assert_eq!(Segment::Kseg1.unmapped_phys(0xa000_1000), Some(0x1000));
+    assert_eq!(Segment::Kseg0.unmapped_phys(0x0000_1000), None);
+}

@@ -1,0 +1,429 @@
+//! The one run loop, for native and monitored runs alike.
+//!
+//! A [`Target`] is something that runs for a budget of instructions, has
+//! guest consoles to drain and symbols to name its addresses with: the
+//! bare machine ([`super::session::Native`]) or the monitor with its VMs
+//! ([`super::monitored::Monitored`]). [`drive`] runs one in slices of
+//! [`SLICE`] instructions until it stops, the instruction limit is reached
+//! or Ctrl-C is pressed, feeding stdin to its console before each slice
+//! and draining its output into a [`Sink`] after each (and whenever its
+//! bounded output buffer fills, see [`hv_host::machine::console`]).
+//! [`run_with_summary`] is a whole command-line run around it: stdin, the
+//! Ctrl-C handler, the end of the output, the summary line and the exit
+//! status. `--mode compare` drives the same targets into a [`Capture`].
+//!
+//! Every guest address the runner prints (in the summary, a crash report,
+//! `--trace` output) goes through [`location`]: `0x80001004 <_start+0x4>:
+//! addiu sp, sp, -16`. Symbol names come from the kernel file and are
+//! untrusted: they are printed through [`printable`], so control
+//! characters appear escaped (`\x1b`).
+
+use super::RunnerError;
+use super::cli::{EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_STALLED, EXIT_TRAP, SLICE};
+use super::console::{self, ConsoleInput};
+use super::monitored::ConsoleMux;
+use hv_host::addr::GuestVirtAddr;
+use hv_host::machine::Trap;
+use hv_host::machine::elf::{ElfImage, printable};
+use hv_host::machine::insn::Instruction;
+use hv_host::monitor::CrashReport;
+use hv_host::monitor::stats::VmStats;
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+/// What a run slice left the target doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// It can run on (its budget ran out, or its output wants draining).
+    Running,
+    /// It stopped for good: every VM has its [`Target::stopped`] reason.
+    Stopped,
+}
+
+/// What the run loop drives: the bare machine, or the monitor and its VMs
+/// (VM `vm` is `0..vm_count()`; natively there is one).
+pub trait Target {
+    /// How many VMs (1 natively).
+    fn vm_count(&self) -> usize;
+
+    /// Guest instructions executed so far, every VM's together.
+    fn instructions(&self) -> u64;
+
+    /// Instructions per run slice.
+    fn slice(&self) -> u64 {
+        SLICE
+    }
+
+    /// Gives the guest console that takes stdin what `input` allows (see
+    /// [`console`]); called before every slice.
+    fn feed(&mut self, input: &mut ConsoleInput);
+
+    /// Runs for at most `budget` more instructions.
+    fn run(&mut self, budget: u64) -> Step;
+
+    /// Copies out what the guests wrote since the last drain, and the
+    /// trace records of the slice: consoles to [`Sink::console`], UHI
+    /// fd-2 output and trace lines to [`Sink::stderr`].
+    fn drain(&mut self, sink: &mut dyn Sink) -> io::Result<()>;
+
+    /// How VM `vm` stopped by itself, if it did.
+    fn stopped(&self, vm: usize) -> Option<Stop>;
+
+    /// VM `vm`'s program counter now.
+    fn pc(&self, vm: usize) -> GuestVirtAddr;
+
+    /// The instruction at `pc` as VM `vm` sees it now, if it is mapped.
+    fn fetch(&self, vm: usize, pc: GuestVirtAddr) -> Option<Instruction>;
+
+    /// The kernel VM `vm` booted: its symbols name addresses.
+    fn image(&self, vm: usize) -> &ElfImage;
+
+    /// VM `vm`'s counters (natively only `guest_instructions`,
+    /// `idle_ticks` and `stopped_at` are set).
+    fn stats(&self, vm: usize) -> VmStats;
+
+    /// The clock: virtual cycles since boot.
+    fn ticks(&self) -> u64;
+
+    /// Writes what the target reports once the run is over, before the
+    /// summary line (the monitor's statistics table); `ends` is how each
+    /// VM ended.
+    fn report(&self, _ends: &[Stop], _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// `pc` in VM `vm` as [`location`] prints it, with the instruction
+    /// there if it is mapped.
+    fn at(&self, vm: usize, pc: GuestVirtAddr) -> String {
+        location(self.image(vm), pc, self.fetch(vm, pc))
+    }
+}
+
+/// `0x80001004 <_start+0x4>: addiu sp, sp, -16`: `pc`, the symbol of
+/// `image` it falls in and the offset (if any; the name escaped with
+/// [`printable`]), and `insn` (if known). The one way the runner prints a
+/// guest address.
+pub fn location(image: &ElfImage, pc: GuestVirtAddr, insn: Option<Instruction>) -> String {
+    let mut s = match image.symbolize(pc) {
+        Some((name, off)) => format!("{pc} <{}+{off:#x}>", printable(name)),
+        None => pc.to_string(),
+    };
+    if let Some(insn) = insn {
+        s.push_str(&format!(": {insn}"));
+    }
+    s
+}
+
+/// How a run (natively) or one VM (under the monitor) ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The guest called UHI `exit` (or the `Shutdown` hypercall) with
+    /// this code.
+    Exited(i32),
+    /// The guest powered the board off.
+    PowerOff,
+    /// The guest reset the board (the run ends, as QEMU's `-no-reboot`).
+    Reset,
+    /// The guest waits for an interrupt that nothing can raise.
+    Stalled,
+    /// Natively: an exception routed to the host stopped the guest.
+    Trap(Trap),
+    /// Under the monitor: the guest cannot make progress, or the monitor
+    /// could not serve it.
+    Crashed(CrashReport),
+    /// `--max-instructions` stopped the run.
+    Limit(u64),
+    /// Ctrl-C stopped the run.
+    Interrupted,
+}
+
+impl Stop {
+    /// The process exit status this end means: the guest's code modulo
+    /// 256, or one of the runner's codes (see `--help`).
+    pub fn exit_status(&self) -> u8 {
+        match *self {
+            // Truncation is the point: a POSIX exit status keeps the low
+            // 8 bits, so exit(-1) gives 255.
+            Stop::Exited(code) => (code & 0xff) as u8,
+            Stop::PowerOff | Stop::Reset => 0,
+            Stop::Stalled => EXIT_STALLED,
+            Stop::Trap(_) | Stop::Crashed(_) => EXIT_TRAP,
+            Stop::Limit(_) => EXIT_LIMIT,
+            Stop::Interrupted => EXIT_INTERRUPTED,
+        }
+    }
+
+    /// The `stopped: ...` text of VM `vm` of `target`. Where the guest was
+    /// stopped rather than ending by itself, it says where.
+    pub fn describe(&self, target: &dyn Target, vm: usize) -> String {
+        match self {
+            Stop::Exited(code) => format!("guest exited with code {code}"),
+            Stop::PowerOff => "guest powered off".into(),
+            Stop::Reset => "guest reset the board".into(),
+            Stop::Stalled => format!(
+                "guest stalled: it waits for an interrupt and no interrupt source is enabled \
+                 (next instruction at {})",
+                target.at(vm, target.pc(vm))
+            ),
+            Stop::Trap(t) => format!(
+                "unhandled {} exception at {}",
+                t.code.name(),
+                target.at(vm, t.pc)
+            ),
+            Stop::Crashed(c) => format!(
+                "guest crashed at {}: {}",
+                location(target.image(vm), c.pc, c.insn),
+                c.cause
+            ),
+            Stop::Limit(n) => format!(
+                "instruction limit reached (--max-instructions {n}) at {}",
+                target.at(vm, target.pc(vm))
+            ),
+            Stop::Interrupted => {
+                format!("interrupted (Ctrl-C) at {}", target.at(vm, target.pc(vm)))
+            }
+        }
+    }
+
+    /// The one-word form of the statistics table's `stopped` row.
+    pub fn short(&self) -> String {
+        match self {
+            Stop::Exited(c) => format!("exit {c}"),
+            Stop::PowerOff => "power off".into(),
+            Stop::Reset => "reset".into(),
+            Stop::Stalled => "stalled".into(),
+            Stop::Trap(_) => "trap".into(),
+            Stop::Crashed(_) => "crashed".into(),
+            Stop::Limit(_) => "limit".into(),
+            Stop::Interrupted => "interrupted".into(),
+        }
+    }
+}
+
+/// Where a run's output goes.
+pub trait Sink {
+    /// Console output (UART and UHI fd 1) of VM `vm`.
+    fn console(&mut self, vm: usize, bytes: &[u8]) -> io::Result<()>;
+    /// Where UHI fd-2 output and trace lines go.
+    fn stderr(&mut self) -> &mut dyn Write;
+    /// Makes what was written so far visible.
+    fn flush(&mut self) -> io::Result<()>;
+}
+
+/// A command-line run's output: the consoles to stdout (each line
+/// prefixed with its VM when there are several, see [`ConsoleMux`]), the
+/// rest to stderr.
+pub struct Terminal<'a, O: Write, E: Write> {
+    mux: ConsoleMux,
+    stdout: &'a mut O,
+    stderr: &'a mut E,
+}
+
+impl<'a, O: Write, E: Write> Terminal<'a, O, E> {
+    /// Output of `vms` VMs to `stdout` and `stderr`.
+    pub fn new(vms: usize, stdout: &'a mut O, stderr: &'a mut E) -> Self {
+        Self {
+            mux: ConsoleMux::new(vms),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Ends the consoles' unfinished lines (see [`ConsoleMux::finish`]) and
+    /// flushes stdout.
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.mux.finish(self.stdout)?;
+        self.stdout.flush()
+    }
+}
+
+impl<O: Write, E: Write> Sink for Terminal<'_, O, E> {
+    fn console(&mut self, vm: usize, bytes: &[u8]) -> io::Result<()> {
+        self.mux.write(vm, bytes, self.stdout)
+    }
+    fn stderr(&mut self) -> &mut dyn Write {
+        self.stderr
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.stdout.flush()?;
+        self.stderr.flush()
+    }
+}
+
+/// Keeps each VM's console, drops the rest (`--mode compare`).
+pub struct Capture {
+    /// Each VM's console output.
+    pub consoles: Vec<Vec<u8>>,
+    discard: io::Sink,
+}
+
+impl Capture {
+    /// Room for `vms` consoles.
+    pub fn new(vms: usize) -> Self {
+        Self {
+            consoles: vec![Vec::new(); vms],
+            discard: io::sink(),
+        }
+    }
+}
+
+impl Sink for Capture {
+    fn console(&mut self, vm: usize, bytes: &[u8]) -> io::Result<()> {
+        if let Some(c) = self.consoles.get_mut(vm) {
+            c.extend_from_slice(bytes);
+        }
+        Ok(())
+    }
+    fn stderr(&mut self) -> &mut dyn Write {
+        &mut self.discard
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `target` in slices until it stops by itself (`None`), the VMs
+/// together have executed `max_instructions` (`Some(Stop::Limit)`) or
+/// Ctrl-C was pressed (`Some(Stop::Interrupted)`, once the handler of
+/// [`console::catch_interrupt`] is installed). Before every slice `input`
+/// (if any) feeds the target's console; after every slice its output goes
+/// to `sink`.
+pub fn drive(
+    target: &mut dyn Target,
+    max_instructions: Option<u64>,
+    mut input: Option<&mut ConsoleInput>,
+    sink: &mut dyn Sink,
+) -> io::Result<Option<Stop>> {
+    let slice = target.slice();
+    loop {
+        if console::interrupted() {
+            return Ok(Some(Stop::Interrupted));
+        }
+        if let Some(input) = input.as_deref_mut() {
+            target.feed(input);
+        }
+        let budget = match max_instructions {
+            Some(max) => {
+                let left = max.saturating_sub(target.instructions());
+                if left == 0 {
+                    return Ok(Some(Stop::Limit(max)));
+                }
+                left.min(slice)
+            }
+            None => slice,
+        };
+        let step = target.run(budget);
+        target.drain(sink)?;
+        if step == Step::Stopped {
+            return Ok(None);
+        }
+    }
+}
+
+/// How each VM of `target` ended, `cut` being what [`drive`] returned:
+/// its own stop, else the limit or Ctrl-C that cut the run.
+pub fn ends(target: &dyn Target, cut: Option<&Stop>) -> Vec<Stop> {
+    (0..target.vm_count())
+        .map(|vm| {
+            target
+                .stopped(vm)
+                .or_else(|| cut.cloned())
+                // Not reached: a target stops only once every VM has.
+                .unwrap_or(Stop::Limit(0))
+        })
+        .collect()
+}
+
+/// A command-line run of `target` to its end: installs the Ctrl-C
+/// handler, feeds stdin to its console with `stdin`, copies its output to
+/// `stdout` and `stderr` (see [`Terminal`]), then writes its report and
+/// the summary line to `stderr`. Returns the exit status: 130 after
+/// Ctrl-C, else the first VM's (in VM order) that is not 0.
+pub fn run_with_summary(
+    target: &mut dyn Target,
+    max_instructions: Option<u64>,
+    stdin: bool,
+    stdout: &mut impl Write,
+    stderr: &mut impl Write,
+) -> Result<u8, RunnerError> {
+    console::catch_interrupt();
+    let mut input = stdin.then(ConsoleInput::from_stdin);
+    let started = Instant::now();
+    let mut out = Terminal::new(target.vm_count(), stdout, stderr);
+    let cut = drive(target, max_instructions, input.as_mut(), &mut out);
+    // Restores the terminal before anything else is printed.
+    drop(input);
+    let cut = cut?;
+    out.finish()?;
+    let elapsed = started.elapsed();
+
+    let ends = ends(target, cut.as_ref());
+    target.report(&ends, stderr)?;
+    let reasons: Vec<String> = ends
+        .iter()
+        .enumerate()
+        .map(|(vm, end)| {
+            let d = end.describe(target, vm);
+            if ends.len() > 1 {
+                format!("vm{vm} {d}")
+            } else {
+                d
+            }
+        })
+        .collect();
+    let line = summary(target.instructions(), elapsed, &reasons.join("; "));
+    writeln!(stderr, "{line}")?;
+    stderr.flush()?;
+    if cut == Some(Stop::Interrupted) {
+        return Ok(EXIT_INTERRUPTED);
+    }
+    Ok(ends
+        .iter()
+        .map(Stop::exit_status)
+        .find(|&s| s != 0)
+        .unwrap_or(0))
+}
+
+/// The summary line: `demo-os: <N> instructions in <S> s (<M> MIPS);
+/// stopped: <reason>`.
+pub fn summary(instructions: u64, elapsed: Duration, reason: &str) -> String {
+    let secs = elapsed.as_secs_f64();
+    let mips = if secs > 0.0 {
+        instructions as f64 / secs / 1e6
+    } else {
+        0.0
+    };
+    format!(
+        "demo-os: {instructions} instructions in {secs:.3} s ({mips:.1} MIPS); stopped: {reason}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_statuses() {
+        assert_eq!(Stop::Exited(0).exit_status(), 0);
+        assert_eq!(Stop::Exited(3).exit_status(), 3);
+        assert_eq!(Stop::Exited(-1).exit_status(), 255);
+        assert_eq!(Stop::Exited(256).exit_status(), 0);
+        assert_eq!(Stop::Limit(5).exit_status(), 124);
+        assert_eq!(Stop::Stalled.exit_status(), 125);
+        assert_eq!(Stop::Interrupted.exit_status(), 130);
+        assert_eq!(Stop::PowerOff.exit_status(), 0);
+    }
+
+    #[test]
+    fn summary_format() {
+        assert_eq!(
+            summary(
+                2_000_000,
+                Duration::from_millis(500),
+                "guest exited with code 0"
+            ),
+            "demo-os: 2000000 instructions in 0.500 s (4.0 MIPS); stopped: guest exited with code 0"
+        );
+        assert!(summary(1, Duration::ZERO, "x").contains("(0.0 MIPS)"));
+    }
+}
