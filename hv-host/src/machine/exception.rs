@@ -197,7 +197,7 @@ impl Trap {
 /// refill: the refill vector (+0x000) only with EXL clear, the special
 /// interrupt vector (+0x200) with Cause.IV, +0x180 otherwise; from the
 /// boot vectors at 0xbfc0_0200 while Status.BEV is set.
-pub fn vector(status: u32, cause: u32, ebase: u32, code: ExcCode, refill: bool) -> u32 {
+pub fn vector(status: u32, cause: u32, ebase: u32, code: ExcCode, refill: bool) -> GuestVirtAddr {
     let offset = if refill && status & status::EXL == 0 {
         0
     } else if code == ExcCode::Int && cause & cause::IV != 0 {
@@ -210,7 +210,7 @@ pub fn vector(status: u32, cause: u32, ebase: u32, code: ExcCode, refill: bool) 
     } else {
         ebase & 0xffff_f000
     };
-    base.wrapping_add(offset)
+    GuestVirtAddr::new(base.wrapping_add(offset))
 }
 
 impl Cp0 {
@@ -245,7 +245,7 @@ impl Cp0 {
             }
         }
         self.status = st | status::EXL;
-        GuestVirtAddr::new(vector(st, self.cause, self.ebase, e.code, e.refill))
+        vector(st, self.cause, self.ebase, e.code, e.refill)
     }
 
     /// The CP0 side of ERET: clears Status.ERL and returns to ErrorEPC if
@@ -273,7 +273,7 @@ impl Machine {
         &mut self,
         code: ExcCode,
         refill: bool,
-        bad_vaddr: Option<u32>,
+        bad_vaddr: Option<GuestVirtAddr>,
         ce: u8,
     ) {
         let e = Exception {
@@ -281,7 +281,7 @@ impl Machine {
             refill,
             pc: GuestVirtAddr::new(self.cur_pc),
             in_delay_slot: self.cur_delay,
-            bad_vaddr: bad_vaddr.map(GuestVirtAddr::new),
+            bad_vaddr,
             ce,
         };
         if self.route.0 & (1 << code as u32) != 0 {
@@ -340,7 +340,7 @@ impl Machine {
     /// Raises the exception for a translation fault on `vaddr`, setting
     /// BadVAddr, and for TLB faults Context.BadVPN2 and EntryHi.VPN2.
     #[cold]
-    pub(crate) fn raise_fault(&mut self, fault: Fault, vaddr: u32, access: Access) {
+    pub(crate) fn raise_fault(&mut self, fault: Fault, vaddr: GuestVirtAddr, access: Access) {
         self.raise_with(
             fault.exc_code(access),
             fault == Fault::TlbRefill,

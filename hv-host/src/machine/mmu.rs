@@ -173,14 +173,18 @@ pub(crate) struct Translation {
 impl Machine {
     /// Translates `va` for `access` under the current mode and ASID.
     #[inline]
-    pub(crate) fn translate(&self, va: u32, access: Access) -> Result<u32, Fault> {
+    pub(crate) fn translate(&self, va: GuestVirtAddr, access: Access) -> Result<u32, Fault> {
         self.translate_full(va, access).map(|t| t.pa)
     }
 
     /// Translates `va` for `access`, saying whether the result is
     /// ASID-independent.
-    pub(crate) fn translate_full(&self, va: u32, access: Access) -> Result<Translation, Fault> {
-        match Segment::access(va, self.regime) {
+    pub(crate) fn translate_full(
+        &self,
+        va: GuestVirtAddr,
+        access: Access,
+    ) -> Result<Translation, Fault> {
+        match Segment::access(va.raw(), self.regime) {
             SegmentAccess::Unmapped(pa) => Ok(Translation { pa, any_asid: true }),
             SegmentAccess::Mapped => self.tlb_translate(va, access),
             // The virtualization assist: supervisor-mode references to
@@ -193,12 +197,12 @@ impl Machine {
     }
 
     /// Translates `va`, or raises the fault's exception and returns `None`.
-    fn translate_or_raise(&mut self, va: u32, access: Access) -> Option<u32> {
+    fn translate_or_raise(&mut self, va: GuestVirtAddr, access: Access) -> Option<u32> {
         self.translate_full_or_raise(va, access).map(|t| t.pa)
     }
 
     /// [`Machine::translate_full`], or raises the fault's exception.
-    fn translate_full_or_raise(&mut self, va: u32, access: Access) -> Option<Translation> {
+    fn translate_full_or_raise(&mut self, va: GuestVirtAddr, access: Access) -> Option<Translation> {
         match self.translate_full(va, access) {
             Ok(t) => Some(t),
             Err(f) => {
@@ -208,7 +212,7 @@ impl Machine {
         }
     }
 
-    fn tlb_translate(&self, va: u32, access: Access) -> Result<Translation, Fault> {
+    fn tlb_translate(&self, va: GuestVirtAddr, access: Access) -> Result<Translation, Fault> {
         let hit = self
             .tlb
             .lookup(va, self.cp0.asid())
@@ -223,8 +227,8 @@ impl Machine {
     /// Loads `size` (1, 2 or 4) bytes at `va`, aligned; raises the right
     /// exception and returns `None` on failure.
     #[inline(always)]
-    pub(crate) fn load(&mut self, va: u32, size: u32) -> Option<u32> {
-        if va & (size - 1) != 0 {
+    pub(crate) fn load(&mut self, va: GuestVirtAddr, size: u32) -> Option<u32> {
+        if !va.is_aligned(size) {
             self.raise_fault(Fault::Address, va, Access::Load);
             return None;
         }
@@ -239,7 +243,7 @@ impl Machine {
     }
 
     #[inline(never)]
-    fn load_slow(&mut self, va: u32, size: u32) -> Option<u32> {
+    fn load_slow(&mut self, va: GuestVirtAddr, size: u32) -> Option<u32> {
         let t = self.translate_full_or_raise(va, Access::Load)?;
         let pa = t.pa;
         match self.bus.target(pa) {
@@ -265,8 +269,8 @@ impl Machine {
     /// Stores the low `size` (1, 2 or 4) bytes of `v` at `va`, aligned;
     /// raises the right exception and returns `false` on failure.
     #[inline(always)]
-    pub(crate) fn store(&mut self, va: u32, v: u32, size: u32) -> bool {
-        if va & (size - 1) != 0 {
+    pub(crate) fn store(&mut self, va: GuestVirtAddr, v: u32, size: u32) -> bool {
+        if !va.is_aligned(size) {
             self.raise_fault(Fault::Address, va, Access::Store);
             return false;
         }
@@ -292,7 +296,7 @@ impl Machine {
     }
 
     #[inline(never)]
-    fn store_slow(&mut self, va: u32, v: u32, size: u32) -> bool {
+    fn store_slow(&mut self, va: GuestVirtAddr, v: u32, size: u32) -> bool {
         let Some(t) = self.translate_full_or_raise(va, Access::Store) else {
             return false;
         };
@@ -334,7 +338,7 @@ impl Machine {
 
     /// Stores the bits of `v` selected by `mask` into the aligned word at
     /// `va` (the SWL/SWR read-modify-write), with store permissions.
-    pub(crate) fn store_masked(&mut self, va: u32, v: u32, mask: u32) -> bool {
+    pub(crate) fn store_masked(&mut self, va: GuestVirtAddr, v: u32, mask: u32) -> bool {
         let (off, slot) = match self.xlat.write(va) {
             Some(hit) => hit,
             None => {
@@ -368,21 +372,20 @@ impl Machine {
 
     /// Translates `va` for the host (semihosting, monitor) without raising
     /// anything: the physical address, if the current mode may read it.
-    pub(crate) fn peek_translate(&self, va: u32) -> Option<u32> {
+    pub(crate) fn peek_translate(&self, va: GuestVirtAddr) -> Option<u32> {
         self.translate(va, Access::Load).ok()
     }
 
     /// Reads `len` bytes of virtual memory for the host without raising
     /// exceptions; `None` if any page does not translate to memory.
     pub fn read_virtual(&self, va: GuestVirtAddr, len: u32) -> Option<Vec<u8>> {
-        let va = va.raw();
         // Grows as pages translate: `len` comes from the guest and is not
         // trusted to size an allocation up front.
         let mut out = Vec::new();
         let mut a = va;
         let mut left = len;
         while left > 0 {
-            let chunk = left.min(0x1000 - (a & 0xfff));
+            let chunk = left.min(0x1000 - (a.raw() & 0xfff));
             let pa = self.peek_translate(a)?;
             out.extend(
                 self.bus

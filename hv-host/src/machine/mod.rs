@@ -569,7 +569,7 @@ impl Machine {
     /// The raw instruction word at virtual address `va` in the current
     /// mode, for traces and disassembly.
     pub fn fetch_word(&self, va: GuestVirtAddr) -> Option<insn::Instruction> {
-        let pa = self.peek_translate(va.raw())?;
+        let pa = self.peek_translate(va)?;
         let b = self.bus.read_phys(MachineAddr::new(pa), 4)?;
         Some(insn::Instruction(u32::from_le_bytes([
             b[0], b[1], b[2], b[3],
@@ -726,7 +726,7 @@ impl Machine {
         let fault = if pc & 3 != 0 {
             Err(exception::Fault::Address)
         } else {
-            self.translate(pc, exception::Access::Fetch)
+            self.translate(GuestVirtAddr::new(pc), exception::Access::Fetch)
         };
         match fault {
             Ok(pa) if self.bus.page_is_plain_memory(pa) => {
@@ -756,7 +756,7 @@ impl Machine {
                 self.icount += 1;
                 self.fetch_tag = INVALID_TAG;
                 self.step_past_current();
-                self.raise_fault(f, pc, exception::Access::Fetch);
+                self.raise_fault(f, GuestVirtAddr::new(pc), exception::Access::Fetch);
                 false
             }
         }

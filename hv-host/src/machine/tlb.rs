@@ -5,6 +5,8 @@
 //! This module owns the entries, lookup and probe. Exceptions and the CP0
 //! side of TLBR/TLBWI/TLBWR/TLBP live in the executor.
 
+use crate::addr::GuestVirtAddr;
+
 /// Number of JTLB entries (reported by Config1.MMUSize).
 pub const TLB_ENTRIES: usize = 32;
 
@@ -62,11 +64,13 @@ impl TlbEntry {
         ((self.page_mask | 0x1fff) >> 1) + 1
     }
 
-    /// Whether the entry matches `vaddr` under `asid`.
+    /// Whether the entry matches `vpn2` under `asid`: a virtual address or
+    /// an EntryHi value, whose VPN2 bits (under the entry's page mask) are
+    /// compared.
     #[inline]
-    pub fn matches(&self, vaddr: u32, asid: u8) -> bool {
+    pub fn matches(&self, vpn2: u32, asid: u8) -> bool {
         let m = self.vpn2_mask();
-        (vaddr & m) == (self.entry_hi & m) && (self.global || (self.entry_hi & 0xff) as u8 == asid)
+        (vpn2 & m) == (self.entry_hi & m) && (self.global || (self.entry_hi & 0xff) as u8 == asid)
     }
 
     /// The first virtual address the entry covers and the number of bytes.
@@ -166,7 +170,8 @@ impl Tlb {
     /// software must avoid; the architecture makes it a machine check) the
     /// lowest-numbered wins.
     #[inline]
-    pub fn lookup(&self, vaddr: u32, asid: u8) -> Option<TlbHit> {
+    pub fn lookup(&self, vaddr: GuestVirtAddr, asid: u8) -> Option<TlbHit> {
+        let vaddr = vaddr.raw();
         let e = &self.entries[self.find(vaddr, asid)?];
         let size = e.page_size();
         let lo = if vaddr & size == 0 { e.lo0 } else { e.lo1 };
@@ -203,13 +208,13 @@ mod tests {
     fn even_odd_pages_and_asid() {
         let mut t = Tlb::new();
         t.write(3, pair(0x0040_0000, 5, 0, 0x100, 0x200, false));
-        let even = t.lookup(0x0040_0123, 5).expect("even page");
+        let even = t.lookup(GuestVirtAddr::new(0x0040_0123), 5).expect("even page");
         assert_eq!(even.paddr, 0x0010_0123);
         assert_ne!(even.lo & lo::D, 0);
-        let odd = t.lookup(0x0040_1ffc, 5).expect("odd page");
+        let odd = t.lookup(GuestVirtAddr::new(0x0040_1ffc), 5).expect("odd page");
         assert_eq!(odd.paddr, 0x0020_0ffc);
         assert_eq!(odd.lo & lo::D, 0);
-        assert!(t.lookup(0x0040_0000, 6).is_none(), "other ASID must miss");
+        assert!(t.lookup(GuestVirtAddr::new(0x0040_0000), 6).is_none(), "other ASID must miss");
         assert_eq!(t.probe(0x0040_0000 | 5), Some(3));
         assert_eq!(t.probe(0x0040_0000 | 6), None);
     }
@@ -219,11 +224,11 @@ mod tests {
         let mut t = Tlb::new();
         // 16 MiB pages (PageMask 0x01ffe000): the pair covers 32 MiB.
         t.write(0, pair(0xc000_0000, 1, 0x01ff_e000, 0x0, 0x1000, true));
-        let hit = t.lookup(0xc123_4567, 200).expect("global matches any ASID");
+        let hit = t.lookup(GuestVirtAddr::new(0xc123_4567), 200).expect("global matches any ASID");
         assert_eq!(hit.paddr, 0x0123_4567);
-        let hit = t.lookup(0xc1ab_cdef, 7).expect("odd 16 MiB page");
+        let hit = t.lookup(GuestVirtAddr::new(0xc1ab_cdef), 7).expect("odd 16 MiB page");
         assert_eq!(hit.paddr, 0x01ab_cdef);
-        assert!(t.lookup(0xc200_0000, 1).is_none());
+        assert!(t.lookup(GuestVirtAddr::new(0xc200_0000), 1).is_none());
         assert_eq!(t.entry(0).virtual_range(), (0xc000_0000, 32 << 20));
     }
 }

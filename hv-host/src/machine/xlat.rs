@@ -16,6 +16,7 @@
 //! only switches sets (and drops the fetch entry).
 
 use super::code::NO_SLOT;
+use crate::addr::GuestVirtAddr;
 
 /// Entries per set.
 pub const SETS_ENTRIES: usize = 256;
@@ -103,7 +104,8 @@ impl Xlat {
 
     /// Looks up a read translation: the buffer offset of `vaddr`.
     #[inline]
-    pub fn read(&self, vaddr: u32) -> Option<u32> {
+    pub fn read(&self, vaddr: GuestVirtAddr) -> Option<u32> {
+        let vaddr = vaddr.raw();
         let e = &self.read[self.index(vaddr)];
         ((e.tag ^ self.key(vaddr)) & e.mask == 0).then(|| e.base + (vaddr & 0xfff))
     }
@@ -111,33 +113,43 @@ impl Xlat {
     /// Looks up a write translation: the buffer offset of `vaddr` and the
     /// page's code slot.
     #[inline]
-    pub fn write(&self, vaddr: u32) -> Option<(u32, u32)> {
+    pub fn write(&self, vaddr: GuestVirtAddr) -> Option<(u32, u32)> {
+        let vaddr = vaddr.raw();
         let e = &self.write[self.index(vaddr)];
         ((e.tag ^ self.key(vaddr)) & e.mask == 0).then(|| (e.base + (vaddr & 0xfff), e.code_slot))
     }
 
-    /// Caches a read translation, valid under the current ASID or, with
+    /// Caches a read translation of `vaddr`'s page to the buffer page at
+    /// offset `page_off`, valid under the current ASID or, with
     /// `any_asid`, under every ASID.
     #[inline]
-    pub fn fill_read(&mut self, vaddr: u32, base: u32, any_asid: bool) {
+    pub fn fill_read(&mut self, vaddr: GuestVirtAddr, page_off: u32, any_asid: bool) {
+        let vaddr = vaddr.raw();
         let i = self.index(vaddr);
-        self.read[i] = self.entry(vaddr, base, NO_SLOT, any_asid);
+        self.read[i] = self.entry(vaddr, page_off, NO_SLOT, any_asid);
     }
 
     /// Caches a write translation (see [`Xlat::fill_read`]).
     #[inline]
-    pub fn fill_write(&mut self, vaddr: u32, base: u32, code_slot: u32, any_asid: bool) {
+    pub fn fill_write(
+        &mut self,
+        vaddr: GuestVirtAddr,
+        page_off: u32,
+        code_slot: u32,
+        any_asid: bool,
+    ) {
+        let vaddr = vaddr.raw();
         let i = self.index(vaddr);
-        self.write[i] = self.entry(vaddr, base, code_slot, any_asid);
+        self.write[i] = self.entry(vaddr, page_off, code_slot, any_asid);
     }
 
-    /// Drops every write entry pointing at buffer page `base` (its code slot
-    /// changed).
-    pub fn drop_writes_to(&mut self, base: u32) {
+    /// Drops every write entry pointing at the buffer page at offset
+    /// `page_off` (its code slot changed).
+    pub fn drop_writes_to(&mut self, page_off: u32) {
         for e in self
             .write
             .iter_mut()
-            .filter(|e| e.tag != INVALID_TAG && e.base == base)
+            .filter(|e| e.tag != INVALID_TAG && e.base == page_off)
         {
             *e = XlatEntry::EMPTY;
         }

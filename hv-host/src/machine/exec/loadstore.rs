@@ -1,13 +1,14 @@
 //! Loads and stores: sized and aligned accesses, the unaligned-word pairs
 //! LWL/LWR/SWL/SWR (little-endian semantics), and LL/SC.
 
+use crate::addr::GuestVirtAddr;
 use crate::machine::Machine;
 use crate::machine::decode::Decoded;
 
 impl Machine {
     #[inline(always)]
-    fn ea(&self, d: Decoded) -> u32 {
-        self.r(d.rs).wrapping_add(d.imm)
+    fn ea(&self, d: Decoded) -> GuestVirtAddr {
+        GuestVirtAddr::new(self.r(d.rs).wrapping_add(d.imm))
     }
 
     /// Load Byte (sign-extended).
@@ -50,8 +51,8 @@ impl Machine {
     #[inline(always)]
     pub(super) fn lwl(&mut self, d: Decoded) {
         let va = self.ea(d);
-        if let Some(word) = self.load(va & !3, 4) {
-            let shift = 8 * (3 - (va & 3));
+        if let Some(word) = self.load(va.align_down(4), 4) {
+            let shift = 8 * (3 - (va.raw() & 3));
             let keep = if shift == 0 {
                 0
             } else {
@@ -66,8 +67,8 @@ impl Machine {
     #[inline(always)]
     pub(super) fn lwr(&mut self, d: Decoded) {
         let va = self.ea(d);
-        if let Some(word) = self.load(va & !3, 4) {
-            let shift = 8 * (va & 3);
+        if let Some(word) = self.load(va.align_down(4), 4) {
+            let shift = 8 * (va.raw() & 3);
             let keep = if shift == 0 { 0 } else { !(u32::MAX >> shift) };
             let v = (word >> shift) | (self.r(d.rt) & keep);
             self.w(d.rt, v);
@@ -93,16 +94,16 @@ impl Machine {
     #[inline(always)]
     pub(super) fn swl(&mut self, d: Decoded) {
         let va = self.ea(d);
-        let shift = 8 * (3 - (va & 3));
-        self.store_masked(va & !3, self.r(d.rt) >> shift, u32::MAX >> shift);
+        let shift = 8 * (3 - (va.raw() & 3));
+        self.store_masked(va.align_down(4), self.r(d.rt) >> shift, u32::MAX >> shift);
     }
     /// Store Word Right: the least significant bytes of `rt` go to the
     /// bytes from the addressed one up to the word's end.
     #[inline(always)]
     pub(super) fn swr(&mut self, d: Decoded) {
         let va = self.ea(d);
-        let shift = 8 * (va & 3);
-        self.store_masked(va & !3, self.r(d.rt) << shift, u32::MAX << shift);
+        let shift = 8 * (va.raw() & 3);
+        self.store_masked(va.align_down(4), self.r(d.rt) << shift, u32::MAX << shift);
     }
     /// Load Linked Word: a load that sets LLbit and LLAddr.
     pub(super) fn ll(&mut self, d: Decoded) {
@@ -122,7 +123,7 @@ impl Machine {
                 return;
             }
             true
-        } else if va & 3 != 0 {
+        } else if !va.is_aligned(4) {
             // A misaligned SC faults whether or not it would store.
             self.store(va, 0, 4);
             return;
