@@ -57,16 +57,16 @@ impl CodeCache {
         s
     }
 
-    /// The record for the word at `word` (0..1024) of slot `slot`.
+    /// The record for word number `index` (0..1024) of slot `slot`.
     #[inline]
-    pub fn get(&self, slot: u32, word: u32) -> Decoded {
-        self.pages[slot as usize][(word as usize) & (WORDS_PER_PAGE - 1)]
+    pub fn get(&self, slot: u32, index: u32) -> Decoded {
+        self.pages[slot as usize][(index as usize) & (WORDS_PER_PAGE - 1)]
     }
 
     /// Stores a decoded record.
     #[inline]
-    pub fn set(&mut self, slot: u32, word: u32, d: Decoded) {
-        self.pages[slot as usize][(word as usize) & (WORDS_PER_PAGE - 1)] = d;
+    pub fn set(&mut self, slot: u32, index: u32, d: Decoded) {
+        self.pages[slot as usize][(index as usize) & (WORDS_PER_PAGE - 1)] = d;
     }
 
     /// Forgets the record of the word at buffer offset `off` after a store.

@@ -62,13 +62,13 @@ impl From<HvError> for HvFailure {
 
 impl ExitCtx<'_> {
     /// A `HYPCALL` from the guest.
-    pub(super) fn hypercall(&mut self, t: Trap, word: u32) -> Result<Action, ExitError> {
+    pub(super) fn hypercall(&mut self, t: Trap, insn_word: u32) -> Result<Action, ExitError> {
         self.count_exit(ExitReason::Hypercall);
         self.charge(cost::HYPERCALL);
         let m = &self.machine;
         let (number, a0, a1) = (m.gpr(V0), m.gpr(A0), m.gpr(A1));
         let vm = &*self.vm;
-        let call = if hv_abi::insn::hypcall_code(word) != 0 {
+        let call = if hv_abi::insn::hypcall_code(insn_word) != 0 {
             Err(HvError::UnknownCall)
         } else if !vm.cp0.kernel_mode()
             && vm.cp0.regs.status & cp0::status::KSU != cp0::status::KSU_SUPERVISOR
