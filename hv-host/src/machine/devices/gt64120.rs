@@ -37,7 +37,7 @@
 //! what the PIIX4 functions do beyond their configuration space (the IDE,
 //! USB and PM I/O registers are separate devices or absent).
 
-use super::i8259::InterruptAck;
+use super::{Device, InterruptAck, Window};
 
 /// Size of the internal register window.
 pub const WINDOW: u32 = 0x1000;
@@ -455,7 +455,7 @@ impl Gt64120 {
     /// Reads `size` (1, 2, 4) bytes at `offset` in the window. A read of
     /// `GT_PCI0_IACK` runs an interrupt-acknowledge cycle on `pic` and
     /// returns the vector.
-    pub fn read(&mut self, offset: u32, size: u32, pic: &mut impl InterruptAck) -> u32 {
+    pub fn read(&mut self, offset: u32, size: u32, pic: &mut (impl InterruptAck + ?Sized)) -> u32 {
         let offset = offset & (WINDOW - 1);
         let word = offset & !3;
         let lane = offset & 3;
@@ -554,6 +554,26 @@ impl Gt64120 {
             0xc24 => self.regs[slot] = v & 0x03ff_fffe,
             0xc28 => self.regs[slot] = v & 0x3f,
             _ => self.regs[slot] = v,
+        }
+    }
+}
+
+/// On the bus: offsets are from the register window's base, which the
+/// GT places itself ([`Window::Own`], from ISD); it also decodes the PCI
+/// functions' I/O BARs ([`Window::PciIo`]).
+impl Device for Gt64120 {
+    fn read(&mut self, offset: u32, size: u32, intc: &mut dyn InterruptAck) -> u32 {
+        Gt64120::read(self, offset, size, intc)
+    }
+
+    fn write(&mut self, offset: u32, size: u32, value: u32) {
+        Gt64120::write(self, offset, size, value);
+    }
+
+    fn window(&self, window: Window) -> Option<(u32, u32)> {
+        match window {
+            Window::Own => Some((self.base(), WINDOW)),
+            Window::PciIo { dev, func, bar } => self.io_bar(dev, func, usize::from(bar)),
         }
     }
 }

@@ -22,6 +22,7 @@
 //! gate, port `0x61`, is not decoded, so modes 1 and 5 start counting when
 //! loaded), and the speaker output.
 
+use super::{Device, InterruptAck};
 /// Input clock of the counters: 1.193182 MHz.
 pub const PIT_HZ: u64 = 1_193_182;
 /// First ISA port (channel 0's counter).
@@ -328,6 +329,34 @@ impl Pit {
                 ch.edges_seen = 0;
             }
         }
+    }
+}
+
+/// On the bus: offsets are ISA port numbers (`0x40..0x44`); the line is
+/// channel 0's output, with the edges [`Pit::take_edges`] counts.
+impl Device for Pit {
+    fn read(&mut self, port: u32, size: u32, _intc: &mut dyn InterruptAck) -> u32 {
+        Pit::read(self, port, size)
+    }
+
+    fn write(&mut self, port: u32, size: u32, value: u32) {
+        Pit::write(self, port, size, value);
+    }
+
+    fn tick(&mut self, now: u64) {
+        Pit::tick(self, now);
+    }
+
+    fn next_event(&self) -> Option<u64> {
+        Pit::next_event(self)
+    }
+
+    fn irq(&self) -> bool {
+        self.out0()
+    }
+
+    fn take_edges(&mut self) -> u64 {
+        Pit::take_edges(self)
     }
 }
 

@@ -22,6 +22,8 @@
 //! of ICW3 (the slave is always on IR2, as wired on the board). The PICs
 //! have no notion of time, so there is no `tick`.
 
+use super::{Device, InterruptAck, InterruptController};
+
 /// Master PIC command/status port.
 pub const MASTER_CMD: u32 = 0x20;
 /// Master PIC data (mask) port.
@@ -266,13 +268,6 @@ impl Pic {
     }
 }
 
-/// Something that runs an interrupt-acknowledge cycle and returns the
-/// vector (the GT-64120's IACK register reads through this).
-pub trait InterruptAck {
-    /// Runs an interrupt-acknowledge cycle; returns the vector byte.
-    fn acknowledge(&mut self) -> u8;
-}
-
 /// The master/slave pair.
 #[derive(Clone, Debug)]
 pub struct DualPic {
@@ -386,6 +381,32 @@ impl DualPic {
 impl InterruptAck for DualPic {
     fn acknowledge(&mut self) -> u8 {
         DualPic::acknowledge(self)
+    }
+}
+
+impl InterruptController for DualPic {
+    fn set_irq(&mut self, irq: u8, level: bool) {
+        DualPic::set_irq(self, irq, level);
+    }
+}
+
+/// On the bus: offsets are ISA port numbers (the board maps the ports
+/// [`DualPic::decodes`] to it).
+impl Device for DualPic {
+    fn read(&mut self, port: u32, size: u32, _intc: &mut dyn InterruptAck) -> u32 {
+        DualPic::read(self, port, size)
+    }
+
+    fn write(&mut self, port: u32, size: u32, value: u32) {
+        DualPic::write(self, port, size, value);
+    }
+
+    fn irq(&self) -> bool {
+        DualPic::irq(self)
+    }
+
+    fn interrupt_controller(&mut self) -> Option<&mut dyn InterruptController> {
+        Some(self)
     }
 }
 

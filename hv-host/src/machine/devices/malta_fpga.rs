@@ -35,6 +35,7 @@
 //! 6.1 does not read it; YAMON does), the RTC of the Atlas board, and any
 //! display output beyond recording the text.
 
+use super::{BoardEvent, Device, InterruptAck};
 /// Physical base of the FPGA window.
 pub const FPGA_BASE: u32 = 0x1f00_0000;
 /// Size of the FPGA window.
@@ -179,6 +180,21 @@ impl MaltaFpga {
     /// always false.
     pub fn irq(&self) -> bool {
         false
+    }
+}
+
+/// On the bus: offsets are from [`FPGA_BASE`]; SOFTRES resets the board.
+impl Device for MaltaFpga {
+    fn read(&mut self, offset: u32, size: u32, _intc: &mut dyn InterruptAck) -> u32 {
+        MaltaFpga::read(self, offset, size)
+    }
+
+    fn write(&mut self, offset: u32, size: u32, value: u32) {
+        MaltaFpga::write(self, offset, size, value);
+    }
+
+    fn take_event(&mut self) -> Option<BoardEvent> {
+        MaltaFpga::take_event(self).map(|FpgaEvent::SoftReset| BoardEvent::Reset)
     }
 }
 

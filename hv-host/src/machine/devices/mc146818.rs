@@ -28,6 +28,7 @@
 //! binary and only its presentation changes). Register values written while
 //! an update is due are applied as written.
 
+use super::{Device, InterruptAck};
 /// Index port: bits 6..0 select the register, bit 7 is the NMI mask.
 pub const RTC_INDEX: u32 = 0x70;
 /// Data port: reads and writes the selected register.
@@ -453,6 +454,29 @@ impl Rtc {
             RTC_DATA => self.write_reg(self.index, v),
             _ => {}
         }
+    }
+}
+
+/// On the bus: offsets are ISA port numbers (`0x70`, `0x71`).
+impl Device for Rtc {
+    fn read(&mut self, port: u32, size: u32, _intc: &mut dyn InterruptAck) -> u32 {
+        Rtc::read(self, port, size)
+    }
+
+    fn write(&mut self, port: u32, size: u32, value: u32) {
+        Rtc::write(self, port, size, value);
+    }
+
+    fn tick(&mut self, now: u64) {
+        Rtc::tick(self, now);
+    }
+
+    fn next_event(&self) -> Option<u64> {
+        Rtc::next_event(self)
+    }
+
+    fn irq(&self) -> bool {
+        Rtc::irq(self)
     }
 }
 

@@ -15,6 +15,7 @@
 //! cycle Linux sends after it is not needed. Other suspend types are
 //! recorded and ignored (SUS_EN reads back clear).
 
+use super::{BoardEvent, Device, InterruptAck};
 /// Where the boot loader puts the block (PMBA's reset value on Malta).
 pub const PMBA: u32 = 0x1000;
 /// Size of the block.
@@ -118,6 +119,25 @@ impl Piix4Pm {
     /// Takes the pending event, if any.
     pub fn take_event(&mut self) -> Option<PmEvent> {
         self.event.take()
+    }
+}
+
+/// On the bus: offsets are from [`PMBA`]; soft-off powers the board off.
+impl Device for Piix4Pm {
+    fn read(&mut self, offset: u32, size: u32, _intc: &mut dyn InterruptAck) -> u32 {
+        Piix4Pm::read(self, offset, size)
+    }
+
+    fn write(&mut self, offset: u32, size: u32, value: u32) {
+        Piix4Pm::write(self, offset, size, value);
+    }
+
+    fn tick(&mut self, now: u64) {
+        Piix4Pm::tick(self, now);
+    }
+
+    fn take_event(&mut self) -> Option<BoardEvent> {
+        Piix4Pm::take_event(self).map(|PmEvent::SoftOff| BoardEvent::PowerOff)
     }
 }
 

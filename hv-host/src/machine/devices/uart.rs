@@ -21,6 +21,7 @@
 //! queue instead of the output (Linux's `size_fifo` sends 256 bytes that
 //! way; on a real line they never leave the chip).
 
+use super::{Device, InterruptAck};
 use std::collections::VecDeque;
 
 /// Size of the register window in bytes.
@@ -167,6 +168,39 @@ impl Uart {
     /// Takes the bytes transmitted since the last call.
     pub fn take_output(&mut self) -> Vec<u8> {
         core::mem::take(&mut self.output)
+    }
+}
+
+/// On the bus: byte registers at offsets 0..8 (the board scales the
+/// offset where they are spaced wider); an access of any width reads or
+/// writes the byte register, zero-extended.
+impl Device for Uart {
+    fn read(&mut self, offset: u32, _size: u32, _intc: &mut dyn InterruptAck) -> u32 {
+        u32::from(Uart::read(self, offset))
+    }
+
+    fn write(&mut self, offset: u32, _size: u32, value: u32) {
+        Uart::write(self, offset, value as u8);
+    }
+
+    fn irq(&self) -> bool {
+        Uart::irq(self)
+    }
+
+    fn take_output(&mut self) -> Vec<u8> {
+        Uart::take_output(self)
+    }
+
+    fn push_input(&mut self, bytes: &[u8]) -> usize {
+        Uart::push_input(self, bytes)
+    }
+
+    fn input_len(&self) -> usize {
+        Uart::input_len(self)
+    }
+
+    fn wants_input(&self) -> bool {
+        Uart::wants_input(self)
     }
 }
 
