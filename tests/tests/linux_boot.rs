@@ -9,7 +9,7 @@
 //! test prints `SKIPPED: ...` and passes, except under CI (`CI=true`),
 //! where it fails ([`hv_tests::skip`]).
 
-use hv_host::machine::board::Board;
+use hv_host::machine::board::BoardKind;
 use hv_host::machine::board::malta::LinuxBoot;
 use hv_host::machine::elf::ElfImage;
 use hv_host::machine::{Exit, Machine, MachineConfig};
@@ -37,7 +37,7 @@ fn debian_malta_kernel_boots_to_init_and_powers_off() {
         MachineConfig {
             ram_bytes: 256 << 20,
         },
-        Board::Malta,
+        BoardKind::Malta,
     )
     .expect("a 256 MiB Malta");
     m.boot_linux(
@@ -117,7 +117,7 @@ fn debian_malta_kernel_boots_unmodified_under_the_monitor() {
     let image = ElfImage::parse(&kernel).expect("vmlinuz is an ELF");
     let vm = VmConfig {
         ram_bytes: 256 << 20,
-        board: Board::Malta,
+        board: BoardKind::Malta,
         ..VmConfig::default()
     };
     let mut mon = Monitor::new(MonitorConfig::default(), &[vm]).expect("one Malta VM");

@@ -13,7 +13,7 @@ use super::target::{self, Sink, Step, Stop, Target, location};
 use super::{RunnerError, load_image};
 use demo_os::BootArgs;
 use hv_host::addr::GuestVirtAddr;
-use hv_host::machine::board::Board;
+use hv_host::machine::board;
 use hv_host::machine::board::malta::LinuxBoot;
 use hv_host::machine::elf::ElfImage;
 use hv_host::machine::insn::Instruction;
@@ -155,8 +155,8 @@ pub fn vm_config(cli: &Cli) -> VmConfig {
         ram_bytes: cli.ram_bytes(),
         vtlb_entries: cli.vtlb_entries() as usize,
         board: match cli.board {
-            BoardKind::Mipssim => Board::Mipssim,
-            BoardKind::Malta => Board::Malta,
+            BoardKind::Mipssim => board::BoardKind::Mipssim,
+            BoardKind::Malta => board::BoardKind::Malta,
         },
     }
 }

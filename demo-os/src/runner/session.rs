@@ -7,7 +7,7 @@ use super::console::ConsoleInput;
 use super::target::{self, Sink, Step, Stop, Target, location};
 use super::{RunnerError, boot_machine, load_image, read_kernel_file};
 use hv_host::addr::GuestVirtAddr;
-use hv_host::machine::board::Board;
+use hv_host::machine::board;
 use hv_host::machine::board::malta::LinuxBoot;
 use hv_host::machine::elf::ElfImage;
 use hv_host::machine::insn::Instruction;
@@ -160,7 +160,7 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
             let config = MachineConfig {
                 ram_bytes: cli.ram_bytes(),
             };
-            let mut machine = Machine::with_board(config, Board::Malta)?;
+            let mut machine = Machine::with_board(config, board::BoardKind::Malta)?;
             let initrd = cli.initrd.as_deref().map(read_kernel_file).transpose()?;
             machine
                 .boot_linux(

@@ -1,37 +1,26 @@
-//! The physical address space, compatible with QEMU's `mipssim` board:
-//!
-//! | physical range            | what                                        |
-//! |---------------------------|---------------------------------------------|
-//! | `0x0000_0000..RAM size`   | RAM (`--mem`, 1..=256 MiB)                  |
-//! | `0x1fc0_0000..0x2000_0000`| boot ROM window, 4 MiB, reads zero, writes ignored |
-//! | `0x1fd0_03f8..+8`         | 16550 UART, interrupt on Cause.IP4          |
-//! | anything else             | bus error (IBE on fetch, DBE on data)       |
-//!
-//! The UART lies inside the ROM window's address range and takes precedence
-//! there, as on the board. RAM and ROM are one contiguous host buffer
-//! (`mem`): RAM first, then the ROM, so that the execution loop can address
-//! both by a buffer offset.
-//!
-//! On the Malta board ([`super::board`]) RAM and the boot ROM window are
-//! mapped the same way (the ROM holds the board revision word) and every
-//! other address is [`Target::Board`]: the board decodes it on the slow
-//! path ([`super::board::malta`]).
+//! The physical address space: RAM and the boot ROM in one host buffer,
+//! and the board ([`super::board::Board`]), whose range map says what
+//! every physical address is. The buffer holds the board's memory image
+//! (its RAM and ROM ranges in the board's order: RAM first, then the ROM,
+//! then RAM past the I/O hole on the monitor's machine), so the execution
+//! loop addresses memory by a buffer offset and never sees the board:
+//! [`Bus::target`] checks low RAM inline and asks the board's map for the
+//! rest; [`Bus::page_is_plain_memory`] says which pages the translation
+//! caches may point into.
 //!
 //! A machine built for the monitor ([`super::Machine::for_monitor`])
 //! may have more RAM than fits below the I/O hole: the part past
 //! [`LOW_RAM_MAX`] appears at [`HIGH_RAM_BASE`] and up, after the ROM in
 //! the buffer. Native machines never have it.
 
-use super::board::malta::Malta;
-use super::devices::malta_fpga::{REVISION_ADDR, REVISION_VALUE};
-use super::devices::uart::{UART_WINDOW, Uart};
+use super::board::{Board, Decoded};
 use crate::addr::MachineAddr;
 
 /// Physical base of the boot ROM window.
 pub const ROM_BASE: u32 = 0x1fc0_0000;
 /// Size of the boot ROM window.
 pub const ROM_SIZE: u32 = 4 << 20;
-/// Physical base of the UART's registers.
+/// Physical base of the `mipssim` UART's registers.
 pub const UART_BASE: u32 = 0x1fd0_03f8;
 /// Largest RAM size a native machine accepts.
 pub const MAX_RAM: u32 = 256 << 20;
@@ -55,55 +44,44 @@ pub enum Target {
         /// Whether stores reach it (RAM) or are ignored (ROM).
         writable: bool,
     },
-    /// The UART register at this offset.
-    Uart(u32),
-    /// A Malta board address: the board decodes it (a device, or a bus
-    /// error).
-    Board,
+    /// A device or open bus space: the board performs the access.
+    Device,
     /// Nothing: a bus error.
     None,
 }
 
-/// The bus: memory and devices.
+/// The bus: memory and the board.
 #[derive(Clone, Debug)]
 pub struct Bus {
-    /// RAM followed by the boot ROM.
+    /// The board's memory image: RAM, then the boot ROM (then high RAM).
     pub(crate) mem: Vec<u8>,
-    /// RAM below the I/O hole.
+    /// RAM from physical 0 (all of it on a native machine).
     ram_bytes: u32,
-    /// RAM at [`HIGH_RAM_BASE`] (0 on a native machine).
-    high_bytes: u32,
-    /// The console UART (the `mipssim` board's).
-    pub uart: Uart,
-    /// The Malta board's devices (`None` on `mipssim`).
-    pub malta: Option<Box<Malta>>,
+    /// The board: its map and devices.
+    pub board: Board,
 }
 
 impl Bus {
-    /// A bus with `ram_bytes` of zeroed RAM (a multiple of 4 KiB, at most
-    /// [`MAX_MONITOR_RAM`]; the caller validates). RAM past [`LOW_RAM_MAX`]
-    /// appears at [`HIGH_RAM_BASE`].
-    pub fn new(ram_bytes: u32) -> Self {
-        let low = ram_bytes.min(LOW_RAM_MAX);
-        let high = ram_bytes - low;
-        Self {
-            mem: vec![0; low as usize + ROM_SIZE as usize + high as usize],
-            ram_bytes: low,
-            high_bytes: high,
-            uart: Uart::new(),
-            malta: None,
+    /// A bus over `board`: zeroed RAM, and the ROM image the board's kind
+    /// defines.
+    pub fn new(board: Board) -> Self {
+        let mut mem = vec![0; board.image_bytes() as usize];
+        for &(pa, value) in board.kind().rom_words() {
+            if let Decoded::Rom(off) = board.decode(pa)
+                && let Some(s) = mem.get_mut(off as usize..off as usize + 4)
+            {
+                s.copy_from_slice(&value.to_le_bytes());
+            }
         }
-    }
-
-    /// A Malta bus with `ram_bytes` of zeroed RAM (at most [`MAX_RAM`];
-    /// the caller validates): the board's devices, and the revision word
-    /// in the boot ROM.
-    pub fn new_malta(ram_bytes: u32) -> Self {
-        let mut bus = Self::new(ram_bytes);
-        bus.malta = Some(Box::new(Malta::new()));
-        let off = (bus.ram_bytes + REVISION_ADDR - ROM_BASE) as usize;
-        bus.mem[off..off + 4].copy_from_slice(&REVISION_VALUE.to_le_bytes());
-        bus
+        let ram_bytes = board
+            .ram_ranges()
+            .find(|&(base, _)| base == 0)
+            .map_or(0, |(_, n)| n);
+        Self {
+            mem,
+            ram_bytes,
+            board,
+        }
     }
 
     /// RAM size below the I/O hole in bytes (all of it on a native machine).
@@ -114,46 +92,33 @@ impl Bus {
 
     /// The RAM regions as `(physical base, bytes)`: low RAM, then high RAM
     /// if any.
-    pub fn ram_regions(&self) -> impl Iterator<Item = (MachineAddr, u32)> {
-        [
-            (MachineAddr::new(0), self.ram_bytes),
-            (MachineAddr::new(HIGH_RAM_BASE), self.high_bytes),
-        ]
-        .into_iter()
-        .filter(|&(_, n)| n > 0)
+    pub fn ram_regions(&self) -> impl Iterator<Item = (MachineAddr, u32)> + '_ {
+        self.board
+            .ram_ranges()
+            .filter(|&(_, n)| n > 0)
+            .map(|(base, n)| (MachineAddr::new(base), n))
     }
 
     /// Resolves a physical address.
     #[inline]
     pub fn target(&self, pa: u32) -> Target {
         if pa < self.ram_bytes {
-            Target::Mem {
+            return Target::Mem {
                 offset: pa,
                 writable: true,
-            }
-        } else if self.malta.is_some() {
-            if pa.wrapping_sub(ROM_BASE) < ROM_SIZE {
-                Target::Mem {
-                    offset: self.ram_bytes + (pa - ROM_BASE),
-                    writable: false,
-                }
-            } else {
-                Target::Board
-            }
-        } else if pa.wrapping_sub(UART_BASE) < UART_WINDOW {
-            Target::Uart(pa - UART_BASE)
-        } else if pa.wrapping_sub(ROM_BASE) < ROM_SIZE {
-            Target::Mem {
-                offset: self.ram_bytes + (pa - ROM_BASE),
-                writable: false,
-            }
-        } else if pa.wrapping_sub(HIGH_RAM_BASE) < self.high_bytes {
-            Target::Mem {
-                offset: self.ram_bytes + ROM_SIZE + (pa - HIGH_RAM_BASE),
+            };
+        }
+        match self.board.decode(pa) {
+            Decoded::Ram(offset) => Target::Mem {
+                offset,
                 writable: true,
-            }
-        } else {
-            Target::None
+            },
+            Decoded::Rom(offset) => Target::Mem {
+                offset,
+                writable: false,
+            },
+            Decoded::Device { .. } | Decoded::Open => Target::Device,
+            Decoded::None => Target::None,
         }
     }
 
@@ -162,9 +127,7 @@ impl Bus {
     #[inline]
     pub fn page_is_plain_memory(&self, pa: u32) -> bool {
         let page = pa & !(PAGE_SIZE - 1);
-        page < self.ram_bytes
-            || (page.wrapping_sub(ROM_BASE) < ROM_SIZE && (page >> 12) != (UART_BASE >> 12))
-            || page.wrapping_sub(HIGH_RAM_BASE) < self.high_bytes
+        page < self.ram_bytes || self.board.plain_memory(page, PAGE_SIZE)
     }
 
     /// Reads a byte of memory at buffer offset `off` (caller checked range).
@@ -254,9 +217,9 @@ impl Bus {
     /// falls outside memory.
     pub fn read_phys(&self, pa: MachineAddr, len: u32) -> Option<Vec<u8>> {
         let end = pa.raw().checked_add(len.checked_sub(1)?)?;
-        // A range over the UART's registers is not memory, even when both
-        // its ends are (the boot ROM around them).
-        if pa.raw() < UART_BASE + UART_WINDOW && end >= UART_BASE {
+        // A range over a device's registers is not memory, even when both
+        // its ends are (the boot ROM around the `mipssim` UART).
+        if !self.board.all_memory(pa.raw(), len) {
             return None;
         }
         match (self.target(pa.raw()), self.target(end)) {
@@ -273,21 +236,23 @@ impl Bus {
     /// bits IP7..IP2 (bits 15..10).
     #[inline]
     pub fn irq_lines(&self) -> u32 {
-        match &self.malta {
-            Some(m) => m.irq_lines(),
-            // The UART is on hardware interrupt 2, Cause.IP4.
-            None => u32::from(self.uart.irq()) << 12,
-        }
+        self.board.irq_lines()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machine::board::BoardKind;
+    use crate::machine::devices::malta_fpga::{REVISION_ADDR, REVISION_VALUE};
+
+    fn mipssim(ram: u32) -> Bus {
+        Bus::new(BoardKind::Mipssim.build(ram))
+    }
 
     #[test]
     fn memory_map() {
-        let bus = Bus::new(1 << 20);
+        let bus = mipssim(1 << 20);
         assert_eq!(
             bus.target(0x10),
             Target::Mem {
@@ -296,7 +261,7 @@ mod tests {
             }
         );
         assert_eq!(bus.target(1 << 20), Target::None);
-        assert_eq!(bus.target(UART_BASE + 5), Target::Uart(5));
+        assert_eq!(bus.target(UART_BASE + 5), Target::Device);
         assert_eq!(
             bus.target(ROM_BASE + 4),
             Target::Mem {
@@ -311,7 +276,7 @@ mod tests {
 
     #[test]
     fn malta_memory_map() {
-        let bus = Bus::new_malta(256 << 20);
+        let bus = Bus::new(BoardKind::Malta.build(256 << 20));
         assert_eq!(
             bus.target(0x0fff_fffc),
             Target::Mem {
@@ -319,8 +284,8 @@ mod tests {
                 writable: true
             }
         );
-        assert_eq!(bus.target(0x1000_0000), Target::Board, "PCI memory");
-        assert_eq!(bus.target(0x1800_03f8), Target::Board, "ISA I/O");
+        assert_eq!(bus.target(0x1000_0000), Target::Device, "PCI memory");
+        assert_eq!(bus.target(0x1800_03f8), Target::Device, "ISA I/O");
         assert_eq!(
             bus.target(UART_BASE),
             Target::Mem {
@@ -339,7 +304,7 @@ mod tests {
 
     #[test]
     fn phys_copy_checks_bounds() {
-        let mut bus = Bus::new(1 << 20);
+        let mut bus = mipssim(1 << 20);
         bus.write_phys(MachineAddr::new(0x100), b"abc")
             .expect("inside RAM");
         assert_eq!(
@@ -358,7 +323,7 @@ mod tests {
 
     #[test]
     fn zero_fill_stays_in_bounds() {
-        let mut bus = Bus::new(1 << 20);
+        let mut bus = mipssim(1 << 20);
         bus.write_phys(MachineAddr::new(0x100), b"abcdef")
             .expect("inside RAM");
         bus.zero_phys(MachineAddr::new(0x101), 3)

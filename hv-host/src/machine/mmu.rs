@@ -24,6 +24,7 @@
 //! `0x8000_0000`.
 
 use super::Machine;
+use super::board::Width;
 use super::bus::Target;
 use super::code::NO_SLOT;
 use super::cp0::status;
@@ -202,7 +203,11 @@ impl Machine {
     }
 
     /// [`Machine::translate_full`], or raises the fault's exception.
-    fn translate_full_or_raise(&mut self, va: GuestVirtAddr, access: Access) -> Option<Translation> {
+    fn translate_full_or_raise(
+        &mut self,
+        va: GuestVirtAddr,
+        access: Access,
+    ) -> Option<Translation> {
         match self.translate_full(va, access) {
             Ok(t) => Some(t),
             Err(f) => {
@@ -238,12 +243,23 @@ impl Machine {
                 2 => u32::from(self.bus.mem_u16(off)),
                 _ => u32::from(self.bus.mem_u8(off)),
             }),
-            None => self.load_slow(va, size),
+            None => self.load_slow(va, Width::Bytes(size)),
+        }
+    }
+
+    /// Loads the aligned word at `va` for LWL/LWR, which use its byte
+    /// lanes `lanes`: memory gives the word (the same fast path as a word
+    /// load), a device the board's answer for a partial-word access.
+    #[inline(always)]
+    pub(crate) fn load_lanes(&mut self, va: GuestVirtAddr, lanes: u32) -> Option<u32> {
+        match self.xlat.read(va) {
+            Some(off) => Some(self.bus.mem_u32(off)),
+            None => self.load_slow(va, Width::Lanes(lanes)),
         }
     }
 
     #[inline(never)]
-    fn load_slow(&mut self, va: GuestVirtAddr, size: u32) -> Option<u32> {
+    fn load_slow(&mut self, va: GuestVirtAddr, width: Width) -> Option<u32> {
         let t = self.translate_full_or_raise(va, Access::Load)?;
         let pa = t.pa;
         match self.bus.target(pa) {
@@ -251,14 +267,13 @@ impl Machine {
                 if self.bus.page_is_plain_memory(pa) {
                     self.xlat.fill_read(va, offset & !0xfff, t.any_asid);
                 }
-                Some(match size {
-                    4 => self.bus.mem_u32(offset),
-                    2 => u32::from(self.bus.mem_u16(offset)),
-                    _ => u32::from(self.bus.mem_u8(offset)),
+                Some(match width {
+                    Width::Bytes(4) | Width::Lanes(_) => self.bus.mem_u32(offset),
+                    Width::Bytes(2) => u32::from(self.bus.mem_u16(offset)),
+                    Width::Bytes(_) => u32::from(self.bus.mem_u8(offset)),
                 })
             }
-            Target::Uart(reg) => Some(u32::from(self.bus.uart.read(reg))),
-            Target::Board => self.board_read(pa, size),
+            Target::Device => self.device_read(pa, width),
             Target::None => {
                 self.raise(ExcCode::Dbe);
                 None
@@ -320,15 +335,7 @@ impl Machine {
             Target::Mem {
                 writable: false, ..
             } => true,
-            Target::Uart(reg) => {
-                self.bus.uart.write(reg, v as u8);
-                let out = self.bus.uart.take_output();
-                self.push_output(super::console::Stream::Stdout, &out);
-                // The interrupt line may have changed.
-                self.stop_at = 0;
-                true
-            }
-            Target::Board => self.board_write(pa, v, size),
+            Target::Device => self.device_write(pa, Width::Bytes(size), v),
             Target::None => {
                 self.raise(ExcCode::Dbe);
                 false
@@ -336,8 +343,9 @@ impl Machine {
         }
     }
 
-    /// Stores the bits of `v` selected by `mask` into the aligned word at
-    /// `va` (the SWL/SWR read-modify-write), with store permissions.
+    /// Stores the bits of `v` selected by `mask` (whole bytes) into the
+    /// aligned word at `va` (the SWL/SWR read-modify-write), with store
+    /// permissions; a device gets the board's partial-word access.
     pub(crate) fn store_masked(&mut self, va: GuestVirtAddr, v: u32, mask: u32) -> bool {
         let (off, slot) = match self.xlat.write(va) {
             Some(hit) => hit,
@@ -353,8 +361,7 @@ impl Machine {
                     Target::Mem {
                         writable: false, ..
                     } => return true,
-                    // A device sees the store of the whole word.
-                    Target::Uart(_) | Target::Board => return self.store_slow(va, v, 4),
+                    Target::Device => return self.device_write(pa, Width::Lanes(mask), v),
                     Target::None => {
                         self.raise(ExcCode::Dbe);
                         return false;

@@ -46,11 +46,13 @@ pub mod mmu;
 pub mod semihost;
 pub mod timer;
 pub mod tlb;
+pub mod unaligned;
 pub mod xlat;
 
 use thiserror::Error;
 
 use crate::addr::{GuestVirtAddr, MachineAddr};
+use board::BoardKind;
 use bus::{Bus, MAX_RAM, PAGE_SIZE};
 use code::CodeCache;
 use cp0::Cp0;
@@ -265,27 +267,25 @@ pub struct Machine {
 
 impl Machine {
     /// Builds a machine with zeroed RAM, in the reset state at the reset
-    /// vector (0xbfc0_0000).
+    /// vector (0xbfc0_0000): the `mipssim` board.
     pub fn new(config: MachineConfig) -> Result<Self, MachineError> {
+        Self::with_board(config, BoardKind::Mipssim)
+    }
+
+    /// Builds a machine of the given board (see [`board`]): the same CPU
+    /// and RAM, the board's map and devices behind the bus, and the CPU
+    /// the board has.
+    pub fn with_board(config: MachineConfig, board: BoardKind) -> Result<Self, MachineError> {
         let ram = config.ram_bytes;
         if !(1 << 20..=MAX_RAM).contains(&ram) || !ram.is_multiple_of(PAGE_SIZE) {
             return Err(MachineError::BadRamSize(ram));
         }
-        Ok(Self::build(ram))
-    }
-
-    /// Builds a machine of the given board (see [`board`]): [`Machine::new`]
-    /// for `mipssim`; for Malta, the same CPU and RAM with the Malta
-    /// devices behind the bus.
-    pub fn with_board(config: MachineConfig, board: board::Board) -> Result<Self, MachineError> {
-        let mut m = Self::new(config)?;
-        if board == board::Board::Malta {
-            m.bus = Bus::new_malta(config.ram_bytes);
-            m.code = CodeCache::new(m.bus.mem.len());
-            m.cp0.config1 = cp0::config::CONFIG1_24KC;
-            m.cp0.config3 = cp0::config::CONFIG3_24KC;
-            m.board_accessed();
+        let mut m = Self::build(board.build(ram));
+        if let Some((config1, config3)) = m.bus.board.cpu_config() {
+            m.cp0.config1 = config1;
+            m.cp0.config3 = config3;
         }
+        m.board_accessed();
         Ok(m)
     }
 
@@ -297,11 +297,11 @@ impl Machine {
         if !(1 << 20..=bus::MAX_MONITOR_RAM).contains(&ram) || !ram.is_multiple_of(PAGE_SIZE) {
             return Err(MachineError::BadMonitorRamSize(ram));
         }
-        Ok(Self::build(ram))
+        Ok(Self::build(BoardKind::Mipssim.build(ram)))
     }
 
-    fn build(ram: u32) -> Self {
-        let bus = Bus::new(ram);
+    fn build(board: board::Board) -> Self {
+        let bus = Bus::new(board);
         let code = CodeCache::new(bus.mem.len());
         let mut m = Self {
             gpr: [0; 64],
@@ -728,11 +728,19 @@ impl Machine {
         } else {
             self.translate(GuestVirtAddr::new(pc), exception::Access::Fetch)
         };
-        match fault {
-            Ok(pa) if self.bus.page_is_plain_memory(pa) => {
-                let bus::Target::Mem { offset, .. } = self.bus.target(pa) else {
-                    unreachable!("plain memory pages resolve to memory")
-                };
+        // Code runs from plain memory pages only (a device page is a bus
+        // error): the buffer offset of the page.
+        let page = fault.map(|pa| {
+            if !self.bus.page_is_plain_memory(pa) {
+                return None;
+            }
+            match self.bus.target(pa) {
+                bus::Target::Mem { offset, .. } => Some(offset),
+                _ => None,
+            }
+        });
+        match page {
+            Ok(Some(offset)) => {
                 let base = offset & !0xfff;
                 let had_slot = self.code.slot(base) != code::NO_SLOT;
                 self.fetch_slot = self.code.slot_or_alloc(base);
@@ -745,7 +753,7 @@ impl Machine {
                 self.fetch_tag = pc & !0xfff;
                 true
             }
-            Ok(_) => {
+            Ok(None) => {
                 self.icount += 1;
                 self.fetch_tag = INVALID_TAG;
                 self.step_past_current();

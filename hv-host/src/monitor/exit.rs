@@ -52,9 +52,6 @@ pub enum ExitError {
     /// store.
     #[error("unexpected device access by {0}")]
     UnexpectedAccess(Instruction),
-    /// A board access on a VM built without a board.
-    #[error("board access on a VM without a board")]
-    NoBoard,
     /// The monitor could not back a guest page with a machine frame.
     #[error("the monitor cannot map {va}: {source}")]
     CannotMap {

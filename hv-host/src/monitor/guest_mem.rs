@@ -4,8 +4,9 @@
 
 use super::exit::ExitCtx;
 use super::gmmu::guest_translate;
-use super::memory::{FRAME, GpaKind, GuestMemory};
+use super::memory::FRAME;
 use crate::addr::GuestVirtAddr;
+use crate::machine::board::PageKind;
 use crate::machine::exception::Access;
 use zerocopy::FromBytes;
 
@@ -62,8 +63,8 @@ impl ExitCtx<'_> {
             let vm = &*self.vm;
             let g = guest_translate(vm, a, Access::Load).ok()?;
             let gpa = g.gpa;
-            match vm.mem.kind(gpa) {
-                GpaKind::Ram => match vm.mem.peek(gpa) {
+            match vm.board.page_kind(gpa.raw()) {
+                PageKind::Ram => match vm.mem.peek(gpa) {
                     Some(ma) => {
                         let start = out.len();
                         out.resize(start + chunk as usize, 0);
@@ -71,14 +72,15 @@ impl ExitCtx<'_> {
                     }
                     None => out.resize(out.len() + chunk as usize, 0),
                 },
-                GpaKind::Rom if backing == Backing::RamOrRom => {
+                PageKind::Rom if backing == Backing::RamOrRom => {
                     out.resize(out.len() + chunk as usize, 0)
                 }
-                // The rest of the UART's page is boot ROM and reads zero,
-                // as the machine's own semihosting reads it; only the
-                // device registers cannot be read this way.
-                GpaKind::UartPage
-                    if backing == Backing::RamOrRom && !GuestMemory::touches_uart(gpa, chunk) =>
+                // The rest of a device's page (the `mipssim` UART's) is
+                // boot ROM and reads zero, as the machine's own
+                // semihosting reads it; only the device registers cannot
+                // be read this way.
+                PageKind::Io
+                    if backing == Backing::RamOrRom && vm.board.plain_memory(gpa.raw(), chunk) =>
                 {
                     out.resize(out.len() + chunk as usize, 0)
                 }

@@ -21,6 +21,7 @@ use super::stats::ExitReason;
 use super::vm::VmStop;
 use super::vtlb::VirtTlb;
 use crate::addr::{GuestPhysAddr, GuestVirtAddr};
+use crate::machine::board::PageKind;
 use crate::machine::cp0;
 use crate::machine::insn::regs::{A0, A1, V0, V1};
 use crate::machine::tlb::{TlbEntry, lo};
@@ -154,7 +155,7 @@ impl ExitCtx<'_> {
             return Err(HvError::BadAlignment.into());
         }
         let vm = &mut *self.vm;
-        if vm.mem.kind(frame) != super::memory::GpaKind::Ram {
+        if vm.board.page_kind(frame.raw()) != PageKind::Ram {
             return Err(HvError::BadAddress.into());
         }
         vm.mem
@@ -180,7 +181,7 @@ impl ExitCtx<'_> {
         let vm = &*self.vm;
         let in_ram = crate::machine::mmu::Segment::Kseg0
             .unmapped_phys(word.raw())
-            .is_some_and(|pa| vm.mem.kind(GuestPhysAddr::new(pa)) == super::memory::GpaKind::Ram);
+            .is_some_and(|pa| vm.board.page_kind(pa) == PageKind::Ram);
         if !in_ram {
             return Err(HvError::BadAddress.into());
         }

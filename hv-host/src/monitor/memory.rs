@@ -8,13 +8,13 @@
 //! VM's data to another). A VM can only ever be given frames from its own
 //! map, so it never reaches another VM's frames or the monitor's.
 //!
-//! The guest-physical address space of a VM is the `mipssim` board's:
-//! RAM from 0, the boot ROM window (reads zero, writes ignored) and the
-//! UART inside it; everything else is a bus error.
+//! What each guest-physical address of a VM is (RAM, ROM, a device) is
+//! its board's map ([`crate::machine::board::Board::page_kind`]), the same
+//! map a native machine of that board has; this module only backs its RAM
+//! with frames and its ROM pages with shared read-only frames.
 
 use crate::addr::{GuestPhysAddr, MachineAddr};
-use crate::machine::bus::{ROM_BASE, ROM_SIZE, UART_BASE};
-use crate::machine::devices::uart::UART_WINDOW;
+use crate::machine::board::BoardKind;
 use crate::machine::{Machine, MemError};
 use thiserror::Error;
 
@@ -35,27 +35,11 @@ pub enum MemoryError {
     Machine(#[from] MemError),
 }
 
-/// What a guest-physical address is, on the VM's board.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GpaKind {
-    /// The VM's RAM.
-    Ram,
-    /// The boot ROM window: reads zero, writes are ignored.
-    Rom,
-    /// The page holding the UART's registers (accesses are emulated; the
-    /// offset is from the UART's base, registers are `0..8`).
-    UartPage,
-    /// On a Malta VM: anything the board decodes (devices, PCI space, or a
-    /// bus error the board reports).
-    Board,
-    /// Nothing: a bus error.
-    None,
-}
-
 /// The machine memory the monitor hands out: one contiguous region per VM
 /// (aligned to [`REGION_ALIGN`], so that the monitor can map a VM's
 /// memory with large pages where the VM's frames are all in use), and a
-/// frame of zeros shared read-only by every VM's boot ROM window.
+/// frame of zeros shared read-only by every VM's boot ROM window, and one
+/// frame per ROM page a board fills ([`BoardKind::rom_words`]).
 #[derive(Clone, Debug)]
 pub struct FramePool {
     /// Free extents `(base, bytes)`, in address order.
@@ -63,25 +47,36 @@ pub struct FramePool {
     /// A frame of zeros that the boot ROM window of every VM maps to,
     /// read-only.
     zero: MachineAddr,
-    /// The first page of a Malta VM's boot flash (the board revision
-    /// word), shared read-only.
-    malta_rom: MachineAddr,
+    /// The ROM pages boards fill: board, guest-physical page, frame
+    /// (shared read-only).
+    rom_pages: Vec<(BoardKind, u32, MachineAddr)>,
 }
 
 /// Alignment of a VM's region (the largest page the monitor maps with).
 pub const REGION_ALIGN: u32 = 1 << 20;
 
 impl FramePool {
-    /// All of `machine`'s RAM; its first frame becomes the zero frame, its
-    /// second the first page of a Malta boot flash.
+    /// All of `machine`'s RAM; its first frame becomes the zero frame, the
+    /// next ones the ROM pages boards fill (the Malta revision word).
     pub fn new(machine: &mut Machine) -> Result<Self, MemoryError> {
         let mut free: Vec<(MachineAddr, u32)> = machine.ram_regions().collect();
         let first = free.first_mut().ok_or(MemoryError::OutOfFrames)?;
         let zero = first.0;
-        let malta_rom = zero.wrapping_add(FRAME);
-        let revision = crate::machine::devices::malta_fpga::REVISION_VALUE;
-        let at = crate::machine::devices::malta_fpga::REVISION_ADDR - ROM_BASE;
-        machine.write_machine(malta_rom.wrapping_add(at), &revision.to_le_bytes())?;
+        let mut rom_pages: Vec<(BoardKind, u32, MachineAddr)> = Vec::new();
+        for kind in BoardKind::ALL {
+            for &(pa, value) in kind.rom_words() {
+                let page = pa & !(FRAME - 1);
+                let frame = match rom_pages.iter().find(|&&(k, p, _)| k == kind && p == page) {
+                    Some(&(_, _, f)) => f,
+                    None => {
+                        let f = zero.wrapping_add(FRAME * (1 + rom_pages.len() as u32));
+                        rom_pages.push((kind, page, f));
+                        f
+                    }
+                };
+                machine.write_machine(frame.wrapping_add(pa - page), &value.to_le_bytes())?;
+            }
+        }
         // The zero frame takes the first aligned region's worth, so that
         // VM regions stay aligned.
         let skip = REGION_ALIGN.min(first.1);
@@ -89,17 +84,18 @@ impl FramePool {
         Ok(Self {
             free,
             zero,
-            malta_rom,
+            rom_pages,
         })
     }
 
-    /// The frame a ROM page at guest-physical `gpa` maps to, read-only.
-    pub fn rom_frame(&self, gpa: GuestPhysAddr, malta: bool) -> MachineAddr {
-        if malta && gpa.raw() & !(FRAME - 1) == ROM_BASE {
-            self.malta_rom
-        } else {
-            self.zero
-        }
+    /// The frame a ROM page at guest-physical `gpa` of a `board` maps to,
+    /// read-only.
+    pub fn rom_frame(&self, gpa: GuestPhysAddr, board: BoardKind) -> MachineAddr {
+        let page = gpa.raw() & !(FRAME - 1);
+        self.rom_pages
+            .iter()
+            .find(|&&(k, p, _)| k == board && p == page)
+            .map_or(self.zero, |&(_, _, f)| f)
     }
 
     /// Machine memory a machine needs for VMs of these RAM sizes: their
@@ -148,8 +144,6 @@ impl FramePool {
 #[derive(Clone, Debug)]
 pub struct GuestMemory {
     ram_bytes: u32,
-    /// Whether the VM is a Malta board (else `mipssim`).
-    malta: bool,
     base: MachineAddr,
     /// Whether each guest frame has been given to the VM (and zeroed).
     allocated: Vec<bool>,
@@ -167,7 +161,6 @@ impl GuestMemory {
         let n = (ram_bytes / FRAME) as usize;
         Self {
             ram_bytes,
-            malta: false,
             base,
             allocated: vec![false; n],
             written: vec![false; n],
@@ -178,51 +171,6 @@ impl GuestMemory {
     /// RAM size in bytes.
     pub fn ram_bytes(&self) -> u32 {
         self.ram_bytes
-    }
-
-    /// Makes the map the Malta board's: devices where the board decodes
-    /// them instead of the `mipssim` UART.
-    pub fn set_malta(&mut self) {
-        self.malta = true;
-    }
-
-    /// Whether the map is the Malta board's.
-    pub fn is_malta(&self) -> bool {
-        self.malta
-    }
-
-    /// What `gpa` is on the VM's board.
-    pub fn kind(&self, gpa: GuestPhysAddr) -> GpaKind {
-        let a = gpa.raw();
-        if a < self.ram_bytes {
-            GpaKind::Ram
-        } else if self.malta {
-            if a.wrapping_sub(ROM_BASE) < ROM_SIZE {
-                GpaKind::Rom
-            } else {
-                GpaKind::Board
-            }
-        } else if a & !(FRAME - 1) == UART_BASE & !(FRAME - 1) {
-            GpaKind::UartPage
-        } else if a.wrapping_sub(ROM_BASE) < ROM_SIZE {
-            GpaKind::Rom
-        } else {
-            GpaKind::None
-        }
-    }
-
-    /// The UART register `gpa` names, if any.
-    pub fn uart_register(gpa: GuestPhysAddr) -> Option<u32> {
-        let off = gpa.raw().wrapping_sub(UART_BASE);
-        (off < UART_WINDOW).then_some(off)
-    }
-
-    /// Whether any of the `len` bytes from `gpa` is a UART register (the
-    /// rest of the UART's page is boot ROM).
-    pub fn touches_uart(gpa: GuestPhysAddr, len: u32) -> bool {
-        let a = u64::from(gpa.raw());
-        let base = u64::from(UART_BASE);
-        a < base + u64::from(UART_WINDOW) && a + u64::from(len) > base
     }
 
     /// The machine frame behind RAM frame `gpa`, zeroed on first use.
@@ -349,29 +297,25 @@ mod tests {
             Err(MemoryError::NotRam(GuestPhysAddr::new(1 << 20)))
         );
         assert!(pool.alloc_region(2 << 20).is_err(), "only 1 MiB left");
-        assert_eq!(a.kind(GuestPhysAddr::new(UART_BASE)), GpaKind::UartPage);
-        assert_eq!(a.kind(GuestPhysAddr::new(ROM_BASE)), GpaKind::Rom);
-        assert_eq!(a.kind(GuestPhysAddr::new(0x1000_0000)), GpaKind::None);
-        assert_eq!(
-            GuestMemory::uart_register(GuestPhysAddr::new(UART_BASE + 5)),
-            Some(5)
-        );
         assert_eq!(
             a.reverse(fa.wrapping_add(8)),
             Some(GuestPhysAddr::new(0x3008))
         );
         assert_eq!(a.reverse(fb), None);
-        let page = GuestPhysAddr::new(UART_BASE & !(FRAME - 1));
-        assert!(!GuestMemory::touches_uart(page, UART_BASE - page.raw()));
-        assert!(GuestMemory::touches_uart(page, UART_BASE - page.raw() + 1));
-        assert!(GuestMemory::touches_uart(
-            GuestPhysAddr::new(UART_BASE + 7),
-            1
-        ));
-        assert!(!GuestMemory::touches_uart(
-            GuestPhysAddr::new(UART_BASE + 8),
-            8
-        ));
+    }
+
+    #[test]
+    fn rom_frames_hold_what_boards_put_in_their_rom() {
+        use crate::machine::bus::ROM_BASE;
+        let mut m = Machine::for_monitor(4 << 20).unwrap();
+        let pool = FramePool::new(&mut m).unwrap();
+        let rom = GuestPhysAddr::new(ROM_BASE);
+        let malta = pool.rom_frame(rom, BoardKind::Malta);
+        assert_eq!(malta, pool.zero_frame().wrapping_add(FRAME));
+        assert_eq!(m.read_machine_u32(malta.wrapping_add(0x10)), Ok(0x420));
+        assert_eq!(pool.rom_frame(rom, BoardKind::Mipssim), pool.zero_frame());
+        let next = GuestPhysAddr::new(ROM_BASE + FRAME);
+        assert_eq!(pool.rom_frame(next, BoardKind::Malta), pool.zero_frame());
     }
 
     #[test]

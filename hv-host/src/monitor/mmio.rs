@@ -1,28 +1,36 @@
-//! Devices: each VM has its own UART, emulated by decoding the load or
-//! store that trapped on the (never mapped) device page, and its own UHI
+//! Devices: each VM has its own board ([`crate::machine::board::Board`],
+//! built by the machine's board code), and a load or store that trapped
+//! on one of its device pages (never mapped) is decoded here and performed
+//! on it through the same call the native machine makes
+//! ([`Board::load`]/[`Board::store`]: the access's width reaches the
+//! device, a partial-word pair `lwl`/`lwr`/`swl`/`swr` is the board's
+//! rule); ROM around a device in its page reads as ROM, and an address
+//! nothing decodes is a bus error. Each VM also has its own UHI
 //! semihosting console (`sdbbp 1` from the guest's kernel mode raises
 //! Reserved Instruction in supervisor mode and is emulated here with the
-//! VM's memory). Device semantics are the machine's own (`machine/bus.rs`,
-//! `machine/semihost.rs`): a register access of any width reads or writes
-//! the byte register, the rest of the UART's page reads zero and ignores
-//! writes, UHI `write` may write less than asked
-//! ([`semihost::WRITE_MAX`]).
+//! VM's memory, by the machine's `semihost::call`; UHI `write` may write
+//! less than asked, [`semihost::WRITE_MAX`]).
+//!
+//! [`Board::load`]: crate::machine::board::Board::load
+//! [`Board::store`]: crate::machine::board::Board::store
 
 use super::cost;
 use super::exit::{Action, ExitCtx, ExitError};
-use super::memory::GuestMemory;
 use super::stats::ExitReason;
 use super::vm::VmStop;
 use crate::addr::{GuestPhysAddr, GuestVirtAddr};
 use crate::machine::Trap;
+use crate::machine::board::Width;
 use crate::machine::console::Stream;
 use crate::machine::decode::{Op, classify};
+use crate::machine::exception::ExcCode;
 use crate::machine::insn::regs::T9;
 use crate::machine::semihost::{self, Outcome};
+use crate::machine::unaligned;
 
 impl ExitCtx<'_> {
     /// Emulates the load or store at `t.pc` to the device page at
-    /// guest-physical `gpa` (virtual `va`).
+    /// guest-physical `gpa` (virtual `va`) on the VM's board.
     pub(super) fn mmio(
         &mut self,
         t: Trap,
@@ -35,111 +43,54 @@ impl ExitCtx<'_> {
             return Err(ExitError::NoInstruction);
         };
         let op = classify(insn);
-        let reg = GuestMemory::uart_register(gpa);
-        let vm = &mut *self.vm;
         let rt = insn.rt();
         let old = self.machine.gpr(rt);
-        let load = |vm: &mut super::Vm| reg.map_or(0, |r| u32::from(vm.uart.read(r)));
-        let value = match op {
-            Op::Lb | Op::Lbu | Op::Lh | Op::Lhu | Op::Lw | Op::Ll | Op::Lwl | Op::Lwr => {
-                Some(complete_load(op, va, load(vm), old))
+        let a = va.raw();
+        // The access's width, and what a store writes.
+        let (width, store) = match op {
+            Op::Lb | Op::Lbu => (Width::Bytes(1), None),
+            Op::Lh | Op::Lhu => (Width::Bytes(2), None),
+            Op::Lw | Op::Ll => (Width::Bytes(4), None),
+            Op::Lwl => (Width::Lanes(unaligned::left_lanes(a)), None),
+            Op::Lwr => (Width::Lanes(unaligned::right_lanes(a)), None),
+            Op::Sb => (Width::Bytes(1), Some(old)),
+            Op::Sh => (Width::Bytes(2), Some(old)),
+            Op::Sw | Op::Sc => (Width::Bytes(4), Some(old)),
+            Op::Swl => {
+                let (v, lanes) = unaligned::store_left(old, a);
+                (Width::Lanes(lanes), Some(v))
             }
-            Op::Sb | Op::Sh | Op::Sw | Op::Swl | Op::Swr => {
-                if let Some(r) = reg {
-                    vm.uart.write(r, old as u8);
-                    vm.drain_uart();
-                }
-                None
+            Op::Swr => {
+                let (v, lanes) = unaligned::store_right(old, a);
+                (Width::Lanes(lanes), Some(v))
             }
-            Op::Sc => {
-                let ok = self.machine.ll_bit();
-                if ok && let Some(r) = reg {
-                    vm.uart.write(r, old as u8);
-                    vm.drain_uart();
-                }
-                self.machine.set_ll_bit(false);
-                Some(u32::from(ok))
-            }
-            _ => {
-                return Err(ExitError::UnexpectedAccess(insn));
-            }
+            _ => return Err(ExitError::UnexpectedAccess(insn)),
         };
-        if let Some(v) = value {
-            self.machine.set_gpr(rt, v);
-            if op == Op::Ll {
-                self.machine.set_ll_bit(true);
-            }
-        }
-        self.emulated(1);
-        self.machine.skip_instruction();
-        self.trace(t.pc, t.insn, ExitReason::Mmio, || {
-            format!(
-                "uart {} at guest-physical {gpa}",
-                if value.is_some() { "load" } else { "store" }
-            )
-        });
-        Ok(Action::Resume)
-    }
-
-    /// Emulates the load or store at `t.pc` to the Malta board's devices
-    /// at guest-physical `gpa` (virtual `va`), as the machine's board does:
-    /// the access's width goes to the device, a partial-word pair
-    /// (`lwl`/`lwr`/`swl`/`swr`) accesses the whole word, and an address
-    /// nothing decodes is a bus error.
-    pub(super) fn mmio_board(
-        &mut self,
-        t: Trap,
-        va: GuestVirtAddr,
-        gpa: GuestPhysAddr,
-    ) -> Result<Action, ExitError> {
-        self.count_exit(ExitReason::Mmio);
-        self.charge(cost::MMIO);
-        let Some(insn) = t.insn else {
-            return Err(ExitError::NoInstruction);
-        };
-        let op = classify(insn);
-        let rt = insn.rt();
-        let old = self.machine.gpr(rt);
         let now = self.now();
-        let (size, word_pa) = match op {
-            Op::Lb | Op::Lbu | Op::Sb => (1, gpa.raw()),
-            Op::Lh | Op::Lhu | Op::Sh => (2, gpa.raw()),
-            Op::Lw | Op::Ll | Op::Sw | Op::Sc => (4, gpa.raw()),
-            Op::Lwl | Op::Lwr | Op::Swl | Op::Swr => (4, gpa.raw() & !3),
-            _ => {
-                return Err(ExitError::UnexpectedAccess(insn));
-            }
-        };
         let vm = &mut *self.vm;
-        let Some(board) = vm.malta.as_mut() else {
-            return Err(ExitError::NoBoard);
-        };
-        let store = matches!(op, Op::Sb | Op::Sh | Op::Sw | Op::Swl | Op::Swr | Op::Sc);
-        let value = if store {
-            let ok = if op == Op::Sc && !self.machine.ll_bit() {
-                true
-            } else {
-                board.write(word_pa, size, old, now)
-            };
-            if !ok {
-                vm.board_accessed(now);
-                return self.bus_error(t, crate::machine::exception::ExcCode::Dbe, gpa);
+        let name = vm.board.name_at(gpa.raw());
+        let value = match store {
+            // A store conditional whose link is broken stores nothing.
+            Some(_) if op == Op::Sc && !self.machine.ll_bit() => Some(0),
+            Some(v) => {
+                if !vm.board.store(gpa.raw(), width, v, now) {
+                    vm.board_accessed(now);
+                    return self.bus_error(t, ExcCode::Dbe, gpa);
+                }
+                (op == Op::Sc).then_some(1)
             }
-            if op == Op::Sc {
-                let done = self.machine.ll_bit();
-                self.machine.set_ll_bit(false);
-                Some(u32::from(done))
-            } else {
-                None
+            None => {
+                let Some(v) = vm.board.load(gpa.raw(), width, now) else {
+                    vm.board_accessed(now);
+                    return self.bus_error(t, ExcCode::Dbe, gpa);
+                };
+                Some(complete_load(op, va, v, old))
             }
-        } else {
-            let Some(v) = board.read(word_pa, size, now) else {
-                vm.board_accessed(now);
-                return self.bus_error(t, crate::machine::exception::ExcCode::Dbe, gpa);
-            };
-            Some(complete_load(op, va, v, old))
         };
         vm.board_accessed(now);
+        if op == Op::Sc {
+            self.machine.set_ll_bit(false);
+        }
         if let Some(v) = value {
             self.machine.set_gpr(rt, v);
             if op == Op::Ll {
@@ -151,10 +102,8 @@ impl ExitCtx<'_> {
             self.machine.skip_instruction();
         }
         self.trace(t.pc, t.insn, ExitReason::Mmio, || {
-            format!(
-                "board {} at guest-physical {gpa}",
-                if store { "store" } else { "load" }
-            )
+            let what = if store.is_some() { "store" } else { "load" };
+            format!("{name} {what} at guest-physical {gpa}")
         });
         Ok(Action::Resume)
     }
@@ -214,30 +163,18 @@ impl semihost::Env for SemihostEnv<'_, '_> {
 }
 
 /// What load `op` at virtual `va` leaves in its target register, given
-/// the value the device returned (`v`: the byte register, or the word for
-/// `lwl`/`lwr`) and the register's old value: the sign or zero extension,
-/// or the little-endian partial-word merge, as the machine's loads do.
+/// the value the device returned (`v`: the register's value, or the
+/// aligned word for `lwl`/`lwr`) and the register's old value: the sign or
+/// zero extension, or the little-endian partial-word merge, as the
+/// machine's loads do.
 fn complete_load(op: Op, va: GuestVirtAddr, v: u32, old: u32) -> u32 {
-    let va = va.raw();
     match op {
         Op::Lb => v as u8 as i8 as i32 as u32,
         Op::Lbu => v & 0xff,
         Op::Lh => v as u16 as i16 as i32 as u32,
         Op::Lhu => v & 0xffff,
-        Op::Lwl => {
-            let shift = 8 * (3 - (va & 3));
-            let keep = if shift == 0 {
-                0
-            } else {
-                u32::MAX >> (32 - shift)
-            };
-            (v << shift) | (old & keep)
-        }
-        Op::Lwr => {
-            let shift = 8 * (va & 3);
-            let keep = if shift == 0 { 0 } else { !(u32::MAX >> shift) };
-            (v >> shift) | (old & keep)
-        }
+        Op::Lwl => unaligned::load_left(v, old, va.raw()),
+        Op::Lwr => unaligned::load_right(v, old, va.raw()),
         _ => v,
     }
 }

@@ -358,28 +358,19 @@ impl Monitor {
         let Some(v) = self.vms.get_mut(vm.0) else {
             return 0;
         };
-        let n = match v.malta.as_mut() {
-            Some(b) => b.push_input(bytes),
-            None => v.uart.push_input(bytes),
-        };
+        let n = v.board.push_input(bytes);
         v.board_accessed(now);
         n
     }
 
     /// Whether VM `vm` reads its console (its receive interrupt is on).
     pub fn console_wants_input(&self, vm: VmId) -> bool {
-        self.vms.get(vm.0).is_some_and(|v| match v.malta.as_ref() {
-            Some(b) => b.wants_input(),
-            None => v.uart.wants_input(),
-        })
+        self.vms.get(vm.0).is_some_and(|v| v.board.wants_input())
     }
 
     /// Received console bytes VM `vm` has not read yet.
     pub fn console_input_len(&self, vm: VmId) -> usize {
-        self.vms.get(vm.0).map_or(0, |v| match v.malta.as_ref() {
-            Some(b) => b.input_len(),
-            None => v.uart.input_len(),
-        })
+        self.vms.get(vm.0).map_or(0, |v| v.board.input_len())
     }
 
     /// Whether VM `vm` idles, waiting for an interrupt.

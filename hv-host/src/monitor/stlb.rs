@@ -14,11 +14,12 @@
 use super::cost;
 use super::exit::{Action, ExitCtx, ExitError};
 use super::gmmu::{GuestMapping, guest_translate};
-use super::memory::{FRAME, GpaKind};
+use super::memory::FRAME;
 use super::rtlb::Origin;
 use super::stats::ExitReason;
 use crate::addr::{GuestPhysAddr, GuestVirtAddr};
 use crate::machine::Trap;
+use crate::machine::board::PageKind;
 use crate::machine::cp0::status;
 use crate::machine::exception::{Access, ExcCode, Fault};
 use crate::machine::tlb::{TlbEntry, lo};
@@ -54,8 +55,8 @@ impl ExitCtx<'_> {
             Err(f) => return self.forward_guest_fault(t, f, access, reason),
         };
         let vm = &*self.vm;
-        let kind = vm.mem.kind(g.gpa);
-        if kind == GpaKind::Ram && access == Access::Store {
+        let kind = vm.board.page_kind(g.gpa.raw());
+        if kind == PageKind::Ram && access == Access::Store {
             // The guest writes this frame: from now on the monitor cannot
             // vouch for it being zero (write tracking maps frames it can
             // still vouch for without the dirty bit, so that the first
@@ -67,7 +68,7 @@ impl ExitCtx<'_> {
             vm.mem.mark_written(g.gpa);
         }
         match kind {
-            GpaKind::Ram | GpaKind::Rom if kind == GpaKind::Ram || access != Access::Store => {
+            PageKind::Ram | PageKind::Rom if kind == PageKind::Ram || access != Access::Store => {
                 self.count_exit(reason);
                 self.fill(bad, g)
                     .map_err(|source| ExitError::CannotMap { va: bad, source })?;
@@ -84,7 +85,7 @@ impl ExitCtx<'_> {
                 Ok(Action::Resume)
             }
             // A store to the boot ROM is ignored.
-            GpaKind::Ram | GpaKind::Rom => {
+            PageKind::Ram | PageKind::Rom => {
                 self.count_exit(ExitReason::Mmio);
                 self.emulated(1);
                 self.machine.skip_instruction();
@@ -93,19 +94,13 @@ impl ExitCtx<'_> {
                 });
                 Ok(Action::Resume)
             }
-            GpaKind::UartPage if access != Access::Fetch => {
+            PageKind::Io if access != Access::Fetch => {
                 if matches!(g.origin, Origin::Guest(_)) {
                     self.vm.stats.stlb_unserved += 1;
                 }
                 self.mmio(t, bad, g.gpa)
             }
-            GpaKind::Board if access != Access::Fetch => {
-                if matches!(g.origin, Origin::Guest(_)) {
-                    self.vm.stats.stlb_unserved += 1;
-                }
-                self.mmio_board(t, bad, g.gpa)
-            }
-            GpaKind::UartPage | GpaKind::Board | GpaKind::None => {
+            PageKind::Io | PageKind::None => {
                 if matches!(g.origin, Origin::Guest(_)) {
                     self.vm.stats.stlb_unserved += 1;
                 }
@@ -145,8 +140,8 @@ impl ExitCtx<'_> {
             };
             let Some(m) = m else { continue };
             let gpa = m.gpa.align_down(FRAME);
-            let (frame, writable) = match vm.mem.kind(gpa) {
-                GpaKind::Ram => {
+            let (frame, writable) = match vm.board.page_kind(gpa.raw()) {
+                PageKind::Ram => {
                     let frame = if this {
                         let vm = &mut *self.vm;
                         let before = vm.mem.frames_zeroed;
@@ -165,7 +160,7 @@ impl ExitCtx<'_> {
                     let clean = vm.tracks_writes() && !vm.mem.is_written(gpa);
                     (frame, m.dirty && !clean)
                 }
-                GpaKind::Rom => (self.pool.rom_frame(gpa, vm.mem.is_malta()), false),
+                PageKind::Rom => (self.pool.rom_frame(gpa, vm.board.kind()), false),
                 _ => continue,
             };
             *l = ((frame.raw() >> 12) << lo::PFN_SHIFT) | lo::V | if writable { lo::D } else { 0 };
@@ -199,7 +194,7 @@ impl ExitCtx<'_> {
     ) -> Result<bool, super::memory::MemoryError> {
         const SIZES: [(u32, u32); 2] = [(256, 0x001f_e000), (16, 0x0001_e000)];
         let vm = &mut *self.vm;
-        if vm.mem.kind(gpa) != GpaKind::Ram {
+        if vm.board.page_kind(gpa.raw()) != PageKind::Ram {
             return Ok(false);
         }
         let before = vm.mem.frames_zeroed;
@@ -260,7 +255,7 @@ impl ExitCtx<'_> {
             return;
         };
         if g.origin == Origin::Guest(index as u8)
-            && vm.mem.kind(g.gpa) == GpaKind::Ram
+            && vm.board.page_kind(g.gpa.raw()) == PageKind::Ram
             && self.fill(va, g).is_ok()
         {
             self.vm.stats.prefills += 1;

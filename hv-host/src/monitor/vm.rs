@@ -1,6 +1,7 @@
 //! A virtual machine: its saved CPU state, virtual CP0 and TLB, its
-//! guest-physical memory map, its devices (UART, semihosting console) and
-//! its counters. The monitor ([`super::Monitor`]) runs one VM at a time on
+//! guest-physical memory (frames), its board (the map of its
+//! guest-physical address space and its devices, built by the machine's
+//! board code), its consoles and its counters. The monitor ([`super::Monitor`]) runs one VM at a time on
 //! the real CPU; everything else about a VM lives here.
 
 use super::memory::GuestMemory;
@@ -8,9 +9,7 @@ use super::stats::VmStats;
 use super::vcpu::VirtCp0;
 use super::vtlb::VirtTlb;
 use crate::addr::GuestVirtAddr;
-use crate::machine::board::Board;
-use crate::machine::board::malta::{BoardEvent, Malta};
-use crate::machine::devices::uart::Uart;
+use crate::machine::board::{Board, BoardEvent, BoardKind};
 use crate::machine::insn::Instruction;
 use crate::machine::{CpuState, Deadline};
 
@@ -32,7 +31,7 @@ pub struct VmConfig {
     /// Entries of the virtual TLB (1 to 64; the machine's is 32).
     pub vtlb_entries: usize,
     /// The board the VM believes it runs on.
-    pub board: Board,
+    pub board: BoardKind,
 }
 
 impl Default for VmConfig {
@@ -40,7 +39,7 @@ impl Default for VmConfig {
         Self {
             ram_bytes: 64 << 20,
             vtlb_entries: crate::machine::tlb::TLB_ENTRIES,
-            board: Board::Mipssim,
+            board: BoardKind::Mipssim,
         }
     }
 }
@@ -97,12 +96,10 @@ pub struct Vm {
     pub(super) cp0: VirtCp0,
     /// The virtual TLB.
     pub(super) tlb: VirtTlb,
-    /// Guest-physical memory.
+    /// Guest-physical memory: its RAM's machine frames.
     pub(super) mem: GuestMemory,
-    /// The VM's UART (the `mipssim` board's).
-    pub(super) uart: Uart,
-    /// The VM's Malta board devices, on a Malta VM.
-    pub(super) malta: Option<Box<Malta>>,
+    /// Its board: what each guest-physical address is, and its devices.
+    pub(super) board: Board,
     /// The clock tick of the board's next device event.
     pub(super) board_event_at: Deadline,
     /// Console output (UART and UHI fd 1) not yet taken.
@@ -184,18 +181,14 @@ impl Vm {
     /// region at `base`.
     pub fn new(id: VmId, config: &VmConfig, base: crate::addr::MachineAddr, now: u64) -> Self {
         let tlb = VirtTlb::new(config.vtlb_entries);
-        let mut mem = GuestMemory::new(config.ram_bytes, base);
-        if config.board == Board::Malta {
-            mem.set_malta();
-        }
+        let board = config.board.build(config.ram_bytes);
         let mut vm = Self {
             id,
             cpu: CpuState::default(),
             cp0: VirtCp0::reset(now, tlb.len()),
             tlb,
-            mem,
-            uart: Uart::new(),
-            malta: (config.board == Board::Malta).then(|| Box::new(Malta::new())),
+            mem: GuestMemory::new(config.ram_bytes, base),
+            board,
             board_event_at: Deadline::NEVER,
             console: Vec::new(),
             stderr: Vec::new(),
@@ -208,35 +201,33 @@ impl Vm {
             pending_refill: None,
             last_fault: None,
         };
-        if config.board == Board::Malta {
-            // The CPU a Malta board has: a 24Kc with caches (Linux sizes
-            // its cache lines from Config1).
-            vm.cp0.regs.config1 = crate::machine::cp0::config::CONFIG1_24KC;
-            vm.cp0.regs.config3 = crate::machine::cp0::config::CONFIG3_24KC;
+        // The CPU the board has (Malta: a 24Kc with caches; Linux sizes its
+        // cache lines from Config1).
+        if let Some((config1, config3)) = vm.board.cpu_config() {
+            vm.cp0.regs.config1 = config1;
+            vm.cp0.regs.config3 = config3;
         }
         vm.board_accessed(now);
         vm
     }
 
-    /// The VM's device interrupt lines as Cause bits IP6..IP2 (the UART on
-    /// IP4, as on the board).
-    pub fn irq_lines(&self) -> u32 {
-        match &self.malta {
-            Some(b) => b.irq_lines(),
-            None => u32::from(self.uart.irq()) << 12,
-        }
+    /// Its board.
+    pub fn board(&self) -> &Board {
+        &self.board
     }
 
-    /// After a board device access or event at clock tick `now`: moves its
+    /// The VM's device interrupt lines as Cause bits IP6..IP2.
+    pub fn irq_lines(&self) -> u32 {
+        self.board.irq_lines()
+    }
+
+    /// After a device access or event at clock tick `now`: moves its
     /// console output, stops the VM on power-off or reset, and schedules
-    /// its next event.
+    /// its board's next event.
     pub(super) fn board_accessed(&mut self, now: u64) {
-        let Some(b) = self.malta.as_mut() else {
-            return;
-        };
-        let out = b.take_output();
-        let event = b.take_event();
-        self.board_event_at = Deadline::from(b.next_event()).not_before(now + 1);
+        let out = self.board.take_output();
+        let event = self.board.take_event();
+        self.board_event_at = Deadline::from(self.board.next_event()).not_before(now + 1);
         self.console.extend_from_slice(&out);
         match event {
             Some(BoardEvent::PowerOff) => self.stop(VmStop::PowerOff, now),
@@ -247,10 +238,8 @@ impl Vm {
 
     /// Advances the board's devices to clock tick `now` if an event is due.
     pub(super) fn board_tick(&mut self, now: u64) {
-        if self.board_event_at.reached(now)
-            && let Some(b) = self.malta.as_mut()
-        {
-            b.tick(now);
+        if self.board_event_at.reached(now) {
+            self.board.tick(now);
             self.board_accessed(now);
         }
     }
@@ -276,11 +265,5 @@ impl Vm {
     pub(super) fn stop(&mut self, reason: VmStop, now: u64) {
         self.state = VmState::Stopped(reason);
         self.stats.stopped_at = Some(now);
-    }
-
-    /// Moves UART output to the console.
-    pub(super) fn drain_uart(&mut self) {
-        let out = self.uart.take_output();
-        self.console.extend_from_slice(&out);
     }
 }

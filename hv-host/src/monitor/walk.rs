@@ -6,9 +6,9 @@
 
 use super::cost;
 use super::exit::ExitCtx;
-use super::memory::GpaKind;
 use crate::addr::{GuestPhysAddr, GuestVirtAddr};
 use crate::machine::Trap;
+use crate::machine::board::PageKind;
 use crate::machine::cp0::{self, status};
 use crate::machine::exception::{Access, Exception, Fault};
 use crate::machine::mmu::Segment;
@@ -32,7 +32,7 @@ impl ExitCtx<'_> {
                 return None;
             }
             let gpa = GuestPhysAddr::new(Segment::Kseg0.unmapped_phys(a.raw())?);
-            if vm.mem.kind(gpa) != GpaKind::Ram {
+            if vm.board.page_kind(gpa.raw()) != PageKind::Ram {
                 return None;
             }
             match vm.mem.peek(gpa) {

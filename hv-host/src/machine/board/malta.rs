@@ -1,27 +1,29 @@
 //! QEMU's Malta board (CoreLV: GT-64120 system controller) as Linux sees
-//! it: the devices behind the physical addresses that are neither RAM nor
-//! the boot ROM.
+//! it. Its map, in the order [`build`] lists it (the first range holding
+//! an address decodes it):
 //!
 //! | physical range              | what |
 //! |-----------------------------|------|
-//! | `0x0000_0000..RAM size`     | RAM, up to 256 MiB (the bus) |
-//! | `0x1000_0000..0x1800_0000`  | PCI memory: no device claims any, reads all-ones, writes ignored |
-//! | `0x1800_0000..0x1820_0000`  | PCI/ISA I/O space (port N at `0x1800_0000 + N`, where the boot loader sets the GT's PCI0 I/O window) |
+//! | `0x0000_0000..RAM size`     | RAM, up to 256 MiB |
+//! | `0x1fc0_0000..0x2000_0000`  | boot ROM window: the revision word `0x420` at `0x1fc0_0010` ([`ROM_WORDS`]), zeros elsewhere |
 //! | `0x1be0_0000..+4 KiB`       | GT-64120 registers and PCI configuration (wherever its ISD register puts them) |
-//! | `0x1e00_0000..0x1e40_0000`  | the monitor flash: reads all-ones (erased, no CFI answer), writes ignored |
-//! | `0x1f00_0000..0x1f10_0000`  | the FPGA; its CBUS UART at `+0x900`, registers 8 bytes apart, on Cause.IP4 |
-//! | `0x1fc0_0000..0x2000_0000`  | boot ROM window (the bus): the revision word `0x420` at `0x1fc0_0010` |
+//! | `0x1800_0000..0x1820_0000`  | PCI/ISA I/O space (port N at `0x1800_0000 + N`, where the boot loader sets the GT's PCI0 I/O window): the ISA devices below, the rest open |
+//! | `0x1f00_0900..+0x40`        | the FPGA's CBUS UART, registers 8 bytes apart, on Cause.IP4 |
+//! | `0x1f00_0000..0x1f10_0000`  | the FPGA |
+//! | `0x1000_0000..0x1800_0000`  | PCI memory: no device claims any, open (reads all-ones, writes ignored) |
+//! | `0x1e00_0000..0x1e40_0000`  | the monitor flash: open (erased, no CFI answer) |
 //! | anything else               | bus error |
 //!
 //! ISA ports: the PIC pair (`0x20`, `0xa0`, ELCR `0x4d0`), the PIT
-//! (`0x40..0x44`, IRQ 0), the RTC (`0x70`/`0x71`, IRQ 8), COM1 (`0x3f8`,
-//! IRQ 4: the console, `ttyS0`), COM2 (`0x2f8`, IRQ 3, output dropped) and
+//! (`0x40..0x44`, IRQ 0), COM1 (`0x3f8`, IRQ 4: the console, `ttyS0`),
+//! COM2 (`0x2f8`, IRQ 3, output dropped), the RTC (`0x70`/`0x71`, IRQ 8),
 //! the PIIX4 PM block at [`PMBA`], and a stub of the PIIX4 USB controller
-//! at its I/O BAR (reads 0); every other port reads all-ones and
-//! ignores writes, as an unclaimed ISA cycle does.
+//! at its I/O BAR (reads 0); every other port reads all-ones and ignores
+//! writes, as an unclaimed ISA cycle does.
 //!
 //! Interrupts: the master PIC's INTR is CPU hardware interrupt 0
-//! (Cause.IP2); the CP0 timer stays on IP7.
+//! (Cause.IP2), the CBUS UART hardware interrupt 2 (IP4); the CP0 timer
+//! stays on IP7.
 //!
 //! # Time
 //! [`TICK_HZ`] is the board's one clock rate: the machine's tick (one per
@@ -32,13 +34,22 @@
 //! reports a CPU frequency of twice `TICK_HZ` (Count runs at half the
 //! pipeline clock on a real 24K).
 
-use crate::machine::devices::gt64120::{self, Gt64120};
-use crate::machine::devices::i8254::{PIT_IRQ, Pit};
-use crate::machine::devices::i8259::DualPic;
-use crate::machine::devices::malta_fpga::{self, FpgaEvent, MaltaFpga};
-use crate::machine::devices::mc146818::{RTC_DATA, RTC_INDEX, RTC_IRQ, Rtc};
-use crate::machine::devices::piix4_pm::{PM_WINDOW, PMBA, Piix4Pm, PmEvent};
-use crate::machine::devices::uart::Uart;
+use super::BoardKind;
+use super::map::{Board, BoardBuilder, Range};
+use crate::machine::bus::{LOW_RAM_MAX, ROM_BASE, ROM_SIZE};
+use crate::machine::cp0::config::{CONFIG1_24KC, CONFIG3_24KC};
+use crate::machine::devices::Line;
+use crate::machine::devices::Window;
+use crate::machine::devices::gt64120::{Gt64120, PIIX4_DEV};
+use crate::machine::devices::i8254::{PIT_BASE, PIT_IRQ, Pit};
+use crate::machine::devices::i8259::{DualPic, ELCR_MASTER, MASTER_CMD, SLAVE_CMD};
+use crate::machine::devices::malta_fpga::{
+    FPGA_BASE, FPGA_WINDOW, MaltaFpga, REVISION_ADDR, REVISION_VALUE,
+};
+use crate::machine::devices::mc146818::{RTC_INDEX, RTC_IRQ, Rtc};
+use crate::machine::devices::piix4_pm::{PM_WINDOW, PMBA, Piix4Pm};
+use crate::machine::devices::piix4_usb::{Piix4Usb, USB_BAR, USB_FUNCTION};
+use crate::machine::devices::uart::{UART_WINDOW, Uart};
 use crate::machine::insn::regs;
 
 /// Ticks per second: the rate of CP0 Count on Malta (Linux reports a CPU
@@ -70,296 +81,145 @@ pub const CBUS_UART: u32 = 0x900;
 pub const CAUSE_IP2: u32 = 1 << 10;
 /// Cause bit of the CBUS UART (hardware interrupt 2, IP4).
 pub const CAUSE_IP4: u32 = 1 << 12;
+/// What the boot ROM holds: the board revision word (QEMU's), which Linux
+/// reads as `MIPS_REVISION`.
+pub const ROM_WORDS: &[(u32, u32)] = &[(REVISION_ADDR, REVISION_VALUE)];
 
-/// Something the board asks of the machine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BoardEvent {
-    /// PIIX4 soft-off.
-    PowerOff,
-    /// FPGA SOFTRES: reset the board.
-    Reset,
+/// ISA ports `port..port + len`, the device seeing port numbers.
+const fn isa_ports(port: u32, len: u32) -> Range {
+    Range::new(IO_BASE + port, len).offset(port)
 }
 
-/// The Malta board's devices.
-#[derive(Clone, Debug)]
-pub struct Malta {
-    /// The system controller and PCI configuration space.
-    pub gt: Gt64120,
-    /// The PIC pair.
-    pub pic: DualPic,
-    /// The real-time clock.
-    pub rtc: Rtc,
-    /// The interval timer.
-    pub pit: Pit,
-    /// The PIIX4 power management block.
-    pub pm: Piix4Pm,
-    /// COM1: the console.
-    pub com1: Uart,
-    /// COM2 (output dropped).
-    pub com2: Uart,
-    /// The FPGA's CBUS UART (output dropped).
-    pub cbus: Uart,
-    /// The FPGA registers.
-    pub fpga: MaltaFpga,
-    /// The levels last driven on the PIC's inputs.
-    lines: u16,
+/// ISA ports `port..port + len`, the device seeing offsets from `port`.
+const fn isa_block(port: u32, len: u32) -> Range {
+    Range::new(IO_BASE + port, len)
 }
 
-impl Default for Malta {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// `size` bytes of all-ones.
-fn ones(size: u32) -> u32 {
-    match size {
-        1 => 0xff,
-        2 => 0xffff,
-        _ => u32::MAX,
-    }
-}
-
-/// What a physical address (not RAM or ROM) decodes to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decoded {
-    /// ISA/PCI I/O port.
-    Io(u32),
-    /// GT-64120 register window offset.
-    Gt(u32),
-    /// FPGA register offset.
-    Fpga(u32),
-    /// The CBUS UART register.
-    CbusUart(u32),
-    /// Nothing answers but the cycle completes: reads all-ones.
-    Open,
-    /// Bus error.
-    None,
-}
-
-impl Malta {
-    /// The board as QEMU's boot loader leaves it: the GT-64120 set up as
-    /// YAMON does ([`Gt64120::yamon_setup`]), the clocks at tick 0.
-    pub fn new() -> Self {
-        let mut gt = Gt64120::new();
-        gt.yamon_setup();
-        Self {
-            gt,
-            pic: DualPic::new(),
-            rtc: Rtc::new(TICK_HZ),
-            pit: Pit::new(TICK_HZ),
-            pm: Piix4Pm::new(TICK_HZ),
-            com1: Uart::new(),
-            com2: Uart::new(),
-            cbus: Uart::new(),
-            fpga: MaltaFpga::new(),
-            lines: 0,
-        }
-    }
-
-    /// Decodes physical address `pa` (outside RAM and the boot ROM).
-    pub fn decode(&self, pa: u32) -> Decoded {
-        let gt = self.gt.base();
-        if pa.wrapping_sub(gt) < gt64120::WINDOW {
-            Decoded::Gt(pa - gt)
-        } else if pa.wrapping_sub(IO_BASE) < IO_SIZE {
-            Decoded::Io(pa - IO_BASE)
-        } else if pa.wrapping_sub(malta_fpga::FPGA_BASE) < malta_fpga::FPGA_WINDOW {
-            let off = pa - malta_fpga::FPGA_BASE;
-            if off.wrapping_sub(CBUS_UART) < 0x40 {
-                Decoded::CbusUart((off - CBUS_UART) / 8)
-            } else {
-                Decoded::Fpga(off)
-            }
-        } else if (PCI_MEM_BASE..PCI_MEM_END).contains(&pa)
-            || pa.wrapping_sub(FLASH_BASE) < FLASH_SIZE
-        {
-            Decoded::Open
-        } else {
-            Decoded::None
-        }
-    }
-
-    /// Advances the clocks to tick count `now` and updates the PIC's inputs.
-    pub fn tick(&mut self, now: u64) {
-        self.rtc.tick(now);
-        self.pit.tick(now);
-        self.pm.tick(now);
-        self.sync_irqs();
-    }
-
-    /// Drives the PIC's inputs from the devices' lines, as wires do: only
-    /// a change of level reaches the PIC. PIT edges that fell between two
-    /// samples become a pulse on IRQ 0 (the PIC latches rising edges).
-    fn sync_irqs(&mut self) {
-        if self.pit.take_edges() > 0 && self.lines & (1 << PIT_IRQ) != 0 {
-            self.drive(PIT_IRQ, false);
-        }
-        self.drive(PIT_IRQ, self.pit.out0());
-        self.drive(COM1_IRQ, self.com1.irq());
-        self.drive(COM2_IRQ, self.com2.irq());
-        self.drive(RTC_IRQ, self.rtc.irq());
-    }
-
-    fn drive(&mut self, irq: u8, level: bool) {
-        let bit = 1u16 << irq;
-        if (self.lines & bit != 0) != level {
-            self.lines ^= bit;
-            self.pic.set_irq(irq, level);
-        }
-    }
-
-    /// The tick count of the next device event (a timer edge), if any.
-    pub fn next_event(&self) -> Option<u64> {
-        match (self.rtc.next_event(), self.pit.next_event()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    /// The CPU's hardware interrupt lines as Cause bits.
-    pub fn irq_lines(&self) -> u32 {
-        let mut lines = 0;
-        if self.pic.irq() {
-            lines |= CAUSE_IP2;
-        }
-        if self.cbus.irq() {
-            lines |= CAUSE_IP4;
-        }
-        lines
-    }
-
-    /// Reads `size` bytes at physical `pa` at tick `now`; `None` is a bus
-    /// error.
-    pub fn read(&mut self, pa: u32, size: u32, now: u64) -> Option<u32> {
-        self.tick(now);
-        let v = match self.decode(pa) {
-            Decoded::Io(port) => self.io_read(port, size),
-            Decoded::Gt(off) => self.gt.read(off, size, &mut self.pic),
-            Decoded::Fpga(off) => self.fpga.read(off, size),
-            Decoded::CbusUart(reg) => u32::from(self.cbus.read(reg)),
-            Decoded::Open => ones(size),
-            Decoded::None => return None,
-        };
-        self.sync_irqs();
-        Some(v)
-    }
-
-    /// Writes `size` bytes of `value` at physical `pa` at tick `now`; false
-    /// is a bus error.
-    pub fn write(&mut self, pa: u32, size: u32, value: u32, now: u64) -> bool {
-        self.tick(now);
-        match self.decode(pa) {
-            Decoded::Io(port) => self.io_write(port, size, value),
-            Decoded::Gt(off) => self.gt.write(off, size, value),
-            Decoded::Fpga(off) => self.fpga.write(off, size, value),
-            Decoded::CbusUart(reg) => {
-                self.cbus.write(reg, value as u8);
-                self.cbus.take_output();
-            }
-            Decoded::Open => {}
-            Decoded::None => return false,
-        }
-        self.sync_irqs();
-        true
-    }
-
-    fn io_read(&mut self, port: u32, size: u32) -> u32 {
-        match port {
-            p if DualPic::decodes(p) => self.pic.read(p, size),
-            p if Pit::decodes(p) => self.pit.read(p, size),
-            RTC_INDEX | RTC_DATA => self.rtc.read(port, size),
-            p if p.wrapping_sub(COM1) < 8 => u32::from(self.com1.read(p - COM1)),
-            p if p.wrapping_sub(COM2) < 8 => u32::from(self.com2.read(p - COM2)),
-            p if p.wrapping_sub(PMBA) < PM_WINDOW => self.pm.read(p - PMBA, size),
-            p if self.in_usb(p) => 0,
-            _ => ones(size),
-        }
-    }
-
-    /// Whether `port` is in the PIIX4 USB controller's I/O BAR. Its
-    /// registers are a stub that reads 0 and ignores writes: a UHCI
-    /// controller that is stopped, has no ports connected, and finishes a
-    /// reset at once (what Linux's PCI quirk checks at boot).
-    fn in_usb(&self, port: u32) -> bool {
-        self.gt
-            .io_bar(gt64120::PIIX4_DEV, 2, 0x20)
-            .is_some_and(|(base, size)| port.wrapping_sub(base) < size)
-    }
-
-    fn io_write(&mut self, port: u32, size: u32, value: u32) {
-        match port {
-            p if DualPic::decodes(p) => self.pic.write(p, size, value),
-            p if Pit::decodes(p) => self.pit.write(p, size, value),
-            RTC_INDEX | RTC_DATA => self.rtc.write(port, size, value),
-            p if p.wrapping_sub(COM1) < 8 => self.com1.write(p - COM1, value as u8),
-            p if p.wrapping_sub(COM2) < 8 => {
-                self.com2.write(p - COM2, value as u8);
-                self.com2.take_output();
-            }
-            p if p.wrapping_sub(PMBA) < PM_WINDOW => self.pm.write(p - PMBA, size, value),
-            _ => {}
-        }
-    }
-
-    /// Takes what the console UART transmitted.
-    pub fn take_output(&mut self) -> Vec<u8> {
-        self.com1.take_output()
-    }
-
-    /// Takes a pending power-off or reset request.
-    pub fn take_event(&mut self) -> Option<BoardEvent> {
-        if let Some(PmEvent::SoftOff) = self.pm.take_event() {
-            return Some(BoardEvent::PowerOff);
-        }
-        self.fpga
-            .take_event()
-            .map(|FpgaEvent::SoftReset| BoardEvent::Reset)
-    }
-
-    /// Queues console input; returns how many bytes fit.
-    pub fn push_input(&mut self, bytes: &[u8]) -> usize {
-        let n = self.com1.push_input(bytes);
-        self.sync_irqs();
-        n
-    }
-
-    /// Console bytes not read yet.
-    pub fn input_len(&self) -> usize {
-        self.com1.input_len()
-    }
-
-    /// Whether the console's receive interrupt is enabled.
-    pub fn wants_input(&self) -> bool {
-        self.com1.wants_input()
-    }
+/// The board with `ram_bytes` of RAM (at most 256 MiB), as QEMU's boot
+/// loader leaves it: the GT-64120 set up as YAMON does
+/// ([`Gt64120::yamon_setup`]), the clocks at tick 0.
+pub fn build(ram_bytes: u32) -> Board {
+    let mut gt = Gt64120::new();
+    gt.yamon_setup();
+    let mut b = BoardBuilder::new(BoardKind::Malta);
+    b.ram(0, ram_bytes.min(LOW_RAM_MAX)).rom(ROM_BASE, ROM_SIZE);
+    let gt = b.device("gt64120", gt, Line::None, &[Range::own_window()]);
+    let pic = b.device(
+        "i8259",
+        DualPic::new(),
+        Line::Cpu(0),
+        &[
+            isa_ports(MASTER_CMD, 2),
+            isa_ports(SLAVE_CMD, 2),
+            isa_ports(ELCR_MASTER, 2),
+        ],
+    );
+    let pit = Pit::new(TICK_HZ);
+    b.device("i8254", pit, Line::Intc(PIT_IRQ), &[isa_ports(PIT_BASE, 4)]);
+    let com1 = Uart::new();
+    let com1 = b.device(
+        "com1",
+        com1,
+        Line::Intc(COM1_IRQ),
+        &[isa_block(COM1, UART_WINDOW)],
+    );
+    let com2 = Uart::new();
+    b.device(
+        "com2",
+        com2,
+        Line::Intc(COM2_IRQ),
+        &[isa_block(COM2, UART_WINDOW)],
+    );
+    let rtc = Rtc::new(TICK_HZ);
+    b.device(
+        "mc146818",
+        rtc,
+        Line::Intc(RTC_IRQ),
+        &[isa_ports(RTC_INDEX, 2)],
+    );
+    let pm = Piix4Pm::new(TICK_HZ);
+    b.device("piix4-pm", pm, Line::None, &[isa_block(PMBA, PM_WINDOW)]);
+    let usb = Window::PciIo {
+        dev: PIIX4_DEV,
+        func: USB_FUNCTION,
+        bar: USB_BAR,
+    };
+    let usb = Range::placed_by(gt, usb, IO_BASE).within(IO_BASE, IO_SIZE);
+    b.device("piix4-usb", Piix4Usb, Line::None, &[usb]);
+    b.open(IO_BASE, IO_SIZE);
+    let cbus = Range::new(FPGA_BASE + CBUS_UART, 8 * UART_WINDOW).shift(3);
+    b.device("cbus-uart", Uart::new(), Line::Cpu(2), &[cbus]);
+    let fpga = Range::new(FPGA_BASE, FPGA_WINDOW);
+    b.device("fpga", MaltaFpga::new(), Line::None, &[fpga]);
+    b.open(PCI_MEM_BASE, PCI_MEM_END - PCI_MEM_BASE)
+        .open(FLASH_BASE, FLASH_SIZE)
+        .interrupt_controller(pic)
+        .console(com1)
+        .cpu_config(CONFIG1_24KC, CONFIG3_24KC);
+    b.build()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machine::board::{Decoded, PageKind};
+    use crate::machine::devices::BoardEvent;
+
+    fn malta() -> Board {
+        build(1 << 20)
+    }
+
+    fn slot(b: &Board, pa: u32) -> &'static str {
+        b.name_at(pa)
+    }
 
     #[test]
     fn address_decoding() {
-        let m = Malta::new();
-        assert_eq!(m.decode(0x1be0_0c34), Decoded::Gt(0xc34), "GT after YAMON");
+        let m = malta();
+        assert_eq!(slot(&m, 0x1be0_0c34), "gt64120", "GT after YAMON");
+        assert!(matches!(
+            m.decode(0x1be0_0c34),
+            Decoded::Device { offset: 0xc34, .. }
+        ));
         assert_eq!(
             m.decode(0x1400_0000),
             Decoded::Open,
             "reset GT base is PCI memory"
         );
-        assert_eq!(m.decode(IO_BASE + 0x3f8), Decoded::Io(0x3f8));
+        assert_eq!(slot(&m, IO_BASE + 0x3f8), "com1");
+        assert!(matches!(
+            m.decode(IO_BASE + 0x3fd),
+            Decoded::Device { offset: 5, .. }
+        ));
+        assert!(matches!(
+            m.decode(IO_BASE + 0x21),
+            Decoded::Device { offset: 0x21, .. }
+        ));
+        assert_eq!(m.decode(IO_BASE + 0x60), Decoded::Open);
         assert_eq!(m.decode(IO_BASE + IO_SIZE), Decoded::None);
-        assert_eq!(m.decode(0x1f00_0500), Decoded::Fpga(0x500));
-        assert_eq!(m.decode(0x1f00_0908), Decoded::CbusUart(1));
+        assert_eq!(slot(&m, 0x1f00_0500), "fpga");
+        assert!(matches!(
+            m.decode(0x1f00_0500),
+            Decoded::Device { offset: 0x500, .. }
+        ));
+        assert!(matches!(
+            m.decode(0x1f00_0908),
+            Decoded::Device { offset: 1, .. }
+        ));
+        assert_eq!(slot(&m, 0x1f00_0908), "cbus-uart");
+        assert_eq!(slot(&m, 0x1f00_0940), "fpga");
         assert_eq!(m.decode(0x1e00_0000), Decoded::Open);
         assert_eq!(m.decode(0x1c00_0000), Decoded::None);
         assert_eq!(m.decode(0x2000_0000), Decoded::None);
+        assert_eq!(m.page_kind(ROM_BASE), PageKind::Rom);
+        assert_eq!(m.page_kind(0x1fd0_03f8), PageKind::Rom, "no mipssim UART");
+        assert_eq!(m.page_kind(IO_BASE), PageKind::Io);
+        assert_eq!(m.page_kind(0x1c00_0000), PageKind::None);
     }
 
     #[test]
     fn unclaimed_ports_read_all_ones() {
-        let mut m = Malta::new();
+        let mut m = malta();
         assert_eq!(m.read(IO_BASE + 0x60, 1, 0), Some(0xff));
         assert_eq!(m.read(IO_BASE + 0x1f0, 2, 0), Some(0xffff));
         assert_eq!(m.read(IO_BASE + 0x500, 4, 0), Some(u32::MAX));
@@ -370,7 +230,7 @@ mod tests {
 
     #[test]
     fn console_uart_and_its_interrupt() {
-        let mut m = Malta::new();
+        let mut m = malta();
         // Linux's PIC setup: ICW1..4, all unmasked.
         for (port, v) in [(0x20, 0x11), (0x21, 0), (0x21, 4), (0x21, 1), (0x21, 0)] {
             m.write(IO_BASE + port, 1, v, 0);
@@ -390,11 +250,25 @@ mod tests {
         // Acknowledge through the GT: the vector is the IRQ.
         assert_eq!(m.read(0x1be0_0c34, 4, 0), Some(u32::from(COM1_IRQ)));
         assert_eq!(m.read(IO_BASE + COM1, 1, 0), Some(u32::from(b'x')));
+        // COM2's and the CBUS UART's output are dropped.
+        m.write(IO_BASE + COM2, 1, u32::from(b'2'), 0);
+        m.write(FPGA_BASE + CBUS_UART, 1, u32::from(b'3'), 0);
+        assert!(m.take_output().is_empty());
+    }
+
+    #[test]
+    fn cbus_uart_interrupts_on_ip4() {
+        let mut m = malta();
+        assert_eq!(m.irq_lines() & CAUSE_IP4, 0);
+        m.write(FPGA_BASE + CBUS_UART + 8, 1, 2, 0); // IER: THR empty
+        assert_eq!(m.irq_lines() & CAUSE_IP4, CAUSE_IP4);
+        assert_eq!(m.read(FPGA_BASE + CBUS_UART + 16, 1, 0), Some(0x02), "IIR");
+        assert_eq!(m.irq_lines() & CAUSE_IP4, 0);
     }
 
     #[test]
     fn pit_interrupts_on_irq0_in_ticks() {
-        let mut m = Malta::new();
+        let mut m = malta();
         for (port, v) in [(0x20, 0x11), (0x21, 0), (0x21, 4), (0x21, 1), (0x21, 0)] {
             m.write(IO_BASE + port, 1, v, 0);
         }
@@ -413,8 +287,8 @@ mod tests {
 
     #[test]
     fn usb_registers_follow_their_bar() {
-        let mut m = Malta::new();
-        let cfg = |m: &mut Malta, reg: u32, v: u32| {
+        let mut m = malta();
+        let cfg = |m: &mut Board, reg: u32, v: u32| {
             m.write(0x1be0_0cf8, 4, 0x8000_0000 | 10 << 11 | 2 << 8 | reg, 0);
             m.write(0x1be0_0cfc, 4, v, 0);
         };
@@ -424,11 +298,26 @@ mod tests {
         assert_eq!(m.read(IO_BASE + 0x1040, 2, 0), Some(0), "USBCMD");
         assert_eq!(m.read(IO_BASE + 0x105f, 1, 0), Some(0));
         assert_eq!(m.read(IO_BASE + 0x1060, 1, 0), Some(0xff));
+        cfg(&mut m, 0x20, 0xffe1);
+        assert_eq!(m.read(IO_BASE + 0x1040, 2, 0), Some(0xffff), "moved");
+        assert_eq!(m.read(IO_BASE + 0xffff, 1, 0), Some(0));
+        cfg(&mut m, 0x04, 0);
+        assert_eq!(m.read(IO_BASE + 0xffff, 1, 0), Some(0xff), "I/O off");
+    }
+
+    #[test]
+    fn the_gt_moves_its_window() {
+        let mut m = malta();
+        // ISD back to the reset value: the window moves to 0x1400_0000.
+        m.write(0x1be0_0068, 4, 0xa0, 0);
+        assert_eq!(slot(&m, 0x1400_0000), "gt64120");
+        assert_eq!(m.decode(0x1be0_0068), Decoded::None);
+        assert_eq!(m.read(0x1400_0068, 4, 0), Some(0xa0));
     }
 
     #[test]
     fn power_off_and_reset() {
-        let mut m = Malta::new();
+        let mut m = malta();
         m.write(IO_BASE + PMBA + 4, 2, 0x2000, 0);
         assert_eq!(m.take_event(), Some(BoardEvent::PowerOff));
         m.write(0x1f00_0500, 4, 0x42, 0);
@@ -611,7 +500,7 @@ impl crate::machine::Machine {
 mod boot_tests {
     use super::*;
     use crate::addr::MachineAddr;
-    use crate::machine::board::Board;
+    use crate::machine::board::BoardKind;
     use crate::machine::elf::ElfImage;
     use crate::machine::{Machine, MachineConfig};
 
@@ -629,7 +518,7 @@ mod boot_tests {
             MachineConfig {
                 ram_bytes: 256 << 20,
             },
-            Board::Malta,
+            BoardKind::Malta,
         )
         .unwrap();
         let image = ElfImage {

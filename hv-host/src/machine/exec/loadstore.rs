@@ -4,6 +4,7 @@
 use crate::addr::GuestVirtAddr;
 use crate::machine::Machine;
 use crate::machine::decode::Decoded;
+use crate::machine::unaligned;
 
 impl Machine {
     #[inline(always)]
@@ -51,15 +52,9 @@ impl Machine {
     #[inline(always)]
     pub(super) fn lwl(&mut self, d: Decoded) {
         let va = self.ea(d);
-        if let Some(word) = self.load(va.align_down(4), 4) {
-            let shift = 8 * (3 - (va.raw() & 3));
-            let keep = if shift == 0 {
-                0
-            } else {
-                u32::MAX >> (32 - shift)
-            };
-            let v = (word << shift) | (self.r(d.rt) & keep);
-            self.w(d.rt, v);
+        let lanes = unaligned::left_lanes(va.raw());
+        if let Some(word) = self.load_lanes(va.align_down(4), lanes) {
+            self.w(d.rt, unaligned::load_left(word, self.r(d.rt), va.raw()));
         }
     }
     /// Load Word Right: the bytes from the addressed byte down to the
@@ -67,11 +62,9 @@ impl Machine {
     #[inline(always)]
     pub(super) fn lwr(&mut self, d: Decoded) {
         let va = self.ea(d);
-        if let Some(word) = self.load(va.align_down(4), 4) {
-            let shift = 8 * (va.raw() & 3);
-            let keep = if shift == 0 { 0 } else { !(u32::MAX >> shift) };
-            let v = (word >> shift) | (self.r(d.rt) & keep);
-            self.w(d.rt, v);
+        let lanes = unaligned::right_lanes(va.raw());
+        if let Some(word) = self.load_lanes(va.align_down(4), lanes) {
+            self.w(d.rt, unaligned::load_right(word, self.r(d.rt), va.raw()));
         }
     }
     /// Store Byte.
@@ -94,16 +87,16 @@ impl Machine {
     #[inline(always)]
     pub(super) fn swl(&mut self, d: Decoded) {
         let va = self.ea(d);
-        let shift = 8 * (3 - (va.raw() & 3));
-        self.store_masked(va.align_down(4), self.r(d.rt) >> shift, u32::MAX >> shift);
+        let (v, lanes) = unaligned::store_left(self.r(d.rt), va.raw());
+        self.store_masked(va.align_down(4), v, lanes);
     }
     /// Store Word Right: the least significant bytes of `rt` go to the
     /// bytes from the addressed one up to the word's end.
     #[inline(always)]
     pub(super) fn swr(&mut self, d: Decoded) {
         let va = self.ea(d);
-        let shift = 8 * (va.raw() & 3);
-        self.store_masked(va.align_down(4), self.r(d.rt) << shift, u32::MAX << shift);
+        let (v, lanes) = unaligned::store_right(self.r(d.rt), va.raw());
+        self.store_masked(va.align_down(4), v, lanes);
     }
     /// Load Linked Word: a load that sets LLbit and LLAddr.
     pub(super) fn ll(&mut self, d: Decoded) {

@@ -3,7 +3,7 @@
 //! acknowledged through the GT-64120.
 
 use super::*;
-use crate::machine::board::Board;
+use crate::machine::board::BoardKind;
 use crate::machine::board::malta::TICK_HZ;
 
 /// ISA port 0 in kseg1.
@@ -12,7 +12,7 @@ const ISA: u32 = 0xb800_0000;
 const GT_IACK: u32 = 0xbbe0_0c34;
 
 fn malta(main: Asm) -> Machine {
-    let mut m = Machine::with_board(MachineConfig { ram_bytes: 1 << 20 }, Board::Malta)
+    let mut m = Machine::with_board(MachineConfig { ram_bytes: 1 << 20 }, BoardKind::Malta)
         .expect("a 1 MiB Malta");
     let entry = main.origin();
     place(&mut m, main);
