@@ -30,13 +30,8 @@ use crate::machine::unaligned;
 
 impl ExitCtx<'_> {
     /// Emulates the load or store at `t.pc` to the device page at
-    /// guest-physical `gpa` (virtual `va`) on the VM's board.
-    pub(super) fn mmio(
-        &mut self,
-        t: Trap,
-        va: GuestVirtAddr,
-        gpa: GuestPhysAddr,
-    ) -> Result<Action, ExitError> {
+    /// guest-physical `gpa` on the VM's board.
+    pub(super) fn mmio(&mut self, t: Trap, gpa: GuestPhysAddr) -> Result<Action, ExitError> {
         self.count_exit(ExitReason::Mmio);
         self.charge(cost::MMIO);
         let Some(insn) = t.insn else {
@@ -45,7 +40,9 @@ impl ExitCtx<'_> {
         let op = classify(insn);
         let rt = insn.rt();
         let old = self.machine.gpr(rt);
-        let a = va.raw();
+        // The instruction's own address: for the unaligned-word pairs the
+        // fault reports the aligned word's.
+        let a = self.machine.gpr(insn.rs()).wrapping_add(insn.imm_se());
         // The access's width, and what a store writes.
         let (width, store) = match op {
             Op::Lb | Op::Lbu => (Width::Bytes(1), None),
@@ -84,7 +81,7 @@ impl ExitCtx<'_> {
                     vm.board_accessed(now);
                     return self.bus_error(t, ExcCode::Dbe, gpa);
                 };
-                Some(complete_load(op, va, v, old))
+                Some(complete_load(op, a, v, old))
             }
         };
         vm.board_accessed(now);
@@ -162,19 +159,19 @@ impl semihost::Env for SemihostEnv<'_, '_> {
     }
 }
 
-/// What load `op` at virtual `va` leaves in its target register, given
+/// What load `op` at virtual address `a` leaves in its target register, given
 /// the value the device returned (`v`: the register's value, or the
 /// aligned word for `lwl`/`lwr`) and the register's old value: the sign or
 /// zero extension, or the little-endian partial-word merge, as the
 /// machine's loads do.
-fn complete_load(op: Op, va: GuestVirtAddr, v: u32, old: u32) -> u32 {
+fn complete_load(op: Op, a: u32, v: u32, old: u32) -> u32 {
     match op {
         Op::Lb => v as u8 as i8 as i32 as u32,
         Op::Lbu => v & 0xff,
         Op::Lh => v as u16 as i16 as i32 as u32,
         Op::Lhu => v & 0xffff,
-        Op::Lwl => unaligned::load_left(v, old, va.raw()),
-        Op::Lwr => unaligned::load_right(v, old, va.raw()),
+        Op::Lwl => unaligned::load_left(v, old, a),
+        Op::Lwr => unaligned::load_right(v, old, a),
         _ => v,
     }
 }

@@ -98,7 +98,7 @@ impl ExitCtx<'_> {
                 if matches!(g.origin, Origin::Guest(_)) {
                     self.vm.stats.stlb_unserved += 1;
                 }
-                self.mmio(t, bad, g.gpa)
+                self.mmio(t, g.gpa)
             }
             PageKind::Io | PageKind::None => {
                 if matches!(g.origin, Origin::Guest(_)) {

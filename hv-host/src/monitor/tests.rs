@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::machine::asm::*;
+use crate::machine::board::BoardKind;
 use crate::machine::cp0::reg;
 use crate::machine::elf::ElfImage;
 
@@ -255,4 +256,82 @@ fn three_tlb_entries_are_enough_and_needed() {
             assert!(e.to_string().contains("3 to 64"), "{e}");
         }
     }
+}
+
+/// A kernel that accesses a UART at kseg1 `uart` (registers `stride`
+/// bytes apart) with every width, the unaligned-word pairs included, and
+/// exits with a digest of what it read.
+fn device_widths_kernel(uart: u32, stride: u32) -> ElfImage {
+    image(|a| {
+        a.li(T0, uart);
+        a.li(T1, 0x5a);
+        a.emit(sb(T1, (7 * stride) as i16, T0)); // SCR
+        a.li(T1, 0x03);
+        a.emit(sb(T1, (4 * stride) as i16, T0)); // MCR
+        a.li(S0, 0x1234_5678);
+        a.li(S1, 0x9abc_def0);
+        a.emit(lwl(S0, (4 * stride + 1) as i16, T0));
+        a.emit(lwr(S1, (4 * stride + 2) as i16, T0));
+        a.emit(lh(S2, (6 * stride) as i16, T0)); // MSR
+        a.emit(lw(S3, (4 * stride) as i16, T0));
+        a.li(T1, 0x4142_4344);
+        a.emit(swl(T1, 1, T0)); // THR
+        a.emit(swr(T1, 3, T0));
+        a.emit(sh(T1, 0, T0));
+        a.emit(xor(A0, S0, S1));
+        a.emit(xor(A0, A0, S2));
+        a.emit(xor(A0, A0, S3));
+        a.emit(srl(T1, A0, 16));
+        a.emit(xor(A0, A0, T1));
+        a.emit(andi(A0, A0, 0x7fff));
+        a.li(T9, 1);
+        a.emit(sdbbp(1));
+    })
+}
+
+/// The kernel natively and under the monitor, on `board`: console output
+/// and exit code.
+fn native_and_monitored(board: BoardKind, img: &ElfImage) -> [(Vec<u8>, Option<VmStop>); 2] {
+    use crate::machine::MachineConfig;
+    let mut native = Machine::with_board(MachineConfig { ram_bytes: 1 << 20 }, board).unwrap();
+    native.load_elf(img).unwrap();
+    let code = match native.run(100_000) {
+        Exit::Shutdown { code } => Some(VmStop::Exited(code)),
+        _ => None,
+    };
+    let native = (native.take_stdout(), code);
+    let cfg = VmConfig {
+        ram_bytes: 1 << 20,
+        board,
+        ..VmConfig::default()
+    };
+    let mut m = Monitor::new(MonitorConfig::default(), &[cfg]).unwrap();
+    m.load(VmId(0), img).unwrap();
+    let ran = m.run(1_000_000);
+    assert_eq!(
+        ran,
+        MonitorExit::AllStopped,
+        "{native:?} {:?} {:?}",
+        m.vm_pc(VmId(0)),
+        m.vm(VmId(0)).map(|v| v.state().clone())
+    );
+    let monitored = (m.take_console(VmId(0)), m.stop_reason(VmId(0)).cloned());
+    [native, monitored]
+}
+
+#[test]
+fn device_accesses_of_every_width_are_as_native_on_both_boards() {
+    let mipssim = device_widths_kernel(0xbfd0_03f8, 1);
+    let [native, monitored] = native_and_monitored(BoardKind::Mipssim, &mipssim);
+    assert!(!native.0.is_empty() && native.1.is_some(), "{native:?}");
+    assert_eq!(monitored, native, "mipssim");
+    // Malta's COM1 (ISA port 0x3f8) and its CBUS UART (registers 8 apart).
+    let com1 = device_widths_kernel(0xb800_03f8, 1);
+    let [native, monitored] = native_and_monitored(BoardKind::Malta, &com1);
+    assert!(!native.0.is_empty() && native.1.is_some(), "{native:?}");
+    assert_eq!(monitored, native, "malta com1");
+    let cbus = device_widths_kernel(0xbf00_0900, 8);
+    let [native, monitored] = native_and_monitored(BoardKind::Malta, &cbus);
+    assert!(native.0.is_empty() && native.1.is_some(), "{native:?}");
+    assert_eq!(monitored, native, "malta cbus uart");
 }
