@@ -1,6 +1,7 @@
-//! The emulated MIPS32 Release 2 little-endian machine, compatible with
-//! QEMU's `mipssim` board: CPU, CP0, JTLB, exceptions, the Count/Compare
-//! timer, a 16550 UART, RAM and the boot ROM window, and UHI semihosting.
+//! The emulated MIPS32 Release 2 little-endian machine: CPU, CP0, JTLB,
+//! exceptions, the Count/Compare timer and UHI semihosting, on a board
+//! ([`board`]: QEMU's `mipssim` by default, with its 16550 UART, RAM and
+//! boot ROM window, or QEMU's `malta`).
 //!
 //! [`Machine::run`] executes until an instruction budget runs out, the guest
 //! halts, or an event the host must see, and returns an [`Exit`] saying why.
