@@ -224,12 +224,11 @@ impl Region {
     }
 }
 
-/// A device on the board, with its name and wiring.
+/// A device on the board, with its name.
 #[derive(Clone, Debug)]
 struct Slot {
     name: &'static str,
     dev: Box<dyn Device>,
-    line: Line,
 }
 
 /// A board instance: the range map and the devices in it.
@@ -250,6 +249,14 @@ pub struct Board {
     image_bytes: u32,
     /// Slots that place windows (bit per slot).
     placers: u64,
+    /// Slots of the devices with clocks.
+    timed: Vec<usize>,
+    /// Events devices raised, not taken yet.
+    events: Vec<BoardEvent>,
+    /// The lines wired to the CPU: slot, hardware interrupt.
+    cpu_wired: Vec<(usize, u8)>,
+    /// The lines wired to the interrupt controller: slot, input.
+    intc_wired: Vec<(usize, u8)>,
     /// Levels last driven on the interrupt controller's inputs (bit per
     /// input): as wires, only a change of level reaches it.
     driven: u32,
@@ -278,6 +285,10 @@ impl BoardBuilder {
                 cpu_config: None,
                 image_bytes: 0,
                 placers: 0,
+                timed: Vec::new(),
+                events: Vec::new(),
+                cpu_wired: Vec::new(),
+                intc_wired: Vec::new(),
                 driven: 0,
                 lines: 0,
             },
@@ -329,11 +340,18 @@ impl BoardBuilder {
         ranges: &[Range],
     ) -> usize {
         let slot = self.board.slots.len();
+        if dev.keeps_time() {
+            self.board.timed.push(slot);
+        }
         self.board.slots.push(Slot {
             name,
             dev: Box::new(dev),
-            line,
         });
+        match line {
+            Line::Cpu(n) if n < 6 => self.board.cpu_wired.push((slot, n)),
+            Line::Intc(n) if n < 32 => self.board.intc_wired.push((slot, n)),
+            _ => {}
+        }
         for r in ranges {
             let placed = r.placed.map(|p| Placing {
                 by: Some(p.by.unwrap_or(slot)),
@@ -555,6 +573,12 @@ impl Board {
             Decoded::Device { slot, offset } => {
                 if let Some(s) = self.slots.get_mut(slot) {
                     s.dev.write(offset, size, value);
+                    // A device transmits on a write; only the console's
+                    // output goes anywhere.
+                    if self.console != Some(slot) {
+                        drop(s.dev.take_output());
+                    }
+                    self.events.extend(s.dev.take_event());
                 }
                 self.place_windows_of(slot);
             }
@@ -602,10 +626,17 @@ impl Board {
         }
     }
 
-    /// Advances the devices to tick `now` and samples their lines.
+    /// Advances the devices with clocks to tick `now` and samples their
+    /// lines (nothing changes on a board without clocks).
     pub fn tick(&mut self, now: u64) {
-        for s in &mut self.slots {
-            s.dev.tick(now);
+        if self.timed.is_empty() {
+            return;
+        }
+        for &i in &self.timed {
+            if let Some(s) = self.slots.get_mut(i) {
+                s.dev.tick(now);
+                self.events.extend(s.dev.take_event());
+            }
         }
         self.sync();
     }
@@ -616,29 +647,30 @@ impl Board {
     /// lines.
     fn sync(&mut self) {
         if let Some(ic) = self.intc {
-            for i in 0..self.slots.len() {
-                let Line::Intc(irq) = self.slots[i].line else {
+            for i in 0..self.intc_wired.len() {
+                let (slot, irq) = self.intc_wired[i];
+                let Some(s) = self.slots.get_mut(slot) else {
                     continue;
                 };
-                if self.slots[i].dev.take_edges() > 0 && self.driven & (1 << (irq & 31)) != 0 {
+                let pulsed = s.dev.take_edges() > 0;
+                if pulsed && self.driven & (1 << irq) != 0 {
                     self.drive(ic, irq, false);
                 }
-                let level = self.slots[i].dev.irq();
+                let level = self.slots.get(slot).is_some_and(|s| s.dev.irq());
                 self.drive(ic, irq, level);
             }
         }
-        self.lines = self
-            .slots
-            .iter()
-            .filter_map(|s| match s.line {
-                Line::Cpu(n) if n < 6 && s.dev.irq() => Some(1 << (10 + n)),
-                _ => None,
-            })
-            .fold(0, |a, b| a | b);
+        let mut lines = 0;
+        for &(slot, n) in &self.cpu_wired {
+            if self.slots.get(slot).is_some_and(|s| s.dev.irq()) {
+                lines |= 1 << (10 + n);
+            }
+        }
+        self.lines = lines;
     }
 
     fn drive(&mut self, ic: usize, irq: u8, level: bool) {
-        let bit = 1u32 << (irq & 31);
+        let bit = 1u32 << irq;
         if (self.driven & bit != 0) != level {
             self.driven ^= bit;
             if let Some(c) = self
@@ -653,7 +685,10 @@ impl Board {
 
     /// The tick of the next device event (a timer edge), if any.
     pub fn next_event(&self) -> Option<u64> {
-        self.slots.iter().filter_map(|s| s.dev.next_event()).min()
+        self.timed
+            .iter()
+            .filter_map(|&i| self.slots.get(i)?.dev.next_event())
+            .min()
     }
 
     /// The CPU's hardware interrupt lines HW5..HW0 as Cause bits IP7..IP2
@@ -664,22 +699,16 @@ impl Board {
     }
 
     /// Takes what the console transmitted (other devices' output is
-    /// dropped).
+    /// dropped as they transmit it).
     pub fn take_output(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (i, s) in self.slots.iter_mut().enumerate() {
-            let o = s.dev.take_output();
-            if self.console == Some(i) {
-                out = o;
-            }
-        }
-        out
+        self.console
+            .and_then(|c| self.slots.get_mut(c))
+            .map_or_else(Vec::new, |s| s.dev.take_output())
     }
 
-    /// Takes a pending power-off or reset request (the first device's, in
-    /// the board's order).
+    /// Takes a pending power-off or reset request (the oldest).
     pub fn take_event(&mut self) -> Option<BoardEvent> {
-        self.slots.iter_mut().find_map(|s| s.dev.take_event())
+        (!self.events.is_empty()).then(|| self.events.remove(0))
     }
 
     /// Queues console input; returns how many bytes the console took.

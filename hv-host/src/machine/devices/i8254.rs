@@ -343,6 +343,10 @@ impl Device for Pit {
         Pit::write(self, port, size, value);
     }
 
+    fn keeps_time(&self) -> bool {
+        true
+    }
+
     fn tick(&mut self, now: u64) {
         Pit::tick(self, now);
     }

@@ -467,6 +467,10 @@ impl Device for Rtc {
         Rtc::write(self, port, size, value);
     }
 
+    fn keeps_time(&self) -> bool {
+        true
+    }
+
     fn tick(&mut self, now: u64) {
         Rtc::tick(self, now);
     }

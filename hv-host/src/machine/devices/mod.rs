@@ -96,6 +96,12 @@ pub trait Device: DeviceClone + std::fmt::Debug + Send {
     /// Writes the low `size` bytes of `value` at `offset`.
     fn write(&mut self, offset: u32, size: u32, value: u32);
 
+    /// Whether it has clocks: the board advances (`tick`) and asks
+    /// (`next_event`) only the devices that do.
+    fn keeps_time(&self) -> bool {
+        false
+    }
+
     /// Advances the device's clocks to tick `now` (never backwards).
     fn tick(&mut self, _now: u64) {}
 
@@ -116,13 +122,14 @@ pub trait Device: DeviceClone + std::fmt::Debug + Send {
         0
     }
 
-    /// Takes what it asks of the machine, if anything.
+    /// Takes what it asks of the machine, if anything (it may ask on a
+    /// write or, for a device with clocks, on a tick).
     fn take_event(&mut self) -> Option<BoardEvent> {
         None
     }
 
-    /// Takes the bytes it transmitted (a UART); the board keeps those of
-    /// its console and drops the others'.
+    /// Takes the bytes it transmitted (a UART, on a write); the board
+    /// keeps those of its console and drops the others'.
     fn take_output(&mut self) -> Vec<u8> {
         Vec::new()
     }

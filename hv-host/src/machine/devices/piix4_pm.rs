@@ -132,6 +132,10 @@ impl Device for Piix4Pm {
         Piix4Pm::write(self, offset, size, value);
     }
 
+    fn keeps_time(&self) -> bool {
+        true
+    }
+
     fn tick(&mut self, now: u64) {
         Piix4Pm::tick(self, now);
     }
