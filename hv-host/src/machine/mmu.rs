@@ -28,6 +28,7 @@ use super::bus::Target;
 use super::code::NO_SLOT;
 use super::cp0::status;
 use super::exception::{Access, ExcCode, Fault};
+use super::partial::PartialStore;
 use crate::addr::GuestVirtAddr;
 
 /// The translation regime: what the segment rules are.
@@ -202,7 +203,11 @@ impl Machine {
     }
 
     /// [`Machine::translate_full`], or raises the fault's exception.
-    fn translate_full_or_raise(&mut self, va: GuestVirtAddr, access: Access) -> Option<Translation> {
+    fn translate_full_or_raise(
+        &mut self,
+        va: GuestVirtAddr,
+        access: Access,
+    ) -> Option<Translation> {
         match self.translate_full(va, access) {
             Ok(t) => Some(t),
             Err(f) => {
@@ -336,9 +341,12 @@ impl Machine {
         }
     }
 
-    /// Stores the bits of `v` selected by `mask` into the aligned word at
-    /// `va` (the SWL/SWR read-modify-write), with store permissions.
-    pub(crate) fn store_masked(&mut self, va: GuestVirtAddr, v: u32, mask: u32) -> bool {
+    /// A SWL/SWR ([`PartialStore`]): in memory the read-modify-write of
+    /// the aligned word, with store permissions; a device sees the byte
+    /// stores of the covered bytes ([`PartialStore::device_bytes`]).
+    pub(crate) fn store_partial(&mut self, s: PartialStore) -> bool {
+        let va = s.word();
+        let (v, mask) = s.masked();
         let (off, slot) = match self.xlat.write(va) {
             Some(hit) => hit,
             None => {
@@ -353,8 +361,11 @@ impl Machine {
                     Target::Mem {
                         writable: false, ..
                     } => return true,
-                    // A device sees the store of the whole word.
-                    Target::Uart(_) | Target::Board => return self.store_slow(va, v, 4),
+                    Target::Uart(_) | Target::Board => {
+                        return s
+                            .device_bytes()
+                            .all(|(i, b)| self.store_slow(va.wrapping_add(i), u32::from(b), 1));
+                    }
                     Target::None => {
                         self.raise(ExcCode::Dbe);
                         return false;

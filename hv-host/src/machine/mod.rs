@@ -43,6 +43,7 @@ mod exec;
 pub mod host;
 pub mod insn;
 pub mod mmu;
+pub mod partial;
 pub mod semihost;
 pub mod timer;
 pub mod tlb;

@@ -208,13 +208,20 @@ mod tests {
     fn even_odd_pages_and_asid() {
         let mut t = Tlb::new();
         t.write(3, pair(0x0040_0000, 5, 0, 0x100, 0x200, false));
-        let even = t.lookup(GuestVirtAddr::new(0x0040_0123), 5).expect("even page");
+        let even = t
+            .lookup(GuestVirtAddr::new(0x0040_0123), 5)
+            .expect("even page");
         assert_eq!(even.paddr, 0x0010_0123);
         assert_ne!(even.lo & lo::D, 0);
-        let odd = t.lookup(GuestVirtAddr::new(0x0040_1ffc), 5).expect("odd page");
+        let odd = t
+            .lookup(GuestVirtAddr::new(0x0040_1ffc), 5)
+            .expect("odd page");
         assert_eq!(odd.paddr, 0x0020_0ffc);
         assert_eq!(odd.lo & lo::D, 0);
-        assert!(t.lookup(GuestVirtAddr::new(0x0040_0000), 6).is_none(), "other ASID must miss");
+        assert!(
+            t.lookup(GuestVirtAddr::new(0x0040_0000), 6).is_none(),
+            "other ASID must miss"
+        );
         assert_eq!(t.probe(0x0040_0000 | 5), Some(3));
         assert_eq!(t.probe(0x0040_0000 | 6), None);
     }
@@ -224,9 +231,13 @@ mod tests {
         let mut t = Tlb::new();
         // 16 MiB pages (PageMask 0x01ffe000): the pair covers 32 MiB.
         t.write(0, pair(0xc000_0000, 1, 0x01ff_e000, 0x0, 0x1000, true));
-        let hit = t.lookup(GuestVirtAddr::new(0xc123_4567), 200).expect("global matches any ASID");
+        let hit = t
+            .lookup(GuestVirtAddr::new(0xc123_4567), 200)
+            .expect("global matches any ASID");
         assert_eq!(hit.paddr, 0x0123_4567);
-        let hit = t.lookup(GuestVirtAddr::new(0xc1ab_cdef), 7).expect("odd 16 MiB page");
+        let hit = t
+            .lookup(GuestVirtAddr::new(0xc1ab_cdef), 7)
+            .expect("odd 16 MiB page");
         assert_eq!(hit.paddr, 0x01ab_cdef);
         assert!(t.lookup(GuestVirtAddr::new(0xc200_0000), 1).is_none());
         assert_eq!(t.entry(0).virtual_range(), (0xc000_0000, 32 << 20));

@@ -18,6 +18,7 @@ use crate::machine::Trap;
 use crate::machine::console::Stream;
 use crate::machine::decode::{Op, classify};
 use crate::machine::insn::regs::T9;
+use crate::machine::partial::{PartialStore, partial_load};
 use crate::machine::semihost::{self, Outcome};
 
 impl ExitCtx<'_> {
@@ -35,16 +36,37 @@ impl ExitCtx<'_> {
             return Err(ExitError::NoInstruction);
         };
         let op = classify(insn);
+        // The trap reports the aligned word for the unaligned pairs; the
+        // byte offset is the instruction's own effective address's.
+        let va = effective_address(self.machine, insn, va);
         let reg = GuestMemory::uart_register(gpa);
         let vm = &mut *self.vm;
         let rt = insn.rt();
         let old = self.machine.gpr(rt);
-        let load = |vm: &mut super::Vm| reg.map_or(0, |r| u32::from(vm.uart.read(r)));
+        let load = |vm: &mut super::Vm, at| {
+            GuestMemory::uart_register(at).map_or(0, |r| u32::from(vm.uart.read(r)))
+        };
         let value = match op {
-            Op::Lb | Op::Lbu | Op::Lh | Op::Lhu | Op::Lw | Op::Ll | Op::Lwl | Op::Lwr => {
-                Some(complete_load(op, va, load(vm), old))
+            Op::Lb | Op::Lbu | Op::Lh | Op::Lhu | Op::Lw | Op::Ll => {
+                Some(complete_load(op, va, load(vm, gpa), old))
             }
-            Op::Sb | Op::Sh | Op::Sw | Op::Swl | Op::Swr => {
+            // The aligned word, as the machine reads it.
+            Op::Lwl | Op::Lwr => Some(complete_load(op, va, load(vm, gpa.align_down(4)), old)),
+            Op::Swl | Op::Swr => {
+                let s = PartialStore {
+                    left: op == Op::Swl,
+                    va,
+                    rt: old,
+                };
+                for (i, b) in s.device_bytes() {
+                    if let Some(r) = GuestMemory::uart_register(gpa.align_down(4).wrapping_add(i)) {
+                        vm.uart.write(r, b);
+                    }
+                }
+                vm.drain_uart();
+                None
+            }
+            Op::Sb | Op::Sh | Op::Sw => {
                 if let Some(r) = reg {
                     vm.uart.write(r, old as u8);
                     vm.drain_uart();
@@ -83,9 +105,10 @@ impl ExitCtx<'_> {
 
     /// Emulates the load or store at `t.pc` to the Malta board's devices
     /// at guest-physical `gpa` (virtual `va`), as the machine's board does:
-    /// the access's width goes to the device, a partial-word pair
-    /// (`lwl`/`lwr`/`swl`/`swr`) accesses the whole word, and an address
-    /// nothing decodes is a bus error.
+    /// the access's width goes to the device, `lwl`/`lwr` read the aligned
+    /// word, `swl`/`swr` store the bytes they cover one by one
+    /// ([`PartialStore::device_bytes`]), and an address nothing decodes is
+    /// a bus error.
     pub(super) fn mmio_board(
         &mut self,
         t: Trap,
@@ -98,6 +121,9 @@ impl ExitCtx<'_> {
             return Err(ExitError::NoInstruction);
         };
         let op = classify(insn);
+        // The trap reports the aligned word for the unaligned pairs; the
+        // byte offset is the instruction's own effective address's.
+        let va = effective_address(self.machine, insn, va);
         let rt = insn.rt();
         let old = self.machine.gpr(rt);
         let now = self.now();
@@ -118,6 +144,14 @@ impl ExitCtx<'_> {
         let value = if store {
             let ok = if op == Op::Sc && !self.machine.ll_bit() {
                 true
+            } else if matches!(op, Op::Swl | Op::Swr) {
+                let s = PartialStore {
+                    left: op == Op::Swl,
+                    va,
+                    rt: old,
+                };
+                s.device_bytes()
+                    .all(|(i, b)| board.write(word_pa + i, 1, u32::from(b), now))
             } else {
                 board.write(word_pa, size, old, now)
             };
@@ -213,31 +247,33 @@ impl semihost::Env for SemihostEnv<'_, '_> {
     }
 }
 
+/// The effective address of the load or store `insn` that trapped at `va`
+/// (its aligned word, for `lwl`/`lwr`/`swl`/`swr`): `rs` + offset, which
+/// lies in the same word.
+fn effective_address(
+    machine: &crate::machine::Machine,
+    insn: crate::machine::insn::Instruction,
+    va: GuestVirtAddr,
+) -> GuestVirtAddr {
+    match classify(insn) {
+        Op::Lwl | Op::Lwr | Op::Swl | Op::Swr => {
+            GuestVirtAddr::new(machine.gpr(insn.rs()).wrapping_add(insn.imm_se()))
+        }
+        _ => va,
+    }
+}
+
 /// What load `op` at virtual `va` leaves in its target register, given
 /// the value the device returned (`v`: the byte register, or the word for
 /// `lwl`/`lwr`) and the register's old value: the sign or zero extension,
 /// or the little-endian partial-word merge, as the machine's loads do.
 fn complete_load(op: Op, va: GuestVirtAddr, v: u32, old: u32) -> u32 {
-    let va = va.raw();
     match op {
         Op::Lb => v as u8 as i8 as i32 as u32,
         Op::Lbu => v & 0xff,
         Op::Lh => v as u16 as i16 as i32 as u32,
         Op::Lhu => v & 0xffff,
-        Op::Lwl => {
-            let shift = 8 * (3 - (va & 3));
-            let keep = if shift == 0 {
-                0
-            } else {
-                u32::MAX >> (32 - shift)
-            };
-            (v << shift) | (old & keep)
-        }
-        Op::Lwr => {
-            let shift = 8 * (va & 3);
-            let keep = if shift == 0 { 0 } else { !(u32::MAX >> shift) };
-            (v >> shift) | (old & keep)
-        }
+        Op::Lwl | Op::Lwr => partial_load(op == Op::Lwl, va, v, old),
         _ => v,
     }
 }

@@ -4,6 +4,7 @@
 use crate::addr::GuestVirtAddr;
 use crate::machine::Machine;
 use crate::machine::decode::Decoded;
+use crate::machine::partial::{PartialStore, partial_load};
 
 impl Machine {
     #[inline(always)]
@@ -52,14 +53,7 @@ impl Machine {
     pub(super) fn lwl(&mut self, d: Decoded) {
         let va = self.ea(d);
         if let Some(word) = self.load(va.align_down(4), 4) {
-            let shift = 8 * (3 - (va.raw() & 3));
-            let keep = if shift == 0 {
-                0
-            } else {
-                u32::MAX >> (32 - shift)
-            };
-            let v = (word << shift) | (self.r(d.rt) & keep);
-            self.w(d.rt, v);
+            self.w(d.rt, partial_load(true, va, word, self.r(d.rt)));
         }
     }
     /// Load Word Right: the bytes from the addressed byte down to the
@@ -68,10 +62,7 @@ impl Machine {
     pub(super) fn lwr(&mut self, d: Decoded) {
         let va = self.ea(d);
         if let Some(word) = self.load(va.align_down(4), 4) {
-            let shift = 8 * (va.raw() & 3);
-            let keep = if shift == 0 { 0 } else { !(u32::MAX >> shift) };
-            let v = (word >> shift) | (self.r(d.rt) & keep);
-            self.w(d.rt, v);
+            self.w(d.rt, partial_load(false, va, word, self.r(d.rt)));
         }
     }
     /// Store Byte.
@@ -93,17 +84,19 @@ impl Machine {
     /// from the addressed one down to the word's start.
     #[inline(always)]
     pub(super) fn swl(&mut self, d: Decoded) {
-        let va = self.ea(d);
-        let shift = 8 * (3 - (va.raw() & 3));
-        self.store_masked(va.align_down(4), self.r(d.rt) >> shift, u32::MAX >> shift);
+        let (va, rt) = (self.ea(d), self.r(d.rt));
+        self.store_partial(PartialStore { left: true, va, rt });
     }
     /// Store Word Right: the least significant bytes of `rt` go to the
     /// bytes from the addressed one up to the word's end.
     #[inline(always)]
     pub(super) fn swr(&mut self, d: Decoded) {
-        let va = self.ea(d);
-        let shift = 8 * (va.raw() & 3);
-        self.store_masked(va.align_down(4), self.r(d.rt) << shift, u32::MAX << shift);
+        let (va, rt) = (self.ea(d), self.r(d.rt));
+        self.store_partial(PartialStore {
+            left: false,
+            va,
+            rt,
+        });
     }
     /// Load Linked Word: a load that sets LLbit and LLAddr.
     pub(super) fn ll(&mut self, d: Decoded) {
