@@ -516,7 +516,8 @@ impl Monitor {
 
     /// The VM on the CPU (its CPU state is live in the machine).
     fn current(&self) -> &Vm {
-        &self.vms[self.cur]
+        let cur = self.cur;
+        &self.vms[cur]
     }
 
     /// The VM on the CPU, to change.
