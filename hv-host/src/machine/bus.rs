@@ -57,8 +57,9 @@ pub struct Bus {
     pub(crate) mem: Vec<u8>,
     /// RAM from physical 0 (all of it on a native machine).
     ram_bytes: u32,
-    /// The board: its map and devices.
-    pub board: Board,
+    /// The board: its map and devices (boxed: only slow paths reach it,
+    /// and the bus stays small beside the hot fields of the machine).
+    pub board: Box<Board>,
 }
 
 impl Bus {
@@ -80,7 +81,7 @@ impl Bus {
         Self {
             mem,
             ram_bytes,
-            board,
+            board: Box::new(board),
         }
     }
 

@@ -295,13 +295,13 @@ impl BoardBuilder {
         }
     }
 
-    fn region(&mut self, base: u32, size: u32, backing: Backing, placed: Option<Placing>) {
+    fn region(&mut self, base: u32, size: u32, backing: Backing) {
         self.board.regions.push(Region {
             base,
             size,
             within: None,
             backing,
-            placed,
+            placed: None,
         });
     }
 
@@ -310,7 +310,7 @@ impl BoardBuilder {
     pub fn ram(&mut self, base: u32, size: u32) -> &mut Self {
         let image = self.board.image_bytes;
         self.board.image_bytes += size;
-        self.region(base, size, Backing::Ram { image }, None);
+        self.region(base, size, Backing::Ram { image });
         self
     }
 
@@ -320,13 +320,13 @@ impl BoardBuilder {
     pub fn rom(&mut self, base: u32, size: u32) -> &mut Self {
         let image = self.board.image_bytes;
         self.board.image_bytes += size;
-        self.region(base, size, Backing::Rom { image }, None);
+        self.region(base, size, Backing::Rom { image });
         self
     }
 
     /// Open bus space: reads all-ones, writes are ignored.
     pub fn open(&mut self, base: u32, size: u32) -> &mut Self {
-        self.region(base, size, Backing::Open, None);
+        self.region(base, size, Backing::Open);
         self
     }
 
@@ -398,13 +398,15 @@ impl BoardBuilder {
         self
     }
 
-    /// The board in its reset state: windows placed, lines sampled.
+    /// The board in its reset state: windows placed, the CPU's lines
+    /// sampled (the interrupt controller's inputs are first driven at the
+    /// first access or tick).
     pub fn build(self) -> Board {
         let mut b = self.board;
         for slot in 0..b.slots.len() {
             b.place_windows_of(slot);
         }
-        b.sync();
+        b.sample_cpu_lines();
         b
     }
 }
@@ -660,6 +662,11 @@ impl Board {
                 self.drive(ic, irq, level);
             }
         }
+        self.sample_cpu_lines();
+    }
+
+    /// Recomputes the CPU's lines from the devices wired to it.
+    fn sample_cpu_lines(&mut self) {
         let mut lines = 0;
         for &(slot, n) in &self.cpu_wired {
             if self.slots.get(slot).is_some_and(|s| s.dev.irq()) {
