@@ -109,6 +109,13 @@ impl Bus {
                 writable: true,
             };
         }
+        self.board_target(pa)
+    }
+
+    /// [`Bus::target`] past low RAM: the board's map. Out of line, so that
+    /// callers' RAM paths stay small.
+    #[inline(never)]
+    fn board_target(&self, pa: u32) -> Target {
         match self.board.decode(pa) {
             Decoded::Ram(offset) => Target::Mem {
                 offset,
@@ -128,7 +135,13 @@ impl Bus {
     #[inline]
     pub fn page_is_plain_memory(&self, pa: u32) -> bool {
         let page = pa & !(PAGE_SIZE - 1);
-        page < self.ram_bytes || self.board.plain_memory(page, PAGE_SIZE)
+        page < self.ram_bytes || self.board_page_is_plain(page)
+    }
+
+    /// [`Bus::page_is_plain_memory`] past low RAM (out of line).
+    #[inline(never)]
+    fn board_page_is_plain(&self, page: u32) -> bool {
+        self.board.plain_memory(page, PAGE_SIZE)
     }
 
     /// Reads a byte of memory at buffer offset `off` (caller checked range).

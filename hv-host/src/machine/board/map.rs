@@ -253,6 +253,8 @@ pub struct Board {
     timed: Vec<usize>,
     /// Events devices raised, not taken yet.
     events: Vec<BoardEvent>,
+    /// Where the output of devices other than the console goes.
+    discard: Vec<u8>,
     /// The lines wired to the CPU: slot, hardware interrupt.
     cpu_wired: Vec<(usize, u8)>,
     /// The lines wired to the interrupt controller: slot, input.
@@ -287,6 +289,7 @@ impl BoardBuilder {
                 placers: 0,
                 timed: Vec::new(),
                 events: Vec::new(),
+                discard: Vec::new(),
                 cpu_wired: Vec::new(),
                 intc_wired: Vec::new(),
                 driven: 0,
@@ -578,7 +581,8 @@ impl Board {
                     // A device transmits on a write; only the console's
                     // output goes anywhere.
                     if self.console != Some(slot) {
-                        drop(s.dev.take_output());
+                        s.dev.drain_output(&mut self.discard);
+                        self.discard.clear();
                     }
                     self.events.extend(s.dev.take_event());
                 }
@@ -705,12 +709,19 @@ impl Board {
         self.lines
     }
 
-    /// Takes what the console transmitted (other devices' output is
-    /// dropped as they transmit it).
+    /// Appends what the console transmitted to `out` (other devices'
+    /// output is dropped as they transmit it).
+    pub fn drain_output(&mut self, out: &mut Vec<u8>) {
+        if let Some(s) = self.console.and_then(|c| self.slots.get_mut(c)) {
+            s.dev.drain_output(out);
+        }
+    }
+
+    /// Takes what the console transmitted.
     pub fn take_output(&mut self) -> Vec<u8> {
-        self.console
-            .and_then(|c| self.slots.get_mut(c))
-            .map_or_else(Vec::new, |s| s.dev.take_output())
+        let mut out = Vec::new();
+        self.drain_output(&mut out);
+        out
     }
 
     /// Takes a pending power-off or reset request (the oldest).
