@@ -57,8 +57,9 @@ pub struct Bus {
     pub(crate) mem: Vec<u8>,
     /// RAM from physical 0 (all of it on a native machine).
     ram_bytes: u32,
-    /// The board: its map and devices.
-    pub board: Board,
+    /// The board: its map and devices (boxed: only slow paths reach it,
+    /// and the bus stays small beside the hot fields of the machine).
+    pub board: Box<Board>,
 }
 
 impl Bus {
@@ -80,7 +81,7 @@ impl Bus {
         Self {
             mem,
             ram_bytes,
-            board,
+            board: Box::new(board),
         }
     }
 
@@ -108,6 +109,13 @@ impl Bus {
                 writable: true,
             };
         }
+        self.board_target(pa)
+    }
+
+    /// [`Bus::target`] past low RAM: the board's map. Out of line, so that
+    /// callers' RAM paths stay small.
+    #[inline(never)]
+    fn board_target(&self, pa: u32) -> Target {
         match self.board.decode(pa) {
             Decoded::Ram(offset) => Target::Mem {
                 offset,
@@ -127,7 +135,13 @@ impl Bus {
     #[inline]
     pub fn page_is_plain_memory(&self, pa: u32) -> bool {
         let page = pa & !(PAGE_SIZE - 1);
-        page < self.ram_bytes || self.board.plain_memory(page, PAGE_SIZE)
+        page < self.ram_bytes || self.board_page_is_plain(page)
+    }
+
+    /// [`Bus::page_is_plain_memory`] past low RAM (out of line).
+    #[inline(never)]
+    fn board_page_is_plain(&self, page: u32) -> bool {
+        self.board.plain_memory(page, PAGE_SIZE)
     }
 
     /// Reads a byte of memory at buffer offset `off` (caller checked range).

@@ -47,6 +47,12 @@ impl Machine {
             Stream::Stdout => self.stdout.extend_from_slice(bytes),
             Stream::Stderr => self.stderr.extend_from_slice(bytes),
         }
+        self.output_added();
+    }
+
+    /// Guest output was appended to a stream: once the limit is reached,
+    /// asks the run loop to return [`Exit::OutputPending`].
+    pub(crate) fn output_added(&mut self) {
         if self.pending_output() >= OUTPUT_LIMIT && self.exit.is_none() {
             self.request_exit(Exit::OutputPending);
         }

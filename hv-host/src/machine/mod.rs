@@ -600,6 +600,7 @@ impl Machine {
     }
 
     /// Pending interrupts that Status.IM lets through (ignoring IE/EXL).
+    #[inline(never)]
     fn unmasked_pending(&self) -> u32 {
         self.cp0.unmasked_pending(self.bus.irq_lines())
     }

@@ -225,10 +225,9 @@ impl Vm {
     /// console output, stops the VM on power-off or reset, and schedules
     /// its board's next event.
     pub(super) fn board_accessed(&mut self, now: u64) {
-        let out = self.board.take_output();
+        self.board.drain_output(&mut self.console);
         let event = self.board.take_event();
         self.board_event_at = Deadline::from(self.board.next_event()).not_before(now + 1);
-        self.console.extend_from_slice(&out);
         match event {
             Some(BoardEvent::PowerOff) => self.stop(VmStop::PowerOff, now),
             Some(BoardEvent::Reset) => self.stop(VmStop::Reset, now),

@@ -269,6 +269,8 @@ pub struct Board {
     timed: Vec<usize>,
     /// Events devices raised, not taken yet.
     events: Vec<BoardEvent>,
+    /// Where the output of devices other than the console goes.
+    discard: Vec<u8>,
     /// The lines wired to the CPU: slot, hardware interrupt.
     cpu_wired: Vec<(usize, u8)>,
     /// The lines wired to the interrupt controller: slot, input.
@@ -303,6 +305,7 @@ impl BoardBuilder {
                 placers: 0,
                 timed: Vec::new(),
                 events: Vec::new(),
+                discard: Vec::new(),
                 cpu_wired: Vec::new(),
                 intc_wired: Vec::new(),
                 driven: 0,
@@ -311,13 +314,13 @@ impl BoardBuilder {
         }
     }
 
-    fn region(&mut self, base: u32, size: u32, backing: Backing, placed: Option<Placing>) {
+    fn region(&mut self, base: u32, size: u32, backing: Backing) {
         self.board.regions.push(Region {
             base,
             size,
             within: None,
             backing,
-            placed,
+            placed: None,
         });
     }
 
@@ -326,7 +329,7 @@ impl BoardBuilder {
     pub fn ram(&mut self, base: u32, size: u32) -> &mut Self {
         let image = self.board.image_bytes;
         self.board.image_bytes += size;
-        self.region(base, size, Backing::Ram { image }, None);
+        self.region(base, size, Backing::Ram { image });
         self
     }
 
@@ -336,13 +339,13 @@ impl BoardBuilder {
     pub fn rom(&mut self, base: u32, size: u32) -> &mut Self {
         let image = self.board.image_bytes;
         self.board.image_bytes += size;
-        self.region(base, size, Backing::Rom { image }, None);
+        self.region(base, size, Backing::Rom { image });
         self
     }
 
     /// Open bus space: reads all-ones, writes are ignored.
     pub fn open(&mut self, base: u32, size: u32) -> &mut Self {
-        self.region(base, size, Backing::Open, None);
+        self.region(base, size, Backing::Open);
         self
     }
 
@@ -414,13 +417,15 @@ impl BoardBuilder {
         self
     }
 
-    /// The board in its reset state: windows placed, lines sampled.
+    /// The board in its reset state: windows placed, the CPU's lines
+    /// sampled (the interrupt controller's inputs are first driven at the
+    /// first access or tick).
     pub fn build(self) -> Board {
         let mut b = self.board;
         for slot in 0..b.slots.len() {
             b.place_windows_of(slot);
         }
-        b.sync();
+        b.sample_cpu_lines();
         b
     }
 }
@@ -597,7 +602,8 @@ impl Board {
                     // A device transmits on a write; only the console's
                     // output goes anywhere.
                     if self.console != Some(slot) {
-                        drop(s.dev.take_output());
+                        s.dev.drain_output(&mut self.discard);
+                        self.discard.clear();
                     }
                     self.events.extend(s.dev.take_event());
                 }
@@ -681,6 +687,11 @@ impl Board {
                 self.drive(ic, irq, level);
             }
         }
+        self.sample_cpu_lines();
+    }
+
+    /// Recomputes the CPU's lines from the devices wired to it.
+    fn sample_cpu_lines(&mut self) {
         let mut lines = 0;
         for &(slot, n) in &self.cpu_wired {
             if self.slots.get(slot).is_some_and(|s| s.dev.irq()) {
@@ -719,12 +730,19 @@ impl Board {
         self.lines
     }
 
-    /// Takes what the console transmitted (other devices' output is
-    /// dropped as they transmit it).
+    /// Appends what the console transmitted to `out` (other devices'
+    /// output is dropped as they transmit it).
+    pub fn drain_output(&mut self, out: &mut Vec<u8>) {
+        if let Some(s) = self.console.and_then(|c| self.slots.get_mut(c)) {
+            s.dev.drain_output(out);
+        }
+    }
+
+    /// Takes what the console transmitted.
     pub fn take_output(&mut self) -> Vec<u8> {
-        self.console
-            .and_then(|c| self.slots.get_mut(c))
-            .map_or_else(Vec::new, |s| s.dev.take_output())
+        let mut out = Vec::new();
+        self.drain_output(&mut out);
+        out
     }
 
     /// Takes a pending power-off or reset request (the oldest).

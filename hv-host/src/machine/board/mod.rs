@@ -29,7 +29,6 @@ pub mod mipssim;
 
 pub use map::{Board, BoardBuilder, Decoded, PageKind, Range, Width};
 
-use super::console::Stream;
 pub use super::devices::BoardEvent;
 use super::exception::ExcCode;
 use super::{Deadline, Exit, Machine};
@@ -121,21 +120,23 @@ impl Machine {
     /// reports power-off and reset, reschedules the board's next event.
     /// Returns whether any of those changed.
     pub(crate) fn board_accessed(&mut self) -> bool {
-        let out = self.bus.board.take_output();
+        let before = self.stdout.len();
+        self.bus.board.drain_output(&mut self.stdout);
+        let output = self.stdout.len() != before;
+        if output {
+            self.output_added();
+        }
         let event = self.bus.board.take_event();
         // Never in the past: the run loop must make progress.
         let at = Deadline::from(self.bus.board.next_event()).not_before(self.ticks() + 1);
         let moved = at != self.board_event_at;
         self.board_event_at = at;
-        if !out.is_empty() {
-            self.push_output(Stream::Stdout, &out);
-        }
         match event {
             Some(BoardEvent::PowerOff) => self.request_exit(Exit::PowerOff),
             Some(BoardEvent::Reset) => self.request_exit(Exit::Reset),
             None => {}
         }
-        moved || !out.is_empty() || event.is_some()
+        moved || output || event.is_some()
     }
 
     /// The run loop reached the board's next event: advance its devices.

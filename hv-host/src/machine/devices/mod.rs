@@ -128,11 +128,10 @@ pub trait Device: DeviceClone + std::fmt::Debug + Send {
         None
     }
 
-    /// Takes the bytes it transmitted (a UART, on a write); the board
-    /// keeps those of its console and drops the others'.
-    fn take_output(&mut self) -> Vec<u8> {
-        Vec::new()
-    }
+    /// Appends the bytes it transmitted since the last call (a UART, on a
+    /// write) to `out`; the board keeps those of its console and drops
+    /// the others'.
+    fn drain_output(&mut self, _out: &mut Vec<u8>) {}
 
     /// Queues received bytes (a UART); returns how many it took.
     fn push_input(&mut self, _bytes: &[u8]) -> usize {

@@ -187,8 +187,10 @@ impl Device for Uart {
         Uart::irq(self)
     }
 
-    fn take_output(&mut self) -> Vec<u8> {
-        Uart::take_output(self)
+    fn drain_output(&mut self, out: &mut Vec<u8>) {
+        // The buffer keeps its capacity: no allocation per byte.
+        out.extend_from_slice(&self.output);
+        self.output.clear();
     }
 
     fn push_input(&mut self, bytes: &[u8]) -> usize {

@@ -25,6 +25,9 @@ impl Machine {
 
     /// Reads CP0 register `rd`, select `sel`, as MFC0 would. Unimplemented
     /// registers read zero.
+    // Not inlined: the run loop calls it (on `mfc0`) rather than carrying
+    // it, which keeps the loop's code as small as it was.
+    #[inline(never)]
     pub fn read_cp0(&self, rd: u8, sel: u8) -> u32 {
         match (rd, sel) {
             (reg::RANDOM, 0) => self.random(),
