@@ -14,7 +14,7 @@
 //! the buffer. Native machines never have it.
 
 use super::board::{Board, Decoded};
-use crate::addr::MachineAddr;
+use crate::addr::{GuestPhysAddr, MachineAddr};
 
 /// Physical base of the boot ROM window.
 pub const ROM_BASE: u32 = 0x1fc0_0000;
@@ -68,7 +68,7 @@ impl Bus {
     pub fn new(board: Board) -> Self {
         let mut mem = vec![0; board.image_bytes() as usize];
         for &(pa, value) in board.kind().rom_words() {
-            if let Decoded::Rom(off) = board.decode(pa)
+            if let Decoded::Rom(off) = board.decode(GuestPhysAddr::new(pa))
                 && let Some(s) = mem.get_mut(off as usize..off as usize + 4)
             {
                 s.copy_from_slice(&value.to_le_bytes());
@@ -102,7 +102,8 @@ impl Bus {
 
     /// Resolves a physical address.
     #[inline]
-    pub fn target(&self, pa: u32) -> Target {
+    pub fn target(&self, pa: MachineAddr) -> Target {
+        let pa = pa.raw();
         if pa < self.ram_bytes {
             return Target::Mem {
                 offset: pa,
@@ -116,7 +117,7 @@ impl Bus {
     /// callers' RAM paths stay small.
     #[inline(never)]
     fn board_target(&self, pa: u32) -> Target {
-        match self.board.decode(pa) {
+        match self.board.decode(GuestPhysAddr::new(pa)) {
             Decoded::Ram(offset) => Target::Mem {
                 offset,
                 writable: true,
@@ -133,7 +134,8 @@ impl Bus {
     /// Whether the 4 KiB page holding `pa` is plain memory (no device),
     /// so that translation caches may point straight into the buffer.
     #[inline]
-    pub fn page_is_plain_memory(&self, pa: u32) -> bool {
+    pub fn page_is_plain_memory(&self, pa: MachineAddr) -> bool {
+        let pa = pa.raw();
         let page = pa & !(PAGE_SIZE - 1);
         page < self.ram_bytes || self.board_page_is_plain(page)
     }
@@ -141,7 +143,7 @@ impl Bus {
     /// [`Bus::page_is_plain_memory`] past low RAM (out of line).
     #[inline(never)]
     fn board_page_is_plain(&self, page: u32) -> bool {
-        self.board.plain_memory(page, PAGE_SIZE)
+        self.board.plain_memory(GuestPhysAddr::new(page), PAGE_SIZE)
     }
 
     /// Reads a byte of memory at buffer offset `off` (caller checked range).
@@ -195,7 +197,10 @@ impl Bus {
         for (i, chunk) in bytes.chunks(PAGE_SIZE as usize).enumerate() {
             let a = pa.raw().wrapping_add((i as u32) * PAGE_SIZE);
             let end = a.wrapping_add(chunk.len() as u32 - 1);
-            match (self.target(a), self.target(end)) {
+            match (
+                self.target(MachineAddr::new(a)),
+                self.target(MachineAddr::new(end)),
+            ) {
                 (Target::Mem { offset, .. }, Target::Mem { offset: o2, .. })
                     if o2 == offset + chunk.len() as u32 - 1 =>
                 {
@@ -216,7 +221,10 @@ impl Bus {
         else {
             return if len == 0 { Ok(()) } else { Err(pa) };
         };
-        match (self.target(pa.raw()), self.target(end)) {
+        match (
+            self.target(MachineAddr::new(pa.raw())),
+            self.target(MachineAddr::new(end)),
+        ) {
             (Target::Mem { offset, .. }, Target::Mem { offset: o2, .. })
                 if o2 == offset + len - 1 =>
             {
@@ -233,10 +241,13 @@ impl Bus {
         let end = pa.raw().checked_add(len.checked_sub(1)?)?;
         // A range over a device's registers is not memory, even when both
         // its ends are (the boot ROM around the `mipssim` UART).
-        if !self.board.all_memory(pa.raw(), len) {
+        if !self.board.all_memory(GuestPhysAddr::new(pa.raw()), len) {
             return None;
         }
-        match (self.target(pa.raw()), self.target(end)) {
+        match (
+            self.target(MachineAddr::new(pa.raw())),
+            self.target(MachineAddr::new(end)),
+        ) {
             (Target::Mem { offset, .. }, Target::Mem { offset: o2, .. })
                 if o2 == offset + len - 1 =>
             {
@@ -268,48 +279,56 @@ mod tests {
     fn memory_map() {
         let bus = mipssim(1 << 20);
         assert_eq!(
-            bus.target(0x10),
+            bus.target(MachineAddr::new(0x10)),
             Target::Mem {
                 offset: 0x10,
                 writable: true
             }
         );
-        assert_eq!(bus.target(1 << 20), Target::None);
-        assert_eq!(bus.target(UART_BASE + 5), Target::Device);
+        assert_eq!(bus.target(MachineAddr::new(1 << 20)), Target::None);
+        assert_eq!(bus.target(MachineAddr::new(UART_BASE + 5)), Target::Device);
         assert_eq!(
-            bus.target(ROM_BASE + 4),
+            bus.target(MachineAddr::new(ROM_BASE + 4)),
             Target::Mem {
                 offset: (1 << 20) + 4,
                 writable: false
             }
         );
-        assert!(!bus.page_is_plain_memory(UART_BASE));
-        assert!(bus.page_is_plain_memory(ROM_BASE));
-        assert_eq!(bus.target(0xffff_fff0), Target::None);
+        assert!(!bus.page_is_plain_memory(MachineAddr::new(UART_BASE)));
+        assert!(bus.page_is_plain_memory(MachineAddr::new(ROM_BASE)));
+        assert_eq!(bus.target(MachineAddr::new(0xffff_fff0)), Target::None);
     }
 
     #[test]
     fn malta_memory_map() {
         let bus = Bus::new(BoardKind::Malta.build(256 << 20));
         assert_eq!(
-            bus.target(0x0fff_fffc),
+            bus.target(MachineAddr::new(0x0fff_fffc)),
             Target::Mem {
                 offset: 0x0fff_fffc,
                 writable: true
             }
         );
-        assert_eq!(bus.target(0x1000_0000), Target::Device, "PCI memory");
-        assert_eq!(bus.target(0x1800_03f8), Target::Device, "ISA I/O");
         assert_eq!(
-            bus.target(UART_BASE),
+            bus.target(MachineAddr::new(0x1000_0000)),
+            Target::Device,
+            "PCI memory"
+        );
+        assert_eq!(
+            bus.target(MachineAddr::new(0x1800_03f8)),
+            Target::Device,
+            "ISA I/O"
+        );
+        assert_eq!(
+            bus.target(MachineAddr::new(UART_BASE)),
             Target::Mem {
                 offset: (256 << 20) + (UART_BASE - ROM_BASE),
                 writable: false
             },
             "no mipssim UART on Malta"
         );
-        assert!(bus.page_is_plain_memory(ROM_BASE));
-        assert!(!bus.page_is_plain_memory(0x1800_0000));
+        assert!(bus.page_is_plain_memory(MachineAddr::new(ROM_BASE)));
+        assert!(!bus.page_is_plain_memory(MachineAddr::new(0x1800_0000)));
         assert_eq!(
             bus.read_phys(MachineAddr::new(REVISION_ADDR), 4).as_deref(),
             Some(&REVISION_VALUE.to_le_bytes()[..])

@@ -30,6 +30,7 @@ use super::code::NO_SLOT;
 use super::cp0::status;
 use super::exception::{Access, ExcCode, Fault};
 use crate::addr::GuestVirtAddr;
+use crate::addr::MachineAddr;
 
 /// The translation regime: what the segment rules are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -262,9 +263,9 @@ impl Machine {
     fn load_slow(&mut self, va: GuestVirtAddr, width: Width) -> Option<u32> {
         let t = self.translate_full_or_raise(va, Access::Load)?;
         let pa = t.pa;
-        match self.bus.target(pa) {
+        match self.bus.target(MachineAddr::new(pa)) {
             Target::Mem { offset, .. } => {
-                if self.bus.page_is_plain_memory(pa) {
+                if self.bus.page_is_plain_memory(MachineAddr::new(pa)) {
                     self.xlat.fill_read(va, offset & !0xfff, t.any_asid);
                 }
                 Some(match width {
@@ -275,7 +276,7 @@ impl Machine {
                     Width::Bytes(_) => u32::from(self.bus.mem_u8(offset)),
                 })
             }
-            Target::Device => self.device_read(pa, width),
+            Target::Device => self.device_read(MachineAddr::new(pa), width),
             Target::None => {
                 self.raise(ExcCode::Dbe);
                 None
@@ -318,7 +319,7 @@ impl Machine {
             return false;
         };
         let pa = t.pa;
-        match self.bus.target(pa) {
+        match self.bus.target(MachineAddr::new(pa)) {
             Target::Mem {
                 offset,
                 writable: true,
@@ -328,7 +329,7 @@ impl Machine {
                 if slot != NO_SLOT {
                     self.code.invalidate(slot, offset);
                 }
-                if self.bus.page_is_plain_memory(pa) {
+                if self.bus.page_is_plain_memory(MachineAddr::new(pa)) {
                     self.xlat.fill_write(va, offset & !0xfff, slot, t.any_asid);
                 }
                 true
@@ -337,7 +338,7 @@ impl Machine {
             Target::Mem {
                 writable: false, ..
             } => true,
-            Target::Device => self.device_write(pa, Width::Bytes(size), v),
+            Target::Device => self.device_write(MachineAddr::new(pa), Width::Bytes(size), v),
             Target::None => {
                 self.raise(ExcCode::Dbe);
                 false
@@ -356,7 +357,7 @@ impl Machine {
                 let Some(pa) = self.translate_or_raise(va, Access::Store) else {
                     return false;
                 };
-                match self.bus.target(pa) {
+                match self.bus.target(MachineAddr::new(pa)) {
                     Target::Mem {
                         offset,
                         writable: true,
@@ -364,7 +365,7 @@ impl Machine {
                     Target::Mem {
                         writable: false, ..
                     } => return true,
-                    Target::Device => return self.device_write(pa, width, v),
+                    Target::Device => return self.device_write(MachineAddr::new(pa), width, v),
                     Target::None => {
                         self.raise(ExcCode::Dbe);
                         return false;

@@ -408,7 +408,10 @@ impl Machine {
             .raw()
             .checked_add(len.saturating_sub(1))
             .ok_or(MemError::NotMemory(pa))?;
-        match (self.bus.target(pa.raw()), self.bus.target(last)) {
+        match (
+            self.bus.target(MachineAddr::new(pa.raw())),
+            self.bus.target(MachineAddr::new(last)),
+        ) {
             (
                 bus::Target::Mem {
                     offset,
@@ -728,10 +731,10 @@ impl Machine {
         // Code runs from plain memory pages only (a device page is a bus
         // error): the buffer offset of the page.
         let page = fault.map(|pa| {
-            if !self.bus.page_is_plain_memory(pa) {
+            if !self.bus.page_is_plain_memory(MachineAddr::new(pa)) {
                 return None;
             }
-            match self.bus.target(pa) {
+            match self.bus.target(MachineAddr::new(pa)) {
                 bus::Target::Mem { offset, .. } => Some(offset),
                 _ => None,
             }

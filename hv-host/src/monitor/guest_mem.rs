@@ -5,6 +5,7 @@
 use super::exit::ExitCtx;
 use super::gmmu::guest_translate;
 use super::memory::FRAME;
+use crate::addr::GuestPhysAddr;
 use crate::addr::GuestVirtAddr;
 use crate::machine::board::PageKind;
 use crate::machine::exception::Access;
@@ -63,7 +64,7 @@ impl ExitCtx<'_> {
             let vm = &*self.vm;
             let g = guest_translate(vm, a, Access::Load).ok()?;
             let gpa = g.gpa;
-            match vm.board.page_kind(gpa.raw()) {
+            match vm.board.page_kind(GuestPhysAddr::new(gpa.raw())) {
                 PageKind::Ram => match vm.mem.peek(gpa) {
                     Some(ma) => {
                         let start = out.len();
@@ -80,7 +81,8 @@ impl ExitCtx<'_> {
                 // semihosting reads it; only the device registers cannot
                 // be read this way.
                 PageKind::Io
-                    if backing == Backing::RamOrRom && vm.board.plain_memory(gpa.raw(), chunk) =>
+                    if backing == Backing::RamOrRom
+                        && vm.board.plain_memory(GuestPhysAddr::new(gpa.raw()), chunk) =>
                 {
                     out.resize(out.len() + chunk as usize, 0)
                 }

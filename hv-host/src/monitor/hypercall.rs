@@ -155,7 +155,7 @@ impl ExitCtx<'_> {
             return Err(HvError::BadAlignment.into());
         }
         let vm = &mut *self.vm;
-        if vm.board.page_kind(frame.raw()) != PageKind::Ram {
+        if vm.board.page_kind(GuestPhysAddr::new(frame.raw())) != PageKind::Ram {
             return Err(HvError::BadAddress.into());
         }
         vm.mem
@@ -181,7 +181,7 @@ impl ExitCtx<'_> {
         let vm = &*self.vm;
         let in_ram = crate::machine::mmu::Segment::Kseg0
             .unmapped_phys(word.raw())
-            .is_some_and(|pa| vm.board.page_kind(pa) == PageKind::Ram);
+            .is_some_and(|pa| vm.board.page_kind(GuestPhysAddr::new(pa)) == PageKind::Ram);
         if !in_ram {
             return Err(HvError::BadAddress.into());
         }

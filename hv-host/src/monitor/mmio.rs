@@ -65,19 +65,19 @@ impl ExitCtx<'_> {
         };
         let now = self.now();
         let vm = &mut *self.vm;
-        let name = vm.board.name_at(gpa.raw());
+        let name = vm.board.name_at(GuestPhysAddr::new(gpa.raw()));
         let value = match store {
             // A store conditional whose link is broken stores nothing.
             Some(_) if op == Op::Sc && !self.machine.ll_bit() => Some(0),
             Some(v) => {
-                if !vm.board.store(gpa.raw(), width, v, now) {
+                if !vm.board.store(GuestPhysAddr::new(gpa.raw()), width, v, now) {
                     vm.board_accessed(now);
                     return self.bus_error(t, ExcCode::Dbe, gpa);
                 }
                 (op == Op::Sc).then_some(1)
             }
             None => {
-                let Some(v) = vm.board.load(gpa.raw(), width, now) else {
+                let Some(v) = vm.board.load(GuestPhysAddr::new(gpa.raw()), width, now) else {
                     vm.board_accessed(now);
                     return self.bus_error(t, ExcCode::Dbe, gpa);
                 };

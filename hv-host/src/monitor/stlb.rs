@@ -55,7 +55,7 @@ impl ExitCtx<'_> {
             Err(f) => return self.forward_guest_fault(t, f, access, reason),
         };
         let vm = &*self.vm;
-        let kind = vm.board.page_kind(g.gpa.raw());
+        let kind = vm.board.page_kind(GuestPhysAddr::new(g.gpa.raw()));
         if kind == PageKind::Ram && access == Access::Store {
             // The guest writes this frame: from now on the monitor cannot
             // vouch for it being zero (write tracking maps frames it can
@@ -140,7 +140,7 @@ impl ExitCtx<'_> {
             };
             let Some(m) = m else { continue };
             let gpa = m.gpa.align_down(FRAME);
-            let (frame, writable) = match vm.board.page_kind(gpa.raw()) {
+            let (frame, writable) = match vm.board.page_kind(GuestPhysAddr::new(gpa.raw())) {
                 PageKind::Ram => {
                     let frame = if this {
                         let vm = &mut *self.vm;
@@ -194,7 +194,7 @@ impl ExitCtx<'_> {
     ) -> Result<bool, super::memory::MemoryError> {
         const SIZES: [(u32, u32); 2] = [(256, 0x001f_e000), (16, 0x0001_e000)];
         let vm = &mut *self.vm;
-        if vm.board.page_kind(gpa.raw()) != PageKind::Ram {
+        if vm.board.page_kind(GuestPhysAddr::new(gpa.raw())) != PageKind::Ram {
             return Ok(false);
         }
         let before = vm.mem.frames_zeroed;
@@ -255,7 +255,7 @@ impl ExitCtx<'_> {
             return;
         };
         if g.origin == Origin::Guest(index as u8)
-            && vm.board.page_kind(g.gpa.raw()) == PageKind::Ram
+            && vm.board.page_kind(GuestPhysAddr::new(g.gpa.raw())) == PageKind::Ram
             && self.fill(va, g).is_ok()
         {
             self.vm.stats.prefills += 1;

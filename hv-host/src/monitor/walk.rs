@@ -32,7 +32,7 @@ impl ExitCtx<'_> {
                 return None;
             }
             let gpa = GuestPhysAddr::new(Segment::Kseg0.unmapped_phys(a.raw())?);
-            if vm.board.page_kind(gpa.raw()) != PageKind::Ram {
+            if vm.board.page_kind(GuestPhysAddr::new(gpa.raw())) != PageKind::Ram {
                 return None;
             }
             match vm.mem.peek(gpa) {

@@ -36,6 +36,7 @@
 
 use super::BoardKind;
 use super::map::{Board, BoardBuilder, Range};
+use crate::addr::GuestPhysAddr;
 use crate::machine::bus::{LOW_RAM_MAX, ROM_BASE, ROM_SIZE};
 use crate::machine::cp0::config::{CONFIG1_24KC, CONFIG3_24KC};
 use crate::machine::devices::Line;
@@ -102,7 +103,8 @@ pub fn build(ram_bytes: u32) -> Board {
     let mut gt = Gt64120::new();
     gt.yamon_setup();
     let mut b = BoardBuilder::new(BoardKind::Malta);
-    b.ram(0, ram_bytes.min(LOW_RAM_MAX)).rom(ROM_BASE, ROM_SIZE);
+    b.ram(GuestPhysAddr::new(0), ram_bytes.min(LOW_RAM_MAX))
+        .rom(GuestPhysAddr::new(ROM_BASE), ROM_SIZE);
     let gt = b.device("gt64120", gt, Line::None, &[Range::own_window()]);
     let pic = b.device(
         "i8259",
@@ -146,13 +148,13 @@ pub fn build(ram_bytes: u32) -> Board {
     };
     let usb = Range::placed_by(gt, usb, IO_BASE).within(IO_BASE, IO_SIZE);
     b.device("piix4-usb", Piix4Usb, Line::None, &[usb]);
-    b.open(IO_BASE, IO_SIZE);
+    b.open(GuestPhysAddr::new(IO_BASE), IO_SIZE);
     let cbus = Range::new(FPGA_BASE + CBUS_UART, 8 * UART_WINDOW).shift(3);
     b.device("cbus-uart", Uart::new(), Line::Cpu(2), &[cbus]);
     let fpga = Range::new(FPGA_BASE, FPGA_WINDOW);
     b.device("fpga", MaltaFpga::new(), Line::None, &[fpga]);
-    b.open(PCI_MEM_BASE, PCI_MEM_END - PCI_MEM_BASE)
-        .open(FLASH_BASE, FLASH_SIZE)
+    b.open(GuestPhysAddr::new(PCI_MEM_BASE), PCI_MEM_END - PCI_MEM_BASE)
+        .open(GuestPhysAddr::new(FLASH_BASE), FLASH_SIZE)
         .interrupt_controller(pic)
         .console(com1)
         .cpu_config(CONFIG1_24KC, CONFIG3_24KC);
@@ -170,7 +172,7 @@ mod tests {
     }
 
     fn slot(b: &Board, pa: u32) -> &'static str {
-        b.name_at(pa)
+        b.name_at(GuestPhysAddr::new(pa))
     }
 
     #[test]
@@ -178,54 +180,71 @@ mod tests {
         let m = malta();
         assert_eq!(slot(&m, 0x1be0_0c34), "gt64120", "GT after YAMON");
         assert!(matches!(
-            m.decode(0x1be0_0c34),
+            m.decode(GuestPhysAddr::new(0x1be0_0c34)),
             Decoded::Device { offset: 0xc34, .. }
         ));
         assert_eq!(
-            m.decode(0x1400_0000),
+            m.decode(GuestPhysAddr::new(0x1400_0000)),
             Decoded::Open,
             "reset GT base is PCI memory"
         );
         assert_eq!(slot(&m, IO_BASE + 0x3f8), "com1");
         assert!(matches!(
-            m.decode(IO_BASE + 0x3fd),
+            m.decode(GuestPhysAddr::new(IO_BASE + 0x3fd)),
             Decoded::Device { offset: 5, .. }
         ));
         assert!(matches!(
-            m.decode(IO_BASE + 0x21),
+            m.decode(GuestPhysAddr::new(IO_BASE + 0x21)),
             Decoded::Device { offset: 0x21, .. }
         ));
-        assert_eq!(m.decode(IO_BASE + 0x60), Decoded::Open);
-        assert_eq!(m.decode(IO_BASE + IO_SIZE), Decoded::None);
+        assert_eq!(m.decode(GuestPhysAddr::new(IO_BASE + 0x60)), Decoded::Open);
+        assert_eq!(
+            m.decode(GuestPhysAddr::new(IO_BASE + IO_SIZE)),
+            Decoded::None
+        );
         assert_eq!(slot(&m, 0x1f00_0500), "fpga");
         assert!(matches!(
-            m.decode(0x1f00_0500),
+            m.decode(GuestPhysAddr::new(0x1f00_0500)),
             Decoded::Device { offset: 0x500, .. }
         ));
         assert!(matches!(
-            m.decode(0x1f00_0908),
+            m.decode(GuestPhysAddr::new(0x1f00_0908)),
             Decoded::Device { offset: 1, .. }
         ));
         assert_eq!(slot(&m, 0x1f00_0908), "cbus-uart");
         assert_eq!(slot(&m, 0x1f00_0940), "fpga");
-        assert_eq!(m.decode(0x1e00_0000), Decoded::Open);
-        assert_eq!(m.decode(0x1c00_0000), Decoded::None);
-        assert_eq!(m.decode(0x2000_0000), Decoded::None);
-        assert_eq!(m.page_kind(ROM_BASE), PageKind::Rom);
-        assert_eq!(m.page_kind(0x1fd0_03f8), PageKind::Rom, "no mipssim UART");
-        assert_eq!(m.page_kind(IO_BASE), PageKind::Io);
-        assert_eq!(m.page_kind(0x1c00_0000), PageKind::None);
+        assert_eq!(m.decode(GuestPhysAddr::new(0x1e00_0000)), Decoded::Open);
+        assert_eq!(m.decode(GuestPhysAddr::new(0x1c00_0000)), Decoded::None);
+        assert_eq!(m.decode(GuestPhysAddr::new(0x2000_0000)), Decoded::None);
+        assert_eq!(m.page_kind(GuestPhysAddr::new(ROM_BASE)), PageKind::Rom);
+        assert_eq!(
+            m.page_kind(GuestPhysAddr::new(0x1fd0_03f8)),
+            PageKind::Rom,
+            "no mipssim UART"
+        );
+        assert_eq!(m.page_kind(GuestPhysAddr::new(IO_BASE)), PageKind::Io);
+        assert_eq!(m.page_kind(GuestPhysAddr::new(0x1c00_0000)), PageKind::None);
     }
 
     #[test]
     fn unclaimed_ports_read_all_ones() {
         let mut m = malta();
-        assert_eq!(m.read(IO_BASE + 0x60, 1, 0), Some(0xff));
-        assert_eq!(m.read(IO_BASE + 0x1f0, 2, 0), Some(0xffff));
-        assert_eq!(m.read(IO_BASE + 0x500, 4, 0), Some(u32::MAX));
-        assert!(m.write(IO_BASE + 0x60, 1, 0, 0));
-        assert_eq!(m.read(0x0c00_0000, 4, 0), None, "bus error");
-        assert!(!m.write(0x0c00_0000, 4, 0, 0));
+        assert_eq!(m.read(GuestPhysAddr::new(IO_BASE + 0x60), 1, 0), Some(0xff));
+        assert_eq!(
+            m.read(GuestPhysAddr::new(IO_BASE + 0x1f0), 2, 0),
+            Some(0xffff)
+        );
+        assert_eq!(
+            m.read(GuestPhysAddr::new(IO_BASE + 0x500), 4, 0),
+            Some(u32::MAX)
+        );
+        assert!(m.write(GuestPhysAddr::new(IO_BASE + 0x60), 1, 0, 0));
+        assert_eq!(
+            m.read(GuestPhysAddr::new(0x0c00_0000), 4, 0),
+            None,
+            "bus error"
+        );
+        assert!(!m.write(GuestPhysAddr::new(0x0c00_0000), 4, 0, 0));
     }
 
     #[test]
@@ -233,26 +252,37 @@ mod tests {
         let mut m = malta();
         // Linux's PIC setup: ICW1..4, all unmasked.
         for (port, v) in [(0x20, 0x11), (0x21, 0), (0x21, 4), (0x21, 1), (0x21, 0)] {
-            m.write(IO_BASE + port, 1, v, 0);
+            m.write(GuestPhysAddr::new(IO_BASE + port), 1, v, 0);
         }
         for (port, v) in [(0xa0, 0x11), (0xa1, 8), (0xa1, 2), (0xa1, 1), (0xa1, 0)] {
-            m.write(IO_BASE + port, 1, v, 0);
+            m.write(GuestPhysAddr::new(IO_BASE + port), 1, v, 0);
         }
         for b in b"hi" {
-            m.write(IO_BASE + COM1, 1, u32::from(*b), 0);
+            m.write(GuestPhysAddr::new(IO_BASE + COM1), 1, u32::from(*b), 0);
         }
         assert_eq!(m.take_output(), b"hi");
         assert_eq!(m.irq_lines(), 0);
-        m.write(IO_BASE + COM1 + 1, 1, 1, 0); // IER: receive interrupt
+        m.write(GuestPhysAddr::new(IO_BASE + COM1 + 1), 1, 1, 0); // IER: receive interrupt
         assert!(m.wants_input());
         assert_eq!(m.push_input(b"x"), 1);
         assert_eq!(m.irq_lines(), CAUSE_IP2);
         // Acknowledge through the GT: the vector is the IRQ.
-        assert_eq!(m.read(0x1be0_0c34, 4, 0), Some(u32::from(COM1_IRQ)));
-        assert_eq!(m.read(IO_BASE + COM1, 1, 0), Some(u32::from(b'x')));
+        assert_eq!(
+            m.read(GuestPhysAddr::new(0x1be0_0c34), 4, 0),
+            Some(u32::from(COM1_IRQ))
+        );
+        assert_eq!(
+            m.read(GuestPhysAddr::new(IO_BASE + COM1), 1, 0),
+            Some(u32::from(b'x'))
+        );
         // COM2's and the CBUS UART's output are dropped.
-        m.write(IO_BASE + COM2, 1, u32::from(b'2'), 0);
-        m.write(FPGA_BASE + CBUS_UART, 1, u32::from(b'3'), 0);
+        m.write(GuestPhysAddr::new(IO_BASE + COM2), 1, u32::from(b'2'), 0);
+        m.write(
+            GuestPhysAddr::new(FPGA_BASE + CBUS_UART),
+            1,
+            u32::from(b'3'),
+            0,
+        );
         assert!(m.take_output().is_empty());
     }
 
@@ -260,9 +290,13 @@ mod tests {
     fn cbus_uart_interrupts_on_ip4() {
         let mut m = malta();
         assert_eq!(m.irq_lines() & CAUSE_IP4, 0);
-        m.write(FPGA_BASE + CBUS_UART + 8, 1, 2, 0); // IER: THR empty
+        m.write(GuestPhysAddr::new(FPGA_BASE + CBUS_UART + 8), 1, 2, 0); // IER: THR empty
         assert_eq!(m.irq_lines() & CAUSE_IP4, CAUSE_IP4);
-        assert_eq!(m.read(FPGA_BASE + CBUS_UART + 16, 1, 0), Some(0x02), "IIR");
+        assert_eq!(
+            m.read(GuestPhysAddr::new(FPGA_BASE + CBUS_UART + 16), 1, 0),
+            Some(0x02),
+            "IIR"
+        );
         assert_eq!(m.irq_lines() & CAUSE_IP4, 0);
     }
 
@@ -270,57 +304,80 @@ mod tests {
     fn pit_interrupts_on_irq0_in_ticks() {
         let mut m = malta();
         for (port, v) in [(0x20, 0x11), (0x21, 0), (0x21, 4), (0x21, 1), (0x21, 0)] {
-            m.write(IO_BASE + port, 1, v, 0);
+            m.write(GuestPhysAddr::new(IO_BASE + port), 1, v, 0);
         }
         // Mode 2, 1193 PIT clocks: 1 ms = 100_000 ticks at 100 MHz.
-        m.write(IO_BASE + 0x43, 1, 0x34, 0);
-        m.write(IO_BASE + 0x40, 1, 1193 & 0xff, 0);
-        m.write(IO_BASE + 0x40, 1, 1193 >> 8, 0);
+        m.write(GuestPhysAddr::new(IO_BASE + 0x43), 1, 0x34, 0);
+        m.write(GuestPhysAddr::new(IO_BASE + 0x40), 1, 1193 & 0xff, 0);
+        m.write(GuestPhysAddr::new(IO_BASE + 0x40), 1, 1193 >> 8, 0);
         let at = m.next_event().expect("the PIT counts");
         assert!((99_900..=100_000).contains(&at), "{at}");
         m.tick(at - 1);
         assert_eq!(m.irq_lines(), 0);
         m.tick(at);
         assert_eq!(m.irq_lines(), CAUSE_IP2);
-        assert_eq!(m.read(0x1be0_0c34, 1, at), Some(0));
+        assert_eq!(m.read(GuestPhysAddr::new(0x1be0_0c34), 1, at), Some(0));
     }
 
     #[test]
     fn usb_registers_follow_their_bar() {
         let mut m = malta();
         let cfg = |m: &mut Board, reg: u32, v: u32| {
-            m.write(0x1be0_0cf8, 4, 0x8000_0000 | 10 << 11 | 2 << 8 | reg, 0);
-            m.write(0x1be0_0cfc, 4, v, 0);
+            m.write(
+                GuestPhysAddr::new(0x1be0_0cf8),
+                4,
+                0x8000_0000 | 10 << 11 | 2 << 8 | reg,
+                0,
+            );
+            m.write(GuestPhysAddr::new(0x1be0_0cfc), 4, v, 0);
         };
-        assert_eq!(m.read(IO_BASE + 0x1040, 2, 0), Some(0xffff));
+        assert_eq!(
+            m.read(GuestPhysAddr::new(IO_BASE + 0x1040), 2, 0),
+            Some(0xffff)
+        );
         cfg(&mut m, 0x20, 0x1041);
         cfg(&mut m, 0x04, 0x0001);
-        assert_eq!(m.read(IO_BASE + 0x1040, 2, 0), Some(0), "USBCMD");
-        assert_eq!(m.read(IO_BASE + 0x105f, 1, 0), Some(0));
-        assert_eq!(m.read(IO_BASE + 0x1060, 1, 0), Some(0xff));
+        assert_eq!(
+            m.read(GuestPhysAddr::new(IO_BASE + 0x1040), 2, 0),
+            Some(0),
+            "USBCMD"
+        );
+        assert_eq!(m.read(GuestPhysAddr::new(IO_BASE + 0x105f), 1, 0), Some(0));
+        assert_eq!(
+            m.read(GuestPhysAddr::new(IO_BASE + 0x1060), 1, 0),
+            Some(0xff)
+        );
         cfg(&mut m, 0x20, 0xffe1);
-        assert_eq!(m.read(IO_BASE + 0x1040, 2, 0), Some(0xffff), "moved");
-        assert_eq!(m.read(IO_BASE + 0xffff, 1, 0), Some(0));
+        assert_eq!(
+            m.read(GuestPhysAddr::new(IO_BASE + 0x1040), 2, 0),
+            Some(0xffff),
+            "moved"
+        );
+        assert_eq!(m.read(GuestPhysAddr::new(IO_BASE + 0xffff), 1, 0), Some(0));
         cfg(&mut m, 0x04, 0);
-        assert_eq!(m.read(IO_BASE + 0xffff, 1, 0), Some(0xff), "I/O off");
+        assert_eq!(
+            m.read(GuestPhysAddr::new(IO_BASE + 0xffff), 1, 0),
+            Some(0xff),
+            "I/O off"
+        );
     }
 
     #[test]
     fn the_gt_moves_its_window() {
         let mut m = malta();
         // ISD back to the reset value: the window moves to 0x1400_0000.
-        m.write(0x1be0_0068, 4, 0xa0, 0);
+        m.write(GuestPhysAddr::new(0x1be0_0068), 4, 0xa0, 0);
         assert_eq!(slot(&m, 0x1400_0000), "gt64120");
-        assert_eq!(m.decode(0x1be0_0068), Decoded::None);
-        assert_eq!(m.read(0x1400_0068, 4, 0), Some(0xa0));
+        assert_eq!(m.decode(GuestPhysAddr::new(0x1be0_0068)), Decoded::None);
+        assert_eq!(m.read(GuestPhysAddr::new(0x1400_0068), 4, 0), Some(0xa0));
     }
 
     #[test]
     fn power_off_and_reset() {
         let mut m = malta();
-        m.write(IO_BASE + PMBA + 4, 2, 0x2000, 0);
+        m.write(GuestPhysAddr::new(IO_BASE + PMBA + 4), 2, 0x2000, 0);
         assert_eq!(m.take_event(), Some(BoardEvent::PowerOff));
-        m.write(0x1f00_0500, 4, 0x42, 0);
+        m.write(GuestPhysAddr::new(0x1f00_0500), 4, 0x42, 0);
         assert_eq!(m.take_event(), Some(BoardEvent::Reset));
         assert_eq!(m.take_event(), None);
     }

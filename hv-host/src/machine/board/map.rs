@@ -22,6 +22,7 @@
 //! address the buffer directly ([`Board::plain_memory`] says which pages
 //! they may cache), and the monitor maps those pages.
 
+use crate::addr::GuestPhysAddr;
 use crate::machine::bus::PAGE_SIZE;
 use crate::machine::devices::{BoardEvent, Device, Line, NoInterruptController, Window, all_ones};
 use crate::machine::unaligned;
@@ -326,7 +327,8 @@ impl BoardBuilder {
 
     /// `size` bytes of RAM at `base` (whole pages), next in the memory
     /// image.
-    pub fn ram(&mut self, base: u32, size: u32) -> &mut Self {
+    pub fn ram(&mut self, base: GuestPhysAddr, size: u32) -> &mut Self {
+        let base = base.raw();
         let image = self.board.image_bytes;
         self.board.image_bytes += size;
         self.region(base, size, Backing::Ram { image });
@@ -336,7 +338,8 @@ impl BoardBuilder {
     /// The boot ROM window, `size` bytes at `base` (whole pages), next in
     /// the memory image; it holds the board kind's
     /// [`BoardKind::rom_words`] and zeros.
-    pub fn rom(&mut self, base: u32, size: u32) -> &mut Self {
+    pub fn rom(&mut self, base: GuestPhysAddr, size: u32) -> &mut Self {
+        let base = base.raw();
         let image = self.board.image_bytes;
         self.board.image_bytes += size;
         self.region(base, size, Backing::Rom { image });
@@ -344,7 +347,8 @@ impl BoardBuilder {
     }
 
     /// Open bus space: reads all-ones, writes are ignored.
-    pub fn open(&mut self, base: u32, size: u32) -> &mut Self {
+    pub fn open(&mut self, base: GuestPhysAddr, size: u32) -> &mut Self {
+        let base = base.raw();
         self.region(base, size, Backing::Open);
         self
     }
@@ -457,7 +461,8 @@ impl Board {
 
     /// What physical address `pa` is.
     #[inline]
-    pub fn decode(&self, pa: u32) -> Decoded {
+    pub fn decode(&self, pa: GuestPhysAddr) -> Decoded {
+        let pa = pa.raw();
         let Some(r) = self.regions.iter().find(|r| r.contains(pa)) else {
             return Decoded::None;
         };
@@ -489,19 +494,21 @@ impl Board {
 
     /// Whether the `len` bytes from `pa` (len > 0, inside one page) are all
     /// RAM or ROM of one range, no device among them.
-    pub fn plain_memory(&self, pa: u32, len: u32) -> bool {
+    pub fn plain_memory(&self, pa: GuestPhysAddr, len: u32) -> bool {
+        let pa = pa.raw();
         self.memory_at(pa, len).is_some()
     }
 
     /// Whether every byte of the `len` bytes from `pa` is RAM or ROM, page
     /// by page (a range over a device's registers is not memory, even when
     /// the memory around them is).
-    pub fn all_memory(&self, pa: u32, len: u32) -> bool {
+    pub fn all_memory(&self, pa: GuestPhysAddr, len: u32) -> bool {
+        let pa = pa.raw();
         let end = u64::from(pa) + u64::from(len);
         let mut a = u64::from(pa);
         while a < end {
             let next = ((a | u64::from(PAGE_SIZE - 1)) + 1).min(end);
-            if !self.plain_memory(a as u32, (next - a) as u32) {
+            if !self.plain_memory(GuestPhysAddr::new(a as u32), (next - a) as u32) {
                 return false;
             }
             a = next;
@@ -510,7 +517,8 @@ impl Board {
     }
 
     /// What the 4 KiB page holding `pa` is.
-    pub fn page_kind(&self, pa: u32) -> PageKind {
+    pub fn page_kind(&self, pa: GuestPhysAddr) -> PageKind {
+        let pa = pa.raw();
         let page = pa & !(PAGE_SIZE - 1);
         match self.memory_at(page, PAGE_SIZE).map(|r| r.backing) {
             Some(Backing::Ram { .. }) => PageKind::Ram,
@@ -533,8 +541,9 @@ impl Board {
 
     /// The name of what answers at `pa`: a device's, or `ram`, `rom`,
     /// `open`, `nothing` (for traces).
-    pub fn name_at(&self, pa: u32) -> &'static str {
-        match self.decode(pa) {
+    pub fn name_at(&self, pa: GuestPhysAddr) -> &'static str {
+        let pa = pa.raw();
+        match self.decode(GuestPhysAddr::new(pa)) {
             Decoded::Ram(_) => "ram",
             Decoded::Rom(_) => "rom",
             Decoded::Device { slot, .. } => self.slots.get(slot).map_or("device", |s| s.name),
@@ -554,22 +563,25 @@ impl Board {
     /// store writes the bytes of its lanes one by one, in the order QEMU's
     /// `helper_swl`/`helper_swr` do ([`unaligned::device_bytes`]), so
     /// that a device sees only the bytes the instruction covers.
-    pub fn load(&mut self, pa: u32, width: Width, now: u64) -> Option<u32> {
+    pub fn load(&mut self, pa: GuestPhysAddr, width: Width, now: u64) -> Option<u32> {
+        let pa = pa.raw();
         match width {
-            Width::Bytes(size) => self.read(pa, size, now),
-            Width::Lanes(_) | Width::LanesDown(_) => self.read(pa & !3, 4, now),
+            Width::Bytes(size) => self.read(GuestPhysAddr::new(pa), size, now),
+            Width::Lanes(_) | Width::LanesDown(_) => self.read(GuestPhysAddr::new(pa & !3), 4, now),
         }
     }
 
     /// A CPU store of `width` of `value` at physical `pa`, at tick `now`;
     /// false is a bus error. See [`Board::load`].
-    pub fn store(&mut self, pa: u32, width: Width, value: u32, now: u64) -> bool {
+    pub fn store(&mut self, pa: GuestPhysAddr, width: Width, value: u32, now: u64) -> bool {
+        let pa = pa.raw();
         match width {
-            Width::Bytes(size) => self.write(pa, size, value, now),
+            Width::Bytes(size) => self.write(GuestPhysAddr::new(pa), size, value, now),
             Width::Lanes(lanes) | Width::LanesDown(lanes) => {
                 let down = matches!(width, Width::LanesDown(_));
-                unaligned::device_bytes(lanes, value, down)
-                    .all(|(i, b)| self.write((pa & !3) + i, 1, u32::from(b), now))
+                unaligned::device_bytes(lanes, value, down).all(|(i, b)| {
+                    self.write(GuestPhysAddr::new((pa & !3) + i), 1, u32::from(b), now)
+                })
             }
         }
     }
@@ -578,12 +590,13 @@ impl Board {
     /// after advancing the devices to it; `None` is a bus error (nothing
     /// there, or RAM, which never reaches the board). ROM reads as the
     /// board kind's ROM image.
-    pub fn read(&mut self, pa: u32, size: u32, now: u64) -> Option<u32> {
+    pub fn read(&mut self, pa: GuestPhysAddr, size: u32, now: u64) -> Option<u32> {
+        let pa = pa.raw();
         self.tick(now);
-        let v = match self.decode(pa) {
+        let v = match self.decode(GuestPhysAddr::new(pa)) {
             Decoded::Device { slot, offset } => self.device_read(slot, offset, size),
             Decoded::Open => all_ones(size),
-            Decoded::Rom(_) => self.kind.rom_bytes(pa, size),
+            Decoded::Rom(_) => self.kind.rom_bytes(GuestPhysAddr::new(pa), size),
             Decoded::Ram(_) | Decoded::None => return None,
         };
         self.sync();
@@ -593,9 +606,10 @@ impl Board {
     /// Writes the low `size` (1, 2 or 4) bytes of `value` at physical `pa`
     /// at tick `now`; false is a bus error. Writes to ROM and open space
     /// are ignored.
-    pub fn write(&mut self, pa: u32, size: u32, value: u32, now: u64) -> bool {
+    pub fn write(&mut self, pa: GuestPhysAddr, size: u32, value: u32, now: u64) -> bool {
+        let pa = pa.raw();
         self.tick(now);
-        match self.decode(pa) {
+        match self.decode(GuestPhysAddr::new(pa)) {
             Decoded::Device { slot, offset } => {
                 if let Some(s) = self.slots.get_mut(slot) {
                     s.dev.write(offset, size, value);

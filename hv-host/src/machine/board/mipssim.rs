@@ -16,6 +16,7 @@
 
 use super::BoardKind;
 use super::map::{Board, BoardBuilder, Range};
+use crate::addr::GuestPhysAddr;
 use crate::machine::bus::{HIGH_RAM_BASE, LOW_RAM_MAX, ROM_BASE, ROM_SIZE, UART_BASE};
 use crate::machine::devices::Line;
 use crate::machine::devices::uart::{UART_WINDOW, Uart};
@@ -24,16 +25,16 @@ use crate::machine::devices::uart::{UART_WINDOW, Uart};
 pub fn build(ram_bytes: u32) -> Board {
     let low = ram_bytes.min(LOW_RAM_MAX);
     let mut b = BoardBuilder::new(BoardKind::Mipssim);
-    b.ram(0, low);
+    b.ram(GuestPhysAddr::new(0), low);
     let uart = b.device(
         "uart",
         Uart::new(),
         Line::Cpu(2),
         &[Range::new(UART_BASE, UART_WINDOW)],
     );
-    b.rom(ROM_BASE, ROM_SIZE);
+    b.rom(GuestPhysAddr::new(ROM_BASE), ROM_SIZE);
     if ram_bytes > low {
-        b.ram(HIGH_RAM_BASE, ram_bytes - low);
+        b.ram(GuestPhysAddr::new(HIGH_RAM_BASE), ram_bytes - low);
     }
     b.console(uart);
     b.build()

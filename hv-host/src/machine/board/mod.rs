@@ -32,6 +32,7 @@ pub use map::{Board, BoardBuilder, Decoded, PageKind, Range, Width};
 pub use super::devices::BoardEvent;
 use super::exception::ExcCode;
 use super::{Deadline, Exit, Machine};
+use crate::addr::{GuestPhysAddr, MachineAddr};
 
 /// Which board a machine or a VM is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -66,7 +67,8 @@ impl BoardKind {
     }
 
     /// `size` bytes of its ROM image at physical `pa`, little-endian.
-    pub fn rom_bytes(self, pa: u32, size: u32) -> u32 {
+    pub fn rom_bytes(self, pa: GuestPhysAddr, size: u32) -> u32 {
+        let pa = pa.raw();
         let byte = |a: u32| {
             self.rom_words()
                 .iter()
@@ -81,10 +83,13 @@ impl Machine {
     /// A load from a device address `pa` (the board decodes it): the
     /// value, or a bus error raised (and `None`).
     #[cold]
-    pub(crate) fn device_read(&mut self, pa: u32, width: Width) -> Option<u32> {
+    pub(crate) fn device_read(&mut self, pa: MachineAddr, width: Width) -> Option<u32> {
         let now = self.ticks();
         let lines = self.bus.board.irq_lines();
-        let v = self.bus.board.load(pa, width, now);
+        let v = self
+            .bus
+            .board
+            .load(GuestPhysAddr::new(pa.raw()), width, now);
         self.device_accessed(lines);
         if v.is_none() {
             self.raise(ExcCode::Dbe);
@@ -94,10 +99,13 @@ impl Machine {
 
     /// A store to a device address `pa`; false after raising a bus error.
     #[cold]
-    pub(crate) fn device_write(&mut self, pa: u32, width: Width, v: u32) -> bool {
+    pub(crate) fn device_write(&mut self, pa: MachineAddr, width: Width, v: u32) -> bool {
         let now = self.ticks();
         let lines = self.bus.board.irq_lines();
-        let ok = self.bus.board.store(pa, width, v, now);
+        let ok = self
+            .bus
+            .board
+            .store(GuestPhysAddr::new(pa.raw()), width, v, now);
         self.device_accessed(lines);
         if !ok {
             self.raise(ExcCode::Dbe);
@@ -187,33 +195,48 @@ mod tests {
 
     #[test]
     fn rom_image_bytes() {
-        assert_eq!(BoardKind::Mipssim.rom_bytes(ROM_BASE + 0x10, 4), 0);
+        assert_eq!(
+            BoardKind::Mipssim.rom_bytes(GuestPhysAddr::new(ROM_BASE + 0x10), 4),
+            0
+        );
         let m = BoardKind::Malta;
-        assert_eq!(m.rom_bytes(ROM_BASE + 0x10, 4), 0x420);
-        assert_eq!(m.rom_bytes(ROM_BASE + 0x11, 1), 0x04);
-        assert_eq!(m.rom_bytes(ROM_BASE + 0x0e, 4), 0x0420_0000);
-        assert_eq!(m.rom_bytes(ROM_BASE, 4), 0);
+        assert_eq!(m.rom_bytes(GuestPhysAddr::new(ROM_BASE + 0x10), 4), 0x420);
+        assert_eq!(m.rom_bytes(GuestPhysAddr::new(ROM_BASE + 0x11), 1), 0x04);
+        assert_eq!(
+            m.rom_bytes(GuestPhysAddr::new(ROM_BASE + 0x0e), 4),
+            0x0420_0000
+        );
+        assert_eq!(m.rom_bytes(GuestPhysAddr::new(ROM_BASE), 4), 0);
     }
 
     #[test]
     fn mipssim_map() {
         let b = BoardKind::Mipssim.build(1 << 20);
-        assert_eq!(b.decode(0x10), Decoded::Ram(0x10));
-        assert_eq!(b.decode(1 << 20), Decoded::None);
+        assert_eq!(b.decode(GuestPhysAddr::new(0x10)), Decoded::Ram(0x10));
+        assert_eq!(b.decode(GuestPhysAddr::new(1 << 20)), Decoded::None);
         assert_eq!(
-            b.decode(UART_BASE + 5),
+            b.decode(GuestPhysAddr::new(UART_BASE + 5)),
             Decoded::Device { slot: 0, offset: 5 }
         );
-        assert_eq!(b.decode(ROM_BASE + 4), Decoded::Rom((1 << 20) + 4));
-        assert_eq!(b.page_kind(UART_BASE), PageKind::Io);
-        assert_eq!(b.page_kind(UART_BASE - 0x1000), PageKind::Rom);
-        assert_eq!(b.page_kind(0x1000_0000), PageKind::None);
-        assert_eq!(b.page_kind(0x3000), PageKind::Ram);
-        assert!(b.plain_memory(UART_BASE & !0xfff, UART_BASE & 0xfff));
-        assert!(!b.plain_memory(UART_BASE & !0xfff, (UART_BASE & 0xfff) + 1));
-        assert!(!b.plain_memory(UART_BASE + 7, 1));
-        assert!(b.plain_memory(UART_BASE + 8, 8));
-        assert_eq!(b.name_at(UART_BASE), "uart");
+        assert_eq!(
+            b.decode(GuestPhysAddr::new(ROM_BASE + 4)),
+            Decoded::Rom((1 << 20) + 4)
+        );
+        assert_eq!(b.page_kind(GuestPhysAddr::new(UART_BASE)), PageKind::Io);
+        assert_eq!(
+            b.page_kind(GuestPhysAddr::new(UART_BASE - 0x1000)),
+            PageKind::Rom
+        );
+        assert_eq!(b.page_kind(GuestPhysAddr::new(0x1000_0000)), PageKind::None);
+        assert_eq!(b.page_kind(GuestPhysAddr::new(0x3000)), PageKind::Ram);
+        assert!(b.plain_memory(GuestPhysAddr::new(UART_BASE & !0xfff), UART_BASE & 0xfff));
+        assert!(!b.plain_memory(
+            GuestPhysAddr::new(UART_BASE & !0xfff),
+            (UART_BASE & 0xfff) + 1
+        ));
+        assert!(!b.plain_memory(GuestPhysAddr::new(UART_BASE + 7), 1));
+        assert!(b.plain_memory(GuestPhysAddr::new(UART_BASE + 8), 8));
+        assert_eq!(b.name_at(GuestPhysAddr::new(UART_BASE)), "uart");
         assert_eq!(b.ram_ranges().collect::<Vec<_>>(), [(0, 1 << 20)]);
     }
 
@@ -225,7 +248,7 @@ mod tests {
             [(0, 256 << 20), (0x2000_0000, 256 << 20)]
         );
         assert_eq!(
-            b.decode(0x2000_0004),
+            b.decode(GuestPhysAddr::new(0x2000_0004)),
             Decoded::Ram((256 << 20) + (4 << 20) + 4)
         );
         assert_eq!(b.image_bytes(), (512 << 20) + (4 << 20));
@@ -234,14 +257,31 @@ mod tests {
     #[test]
     fn partial_word_accesses_reach_devices_as_the_whole_word() {
         let mut b = BoardKind::Mipssim.build(1 << 20);
-        b.store(UART_BASE + 1, Width::Bytes(1), u32::from(b'a'), 0);
+        b.store(
+            GuestPhysAddr::new(UART_BASE + 1),
+            Width::Bytes(1),
+            u32::from(b'a'),
+            0,
+        );
         assert!(b.take_output().is_empty(), "IER, not THR");
-        b.store(UART_BASE + 3, Width::Lanes(0xffff_ffff), u32::from(b'b'), 0);
+        b.store(
+            GuestPhysAddr::new(UART_BASE + 3),
+            Width::Lanes(0xffff_ffff),
+            u32::from(b'b'),
+            0,
+        );
         assert_eq!(b.take_output(), b"b", "the aligned word's register");
-        b.store(UART_BASE + 4, Width::Bytes(1), 0x03, 0);
-        b.store(UART_BASE + 7, Width::Bytes(1), 0x5a, 0);
+        b.store(GuestPhysAddr::new(UART_BASE + 4), Width::Bytes(1), 0x03, 0);
+        b.store(GuestPhysAddr::new(UART_BASE + 7), Width::Bytes(1), 0x5a, 0);
         let lwl = Width::Lanes(0x0000_ffff);
-        assert_eq!(b.load(UART_BASE + 5, lwl, 0), Some(0x03), "MCR, not LSR");
-        assert_eq!(b.load(UART_BASE + 7, Width::Bytes(4), 0), Some(0x5a));
+        assert_eq!(
+            b.load(GuestPhysAddr::new(UART_BASE + 5), lwl, 0),
+            Some(0x03),
+            "MCR, not LSR"
+        );
+        assert_eq!(
+            b.load(GuestPhysAddr::new(UART_BASE + 7), Width::Bytes(4), 0),
+            Some(0x5a)
+        );
     }
 }
