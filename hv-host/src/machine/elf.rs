@@ -167,6 +167,19 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// Bytes the segment takes in memory (its file bytes, or more).
+    pub fn len_in_memory(&self) -> u32 {
+        self.mem_size.max(self.data.len() as u32)
+    }
+
+    /// Whether all of it lies below physical byte `ram_end` (a RAM size).
+    pub fn fits_below(&self, ram_end: u32) -> bool {
+        self.paddr
+            .raw()
+            .checked_add(self.len_in_memory())
+            .is_some_and(|end| end <= ram_end)
+    }
+
     /// Whether `addr` lies in the segment's file bytes (by virtual address).
     fn holds_code_at(&self, addr: GuestVirtAddr) -> bool {
         addr.raw()

@@ -268,7 +268,9 @@ impl Machine {
                     self.xlat.fill_read(va, offset & !0xfff, t.any_asid);
                 }
                 Some(match width {
-                    Width::Bytes(4) | Width::Lanes(_) => self.bus.mem_u32(offset),
+                    Width::Bytes(4) | Width::Lanes(_) | Width::LanesDown(_) => {
+                        self.bus.mem_u32(offset)
+                    }
                     Width::Bytes(2) => u32::from(self.bus.mem_u16(offset)),
                     Width::Bytes(_) => u32::from(self.bus.mem_u8(offset)),
                 })
@@ -346,7 +348,8 @@ impl Machine {
     /// Stores the bits of `v` selected by `mask` (whole bytes) into the
     /// aligned word at `va` (the SWL/SWR read-modify-write), with store
     /// permissions; a device gets the board's partial-word access.
-    pub(crate) fn store_masked(&mut self, va: GuestVirtAddr, v: u32, mask: u32) -> bool {
+    pub(crate) fn store_masked(&mut self, va: GuestVirtAddr, v: u32, width: Width) -> bool {
+        let mask = width.lanes();
         let (off, slot) = match self.xlat.write(va) {
             Some(hit) => hit,
             None => {
@@ -361,7 +364,7 @@ impl Machine {
                     Target::Mem {
                         writable: false, ..
                     } => return true,
-                    Target::Device => return self.device_write(pa, Width::Lanes(mask), v),
+                    Target::Device => return self.device_write(pa, width, v),
                     Target::None => {
                         self.raise(ExcCode::Dbe);
                         return false;

@@ -345,13 +345,8 @@ impl Machine {
     /// convention of the module doc.
     pub fn load_elf(&mut self, image: &elf::ElfImage) -> Result<(), LoadError> {
         for seg in &image.segments {
-            let len = seg.mem_size.max(seg.data.len() as u32);
-            let fits = seg
-                .paddr
-                .raw()
-                .checked_add(len)
-                .is_some_and(|end| end <= self.bus.ram_bytes());
-            if !fits {
+            let len = seg.len_in_memory();
+            if !seg.fits_below(self.bus.ram_bytes()) {
                 return Err(LoadError::DoesNotFit {
                     paddr: seg.paddr,
                     len,

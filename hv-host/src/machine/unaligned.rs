@@ -68,6 +68,21 @@ pub const fn store_right(reg: u32, addr: u32) -> (u32, u32) {
     (reg << right_shift(addr), right_lanes(addr))
 }
 
+/// The byte stores a device sees for a SWL/SWR whose register was
+/// shifted into `lanes` (`value`, [`store_left`]/[`store_right`]):
+/// `(lane, byte)` for each lane, in the order QEMU's `helper_swl` (`down`:
+/// the addressed byte first, then down to the word's start) and
+/// `helper_swr` (the addressed byte first, then up to the word's end)
+/// make them. So `swl` of 0x44434241 at offset 1 of a UART sends `C` to
+/// the transmit register, and `swr` at offsets 1..=3 sends it nothing.
+pub fn device_bytes(lanes: u32, value: u32, down: bool) -> impl Iterator<Item = (u32, u8)> {
+    let order: [u32; 4] = if down { [3, 2, 1, 0] } else { [0, 1, 2, 3] };
+    order
+        .into_iter()
+        .filter(move |&i| lanes >> (8 * i) & 0xff != 0)
+        .map(move |i| (i, (value >> (8 * i)) as u8))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,5 +100,30 @@ mod tests {
         assert_eq!(load_right(word, 0, 0), word);
         assert_eq!(store_left(0x4433_2211, 1), (0x4433, 0xffff));
         assert_eq!(store_right(0x4433_2211, 1), (0x3322_1100, 0xffff_ff00));
+    }
+
+    fn bytes(left: bool, k: u32) -> Vec<(u32, u8)> {
+        let rt = 0x4443_4241;
+        let (v, lanes) = if left {
+            store_left(rt, k)
+        } else {
+            store_right(rt, k)
+        };
+        device_bytes(lanes, v, left).collect()
+    }
+
+    #[test]
+    fn device_byte_stores_follow_qemu() {
+        // swl: the byte at the address first, from the top of rt down.
+        assert_eq!(bytes(true, 0), [(0, b'D')]);
+        assert_eq!(bytes(true, 1), [(1, b'D'), (0, b'C')]);
+        assert_eq!(bytes(true, 3), [(3, b'D'), (2, b'C'), (1, b'B'), (0, b'A')]);
+        // swr: the byte at the address first, from the bottom of rt up.
+        assert_eq!(
+            bytes(false, 0),
+            [(0, b'A'), (1, b'B'), (2, b'C'), (3, b'D')]
+        );
+        assert_eq!(bytes(false, 1), [(1, b'A'), (2, b'B'), (3, b'C')]);
+        assert_eq!(bytes(false, 3), [(3, b'A')]);
     }
 }

@@ -6,7 +6,7 @@
 //! never the whole monitor, and returns what happens next: an [`Action`]
 //! (the VM goes on, waits, or stops), or an [`ExitError`] when the guest
 //! cannot go on or the monitor cannot serve it. The monitor
-//! ([`super::Monitor::handle_trap`]) applies the answer; the scheduler
+//! (`Monitor::handle_trap`) applies the answer; the scheduler
 //! never runs inside a handler. A handler can so be driven in a unit test
 //! with a VM and a machine, without booting an ELF.
 

@@ -14,7 +14,7 @@ use zerocopy::FromBytes;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GuestMemoryError {
     /// A byte of the range does not translate, or is not memory the read
-    /// may use (see [`ExitCtx::read_guest_ram`]).
+    /// may use (see `ExitCtx::read_guest_ram`).
     #[error("{len} bytes at guest-virtual {va} are not guest memory")]
     NotMemory {
         /// Where the range starts.

@@ -55,7 +55,7 @@ impl ExitCtx<'_> {
             Op::Sw | Op::Sc => (Width::Bytes(4), Some(old)),
             Op::Swl => {
                 let (v, lanes) = unaligned::store_left(old, a);
-                (Width::Lanes(lanes), Some(v))
+                (Width::LanesDown(lanes), Some(v))
             }
             Op::Swr => {
                 let (v, lanes) = unaligned::store_right(old, a);

@@ -265,13 +265,8 @@ impl Monitor {
         };
         let ram = v.mem.ram_bytes();
         for seg in &image.segments {
-            let len = seg.mem_size.max(seg.data.len() as u32);
-            let fits = seg
-                .paddr
-                .raw()
-                .checked_add(len)
-                .is_some_and(|end| end <= ram);
-            if !fits {
+            let len = seg.len_in_memory();
+            if !seg.fits_below(ram) {
                 return Err(MonitorError::DoesNotFit {
                     vm,
                     gpa: GuestPhysAddr::new(seg.paddr.raw()),
@@ -516,7 +511,8 @@ impl Monitor {
 
     /// The VM on the CPU (its CPU state is live in the machine).
     fn current(&self) -> &Vm {
-        &self.vms[self.cur]
+        let cur = self.cur;
+        &self.vms[cur]
     }
 
     /// The VM on the CPU, to change.

@@ -9,7 +9,7 @@
 //! Each real entry maps one 8 KiB pair of 4 KiB pages, whatever the
 //! guest's page size: guest frames are allocated one by one and are not
 //! contiguous in machine memory (except the monitor's large pages over
-//! kseg0, [`ExitCtx::fill_large`]).
+//! kseg0, `ExitCtx::fill_large`).
 
 use super::cost;
 use super::exit::{Action, ExitCtx, ExitError};

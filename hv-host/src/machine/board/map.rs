@@ -24,6 +24,7 @@
 
 use crate::machine::bus::PAGE_SIZE;
 use crate::machine::devices::{BoardEvent, Device, Line, NoInterruptController, Window, all_ones};
+use crate::machine::unaligned;
 
 use super::BoardKind;
 
@@ -72,8 +73,23 @@ pub enum Width {
     /// The byte lanes `mask` of the aligned word holding the address: the
     /// unaligned-word instructions (`lwl`/`lwr` merge those lanes into
     /// their register, `swl`/`swr` write them with the register already
-    /// shifted into place: [`crate::machine::unaligned`]).
+    /// shifted into place: [`crate::machine::unaligned`]). A device sees
+    /// a store's lanes as byte stores, lowest lane first (`swr`).
     Lanes(u32),
+    /// The lanes of a `swl`: as [`Width::Lanes`], but a device sees its
+    /// byte stores highest lane first.
+    LanesDown(u32),
+}
+
+impl Width {
+    /// The byte lanes of the aligned word an unaligned-word access
+    /// touches; all of them for a sized access.
+    pub fn lanes(self) -> u32 {
+        match self {
+            Width::Bytes(_) => u32::MAX,
+            Width::Lanes(m) | Width::LanesDown(m) => m,
+        }
+    }
 }
 
 /// Where a device sits: a range of the physical address space, the offset
@@ -533,14 +549,15 @@ impl Board {
     /// This and [`Board::store`] are the one place where a load or store
     /// instruction's access becomes device accesses, for the machine and
     /// the monitor alike. A sized access reaches the device as it is. An
-    /// unaligned-word access ([`Width::Lanes`]) reads or writes the whole
-    /// aligned word: the device sees a word access, and a store's value is
-    /// the register shifted into its lanes (the merge of a load is the
-    /// instruction's).
+    /// unaligned-word load ([`Width::Lanes`]) reads the whole aligned word
+    /// (a word access; the merge is the instruction's); an unaligned-word
+    /// store writes the bytes of its lanes one by one, in the order QEMU's
+    /// `helper_swl`/`helper_swr` do ([`unaligned::device_bytes`]), so
+    /// that a device sees only the bytes the instruction covers.
     pub fn load(&mut self, pa: u32, width: Width, now: u64) -> Option<u32> {
         match width {
             Width::Bytes(size) => self.read(pa, size, now),
-            Width::Lanes(_) => self.read(pa & !3, 4, now),
+            Width::Lanes(_) | Width::LanesDown(_) => self.read(pa & !3, 4, now),
         }
     }
 
@@ -549,7 +566,11 @@ impl Board {
     pub fn store(&mut self, pa: u32, width: Width, value: u32, now: u64) -> bool {
         match width {
             Width::Bytes(size) => self.write(pa, size, value, now),
-            Width::Lanes(_) => self.write(pa & !3, 4, value, now),
+            Width::Lanes(lanes) | Width::LanesDown(lanes) => {
+                let down = matches!(width, Width::LanesDown(_));
+                unaligned::device_bytes(lanes, value, down)
+                    .all(|(i, b)| self.write((pa & !3) + i, 1, u32::from(b), now))
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 
 use crate::addr::GuestVirtAddr;
 use crate::machine::Machine;
+use crate::machine::board::Width;
 use crate::machine::decode::Decoded;
 use crate::machine::unaligned;
 
@@ -88,7 +89,7 @@ impl Machine {
     pub(super) fn swl(&mut self, d: Decoded) {
         let va = self.ea(d);
         let (v, lanes) = unaligned::store_left(self.r(d.rt), va.raw());
-        self.store_masked(va.align_down(4), v, lanes);
+        self.store_masked(va.align_down(4), v, Width::LanesDown(lanes));
     }
     /// Store Word Right: the least significant bytes of `rt` go to the
     /// bytes from the addressed one up to the word's end.
@@ -96,7 +97,7 @@ impl Machine {
     pub(super) fn swr(&mut self, d: Decoded) {
         let va = self.ea(d);
         let (v, lanes) = unaligned::store_right(self.r(d.rt), va.raw());
-        self.store_masked(va.align_down(4), v, lanes);
+        self.store_masked(va.align_down(4), v, Width::Lanes(lanes));
     }
     /// Load Linked Word: a load that sets LLbit and LLAddr.
     pub(super) fn ll(&mut self, d: Decoded) {

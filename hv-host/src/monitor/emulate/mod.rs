@@ -2,9 +2,9 @@
 //! kernel executes trap to the monitor (Coprocessor Unusable in supervisor
 //! mode; `rdhwr` raises Reserved Instruction) and are emulated here on the
 //! VM's virtual CP0 and TLB with the architecture's exact semantics, one
-//! short function per instruction, by family: [`cp0`] (`mfc0`/`mtc0`,
+//! short function per instruction, by family: `cp0` (`mfc0`/`mtc0`,
 //! `di`/`ei`, `rdpgpr`/`wrpgpr`, `eret`, `wait`, `cache`, `rdhwr`) and
-//! [`tlb`] (`tlbp`/`tlbr`/`tlbwi`/`tlbwr`). When the guest writes EBase
+//! `tlb` (`tlbp`/`tlbr`/`tlbwi`/`tlbwr`). When the guest writes EBase
 //! (installs its handlers) the monitor records it in the exit trace.
 //!
 //! A privileged instruction from the guest's (virtual) user mode gets the
