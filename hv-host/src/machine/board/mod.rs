@@ -232,14 +232,16 @@ mod tests {
     }
 
     #[test]
-    fn partial_word_accesses_reach_devices_as_the_whole_word() {
+    fn partial_word_accesses_reach_devices_by_the_boards_rule() {
         let mut b = BoardKind::Mipssim.build(1 << 20);
         b.store(UART_BASE + 1, Width::Bytes(1), u32::from(b'a'), 0);
         assert!(b.take_output().is_empty(), "IER, not THR");
-        b.store(UART_BASE + 3, Width::Lanes(0xffff_ffff), u32::from(b'b'), 0);
-        assert_eq!(b.take_output(), b"b", "the aligned word's register");
+        // A store's lanes are byte stores to the bytes it covers.
+        b.store(UART_BASE + 3, Width::Lanes(0x0000_00ff), u32::from(b'b'), 0);
+        assert_eq!(b.take_output(), b"b", "THR, the one covered byte");
         b.store(UART_BASE + 4, Width::Bytes(1), 0x03, 0);
         b.store(UART_BASE + 7, Width::Bytes(1), 0x5a, 0);
+        // A load reads the aligned word: its register.
         let lwl = Width::Lanes(0x0000_ffff);
         assert_eq!(b.load(UART_BASE + 5, lwl, 0), Some(0x03), "MCR, not LSR");
         assert_eq!(b.load(UART_BASE + 7, Width::Bytes(4), 0), Some(0x5a));
