@@ -255,7 +255,7 @@ mod tests {
     }
 
     #[test]
-    fn partial_word_accesses_reach_devices_as_the_whole_word() {
+    fn partial_word_accesses_reach_devices_by_the_boards_rule() {
         let mut b = BoardKind::Mipssim.build(1 << 20);
         b.store(
             GuestPhysAddr::new(UART_BASE + 1),
@@ -264,15 +264,17 @@ mod tests {
             0,
         );
         assert!(b.take_output().is_empty(), "IER, not THR");
+        // A store's lanes are byte stores to the bytes it covers.
         b.store(
             GuestPhysAddr::new(UART_BASE + 3),
-            Width::Lanes(0xffff_ffff),
+            Width::Lanes(0x0000_00ff),
             u32::from(b'b'),
             0,
         );
-        assert_eq!(b.take_output(), b"b", "the aligned word's register");
+        assert_eq!(b.take_output(), b"b", "THR, the one covered byte");
         b.store(GuestPhysAddr::new(UART_BASE + 4), Width::Bytes(1), 0x03, 0);
         b.store(GuestPhysAddr::new(UART_BASE + 7), Width::Bytes(1), 0x5a, 0);
+        // A load reads the aligned word: its register.
         let lwl = Width::Lanes(0x0000_ffff);
         assert_eq!(
             b.load(GuestPhysAddr::new(UART_BASE + 5), lwl, 0),
