@@ -10,8 +10,8 @@ use hv_abi::{COMMPAGE_OFF, Hypercall};
 use hv_host::machine::elf::ElfImage;
 use hv_host::monitor::hypercall::HypercallRecord;
 use hv_host::monitor::vtlb::{MAX_ENTRIES, MIN_ENTRIES};
-use hv_host::monitor::{Monitor, MonitorConfig, MonitorError, MonitorExit, VmConfig, VmId, VmStop};
-use hv_tests::kernels::run_native_with;
+use hv_host::monitor::{Monitor, MonitorConfig, MonitorError, VmConfig, VmStop};
+use hv_tests::kernels::{run_monitored, run_native_with};
 use hv_tests::linux::timing_free_lines;
 
 /// Clock ticks a monitored run may take: the demo at `--work 1` needs
@@ -63,25 +63,11 @@ fn monitored_with(image: &[u8], hypercalls: bool, ram: u32, entries: usize, args
         vtlb_entries: entries,
         ..VmConfig::default()
     };
-    let mut mon = Monitor::new(config, &[vm]).unwrap();
-    mon.load(VmId(0), &image).unwrap();
-    for (reg, value) in args.registers() {
-        mon.set_gpr(VmId(0), reg, value);
-    }
-    mon.record_hypercalls(true);
-    let (mut out, mut calls) = (Vec::new(), Vec::new());
-    while mon.ticks() < MAX_TICKS {
-        let exit = mon.run(MAX_TICKS - mon.ticks());
-        out.extend(mon.take_console(VmId(0)));
-        calls.extend(mon.take_hypercalls().into_iter().map(|(_, c)| c));
-        if exit == MonitorExit::AllStopped {
-            break;
-        }
-    }
+    let r = run_monitored(&image, config, vm, &args.registers(), MAX_TICKS);
     Run {
-        out,
-        stop: mon.stop_reason(VmId(0)).cloned(),
-        calls,
+        out: r.out,
+        stop: r.stop,
+        calls: r.calls,
     }
 }
 

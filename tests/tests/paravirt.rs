@@ -8,8 +8,8 @@ use hv_abi::{COMMPAGE_OFF, Hypercall, WALK_FORMAT_MIPS32_4K};
 use hv_host::machine::elf::ElfImage;
 use hv_host::monitor::hypercall::HypercallRecord;
 use hv_host::monitor::stats::{ExitReason, VmStats};
-use hv_host::monitor::{Monitor, MonitorConfig, MonitorExit, VmConfig, VmId, VmStop};
-use hv_tests::kernels::run_native_with;
+use hv_host::monitor::{MonitorConfig, VmConfig, VmStop};
+use hv_tests::kernels::{run_monitored, run_native_with};
 
 const RAM: u32 = 64 << 20;
 
@@ -34,28 +34,13 @@ fn monitored(image: &[u8], hypercalls: bool, args: BootArgs) -> Run {
         ram_bytes: RAM,
         ..VmConfig::default()
     };
-    let mut mon = Monitor::new(config, &[vm]).unwrap();
-    mon.load(VmId(0), &image).unwrap();
-    for (reg, value) in args.registers() {
-        mon.set_gpr(VmId(0), reg, value);
-    }
-    mon.record_hypercalls(true);
-    let (mut out, mut calls) = (Vec::new(), Vec::new());
-    loop {
-        let exit = mon.run(2_000_000_000);
-        out.extend(mon.take_console(VmId(0)));
-        calls.extend(mon.take_hypercalls().into_iter().map(|(_, c)| c));
-        match exit {
-            MonitorExit::AllStopped => break,
-            MonitorExit::OutputPending => {}
-            MonitorExit::BudgetExhausted => panic!("the demo did not finish"),
-        }
-    }
+    let r = run_monitored(&image, config, vm, &args.registers(), 2_000_000_000);
+    assert!(r.stop.is_some(), "the demo did not finish");
     Run {
-        out,
-        stop: mon.stop_reason(VmId(0)).cloned(),
-        stats: mon.stats(VmId(0)).unwrap(),
-        calls,
+        out: r.out,
+        stop: r.stop,
+        stats: r.stats,
+        calls: r.calls,
     }
 }
 

@@ -152,3 +152,50 @@ pub fn run_full_with(
     };
     (out, code)
 }
+
+/// A run of one VM under the monitor ([`run_monitored`]).
+#[derive(Debug)]
+pub struct MonitoredRun {
+    /// The console (UART and UHI fd 1).
+    pub out: Vec<u8>,
+    /// Why the VM stopped; `None` if it still ran after the budget.
+    pub stop: Option<hv_host::monitor::VmStop>,
+    /// Its counters.
+    pub stats: hv_host::monitor::stats::VmStats,
+    /// Every hypercall it made.
+    pub calls: Vec<hv_host::monitor::hypercall::HypercallRecord>,
+}
+
+/// Runs `image` as the one VM `vm` of a monitor configured by `config`,
+/// with the boot registers `regs` set after loading, for at most
+/// `max_ticks` clock ticks, recording its console and hypercalls.
+pub fn run_monitored(
+    image: &ElfImage,
+    config: hv_host::monitor::MonitorConfig,
+    vm: hv_host::monitor::VmConfig,
+    regs: &[(u8, u32)],
+    max_ticks: u64,
+) -> MonitoredRun {
+    use hv_host::monitor::{Monitor, MonitorExit, VmId};
+    let mut mon = Monitor::new(config, &[vm]).expect("a valid VM configuration");
+    mon.load(VmId(0), image).expect("the image fits the VM");
+    for &(reg, value) in regs {
+        mon.set_gpr(VmId(0), reg, value);
+    }
+    mon.record_hypercalls(true);
+    let (mut out, mut calls) = (Vec::new(), Vec::new());
+    while mon.ticks() < max_ticks {
+        let exit = mon.run(max_ticks - mon.ticks());
+        out.extend(mon.take_console(VmId(0)));
+        calls.extend(mon.take_hypercalls().into_iter().map(|(_, c)| c));
+        if exit == MonitorExit::AllStopped {
+            break;
+        }
+    }
+    MonitoredRun {
+        out,
+        stop: mon.stop_reason(VmId(0)).cloned(),
+        stats: mon.stats(VmId(0)).expect("VM 0 exists"),
+        calls,
+    }
+}
