@@ -264,6 +264,24 @@ pub struct Cli {
     /// instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// The CPU engine: `jit` translates hot guest code to host code with
+    /// Cranelift and interprets the rest; `interp` is the reference
+    /// interpreter only. Both give the same output, instruction counts,
+    /// exit status and statistics. `--trace insns` always interprets.
+    /// Default: jit where the host supports it (else interp, said once on
+    /// stderr), or the `HV_ENGINE` environment variable.
+    #[arg(long, value_enum, value_name = "ENGINE")]
+    pub engine: Option<EngineArg>,
+}
+
+/// `--engine`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    /// Hot code translated to host code, the rest interpreted.
+    Jit,
+    /// The reference interpreter only.
+    Interp,
 }
 
 /// Parses `--vtlb`: the sizes the monitor accepts, and why not fewer.

@@ -198,6 +198,7 @@ pub(crate) fn read_kernel_file(path: &Path) -> Result<Vec<u8>, RunnerError> {
 /// Runs the command line to completion and returns the exit status; the
 /// guest's console goes to `stdout`, everything else to `stderr`.
 pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Result<u8, RunnerError> {
+    select_engine(cli, stderr)?;
     if cli.board == BoardKind::Malta && cli.mode == Mode::Compare {
         return Err(RunnerError::Usage(
             "--board malta runs with --mode native, full or para, not compare".into(),
@@ -245,6 +246,30 @@ pub fn boot_machine(
         machine.set_gpr(reg, value);
     }
     Ok(machine)
+}
+
+/// Sets the engine every machine of this run starts with: `--engine`,
+/// else `HV_ENGINE`, else jit; jit where the host has no code generator
+/// falls back to the interpreter, said once on stderr.
+fn select_engine(cli: &Cli, stderr: &mut impl Write) -> io::Result<()> {
+    use hv_host::machine::Engine;
+    let wanted = match cli.engine {
+        Some(cli::EngineArg::Jit) => Engine::Jit,
+        Some(cli::EngineArg::Interp) => Engine::Interp,
+        None => Engine::default_for_new_machines(),
+    };
+    let engine = if wanted == Engine::Jit && !Engine::jit_supported() {
+        writeln!(
+            stderr,
+            "demo-os: the jit engine is not available on this host ({}); using the interpreter",
+            std::env::consts::ARCH
+        )?;
+        Engine::Interp
+    } else {
+        wanted
+    };
+    Engine::set_default(engine);
+    Ok(())
 }
 
 /// Reads and parses the kernel `source` names: its display name and image.

@@ -280,6 +280,10 @@ impl Target for Monitored<'_> {
         self.mon.ticks()
     }
 
+    fn engine(&self) -> (hv_host::machine::Engine, hv_host::machine::JitStats) {
+        (self.mon.engine(), self.mon.jit_stats())
+    }
+
     /// The statistics table.
     fn report(&self, ends: &[Stop], out: &mut dyn Write) -> io::Result<()> {
         write_stats(&self.mon, ends, out)

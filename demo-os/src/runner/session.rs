@@ -127,6 +127,10 @@ impl Target for Native<'_> {
         }
     }
 
+    fn engine(&self) -> (hv_host::machine::Engine, hv_host::machine::JitStats) {
+        (self.machine.engine(), self.machine.jit_stats())
+    }
+
     fn ticks(&self) -> u64 {
         self.machine.ticks()
     }

@@ -6,6 +6,14 @@
 //! stored word's record to [`Decoded::UNDECODED`], so self-modifying code
 //! and loaders that write code (a kernel loading a user program) work with
 //! no flush instruction.
+//!
+//! The same write tracking keeps the translated blocks of the second tier
+//! ([`super::jit`]) valid: each slot has a bitmap of the words that
+//! translated blocks were made from and a *generation*. A store to one of
+//! those words (by the guest or the host) bumps the page's generation,
+//! which makes every block translated from the page stale; a stale block
+//! is never entered again. [`CodeCache::clear`] bumps the cache's epoch,
+//! which the translator checks to drop everything.
 
 use super::bus::PAGE_SIZE;
 use super::decode::Decoded;
@@ -23,6 +31,12 @@ pub type CodePage = [Decoded; WORDS_PER_PAGE];
 pub struct CodeCache {
     slot_of: Vec<u32>,
     pages: Vec<Box<CodePage>>,
+    /// Per slot: the words translated blocks were made from.
+    translated: Vec<[u64; WORDS_PER_PAGE / 64]>,
+    /// Per slot: the generation of its translated blocks.
+    generation: Vec<u32>,
+    /// Bumped by [`CodeCache::clear`].
+    epoch: u64,
 }
 
 impl CodeCache {
@@ -31,6 +45,9 @@ impl CodeCache {
         Self {
             slot_of: vec![NO_SLOT; mem_bytes / PAGE_SIZE as usize],
             pages: Vec::new(),
+            translated: Vec::new(),
+            generation: Vec::new(),
+            epoch: 0,
         }
     }
 
@@ -53,6 +70,8 @@ impl CodeCache {
         let s = self.pages.len() as u32;
         self.pages
             .push(Box::new([Decoded::UNDECODED; WORDS_PER_PAGE]));
+        self.translated.push([0; WORDS_PER_PAGE / 64]);
+        self.generation.push(0);
         self.slot_of[page] = s;
         s
     }
@@ -69,10 +88,54 @@ impl CodeCache {
         self.pages[slot as usize][(index as usize) & (WORDS_PER_PAGE - 1)] = d;
     }
 
-    /// Forgets the record of the word at buffer offset `off` after a store.
+    /// Forgets the record of the word at buffer offset `off` after a store,
+    /// and makes the page's translated blocks stale if the word is part of
+    /// one.
     #[inline]
     pub fn invalidate(&mut self, slot: u32, off: u32) {
-        self.set(slot, (off % PAGE_SIZE) / 4, Decoded::UNDECODED);
+        let word = (off % PAGE_SIZE) / 4;
+        self.set(slot, word, Decoded::UNDECODED);
+        self.forget_translated(slot, word, word + 1);
+    }
+
+    /// Makes the blocks of `slot` stale if any of words `from..to` was
+    /// translated.
+    #[inline]
+    fn forget_translated(&mut self, slot: u32, from: u32, to: u32) {
+        let Some(bits) = self.translated.get_mut(slot as usize) else {
+            return;
+        };
+        let hit = (from..to).any(|w| bits[(w / 64) as usize & 15] & (1 << (w % 64)) != 0);
+        if hit {
+            *bits = [0; WORDS_PER_PAGE / 64];
+            self.generation[slot as usize] = self.generation[slot as usize].wrapping_add(1);
+        }
+    }
+
+    /// Records that a block was translated from words `from..to` (word
+    /// indices in the page) of `slot`; returns the page's generation, which
+    /// the block is valid for.
+    pub fn mark_translated(&mut self, slot: u32, from: u32, to: u32) -> u32 {
+        let bits = &mut self.translated[slot as usize];
+        for w in from..to.min(WORDS_PER_PAGE as u32) {
+            bits[(w / 64) as usize] |= 1 << (w % 64);
+        }
+        self.generation[slot as usize]
+    }
+
+    /// The generation of `slot`'s translated blocks.
+    #[inline]
+    pub fn generation(&self, slot: u32) -> u32 {
+        self.generation
+            .get(slot as usize)
+            .copied()
+            .unwrap_or(u32::MAX)
+    }
+
+    /// How many times the cache was cleared.
+    #[inline]
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// Forgets the records of every word in buffer range `off..off+len`
@@ -91,6 +154,7 @@ impl CodeCache {
                     (to - page).div_ceil(4) as usize,
                 );
                 words[a..b].fill(Decoded::UNDECODED);
+                self.forget_translated(slot, a as u32, b as u32);
             }
             page += u64::from(PAGE_SIZE);
         }
@@ -100,5 +164,8 @@ impl CodeCache {
     pub fn clear(&mut self) {
         self.slot_of.fill(NO_SLOT);
         self.pages.clear();
+        self.translated.clear();
+        self.generation.clear();
+        self.epoch += 1;
     }
 }

@@ -43,6 +43,7 @@ pub mod exception;
 mod exec;
 pub mod host;
 pub mod insn;
+pub mod jit;
 pub mod mmu;
 pub mod semihost;
 pub mod timer;
@@ -58,6 +59,7 @@ use bus::{Bus, MAX_RAM, PAGE_SIZE};
 use code::CodeCache;
 use cp0::Cp0;
 pub use exception::{ExcCode, Trap};
+pub use jit::{Engine, JitStats};
 use mmu::Regime;
 pub use timer::Deadline;
 use tlb::{TLB_ENTRIES, Tlb};
@@ -264,6 +266,8 @@ pub struct Machine {
     pub(crate) stdout: Vec<u8>,
     pub(crate) stderr: Vec<u8>,
     pub(crate) stats: MachineStats,
+    /// The translating tier, when the engine is [`Engine::Jit`].
+    jit: Option<Box<jit::Jit>>,
 }
 
 impl Machine {
@@ -335,9 +339,47 @@ impl Machine {
             stdout: Vec::new(),
             stderr: Vec::new(),
             stats: MachineStats::default(),
+            jit: None,
         };
+        // The default engine (see `Engine::default_for_new_machines`);
+        // where the host has no code generator, the interpreter.
+        let _ = m.set_engine(Engine::default_for_new_machines());
         m.mode_changed();
         m
+    }
+
+    /// Selects the engine that runs guest code (see [`jit`]). Both give
+    /// the same results; [`Engine::Jit`] fails where the host has no code
+    /// generator, and the machine then keeps the interpreter.
+    pub fn set_engine(&mut self, engine: Engine) -> Result<(), jit::Unavailable> {
+        match engine {
+            Engine::Interp => self.jit = None,
+            Engine::Jit => {
+                if self.jit.is_none() {
+                    let mut j = jit::Jit::new()?;
+                    j.sync(self.code.epoch());
+                    self.jit = Some(Box::new(j));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The engine running guest code.
+    pub fn engine(&self) -> Engine {
+        if self.jit.is_some() {
+            Engine::Jit
+        } else {
+            Engine::Interp
+        }
+    }
+
+    /// Counters of the translating tier (all zero under the interpreter).
+    pub fn jit_stats(&self) -> JitStats {
+        self.jit
+            .as_ref()
+            .map(|j| j.stats.clone())
+            .unwrap_or_default()
     }
 
     /// Copies an ELF image's segments into memory (zero-filling past the
@@ -684,7 +726,11 @@ impl Machine {
                 continue;
             }
             self.stop_at = next_event.bound(end) - (now - self.icount);
-            self.run_inner::<TRACE>(trace);
+            if !TRACE && self.jit.is_some() {
+                self.run_inner_jit();
+            } else {
+                self.run_inner::<TRACE>(trace);
+            }
         }
     }
 
@@ -714,6 +760,104 @@ impl Machine {
             self.icount += 1;
             self.execute(d);
         }
+    }
+
+    /// The hot loop with the translating tier: at each dispatch point (a PC
+    /// outside a delay slot) enter the block translated from it if it fits
+    /// before `stop_at`, else interpret one instruction as
+    /// [`Machine::run_inner`] does.
+    fn run_inner_jit(&mut self) {
+        let Some(mut jit) = self.jit.take() else {
+            return;
+        };
+        jit.sync(self.code.epoch());
+        // Set when a block left before an instruction it could not run:
+        // the interpreter runs that one next.
+        let mut bailed = false;
+        while self.icount < self.stop_at {
+            let pc = self.pc;
+            if pc & !0xffc != self.fetch_tag && !self.refill_fetch(pc) {
+                bailed = false;
+                continue;
+            }
+            if !self.delay_slot && !core::mem::take(&mut bailed) {
+                let phys = self.fetch_base + (pc & 0xfff);
+                let slot = self.fetch_slot;
+                let generation = self.code.generation(slot);
+                match jit.probe(phys, pc, slot, generation) {
+                    jit::Probe::Run(f, len, exits) => {
+                        if self.icount + u64::from(len) <= self.stop_at {
+                            bailed = self.enter_block(&mut jit, f, exits);
+                            continue;
+                        }
+                    }
+                    jit::Probe::Translate => {
+                        let base = self.fetch_base;
+                        let plan = jit::translate::plan(pc, |off| self.bus.mem_u32(base + off));
+                        let words = (plan.insns.len() as u32).max(1);
+                        let first = (pc & 0xfff) / 4;
+                        let generation = self.code.mark_translated(slot, first, first + words);
+                        jit.install(phys, pc, slot, generation, &plan);
+                        continue;
+                    }
+                    jit::Probe::Interpret => {}
+                }
+            }
+            let d = self.code.get(self.fetch_slot, (pc >> 2) & 0x3ff);
+            self.cur_pc = pc;
+            self.cur_delay = self.delay_slot;
+            self.pc = self.next_pc;
+            self.next_pc = self.next_pc.wrapping_add(4);
+            self.delay_slot = false;
+            self.icount += 1;
+            self.execute(d);
+        }
+        self.jit = Some(jit);
+    }
+
+    /// Runs the translated block `f` from the current PC; returns whether
+    /// it left before an instruction it could not run.
+    #[inline(always)]
+    fn enter_block(&mut self, jit: &mut jit::Jit, f: jit::BlockFn, exits: u32) -> bool {
+        let (read, write) = self.xlat.current_sets();
+        let mut ctx = jit::JitCtx {
+            gpr: self.gpr.as_mut_ptr(),
+            hi: &mut self.hi,
+            lo: &mut self.lo,
+            mem: self.bus.mem.as_mut_ptr(),
+            mem_len: self.bus.mem.len() as u64,
+            xlat_read: read.as_ptr().cast(),
+            xlat_write: write.as_ptr().cast(),
+            asid: self.xlat.asid,
+            pc: 0,
+            next_pc: 0,
+        };
+        // SAFETY: `f` was compiled by `jit` from guest code for a
+        // `JitCtx` argument and is valid until `jit` is flushed, which
+        // cannot happen during the call. Every pointer in `ctx` points
+        // into this machine, which is borrowed mutably for the call and
+        // touched by nothing else meanwhile: `gpr` to its 64 registers
+        // (the code writes indices 1..=32 only), `hi`/`lo` to HI and LO,
+        // `xlat_*` to the current regime's 256-entry translation sets,
+        // which the code only reads, and `mem` to the memory buffer of
+        // `mem_len` bytes. The code reaches guest memory only at offsets
+        // taken from those translation entries and checked in the code
+        // against `mem_len`, so no guest value can make it touch
+        // anything else.
+        let k = unsafe { f(&mut ctx) };
+        // Every number the code returns indexes its exit table.
+        let Some(exit) = jit.exit(exits, k) else {
+            unreachable!("translated code returned exit {k}, which its block does not have");
+        };
+        self.pc = exit.pc.unwrap_or(ctx.pc);
+        self.next_pc = exit.next_pc.unwrap_or(ctx.next_pc);
+        self.delay_slot = exit.delay;
+        self.icount += u64::from(exit.executed);
+        jit.stats.entries += 1;
+        jit.stats.insns += u64::from(exit.executed);
+        jit.stats.unchained += 1;
+        jit.stats.bailouts += u64::from(exit.bailed);
+        exit.bailed
     }
 
     /// Translates a new fetch page; on failure raises the exception (which

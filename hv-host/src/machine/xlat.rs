@@ -30,8 +30,10 @@ const MASK_ASID: u32 = !0;
 /// Mask of an entry valid under every ASID.
 const MASK_ANY_ASID: u32 = !0xff;
 
-/// One cached translation.
+/// One cached translation. `repr(C)`: translated code ([`super::jit`])
+/// reads the fields at fixed offsets (0, 4, 8, 12).
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 pub struct XlatEntry {
     /// Virtual page address (`vaddr & !0xfff`) plus the ASID it was
     /// granted under, or [`INVALID_TAG`].
@@ -141,6 +143,14 @@ impl Xlat {
         let vaddr = vaddr.raw();
         let i = self.index(vaddr);
         self.write[i] = self.entry(vaddr, page_off, code_slot, any_asid);
+    }
+
+    /// The current regime's read and write sets, for translated code:
+    /// [`SETS_ENTRIES`] entries each, indexed by virtual page number
+    /// modulo [`SETS_ENTRIES`].
+    pub(crate) fn current_sets(&self) -> (&[XlatEntry], &[XlatEntry]) {
+        let range = self.regime_base..self.regime_base + SETS_ENTRIES;
+        (&self.read[range.clone()], &self.write[range])
     }
 
     /// Drops every write entry pointing at the buffer page at offset

@@ -191,6 +191,22 @@ pub struct Monitor {
 }
 
 impl Monitor {
+    /// Selects the engine that runs the guests (see
+    /// [`crate::machine::jit`]); both give the same results.
+    pub fn set_engine(&mut self, engine: crate::machine::Engine) -> Result<(), crate::machine::jit::Unavailable> {
+        self.machine.set_engine(engine)
+    }
+
+    /// The engine running the guests.
+    pub fn engine(&self) -> crate::machine::Engine {
+        self.machine.engine()
+    }
+
+    /// Counters of the translating tier.
+    pub fn jit_stats(&self) -> crate::machine::JitStats {
+        self.machine.jit_stats()
+    }
+
     /// A monitor with one VM per entry of `vms`, each in the reset state,
     /// on a machine with enough memory for all of them.
     pub fn new(config: MonitorConfig, vms: &[VmConfig]) -> Result<Self, MonitorError> {

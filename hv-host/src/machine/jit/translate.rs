@@ -1,0 +1,913 @@
+//! From guest instructions to Cranelift IR: which instructions a block may
+//! hold ([`plan`]) and the code for each of them ([`emit`]).
+//!
+//! A translated block is straight-line code from its first instruction up
+//! to and including a branch and its delay slot, the end of the page, or
+//! the first instruction it does not hold, whichever comes first. It holds
+//! only instructions whose whole effect is on registers and plain memory:
+//! ALU, multiply/divide, bit-field, loads and stores, branches and jumps.
+//! Everything that can change mode, translation or interrupt state, talk
+//! to a device, or raise an exception on purpose (CP0, TLB, `eret`,
+//! `wait`, `syscall`, `break`, traps, `cache`, `ll`/`sc`, `lwl`..`swr`,
+//! reserved encodings) ends the block *before* it, and the interpreter
+//! runs it.
+//!
+//! **Exactness.** An instruction that may fault (`add` overflow, a
+//! misaligned address, a load or store the translation cache does not
+//! hold, a store to a page holding code, a device) is checked *before* it
+//! has any effect; if the check fails the block leaves with the machine
+//! exactly as the interpreter would have it before that instruction (PC,
+//! the delay-slot state and its branch target, the registers, the count of
+//! instructions executed), and the interpreter runs the instruction, fault
+//! and all. So every exception is raised by the one exception code.
+//!
+//! **Containment.** Guest memory is reached only at `mem + off` where `off`
+//! comes from a translation-cache entry (which holds only translations the
+//! MMU granted to plain memory) and was checked against `mem_len` in the
+//! generated code itself: never a host pointer built from a guest value.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{self, InstBuilder, MemFlagsData as MemFlags, Type, Value, types};
+use cranelift_frontend::{FunctionBuilder, Variable};
+
+use crate::machine::code::NO_SLOT;
+use crate::machine::decode::{Decoded, Op, SINK};
+
+/// The most instructions one block holds.
+pub const MAX_BLOCK: usize = 96;
+
+/// The context translated code runs with: `repr(C)`, read and written by
+/// generated code at the offsets of [`offsets`].
+#[derive(Debug)]
+#[repr(C)]
+pub struct JitCtx {
+    /// The machine's register file (64 slots; `$zero` and [`SINK`] included).
+    pub gpr: *mut u32,
+    /// HI.
+    pub hi: *mut u32,
+    /// LO.
+    pub lo: *mut u32,
+    /// The memory buffer.
+    pub mem: *mut u8,
+    /// Its length in bytes.
+    pub mem_len: u64,
+    /// The current regime's read translation set (256 entries).
+    pub xlat_read: *const u8,
+    /// The current regime's write translation set (256 entries).
+    pub xlat_write: *const u8,
+    /// The current ASID.
+    pub asid: u32,
+    /// Out: the next instruction to execute, where only the code knows it.
+    pub pc: u32,
+    /// Out: the one after it, likewise.
+    pub next_pc: u32,
+}
+
+/// Field offsets of [`JitCtx`].
+mod offsets {
+    use super::JitCtx;
+    use core::mem::offset_of;
+    pub const GPR: i32 = offset_of!(JitCtx, gpr) as i32;
+    pub const HI: i32 = offset_of!(JitCtx, hi) as i32;
+    pub const LO: i32 = offset_of!(JitCtx, lo) as i32;
+    pub const MEM: i32 = offset_of!(JitCtx, mem) as i32;
+    pub const MEM_LEN: i32 = offset_of!(JitCtx, mem_len) as i32;
+    pub const XLAT_READ: i32 = offset_of!(JitCtx, xlat_read) as i32;
+    pub const XLAT_WRITE: i32 = offset_of!(JitCtx, xlat_write) as i32;
+    pub const ASID: i32 = offset_of!(JitCtx, asid) as i32;
+    pub const PC: i32 = offset_of!(JitCtx, pc) as i32;
+    pub const NEXT_PC: i32 = offset_of!(JitCtx, next_pc) as i32;
+}
+
+/// What kind of instruction an operation is for the translator.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// Straight-line: registers and plain memory only.
+    Simple,
+    /// A branch or jump (with a delay slot).
+    Branch,
+    /// Not translated: ends the block before it.
+    Stop,
+}
+
+/// The translator's view of an operation.
+pub fn kind(op: Op) -> Kind {
+    use Op::*;
+    match op {
+        Nop | Sll | Srl | Sra | Rotr | Sllv | Srlv | Srav | Rotrv | Movz | Movn | Mfhi | Mthi
+        | Mflo | Mtlo | Mult | Multu | Div | Divu | Add | Addu | Sub | Subu | And | Or | Xor
+        | Nor | Slt | Sltu | Addi | Addiu | Slti | Sltiu | Andi | Ori | Xori | Lui | Madd
+        | Maddu | Mul | Msub | Msubu | Clz | Clo | Ext | Ins | Wsbh | Seb | Seh | Lb | Lh
+        | Lw | Lbu | Lhu | Sb | Sh | Sw => Kind::Simple,
+        Beq | Bne | Blez | Bgtz | Bltz | Bgez | Bltzal | Bgezal | J | Jal | Jr | Jalr | Beql
+        | Bnel | Blezl | Bgtzl | Bltzl | Bgezl | Bltzall | Bgezall => Kind::Branch,
+        _ => Kind::Stop,
+    }
+}
+
+/// A block to translate: its instructions with their addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Virtual address of each instruction, and the instruction.
+    pub insns: Vec<(u32, Decoded)>,
+    /// Whether the last two are a branch and its delay slot.
+    pub ends_in_branch: bool,
+}
+
+/// Plans the block starting at virtual address `pc`, reading instruction
+/// words of its page with `word(page_offset)`. An empty plan means the
+/// first instruction is not translated.
+pub fn plan(pc: u32, mut word: impl FnMut(u32) -> u32) -> Plan {
+    let mut insns = Vec::new();
+    let mut a = pc;
+    loop {
+        if insns.len() >= MAX_BLOCK {
+            break;
+        }
+        let d = crate::machine::decode::decode(crate::machine::insn::Instruction(word(a & 0xfff)));
+        match kind(d.op) {
+            Kind::Simple => insns.push((a, d)),
+            Kind::Branch => {
+                // The delay slot must be in the same page, and simple.
+                let slot = a.wrapping_add(4);
+                if slot & 0xfff == 0 || insns.len() + 2 > MAX_BLOCK {
+                    break;
+                }
+                let s = crate::machine::decode::decode(crate::machine::insn::Instruction(word(
+                    slot & 0xfff,
+                )));
+                if kind(s.op) != Kind::Simple {
+                    break;
+                }
+                insns.push((a, d));
+                insns.push((slot, s));
+                return Plan {
+                    insns,
+                    ends_in_branch: true,
+                };
+            }
+            Kind::Stop => break,
+        }
+        a = a.wrapping_add(4);
+        if a & 0xfff == 0 {
+            break;
+        }
+    }
+    Plan {
+        insns,
+        ends_in_branch: false,
+    }
+}
+
+/// Variables: GPRs 1..=32 (32 being [`SINK`]), then HI and LO.
+const HI: usize = 33;
+const LO: usize = 34;
+const VARS: usize = 35;
+
+/// Where the block would leave if the instruction being emitted bails.
+#[derive(Clone, Copy)]
+struct Bail {
+    pc: u32,
+    /// The next PC after it, or `None` if the code has stored it in
+    /// [`JitCtx::next_pc`] (a delay slot after a jump through a register).
+    next_pc: Option<u32>,
+    delay: bool,
+    executed: u32,
+}
+
+/// A next-PC value known at translation time or only at run time.
+#[derive(Clone, Copy)]
+enum Next {
+    Const(u32),
+    Dyn(Value),
+}
+
+/// How a block left, by the number its code returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exit {
+    /// The next PC, or `None` if the code stored it in [`JitCtx::pc`].
+    pub pc: Option<u32>,
+    /// The one after, or `None` if the code stored it in
+    /// [`JitCtx::next_pc`].
+    pub next_pc: Option<u32>,
+    /// Whether `pc` is a delay slot.
+    pub delay: bool,
+    /// Instructions executed.
+    pub executed: u32,
+    /// Whether the block stopped before an instruction it could not run.
+    pub bailed: bool,
+}
+
+/// Emits the IR of `plan` into `b`, whose function takes one pointer to a
+/// [`JitCtx`] and returns the number of the exit it took; returns the
+/// exits.
+pub fn emit(b: &mut FunctionBuilder<'_>, ptr: Type, plan: &Plan) -> Vec<Exit> {
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let ctx = b.block_params(entry)[0];
+    let mut e = Emitter::new(b, ptr, ctx, plan);
+    e.body(plan);
+    let ret = e.ret;
+    let exits = e.exits;
+    b.switch_to_block(ret);
+    b.seal_block(ret);
+    let k = b.block_params(ret)[0];
+    b.ins().return_(&[k]);
+    exits
+}
+
+struct Emitter<'a, 'b> {
+    b: &'a mut FunctionBuilder<'b>,
+    ptr: Type,
+    ctx: Value,
+    vars: [Variable; VARS],
+    /// The exits emitted so far.
+    exits: Vec<Exit>,
+    /// The return block: returns its parameter, the exit's number.
+    ret: ir::Block,
+    gpr: Value,
+    hi_ptr: Option<Value>,
+    lo_ptr: Option<Value>,
+    mem: Option<MemBase>,
+}
+
+#[derive(Clone, Copy)]
+struct MemBase {
+    mem: Value,
+    mem_len: Value,
+    read: Value,
+    write: Value,
+    asid: Value,
+}
+
+/// A 32-bit immediate as Cranelift wants it: sign-extended to 64 bits.
+fn c(v: u32) -> i64 {
+    i64::from(v as i32)
+}
+
+fn flags() -> MemFlags {
+    MemFlags::trusted()
+}
+
+fn guest_flags() -> MemFlags {
+    let mut f = MemFlags::new();
+    f.set_notrap();
+    f.set_endianness(ir::Endianness::Little);
+    f
+}
+
+impl<'a, 'b> Emitter<'a, 'b> {
+    fn new(b: &'a mut FunctionBuilder<'b>, ptr: Type, ctx: Value, plan: &Plan) -> Self {
+        let ret = b.create_block();
+        b.append_block_param(ret, types::I32);
+        let vars = core::array::from_fn(|_| b.declare_var(types::I32));
+        let gpr = b.ins().load(ptr, flags(), ctx, offsets::GPR);
+        let mut uses_hilo = false;
+        let mut uses_mem = false;
+        let mut used = 0u64;
+        for &(_, d) in &plan.insns {
+            used |= reg_uses(d);
+            uses_hilo |= matches!(
+                d.op,
+                Op::Mfhi
+                    | Op::Mthi
+                    | Op::Mflo
+                    | Op::Mtlo
+                    | Op::Mult
+                    | Op::Multu
+                    | Op::Div
+                    | Op::Divu
+                    | Op::Madd
+                    | Op::Maddu
+                    | Op::Msub
+                    | Op::Msubu
+            );
+            uses_mem |= matches!(
+                d.op,
+                Op::Lb | Op::Lh | Op::Lw | Op::Lbu | Op::Lhu | Op::Sb | Op::Sh | Op::Sw
+            );
+        }
+        // Load every register the block names, once, at entry.
+        for r in 1..=32usize {
+            if used & (1 << r) != 0 {
+                let v = b
+                    .ins()
+                    .load(types::I32, flags(), gpr, (r * 4) as i32);
+                b.def_var(vars[r], v);
+            }
+        }
+        let (hi_ptr, lo_ptr) = if uses_hilo {
+            let hp = b.ins().load(ptr, flags(), ctx, offsets::HI);
+            let lp = b.ins().load(ptr, flags(), ctx, offsets::LO);
+            let h = b.ins().load(types::I32, flags(), hp, 0);
+            let l = b.ins().load(types::I32, flags(), lp, 0);
+            b.def_var(vars[HI], h);
+            b.def_var(vars[LO], l);
+            (Some(hp), Some(lp))
+        } else {
+            (None, None)
+        };
+        let mem = uses_mem.then(|| MemBase {
+            mem: b.ins().load(ptr, flags(), ctx, offsets::MEM),
+            mem_len: b.ins().load(types::I64, flags(), ctx, offsets::MEM_LEN),
+            read: b.ins().load(ptr, flags(), ctx, offsets::XLAT_READ),
+            write: b.ins().load(ptr, flags(), ctx, offsets::XLAT_WRITE),
+            asid: b.ins().load(types::I32, flags(), ctx, offsets::ASID),
+        });
+        Self {
+            b,
+            ptr,
+            ctx,
+            vars,
+            exits: Vec::new(),
+            ret,
+            gpr,
+            hi_ptr,
+            lo_ptr,
+            mem,
+        }
+    }
+
+    // ----- registers -----
+
+    fn get(&mut self, r: u8) -> Value {
+        let r = usize::from(r & 63);
+        if r == 0 || r > 32 {
+            self.b.ins().iconst(types::I32, 0)
+        } else {
+            self.b.use_var(self.vars[r])
+        }
+    }
+
+    /// Writes register `r`: the variable, and through to the register
+    /// file at once, so that an exit has nothing to write back.
+    fn set(&mut self, r: u8, v: Value) {
+        let r = usize::from(r & 63);
+        if r != 0 && r <= 32 {
+            self.b.def_var(self.vars[r], v);
+            self.b.ins().store(flags(), v, self.gpr, (r * 4) as i32);
+        }
+    }
+
+    fn get_var(&mut self, i: usize) -> Value {
+        self.b.use_var(self.vars[i])
+    }
+
+    /// Writes HI or LO (variable and memory, as [`Emitter::set`]).
+    fn set_var(&mut self, i: usize, v: Value) {
+        self.b.def_var(self.vars[i], v);
+        let p = if i == HI { self.hi_ptr } else { self.lo_ptr };
+        let p = p.expect("HI and LO pointers are loaded when the block uses them");
+        self.b.ins().store(flags(), v, p, 0);
+    }
+
+    fn iconst(&mut self, v: u32) -> Value {
+        self.b.ins().iconst(types::I32, i64::from(v as i32))
+    }
+
+    // ----- leaving -----
+
+    /// Returns exit number `k` (an index into [`Emitted::exits`]) with
+    /// `info`; a PC known only at run time is stored into the context.
+    fn exit(&mut self, pc: Next, next_pc: Next, delay: bool, executed: u32, bailed: bool) {
+        let ctx = self.ctx;
+        let mut info = Exit {
+            pc: None,
+            next_pc: None,
+            delay,
+            executed,
+            bailed,
+        };
+        match pc {
+            Next::Const(c) => info.pc = Some(c),
+            Next::Dyn(v) => {
+                self.b.ins().store(flags(), v, ctx, offsets::PC);
+            }
+        }
+        match next_pc {
+            Next::Const(c) => info.next_pc = Some(c),
+            Next::Dyn(v) => {
+                self.b.ins().store(flags(), v, ctx, offsets::NEXT_PC);
+            }
+        }
+        let k = self.exits.len() as u32;
+        self.exits.push(info);
+        let k = self.iconst(k);
+        let ret = self.ret;
+        self.b.ins().jump(ret, &[k.into()]);
+    }
+
+    /// Leaves with `bail`'s state if `fail` is non-zero: a branch to the
+    /// shared return block with the exit's number.
+    fn guard(&mut self, fail: Value, bail: Bail) {
+        let k = self.exits.len() as u32;
+        self.exits.push(Exit {
+            pc: Some(bail.pc),
+            next_pc: bail.next_pc,
+            delay: bail.delay,
+            executed: bail.executed,
+            bailed: true,
+        });
+        let k = self.iconst(k);
+        let ok = self.b.create_block();
+        let ret = self.ret;
+        self.b.ins().brif(fail, ret, &[k.into()], ok, &[]);
+        self.b.switch_to_block(ok);
+        self.b.seal_block(ok);
+    }
+
+    // ----- the block -----
+
+    fn body(&mut self, plan: &Plan) {
+        let n = plan.insns.len();
+        let straight = if plan.ends_in_branch { n - 2 } else { n };
+        for (i, &(pc, d)) in plan.insns[..straight].iter().enumerate() {
+            let bail = Bail {
+                pc,
+                next_pc: Some(pc.wrapping_add(4)),
+                delay: false,
+                executed: i as u32,
+            };
+            self.simple(d, bail);
+        }
+        if !plan.ends_in_branch {
+            let end = plan
+                .insns
+                .last()
+                .map_or(0, |&(pc, _)| pc.wrapping_add(4));
+            self.exit(
+                Next::Const(end),
+                Next::Const(end.wrapping_add(4)),
+                false,
+                n as u32,
+                false,
+            );
+            return;
+        }
+        let (bpc, bd) = plan.insns[n - 2];
+        let (spc, sd) = plan.insns[n - 1];
+        self.branch(bpc, bd, spc, sd, (n - 2) as u32);
+    }
+
+    /// A branch at `bpc` (instruction number `index`) and its delay slot.
+    fn branch(&mut self, bpc: u32, d: Decoded, spc: u32, sd: Decoded, index: u32) {
+        use Op::*;
+        let rs = self.get(d.rs);
+        let rt = self.get(d.rt);
+        let zero = self.iconst(0);
+        // The condition (None: always), read before any link is written.
+        let cond = match d.op {
+            Beq | Beql => Some(self.b.ins().icmp(IntCC::Equal, rs, rt)),
+            Bne | Bnel => Some(self.b.ins().icmp(IntCC::NotEqual, rs, rt)),
+            Blez | Blezl => Some(self.b.ins().icmp(IntCC::SignedLessThanOrEqual, rs, zero)),
+            Bgtz | Bgtzl => Some(self.b.ins().icmp(IntCC::SignedGreaterThan, rs, zero)),
+            Bltz | Bltzl | Bltzal | Bltzall => {
+                Some(self.b.ins().icmp(IntCC::SignedLessThan, rs, zero))
+            }
+            Bgez | Bgezl | Bgezal | Bgezall => {
+                Some(self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, rs, zero))
+            }
+            _ => None,
+        };
+        let target = match d.op {
+            J | Jal => Next::Const((spc & 0xf000_0000) | d.imm),
+            Jr | Jalr => Next::Dyn(rs),
+            _ => Next::Const(spc.wrapping_add(d.imm)),
+        };
+        let link = bpc.wrapping_add(8);
+        match d.op {
+            Bltzal | Bgezal | Bltzall | Bgezall | Jal => {
+                let v = self.iconst(link);
+                self.set(31, v);
+            }
+            Jalr => {
+                let v = self.iconst(link);
+                self.set(d.rd, v);
+            }
+            _ => {}
+        }
+        let likely = matches!(d.op, Beql | Bnel | Blezl | Bgtzl | Bltzl | Bgezl | Bltzall | Bgezall);
+        if likely {
+            let cond = cond.expect("branch-likely is conditional");
+            let taken = self.b.create_block();
+            let not_taken = self.b.create_block();
+            self.b.ins().brif(cond, taken, &[], not_taken, &[]);
+            self.b.switch_to_block(not_taken);
+            self.b.seal_block(not_taken);
+            // The delay slot is nullified.
+            self.exit(
+                Next::Const(spc.wrapping_add(4)),
+                Next::Const(spc.wrapping_add(8)),
+                false,
+                index + 1,
+                false,
+            );
+            self.b.switch_to_block(taken);
+            self.b.seal_block(taken);
+            self.slot_and_leave(spc, sd, target, index);
+        } else {
+            let next = match (cond, target) {
+                (None, t) => t,
+                (Some(c), Next::Const(t)) => {
+                    let t = self.iconst(t);
+                    let f = self.iconst(spc.wrapping_add(4));
+                    Next::Dyn(self.b.ins().select(c, t, f))
+                }
+                (Some(_), Next::Dyn(_)) => unreachable!("conditional branches have constant targets"),
+            };
+            self.slot_and_leave(spc, sd, next, index);
+        }
+    }
+
+    /// The delay slot, then leave for `next`.
+    fn slot_and_leave(&mut self, spc: u32, sd: Decoded, next: Next, index: u32) {
+        let next_pc = match next {
+            Next::Const(c) => Some(c),
+            Next::Dyn(v) => {
+                // Where a bail in the slot finds it.
+                let ctx = self.ctx;
+                self.b.ins().store(flags(), v, ctx, offsets::NEXT_PC);
+                None
+            }
+        };
+        let bail = Bail {
+            pc: spc,
+            next_pc,
+            delay: true,
+            executed: index + 1,
+        };
+        self.simple(sd, bail);
+        let after = match next {
+            Next::Const(c) => Next::Const(c.wrapping_add(4)),
+            Next::Dyn(v) => Next::Dyn(self.b.ins().iadd_imm_s(v, 4)),
+        };
+        self.exit(next, after, false, index + 2, false);
+    }
+
+    // ----- straight-line instructions -----
+
+    fn simple(&mut self, d: Decoded, bail: Bail) {
+        use Op::*;
+        let imm = d.imm;
+        match d.op {
+            Nop => {}
+            Sll => self.alu_imm(d.rd, d.rt, |b, x| b.ins().ishl_imm_s(x, c(imm))),
+            Srl => self.alu_imm(d.rd, d.rt, |b, x| b.ins().ushr_imm_s(x, c(imm))),
+            Sra => self.alu_imm(d.rd, d.rt, |b, x| b.ins().sshr_imm_s(x, c(imm))),
+            Rotr => self.alu_imm(d.rd, d.rt, |b, x| b.ins().rotr_imm_s(x, c(imm))),
+            Sllv => self.alu(d.rd, d.rt, d.rs, |b, x, s| {
+                let s = b.ins().band_imm_s(s, 31);
+                b.ins().ishl(x, s)
+            }),
+            Srlv => self.alu(d.rd, d.rt, d.rs, |b, x, s| {
+                let s = b.ins().band_imm_s(s, 31);
+                b.ins().ushr(x, s)
+            }),
+            Srav => self.alu(d.rd, d.rt, d.rs, |b, x, s| {
+                let s = b.ins().band_imm_s(s, 31);
+                b.ins().sshr(x, s)
+            }),
+            Rotrv => self.alu(d.rd, d.rt, d.rs, |b, x, s| {
+                let s = b.ins().band_imm_s(s, 31);
+                b.ins().rotr(x, s)
+            }),
+            Movz | Movn => {
+                let t = self.get(d.rt);
+                let s = self.get(d.rs);
+                let old = self.get(d.rd);
+                let v = if d.op == Movz {
+                    self.b.ins().select(t, old, s)
+                } else {
+                    self.b.ins().select(t, s, old)
+                };
+                self.set(d.rd, v);
+            }
+            Mfhi => {
+                let v = self.get_var(HI);
+                self.set(d.rd, v);
+            }
+            Mflo => {
+                let v = self.get_var(LO);
+                self.set(d.rd, v);
+            }
+            Mthi => {
+                let v = self.get(d.rs);
+                self.set_var(HI, v);
+            }
+            Mtlo => {
+                let v = self.get(d.rs);
+                self.set_var(LO, v);
+            }
+            Mult | Multu | Madd | Maddu | Msub | Msubu => self.multiply(d),
+            Div => self.divide(d, true),
+            Divu => self.divide(d, false),
+            Add | Sub | Addi => {
+                let a = self.get(d.rs);
+                let (bv, dst) = if d.op == Addi {
+                    (self.iconst(imm), d.rt)
+                } else {
+                    (self.get(d.rt), d.rd)
+                };
+                let r = if d.op == Sub {
+                    self.b.ins().isub(a, bv)
+                } else {
+                    self.b.ins().iadd(a, bv)
+                };
+                // Signed overflow: the interpreter raises Ov.
+                let ovf = if d.op == Sub {
+                    // (a ^ b) & (a ^ r) < 0
+                    let x = self.b.ins().bxor(a, bv);
+                    let y = self.b.ins().bxor(a, r);
+                    self.b.ins().band(x, y)
+                } else {
+                    // (a ^ r) & (b ^ r) < 0
+                    let x = self.b.ins().bxor(a, r);
+                    let y = self.b.ins().bxor(bv, r);
+                    self.b.ins().band(x, y)
+                };
+                let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, ovf, 0);
+                self.guard(neg, bail);
+                self.set(dst, r);
+            }
+            Addu => self.alu(d.rd, d.rs, d.rt, |b, x, y| b.ins().iadd(x, y)),
+            Subu => self.alu(d.rd, d.rs, d.rt, |b, x, y| b.ins().isub(x, y)),
+            And => self.alu(d.rd, d.rs, d.rt, |b, x, y| b.ins().band(x, y)),
+            Or => self.alu(d.rd, d.rs, d.rt, |b, x, y| b.ins().bor(x, y)),
+            Xor => self.alu(d.rd, d.rs, d.rt, |b, x, y| b.ins().bxor(x, y)),
+            Nor => self.alu(d.rd, d.rs, d.rt, |b, x, y| {
+                let o = b.ins().bor(x, y);
+                b.ins().bnot(o)
+            }),
+            Slt => self.alu(d.rd, d.rs, d.rt, |b, x, y| {
+                let c = b.ins().icmp(IntCC::SignedLessThan, x, y);
+                b.ins().uextend(types::I32, c)
+            }),
+            Sltu => self.alu(d.rd, d.rs, d.rt, |b, x, y| {
+                let c = b.ins().icmp(IntCC::UnsignedLessThan, x, y);
+                b.ins().uextend(types::I32, c)
+            }),
+            Mul => self.alu(d.rd, d.rs, d.rt, |b, x, y| b.ins().imul(x, y)),
+            Addiu => self.alu_imm(d.rt, d.rs, |b, x| b.ins().iadd_imm_s(x, c(imm))),
+            Slti => self.alu_imm(d.rt, d.rs, |b, x| {
+                let c = b
+                    .ins()
+                    .icmp_imm_s(IntCC::SignedLessThan, x, c(imm));
+                b.ins().uextend(types::I32, c)
+            }),
+            Sltiu => self.alu_imm(d.rt, d.rs, |b, x| {
+                let c = b
+                    .ins()
+                    .icmp_imm_s(IntCC::UnsignedLessThan, x, c(imm));
+                b.ins().uextend(types::I32, c)
+            }),
+            Andi => self.alu_imm(d.rt, d.rs, |b, x| b.ins().band_imm_s(x, c(imm))),
+            Ori => self.alu_imm(d.rt, d.rs, |b, x| b.ins().bor_imm_s(x, c(imm))),
+            Xori => self.alu_imm(d.rt, d.rs, |b, x| b.ins().bxor_imm_s(x, c(imm))),
+            Lui => {
+                let v = self.iconst(imm);
+                self.set(d.rt, v);
+            }
+            Clz => self.alu_imm(d.rd, d.rs, |b, x| b.ins().clz(x)),
+            Clo => self.alu_imm(d.rd, d.rs, |b, x| {
+                let n = b.ins().bnot(x);
+                b.ins().clz(n)
+            }),
+            Ext => {
+                let (pos, size) = (imm & 31, imm >> 8);
+                let mask = ((1u64 << size) - 1) as u32;
+                self.alu_imm(d.rt, d.rs, |b, x| {
+                    let s = b.ins().ushr_imm_s(x, c(pos));
+                    b.ins().band_imm_s(s, c(mask))
+                });
+            }
+            Ins => {
+                let (pos, size) = (imm & 31, imm >> 8);
+                if size == 0 || pos + size > 32 {
+                    return;
+                }
+                let mask = (((1u64 << size) - 1) << pos) as u32;
+                self.alu(d.rt, d.rt, d.rs, |b, t, s| {
+                    let keep = b.ins().band_imm_s(t, c(!mask));
+                    let sh = b.ins().ishl_imm_s(s, c(pos));
+                    let ins = b.ins().band_imm_s(sh, c(mask));
+                    b.ins().bor(keep, ins)
+                });
+            }
+            Wsbh => self.alu_imm(d.rd, d.rt, |b, x| {
+                let l = b.ins().band_imm_s(x, 0x00ff_00ff);
+                let l = b.ins().ishl_imm_s(l, 8);
+                let h = b.ins().ushr_imm_s(x, 8);
+                let h = b.ins().band_imm_s(h, 0x00ff_00ff);
+                b.ins().bor(l, h)
+            }),
+            Seb => self.alu_imm(d.rd, d.rt, |b, x| {
+                let n = b.ins().ireduce(types::I8, x);
+                b.ins().sextend(types::I32, n)
+            }),
+            Seh => self.alu_imm(d.rd, d.rt, |b, x| {
+                let n = b.ins().ireduce(types::I16, x);
+                b.ins().sextend(types::I32, n)
+            }),
+            Lb | Lbu | Lh | Lhu | Lw => {
+                let size = match d.op {
+                    Lb | Lbu => 1,
+                    Lh | Lhu => 2,
+                    _ => 4,
+                };
+                let base = self.get(d.rs);
+                let va = self.b.ins().iadd_imm_s(base, c(imm));
+                let addr = self.access(va, size, false, bail);
+                let f = guest_flags();
+                let v = match d.op {
+                    Lb => self.b.ins().sload8(types::I32, f, addr, 0),
+                    Lbu => self.b.ins().uload8(types::I32, f, addr, 0),
+                    Lh => self.b.ins().sload16(types::I32, f, addr, 0),
+                    Lhu => self.b.ins().uload16(types::I32, f, addr, 0),
+                    _ => self.b.ins().load(types::I32, f, addr, 0),
+                };
+                self.set(d.rt, v);
+            }
+            Sb | Sh | Sw => {
+                let size = match d.op {
+                    Sb => 1,
+                    Sh => 2,
+                    _ => 4,
+                };
+                let base = self.get(d.rs);
+                let va = self.b.ins().iadd_imm_s(base, c(imm));
+                let v = self.get(d.rt);
+                let addr = self.access(va, size, true, bail);
+                let f = guest_flags();
+                match size {
+                    1 => {
+                        self.b.ins().istore8(f, v, addr, 0);
+                    }
+                    2 => {
+                        self.b.ins().istore16(f, v, addr, 0);
+                    }
+                    _ => {
+                        self.b.ins().store(f, v, addr, 0);
+                    }
+                }
+            }
+            // `plan` admits only the operations above.
+            _ => {
+                let always = self.iconst(1);
+                self.guard(always, bail);
+            }
+        }
+    }
+
+    fn alu(&mut self, dst: u8, a: u8, b: u8, f: impl FnOnce(&mut FunctionBuilder<'b>, Value, Value) -> Value) {
+        let x = self.get(a);
+        let y = self.get(b);
+        let v = f(self.b, x, y);
+        self.set(dst, v);
+    }
+
+    fn alu_imm(&mut self, dst: u8, a: u8, f: impl FnOnce(&mut FunctionBuilder<'b>, Value) -> Value) {
+        let x = self.get(a);
+        let v = f(self.b, x);
+        self.set(dst, v);
+    }
+
+    fn multiply(&mut self, d: Decoded) {
+        use Op::*;
+        let a = self.get(d.rs);
+        let b = self.get(d.rt);
+        let signed = matches!(d.op, Mult | Madd | Msub);
+        let (a, b) = if signed {
+            (
+                self.b.ins().sextend(types::I64, a),
+                self.b.ins().sextend(types::I64, b),
+            )
+        } else {
+            (
+                self.b.ins().uextend(types::I64, a),
+                self.b.ins().uextend(types::I64, b),
+            )
+        };
+        let p = self.b.ins().imul(a, b);
+        let v = match d.op {
+            Mult | Multu => p,
+            _ => {
+                let hi = self.get_var(HI);
+                let lo = self.get_var(LO);
+                let hi = self.b.ins().uextend(types::I64, hi);
+                let lo = self.b.ins().uextend(types::I64, lo);
+                let hi = self.b.ins().ishl_imm_s(hi, 32);
+                let acc = self.b.ins().bor(hi, lo);
+                if matches!(d.op, Madd | Maddu) {
+                    self.b.ins().iadd(acc, p)
+                } else {
+                    self.b.ins().isub(acc, p)
+                }
+            }
+        };
+        let lo = self.b.ins().ireduce(types::I32, v);
+        let hi = self.b.ins().ushr_imm_s(v, 32);
+        let hi = self.b.ins().ireduce(types::I32, hi);
+        self.set_var(HI, hi);
+        self.set_var(LO, lo);
+    }
+
+    /// DIV/DIVU. Division by zero leaves HI and LO unchanged; the signed
+    /// overflow case (`i32::MIN / -1`) wraps, as in the interpreter.
+    fn divide(&mut self, d: Decoded, signed: bool) {
+        let a = self.get(d.rs);
+        let b = self.get(d.rt);
+        let zero = self.b.ins().icmp_imm_s(IntCC::Equal, b, 0);
+        let one = self.iconst(1);
+        let unsafe_divisor = if signed {
+            let min = self.b.ins().icmp_imm_s(IntCC::Equal, a, c(0x8000_0000));
+            let m1 = self.b.ins().icmp_imm_s(IntCC::Equal, b, -1);
+            let ovf = self.b.ins().band(min, m1);
+            self.b.ins().bor(zero, ovf)
+        } else {
+            zero
+        };
+        // With divisor 1 the overflow case gives a / 1 = MIN, remainder 0:
+        // exactly the wrapping result.
+        let safe = self.b.ins().select(unsafe_divisor, one, b);
+        let (q, r) = if signed {
+            (self.b.ins().sdiv(a, safe), self.b.ins().srem(a, safe))
+        } else {
+            (self.b.ins().udiv(a, safe), self.b.ins().urem(a, safe))
+        };
+        let old_hi = self.get_var(HI);
+        let old_lo = self.get_var(LO);
+        let lo = self.b.ins().select(zero, old_lo, q);
+        let hi = self.b.ins().select(zero, old_hi, r);
+        self.set_var(HI, hi);
+        self.set_var(LO, lo);
+    }
+
+    /// The host address of a `size`-byte access at guest virtual `va`,
+    /// through the translation cache; leaves with `bail` if the address is
+    /// misaligned, the cache misses, the entry is for a page holding code
+    /// (stores), or the offset is not inside the memory buffer.
+    fn access(&mut self, va: Value, size: u32, store: bool, bail: Bail) -> Value {
+        let m = self.mem.expect("memory base loaded when the block accesses memory");
+        // One test for every reason to leave: a misaligned address, a
+        // translation-cache miss, (stores) a page holding code, an offset
+        // not inside the memory buffer.
+        let page = self.b.ins().ushr_imm_s(va, 12);
+        let idx = self.b.ins().band_imm_s(page, 0xff);
+        let idx = self.b.ins().uextend(self.ptr, idx);
+        let byte = self.b.ins().ishl_imm_s(idx, 4);
+        let set = if store { m.write } else { m.read };
+        let entry = self.b.ins().iadd(set, byte);
+        let tag = self.b.ins().load(types::I32, flags(), entry, 0);
+        let mask = self.b.ins().load(types::I32, flags(), entry, 4);
+        let base = self.b.ins().load(types::I32, flags(), entry, 8);
+        let vpage = self.b.ins().band_imm_s(va, c(!0xfff));
+        let key = self.b.ins().bor(vpage, m.asid);
+        let diff = self.b.ins().bxor(tag, key);
+        let mut fail = self.b.ins().band(diff, mask);
+        if size > 1 {
+            let mis = self.b.ins().band_imm_s(va, c(size - 1));
+            fail = self.b.ins().bor(fail, mis);
+        }
+        if store {
+            let slot = self.b.ins().load(types::I32, flags(), entry, 12);
+            let code = self.b.ins().bxor_imm_s(slot, c(NO_SLOT));
+            fail = self.b.ins().bor(fail, code);
+        }
+        let in_page = self.b.ins().band_imm_s(va, 0xfff);
+        let off = self.b.ins().iadd(base, in_page);
+        let off = self.b.ins().uextend(types::I64, off);
+        let end = self.b.ins().iadd_imm_s(off, i64::from(size));
+        let outside = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, m.mem_len);
+        let outside = self.b.ins().uextend(types::I32, outside);
+        let fail = self.b.ins().bor(fail, outside);
+        self.guard(fail, bail);
+        let off = if self.ptr == types::I64 {
+            off
+        } else {
+            self.b.ins().ireduce(self.ptr, off)
+        };
+        self.b.ins().iadd(m.mem, off)
+    }
+}
+
+/// The registers (bit n for GPR n, 1..=32) an instruction reads or writes.
+fn reg_uses(d: Decoded) -> u64 {
+    let mut m = 0u64;
+    for r in [d.rs, d.rt, d.rd] {
+        let r = r & 63;
+        if r != 0 && r <= 32 {
+            m |= 1 << r;
+        }
+    }
+    if matches!(
+        d.op,
+        Op::Jal | Op::Bltzal | Op::Bgezal | Op::Bltzall | Op::Bgezall
+    ) {
+        m |= 1 << 31;
+    }
+    // `rd` of I-type instructions is 0 after decoding; SINK is slot 32.
+    let _ = SINK;
+    m
+}
