@@ -132,6 +132,13 @@ impl CodeCache {
             .unwrap_or(u32::MAX)
     }
 
+    /// The generation of every slot (translated code reads them to chain
+    /// blocks).
+    #[inline]
+    pub fn generations(&self) -> &[u32] {
+        &self.generation
+    }
+
     /// How many times the cache was cleared.
     #[inline]
     pub fn epoch(&self) -> u64 {

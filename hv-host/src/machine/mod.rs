@@ -365,6 +365,15 @@ impl Machine {
         Ok(())
     }
 
+    /// Sets how many times a block's first instruction must run before
+    /// the block is translated ([`jit::HOT_THRESHOLD`] by default): a
+    /// knob for tests and experiments; results do not depend on it.
+    pub fn set_jit_threshold(&mut self, executions: u32) {
+        if let Some(j) = self.jit.as_mut() {
+            j.set_threshold(executions);
+        }
+    }
+
     /// The engine running guest code.
     pub fn engine(&self) -> Engine {
         if self.jit.is_some() {
@@ -785,9 +794,9 @@ impl Machine {
                 let slot = self.fetch_slot;
                 let generation = self.code.generation(slot);
                 match jit.probe(phys, pc, slot, generation) {
-                    jit::Probe::Run(f, len, exits) => {
+                    jit::Probe::Run(f, len) => {
                         if self.icount + u64::from(len) <= self.stop_at {
-                            bailed = self.enter_block(&mut jit, f, exits);
+                            bailed = self.enter_block(&mut jit, f);
                             continue;
                         }
                     }
@@ -812,49 +821,57 @@ impl Machine {
             self.icount += 1;
             self.execute(d);
         }
+        jit.stats.chained = jit.ctx.chained;
         self.jit = Some(jit);
     }
 
-    /// Runs the translated block `f` from the current PC; returns whether
-    /// it left before an instruction it could not run.
+    /// Runs the translated block `f` from the current PC, and the blocks
+    /// it chains to; returns whether the last one left before an
+    /// instruction it could not run.
     #[inline(always)]
-    fn enter_block(&mut self, jit: &mut jit::Jit, f: jit::BlockFn, exits: u32) -> bool {
+    fn enter_block(&mut self, jit: &mut jit::Jit, f: jit::BlockFn) -> bool {
         let (read, write) = self.xlat.current_sets();
-        let mut ctx = jit::JitCtx {
-            gpr: self.gpr.as_mut_ptr(),
-            hi: &mut self.hi,
-            lo: &mut self.lo,
-            mem: self.bus.mem.as_mut_ptr(),
-            mem_len: self.bus.mem.len() as u64,
-            xlat_read: read.as_ptr().cast(),
-            xlat_write: write.as_ptr().cast(),
-            asid: self.xlat.asid,
-            pc: 0,
-            next_pc: 0,
-        };
-        // SAFETY: `f` was compiled by `jit` from guest code for a
-        // `JitCtx` argument and is valid until `jit` is flushed, which
-        // cannot happen during the call. Every pointer in `ctx` points
-        // into this machine, which is borrowed mutably for the call and
+        let gens = self.code.generations();
+        let table = jit.table_ptr();
+        let ctx = &mut *jit.ctx;
+        ctx.gpr = self.gpr.as_mut_ptr();
+        ctx.hi = &mut self.hi;
+        ctx.lo = &mut self.lo;
+        ctx.mem = self.bus.mem.as_mut_ptr();
+        ctx.mem_len = self.bus.mem.len() as u64;
+        ctx.xlat_read = read.as_ptr().cast();
+        ctx.xlat_write = write.as_ptr().cast();
+        ctx.asid = self.xlat.asid;
+        ctx.table = table;
+        ctx.gens = gens.as_ptr();
+        ctx.gens_len = gens.len() as u64;
+        ctx.budget = self.stop_at - self.icount;
+        ctx.done = 0;
+        // SAFETY: every pointer in the context points into this machine
+        // or the translator, which are borrowed mutably for the call and
         // touched by nothing else meanwhile: `gpr` to its 64 registers
-        // (the code writes indices 1..=32 only), `hi`/`lo` to HI and LO,
-        // `xlat_*` to the current regime's 256-entry translation sets,
-        // which the code only reads, and `mem` to the memory buffer of
-        // `mem_len` bytes. The code reaches guest memory only at offsets
-        // taken from those translation entries and checked in the code
-        // against `mem_len`, so no guest value can make it touch
-        // anything else.
-        let k = unsafe { f(&mut ctx) };
-        // Every number the code returns indexes its exit table.
-        let Some(exit) = jit.exit(exits, k) else {
-            unreachable!("translated code returned exit {k}, which its block does not have");
+        // (translated code writes indices 1..=32 only), `hi`/`lo` to HI
+        // and LO, `xlat_*` to the current regime's 256-entry translation
+        // sets and `table`/`gens` to the dispatch table and the code
+        // cache's generations (`gens_len` of them), which the code only
+        // reads, and `mem` to the memory buffer of `mem_len` bytes. The
+        // code reaches guest memory only at offsets taken from those
+        // translation entries and checked in the code against `mem_len`,
+        // so no guest value can make it touch anything else.
+        let k = unsafe { jit.call(f) };
+        let ctx = &*jit.ctx;
+        let (done, next_pc, pc) = (ctx.done, ctx.next_pc, ctx.pc);
+        // Every number translated code returns is one of its exits.
+        let Some(exit) = jit.exit(k) else {
+            unreachable!("translated code returned exit {k}, which no block has");
         };
-        self.pc = exit.pc.unwrap_or(ctx.pc);
-        self.next_pc = exit.next_pc.unwrap_or(ctx.next_pc);
+        self.pc = exit.pc.unwrap_or(pc);
+        self.next_pc = exit.next_pc.unwrap_or(next_pc);
         self.delay_slot = exit.delay;
-        self.icount += u64::from(exit.executed);
+        let executed = done + u64::from(exit.executed);
+        self.icount += executed;
         jit.stats.entries += 1;
-        jit.stats.insns += u64::from(exit.executed);
+        jit.stats.insns += executed;
         jit.stats.unchained += 1;
         jit.stats.bailouts += u64::from(exit.bailed);
         exit.bailed
@@ -870,11 +887,13 @@ impl Machine {
         let fault = if pc & 3 != 0 {
             Err(exception::Fault::Address)
         } else {
-            self.translate(GuestVirtAddr::new(pc), exception::Access::Fetch)
+            self.translate_full(GuestVirtAddr::new(pc), exception::Access::Fetch)
         };
+        let any_asid = fault.is_ok_and(|t| t.any_asid);
         // Code runs from plain memory pages only (a device page is a bus
         // error): the buffer offset of the page.
-        let page = fault.map(|pa| {
+        let page = fault.map(|t| {
+            let pa = t.pa;
             if !self.bus.page_is_plain_memory(MachineAddr::new(pa)) {
                 return None;
             }
@@ -895,6 +914,11 @@ impl Machine {
                 }
                 self.fetch_base = base;
                 self.fetch_tag = pc & !0xfff;
+                // A fetch is granted exactly when a load is: the read
+                // cache may hold the page too (translated code looks
+                // there for the pages of the blocks it chains to).
+                self.xlat
+                    .fill_read(GuestVirtAddr::new(pc), base, any_asid);
                 true
             }
             Ok(None) => {

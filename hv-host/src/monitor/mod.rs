@@ -197,6 +197,11 @@ impl Monitor {
         self.machine.set_engine(engine)
     }
 
+    /// See [`Machine::set_jit_threshold`].
+    pub fn set_jit_threshold(&mut self, executions: u32) {
+        self.machine.set_jit_threshold(executions);
+    }
+
     /// The engine running the guests.
     pub fn engine(&self) -> crate::machine::Engine {
         self.machine.engine()

@@ -57,10 +57,47 @@ pub struct JitCtx {
     pub xlat_write: *const u8,
     /// The current ASID.
     pub asid: u32,
+    /// The dispatch table ([`super::TABLE_ENTRIES`] entries of
+    /// [`super::ENTRY_SIZE`] bytes), for chaining.
+    pub table: *const u8,
+    /// The code cache's generation of each slot, and how many there are.
+    pub gens: *const u32,
+    /// Number of entries at `gens`.
+    pub gens_len: u64,
+    /// Instructions the blocks may execute from this entry, in all.
+    pub budget: u64,
+    /// Instructions executed by the blocks already left by chaining.
+    pub done: u64,
+    /// Chained block exits taken.
+    pub chained: u64,
     /// Out: the next instruction to execute, where only the code knows it.
     pub pc: u32,
     /// Out: the one after it, likewise.
     pub next_pc: u32,
+}
+
+impl JitCtx {
+    /// A context with null pointers, to be filled before each entry.
+    pub fn empty() -> Self {
+        Self {
+            gpr: core::ptr::null_mut(),
+            hi: core::ptr::null_mut(),
+            lo: core::ptr::null_mut(),
+            mem: core::ptr::null_mut(),
+            mem_len: 0,
+            xlat_read: core::ptr::null(),
+            xlat_write: core::ptr::null(),
+            asid: 0,
+            table: core::ptr::null(),
+            gens: core::ptr::null(),
+            gens_len: 0,
+            budget: 0,
+            done: 0,
+            chained: 0,
+            pc: 0,
+            next_pc: 0,
+        }
+    }
 }
 
 /// Field offsets of [`JitCtx`].
@@ -75,6 +112,12 @@ mod offsets {
     pub const XLAT_READ: i32 = offset_of!(JitCtx, xlat_read) as i32;
     pub const XLAT_WRITE: i32 = offset_of!(JitCtx, xlat_write) as i32;
     pub const ASID: i32 = offset_of!(JitCtx, asid) as i32;
+    pub const TABLE: i32 = offset_of!(JitCtx, table) as i32;
+    pub const GENS: i32 = offset_of!(JitCtx, gens) as i32;
+    pub const GENS_LEN: i32 = offset_of!(JitCtx, gens_len) as i32;
+    pub const BUDGET: i32 = offset_of!(JitCtx, budget) as i32;
+    pub const DONE: i32 = offset_of!(JitCtx, done) as i32;
+    pub const CHAINED: i32 = offset_of!(JitCtx, chained) as i32;
     pub const PC: i32 = offset_of!(JitCtx, pc) as i32;
     pub const NEXT_PC: i32 = offset_of!(JitCtx, next_pc) as i32;
 }
@@ -182,6 +225,20 @@ enum Next {
     Dyn(Value),
 }
 
+/// Where a block is: what its code needs to chain to its successors.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Placement {
+    /// Virtual address of the block's first instruction.
+    pub start: u32,
+    /// Virtual address of the block's page.
+    pub vpage: u32,
+    /// Buffer offset of the page.
+    pub phys_page: u32,
+    /// The number of the block's first exit in the translator's table of
+    /// exits (the code returns `first_exit + k`).
+    pub first_exit: u32,
+}
+
 /// How a block left, by the number its code returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Exit {
@@ -201,19 +258,29 @@ pub struct Exit {
 /// Emits the IR of `plan` into `b`, whose function takes one pointer to a
 /// [`JitCtx`] and returns the number of the exit it took; returns the
 /// exits.
-pub fn emit(b: &mut FunctionBuilder<'_>, ptr: Type, plan: &Plan) -> Vec<Exit> {
+pub fn emit(b: &mut FunctionBuilder<'_>, ptr: Type, plan: &Plan, at: Placement) -> Vec<Exit> {
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     b.seal_block(entry);
     let ctx = b.block_params(entry)[0];
+    let sig = b.func.signature.clone();
+    let sig = b.import_signature(sig);
     let mut e = Emitter::new(b, ptr, ctx, plan);
+    e.at = at;
+    e.sig = Some(sig);
     e.body(plan);
-    let ret = e.ret;
+    let (ret, done, loops) = (e.ret, e.done, e.loops);
     let exits = e.exits;
     b.switch_to_block(ret);
     b.seal_block(ret);
     let k = b.block_params(ret)[0];
+    let d = b.use_var(done);
+    b.ins().store(flags(), d, ctx, offsets::DONE);
+    let n = b.use_var(loops);
+    let chained = b.ins().load(types::I64, flags(), ctx, offsets::CHAINED);
+    let n = b.ins().iadd(chained, n);
+    b.ins().store(flags(), n, ctx, offsets::CHAINED);
     b.ins().return_(&[k]);
     exits
 }
@@ -227,6 +294,21 @@ struct Emitter<'a, 'b> {
     exits: Vec<Exit>,
     /// The return block: returns its parameter, the exit's number.
     ret: ir::Block,
+    /// Where the block is.
+    at: Placement,
+    /// The blocks' signature, for chaining.
+    sig: Option<ir::SigRef>,
+    /// The first instruction's block: a loop on itself jumps back here.
+    head: ir::Block,
+    /// Instructions executed by earlier passes and blocks (from
+    /// [`JitCtx::done`]; stored back on leaving).
+    done: Variable,
+    /// Passes round a loop on itself (added to [`JitCtx::chained`]).
+    loops: Variable,
+    /// [`JitCtx::budget`].
+    budget: Value,
+    /// Instructions in the block.
+    len: u32,
     gpr: Value,
     hi_ptr: Option<Value>,
     lo_ptr: Option<Value>,
@@ -316,6 +398,18 @@ impl<'a, 'b> Emitter<'a, 'b> {
             write: b.ins().load(ptr, flags(), ctx, offsets::XLAT_WRITE),
             asid: b.ins().load(types::I32, flags(), ctx, offsets::ASID),
         });
+        let done = b.declare_var(types::I64);
+        let d = b.ins().load(types::I64, flags(), ctx, offsets::DONE);
+        b.def_var(done, d);
+        let loops = b.declare_var(types::I64);
+        let zero = b.ins().iconst(types::I64, 0);
+        b.def_var(loops, zero);
+        let budget = b.ins().load(types::I64, flags(), ctx, offsets::BUDGET);
+        // The body starts in its own block, the target of a loop on itself
+        // (sealed once the whole body is emitted).
+        let head = b.create_block();
+        b.ins().jump(head, &[]);
+        b.switch_to_block(head);
         Self {
             b,
             ptr,
@@ -323,6 +417,13 @@ impl<'a, 'b> Emitter<'a, 'b> {
             vars,
             exits: Vec::new(),
             ret,
+            at: Placement::default(),
+            sig: None,
+            head,
+            done,
+            loops,
+            budget,
+            len: plan.insns.len() as u32,
             gpr,
             hi_ptr,
             lo_ptr,
@@ -392,17 +493,139 @@ impl<'a, 'b> Emitter<'a, 'b> {
                 self.b.ins().store(flags(), v, ctx, offsets::NEXT_PC);
             }
         }
-        let k = self.exits.len() as u32;
+        let k = self.at.first_exit + self.exits.len() as u32;
         self.exits.push(info);
-        let k = self.iconst(k);
+        let kv = self.iconst(k);
+        if !bailed && !delay {
+            self.chain(pc, executed, kv);
+            return;
+        }
         let ret = self.ret;
-        self.b.ins().jump(ret, &[k.into()]);
+        self.b.ins().jump(ret, &[kv.into()]);
+    }
+
+    /// Goes on to the block translated from `target` if there is a valid
+    /// one and it fits in the budget (a tail call: the run loop never sees
+    /// the exit), else leaves through exit number `k`.
+    fn chain(&mut self, target: Next, executed: u32, k: Value) {
+        use super::{ENTRY_SIZE, TABLE_ENTRIES, entry_offsets as eo};
+        let ret = self.ret;
+        let ctx = self.ctx;
+        let ptr = self.ptr;
+        let done = self.b.use_var(self.done);
+        let done = self.b.ins().iadd_imm_s(done, i64::from(executed));
+        if let Next::Const(t) = target
+            && t == self.at.start
+        {
+            // A loop on itself: go round again if another whole pass fits
+            // (nothing in a block can make it stale or change the mode).
+            let need = self.b.ins().iadd_imm_s(done, i64::from(self.len));
+            let budget = self.budget;
+            let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, need, budget);
+            let again = self.b.create_block();
+            let head = self.head;
+            self.b.ins().brif(fits, again, &[], ret, &[k.into()]);
+            self.b.switch_to_block(again);
+            self.b.seal_block(again);
+            self.b.def_var(self.done, done);
+            let n = self.b.use_var(self.loops);
+            let n = self.b.ins().iadd_imm_s(n, 1);
+            self.b.def_var(self.loops, n);
+            self.b.ins().jump(head, &[]);
+            return;
+        }
+        // The target's buffer offset: known if it is in this page, else
+        // from the read translation cache (which holds the same
+        // translations a fetch gets, for pages of plain memory).
+        let (t, phys) = match target {
+            Next::Const(t) if t & !0xfff == self.at.vpage => {
+                let tv = self.iconst(t);
+                (tv, self.iconst(self.at.phys_page + (t & 0xfff)))
+            }
+            _ => {
+                let t = match target {
+                    Next::Const(c) => self.iconst(c),
+                    Next::Dyn(v) => v,
+                };
+                let read = self.b.ins().load(ptr, flags(), ctx, offsets::XLAT_READ);
+                let asid = self.b.ins().load(types::I32, flags(), ctx, offsets::ASID);
+                let page = self.b.ins().ushr_imm_s(t, 12);
+                let idx = self.b.ins().band_imm_s(page, 0xff);
+                let idx = self.b.ins().uextend(ptr, idx);
+                let byte = self.b.ins().ishl_imm_s(idx, 4);
+                let entry = self.b.ins().iadd(read, byte);
+                let tag = self.b.ins().load(types::I32, flags(), entry, 0);
+                let mask = self.b.ins().load(types::I32, flags(), entry, 4);
+                let base = self.b.ins().load(types::I32, flags(), entry, 8);
+                let vpage = self.b.ins().band_imm_s(t, c(!0xfff));
+                let key = self.b.ins().bor(vpage, asid);
+                let diff = self.b.ins().bxor(tag, key);
+                let miss = self.b.ins().band(diff, mask);
+                let mis = self.b.ins().band_imm_s(t, 3);
+                let fail = self.b.ins().bor(miss, mis);
+                let ok = self.b.create_block();
+                self.b.ins().brif(fail, ret, &[k.into()], ok, &[]);
+                self.b.switch_to_block(ok);
+                self.b.seal_block(ok);
+                let in_page = self.b.ins().band_imm_s(t, 0xfff);
+                (t, self.b.ins().iadd(base, in_page))
+            }
+        };
+        let table = self.b.ins().load(ptr, flags(), ctx, offsets::TABLE);
+        let i = self.b.ins().ushr_imm_s(phys, 2);
+        let i = self.b.ins().band_imm_s(i, (TABLE_ENTRIES - 1) as i64);
+        let i = self.b.ins().uextend(ptr, i);
+        let off = self.b.ins().imul_imm_s(i, ENTRY_SIZE as i64);
+        let e = self.b.ins().iadd(table, off);
+        let e_phys = self.b.ins().load(types::I32, flags(), e, eo::PHYS);
+        let e_vpc = self.b.ins().load(types::I32, flags(), e, eo::VPC);
+        let e_slot = self.b.ins().load(types::I32, flags(), e, eo::SLOT);
+        let e_code = self.b.ins().load(ptr, flags(), e, eo::CODE);
+        let gens_len = self.b.ins().load(types::I64, flags(), ctx, offsets::GENS_LEN);
+        let d1 = self.b.ins().bxor(e_phys, phys);
+        let d2 = self.b.ins().bxor(e_vpc, t);
+        let d = self.b.ins().bor(d1, d2);
+        let same = self.b.ins().icmp_imm_s(IntCC::Equal, d, 0);
+        let has = self.b.ins().icmp_imm_s(IntCC::NotEqual, e_code, 0);
+        let slot64 = self.b.ins().uextend(types::I64, e_slot);
+        let inside = self.b.ins().icmp(IntCC::UnsignedLessThan, slot64, gens_len);
+        let ok = self.b.ins().band(same, has);
+        let ok = self.b.ins().band(ok, inside);
+        let next = self.b.create_block();
+        self.b.ins().brif(ok, next, &[], ret, &[k.into()]);
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+        let gens = self.b.ins().load(ptr, flags(), ctx, offsets::GENS);
+        let slot_p = self.b.ins().uextend(ptr, e_slot);
+        let slot_off = self.b.ins().ishl_imm_s(slot_p, 2);
+        let g_addr = self.b.ins().iadd(gens, slot_off);
+        let generation = self.b.ins().load(types::I32, flags(), g_addr, 0);
+        let e_gen = self.b.ins().load(types::I32, flags(), e, eo::GENERATION);
+        let fresh = self.b.ins().icmp(IntCC::Equal, generation, e_gen);
+        let e_len = self.b.ins().load(types::I32, flags(), e, eo::LEN);
+        let e_len = self.b.ins().uextend(types::I64, e_len);
+        let need = self.b.ins().iadd(done, e_len);
+        let budget = self.budget;
+        let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, need, budget);
+        let go = self.b.ins().band(fresh, fits);
+        let call = self.b.create_block();
+        self.b.ins().brif(go, call, &[], ret, &[k.into()]);
+        self.b.switch_to_block(call);
+        self.b.seal_block(call);
+        self.b.ins().store(flags(), done, ctx, offsets::DONE);
+        let n = self.b.ins().load(types::I64, flags(), ctx, offsets::CHAINED);
+        let loops = self.b.use_var(self.loops);
+        let n = self.b.ins().iadd(n, loops);
+        let n = self.b.ins().iadd_imm_s(n, 1);
+        self.b.ins().store(flags(), n, ctx, offsets::CHAINED);
+        let sig = self.sig.expect("the signature is imported before emitting");
+        self.b.ins().return_call_indirect(sig, e_code, &[ctx]);
     }
 
     /// Leaves with `bail`'s state if `fail` is non-zero: a branch to the
     /// shared return block with the exit's number.
     fn guard(&mut self, fail: Value, bail: Bail) {
-        let k = self.exits.len() as u32;
+        let k = self.at.first_exit + self.exits.len() as u32;
         self.exits.push(Exit {
             pc: Some(bail.pc),
             next_pc: bail.next_pc,
@@ -506,23 +729,34 @@ impl<'a, 'b> Emitter<'a, 'b> {
             );
             self.b.switch_to_block(taken);
             self.b.seal_block(taken);
-            self.slot_and_leave(spc, sd, target, index);
+            self.slot_and_leave(spc, sd, target, None, index);
         } else {
-            let next = match (cond, target) {
-                (None, t) => t,
+            match (cond, target) {
+                (None, t) => self.slot_and_leave(spc, sd, t, None, index),
                 (Some(c), Next::Const(t)) => {
-                    let t = self.iconst(t);
+                    // A bail in the slot needs the target chosen; after
+                    // the slot, each way leaves with a constant PC.
+                    let tv = self.iconst(t);
                     let f = self.iconst(spc.wrapping_add(4));
-                    Next::Dyn(self.b.ins().select(c, t, f))
+                    let next = Next::Dyn(self.b.ins().select(c, tv, f));
+                    self.slot_and_leave(spc, sd, next, Some((c, t)), index);
                 }
                 (Some(_), Next::Dyn(_)) => unreachable!("conditional branches have constant targets"),
-            };
-            self.slot_and_leave(spc, sd, next, index);
+            }
         }
     }
 
-    /// The delay slot, then leave for `next`.
-    fn slot_and_leave(&mut self, spc: u32, sd: Decoded, next: Next, index: u32) {
+    /// The delay slot, then leave for `next`: with `cond` given as
+    /// `(taken, target)`, for `target` if `taken`, else for the
+    /// instruction after the slot.
+    fn slot_and_leave(
+        &mut self,
+        spc: u32,
+        sd: Decoded,
+        next: Next,
+        cond: Option<(Value, u32)>,
+        index: u32,
+    ) {
         let next_pc = match next {
             Next::Const(c) => Some(c),
             Next::Dyn(v) => {
@@ -539,6 +773,22 @@ impl<'a, 'b> Emitter<'a, 'b> {
             executed: index + 1,
         };
         self.simple(sd, bail);
+        if let Some((taken, target)) = cond {
+            let (t, f) = (self.b.create_block(), self.b.create_block());
+            self.b.ins().brif(taken, t, &[], f, &[]);
+            for (block, pc) in [(t, target), (f, spc.wrapping_add(4))] {
+                self.b.switch_to_block(block);
+                self.b.seal_block(block);
+                self.exit(
+                    Next::Const(pc),
+                    Next::Const(pc.wrapping_add(4)),
+                    false,
+                    index + 2,
+                    false,
+                );
+            }
+            return;
+        }
         let after = match next {
             Next::Const(c) => Next::Const(c.wrapping_add(4)),
             Next::Dyn(v) => Next::Dyn(self.b.ins().iadd_imm_s(v, 4)),
