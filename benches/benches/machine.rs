@@ -5,6 +5,10 @@
 //! in elements (= guest instructions) per second, so criterion's
 //! "thrpt" figure in Melem/s is million guest instructions per second.
 //!
+//! Each program runs on both engines (`interp/...`, `jit/...`): the
+//! translating tier's figure is after its blocks are hot (the first
+//! iterations translate them).
+//!
 //! Run with `cargo bench -p hv-benches --bench machine`.
 
 // criterion's macros generate undocumented items.
@@ -13,16 +17,17 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hv_host::addr::{GuestVirtAddr, MachineAddr};
 use hv_host::machine::asm::*;
-use hv_host::machine::{Exit, Machine, MachineConfig};
+use hv_host::machine::{Engine, Exit, Machine, MachineConfig};
 
 const ORIGIN: u32 = 0x8000_1000;
 const BUDGET: u64 = 2_000_000;
 
-fn boot(words: &[u32]) -> Machine {
+fn boot(words: &[u32], engine: Engine) -> Machine {
     let mut m = Machine::new(MachineConfig {
         ram_bytes: 16 << 20,
     })
     .expect("valid RAM size");
+    m.set_engine(engine).expect("the engine is available on this host");
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
     m.write_phys(MachineAddr::new(ORIGIN & 0x1fff_ffff), &bytes)
         .expect("program fits");
@@ -73,17 +78,19 @@ fn memory_loop() -> Vec<u32> {
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("native");
     g.throughput(Throughput::Elements(BUDGET));
-    for (name, program) in [
-        ("alu_loop", alu_loop()),
-        ("load_store_branch", memory_loop()),
-    ] {
-        let mut m = boot(&program);
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                let exit = m.run(BUDGET);
-                assert_eq!(exit, Exit::BudgetExhausted);
-            })
-        });
+    for engine in [Engine::Interp, Engine::Jit] {
+        for (name, program) in [
+            ("alu_loop", alu_loop()),
+            ("load_store_branch", memory_loop()),
+        ] {
+            let mut m = boot(&program, engine);
+            g.bench_function(format!("{}/{name}", engine.name()), |b| {
+                b.iter(|| {
+                    let exit = m.run(BUDGET);
+                    assert_eq!(exit, Exit::BudgetExhausted);
+                })
+            });
+        }
     }
     g.finish();
 }

@@ -18,6 +18,7 @@ use super::{RunnerError, boot_machine, load_image};
 use demo_os::{BootArgs, STAT_PREFIX};
 use hv_abi::Hypercall;
 use hv_host::machine::elf::ElfImage;
+use hv_host::machine::{Engine, JitStats};
 use hv_host::monitor::stats::{ExitReason, PRIV_NAMES, VmStats};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -54,6 +55,8 @@ struct Run {
     cycles: u64,
     /// Host time the run took.
     wall: Duration,
+    /// The engine that ran it, and its translating tier's counters.
+    engine: (Engine, JitStats),
     /// Its VMs, in order (one natively).
     vms: Vec<VmRun>,
 }
@@ -101,6 +104,7 @@ fn run_to_end(cli: &Cli, target: &mut dyn Target) -> Result<Run, RunnerError> {
     Ok(Run {
         cycles: target.ticks(),
         wall,
+        engine: target.engine(),
         vms,
     })
 }
@@ -429,6 +433,23 @@ impl Comparison {
         t.counts("idle ticks", stats(&|s| s.idle_ticks), false);
         t.monitor("machine switches", stats(&|s| s.machine_switches));
         t.seconds("host wall time (s)", modes.map(|r| r.wall));
+        t.row("engine", modes.map(|r| Some(r.engine.0.name().to_string())));
+        if modes.iter().any(|r| r.engine.0 == Engine::Jit) {
+            let jit = |f: &dyn Fn(&JitStats) -> u64| modes.map(|r| Some(f(&r.engine.1).to_string()));
+            t.row("  blocks translated", jit(&|j| j.blocks));
+            t.row(
+                "  translation time (ms)",
+                modes.map(|r| Some(format!("{:.1}", r.engine.1.translate_time.as_secs_f64() * 1e3))),
+            );
+            t.row(
+                "  translation share of host time",
+                modes.map(|r| Some(format!("{:.1}%", 100.0 * translate_share(r)))),
+            );
+            t.row("  instructions run translated", jit(&|j| j.insns));
+            t.row("  chained block exits", jit(&|j| j.chained));
+            t.row("  block exits to the run loop", jit(&|j| j.unchained));
+            t.row("  blocks invalidated", jit(&|j| j.invalidations));
+        }
         t.row(
             "exit status",
             modes.map(|r| Some(r.vm0().status.to_string())),
@@ -540,6 +561,7 @@ impl Comparison {
                 "idle_ticks": s.idle_ticks,
                 "machine_switches": s.machine_switches,
                 "wall_seconds": r.wall.as_secs_f64(),
+                "engine": engine_json(r),
                 "exit_code": r.vm0().status,
                 "output_identical_to_native": c.all_identical(),
             });
@@ -595,6 +617,35 @@ impl Comparison {
             },
         })
     }
+}
+
+/// The share of a run's host time spent translating.
+fn translate_share(r: &Run) -> f64 {
+    let wall = r.wall.as_secs_f64();
+    if wall > 0.0 {
+        r.engine.1.translate_time.as_secs_f64() / wall
+    } else {
+        0.0
+    }
+}
+
+/// A run's engine and its translating tier's counters, for `--json`.
+fn engine_json(r: &Run) -> serde_json::Value {
+    let (engine, j) = &r.engine;
+    json!({
+        "name": engine.name(),
+        "blocks_translated": j.blocks,
+        "block_instructions": j.block_insns,
+        "translate_wall_seconds": j.translate_time.as_secs_f64(),
+        "translate_wall_share": translate_share(r),
+        "instructions_translated": j.insns,
+        "block_entries": j.entries,
+        "chained_exits": j.chained,
+        "unchained_exits": j.unchained,
+        "bailouts": j.bailouts,
+        "invalidations": j.invalidations,
+        "code_flushes": j.flushes,
+    })
 }
 
 /// Calls of kind `call` in `s`.
