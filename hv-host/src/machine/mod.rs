@@ -833,7 +833,9 @@ impl Machine {
         let (read, write) = self.xlat.current_sets();
         let gens = self.code.generations();
         let table = jit.table_ptr();
+        let stub = jit.stub_ptr();
         let ctx = &mut *jit.ctx;
+        ctx.stub = stub;
         ctx.gpr = self.gpr.as_mut_ptr();
         ctx.hi = &mut self.hi;
         ctx.lo = &mut self.lo;
@@ -854,7 +856,7 @@ impl Machine {
         // and LO, `xlat_*` to the current regime's 256-entry translation
         // sets and `table`/`gens` to the dispatch table and the code
         // cache's generations (`gens_len` of them), which the code only
-        // reads, and `mem` to the memory buffer of `mem_len` bytes. The
+        // reads, `stub` to the chaining stub compiled with the blocks, and `mem` to the memory buffer of `mem_len` bytes. The
         // code reaches guest memory only at offsets taken from those
         // translation entries and checked in the code against `mem_len`,
         // so no guest value can make it touch anything else.

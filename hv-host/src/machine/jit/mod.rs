@@ -244,6 +244,8 @@ pub struct Jit {
     trampoline: Option<Trampoline>,
     /// The context blocks run with.
     pub(crate) ctx: Box<JitCtx>,
+    /// The chaining stub (null until compiled with the trampoline).
+    stub: *const u8,
     code_bytes: usize,
     epoch: u64,
     /// Executions before translation ([`HOT_THRESHOLD`] by default).
@@ -278,7 +280,7 @@ fn new_module() -> Result<JITModule, Unavailable> {
     // measured: `speed` and the backtracking allocator cost 40-60% more
     // compile time for no measurable run-time gain on the demo).
     set(&mut flags, "opt_level", "none")?;
-    set(&mut flags, "regalloc_algorithm", "single_pass")?;
+    set(&mut flags, "regalloc_algorithm", "backtracking")?;
     // The IR verifier costs more than the rest of compiling a small
     // block: on in debug builds (tests), off in release builds.
     set(
@@ -306,6 +308,7 @@ impl Jit {
             exits: Vec::new(),
             trampoline: None,
             ctx: Box::new(JitCtx::empty()),
+            stub: core::ptr::null(),
             code_bytes: 0,
             epoch: 0,
             threshold: HOT_THRESHOLD,
@@ -321,6 +324,11 @@ impl Jit {
     /// The dispatch table's address, for the context.
     pub(crate) fn table_ptr(&self) -> *const u8 {
         self.table.as_ptr().cast()
+    }
+
+    /// The chaining stub's address, for the context.
+    pub(crate) fn stub_ptr(&self) -> *const u8 {
+        self.stub
     }
 
     /// Exit number `k`.
@@ -448,6 +456,7 @@ impl Jit {
         phys_page: u32,
     ) -> Option<(BlockFn, Vec<translate::Exit>)> {
         if self.trampoline.is_none() {
+            self.stub = self.compile_stub()?;
             self.trampoline = Some(self.compile_trampoline()?);
         }
         let at = translate::Placement {
@@ -483,6 +492,25 @@ impl Jit {
         // module is freed, which also clears the table holding `p`.
         let f = unsafe { core::mem::transmute::<*const u8, BlockFn>(p) };
         Some((f, exits))
+    }
+
+    /// Compiles the chaining stub ([`translate::emit_stub`]).
+    fn compile_stub(&mut self) -> Option<*const u8> {
+        let module = self.module.as_mut()?;
+        let config = module.target_config();
+        let ptr = config.pointer_type();
+        let mut ctx = module.make_context();
+        ctx.func.signature = translate::stub_signature(ptr);
+        {
+            let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
+            translate::emit_stub(&mut b, ptr, block_signature(module));
+            b.finalize(config);
+        }
+        let id = module.declare_anonymous_function(&ctx.func.signature).ok()?;
+        module.define_function(id, &mut ctx).ok()?;
+        module.clear_context(&mut ctx);
+        module.finalize_definitions().ok()?;
+        Some(module.get_finalized_function(id))
     }
 
     /// Compiles the trampoline: `fn(ctx, block) -> u32` in the host's
@@ -525,6 +553,7 @@ impl Jit {
         self.table.fill(Entry::EMPTY);
         self.exits.clear();
         self.trampoline = None;
+        self.stub = core::ptr::null();
         if self.code_bytes > 0 {
             self.stats.flushes += 1;
             if let Some(old) = self.module.take() {

@@ -34,7 +34,7 @@ use crate::machine::code::NO_SLOT;
 use crate::machine::decode::{Decoded, Op, SINK};
 
 /// The most instructions one block holds.
-pub const MAX_BLOCK: usize = 96;
+pub const MAX_BLOCK: usize = 32;
 
 /// The context translated code runs with: `repr(C)`, read and written by
 /// generated code at the offsets of [`offsets`].
@@ -70,6 +70,8 @@ pub struct JitCtx {
     pub done: u64,
     /// Chained block exits taken.
     pub chained: u64,
+    /// The chaining stub (see [`emit_stub`]).
+    pub stub: *const u8,
     /// Out: the next instruction to execute, where only the code knows it.
     pub pc: u32,
     /// Out: the one after it, likewise.
@@ -94,6 +96,7 @@ impl JitCtx {
             budget: 0,
             done: 0,
             chained: 0,
+            stub: core::ptr::null(),
             pc: 0,
             next_pc: 0,
         }
@@ -118,6 +121,7 @@ mod offsets {
     pub const BUDGET: i32 = offset_of!(JitCtx, budget) as i32;
     pub const DONE: i32 = offset_of!(JitCtx, done) as i32;
     pub const CHAINED: i32 = offset_of!(JitCtx, chained) as i32;
+    pub const STUB: i32 = offset_of!(JitCtx, stub) as i32;
     pub const PC: i32 = offset_of!(JitCtx, pc) as i32;
     pub const NEXT_PC: i32 = offset_of!(JitCtx, next_pc) as i32;
 }
@@ -153,7 +157,9 @@ pub fn kind(op: Op) -> Kind {
 pub struct Plan {
     /// Virtual address of each instruction, and the instruction.
     pub insns: Vec<(u32, Decoded)>,
-    /// Whether the last two are a branch and its delay slot.
+    /// Whether the last two are a branch and its delay slot. Earlier
+    /// branches (conditional, not likely) are side exits: the block goes
+    /// on with the instruction after their delay slot.
     pub ends_in_branch: bool,
 }
 
@@ -184,10 +190,23 @@ pub fn plan(pc: u32, mut word: impl FnMut(u32) -> u32) -> Plan {
                 }
                 insns.push((a, d));
                 insns.push((slot, s));
-                return Plan {
-                    insns,
-                    ends_in_branch: true,
-                };
+                // A conditional branch is a side exit: the block goes on
+                // along the path not taken (a superblock). Branch-likely
+                // (whose slot runs on one path only), jumps and a branch
+                // that is always taken end the block.
+                let side_exit = matches!(
+                    d.op,
+                    Op::Beq | Op::Bne | Op::Blez | Op::Bgtz | Op::Bltz | Op::Bgez | Op::Bltzal | Op::Bgezal
+                ) && !(matches!(d.op, Op::Beq) && d.rs == d.rt);
+                let next = slot.wrapping_add(4);
+                if !side_exit || next & 0xfff == 0 || insns.len() + 1 >= MAX_BLOCK {
+                    return Plan {
+                        insns,
+                        ends_in_branch: true,
+                    };
+                }
+                a = next;
+                continue;
             }
             Kind::Stop => break,
         }
@@ -266,9 +285,11 @@ pub fn emit(b: &mut FunctionBuilder<'_>, ptr: Type, plan: &Plan, at: Placement) 
     let ctx = b.block_params(entry)[0];
     let sig = b.func.signature.clone();
     let sig = b.import_signature(sig);
+    let stub_sig = b.import_signature(stub_signature(ptr));
     let mut e = Emitter::new(b, ptr, ctx, plan);
     e.at = at;
     e.sig = Some(sig);
+    e.stub_sig = Some(stub_sig);
     e.body(plan);
     let (ret, done, loops) = (e.ret, e.done, e.loops);
     let exits = e.exits;
@@ -298,6 +319,8 @@ struct Emitter<'a, 'b> {
     at: Placement,
     /// The blocks' signature, for chaining.
     sig: Option<ir::SigRef>,
+    /// The chaining stub's signature.
+    stub_sig: Option<ir::SigRef>,
     /// The first instruction's block: a loop on itself jumps back here.
     head: ir::Block,
     /// Instructions executed by earlier passes and blocks (from
@@ -419,6 +442,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
             ret,
             at: Placement::default(),
             sig: None,
+            stub_sig: None,
             head,
             done,
             loops,
@@ -508,10 +532,8 @@ impl<'a, 'b> Emitter<'a, 'b> {
     /// one and it fits in the budget (a tail call: the run loop never sees
     /// the exit), else leaves through exit number `k`.
     fn chain(&mut self, target: Next, executed: u32, k: Value) {
-        use super::{ENTRY_SIZE, TABLE_ENTRIES, entry_offsets as eo};
         let ret = self.ret;
         let ctx = self.ctx;
-        let ptr = self.ptr;
         let done = self.b.use_var(self.done);
         let done = self.b.ins().iadd_imm_s(done, i64::from(executed));
         if let Next::Const(t) = target
@@ -534,92 +556,23 @@ impl<'a, 'b> Emitter<'a, 'b> {
             self.b.ins().jump(head, &[]);
             return;
         }
-        // The target's buffer offset: known if it is in this page, else
-        // from the read translation cache (which holds the same
-        // translations a fetch gets, for pages of plain memory).
+        // Anything else: the shared chaining stub decides (see
+        // `emit_stub`), with the target's buffer offset if it is in this
+        // page (else -1: the stub looks it up).
         let (t, phys) = match target {
             Next::Const(t) if t & !0xfff == self.at.vpage => {
-                let tv = self.iconst(t);
-                (tv, self.iconst(self.at.phys_page + (t & 0xfff)))
+                (self.iconst(t), self.iconst(self.at.phys_page + (t & 0xfff)))
             }
-            _ => {
-                let t = match target {
-                    Next::Const(c) => self.iconst(c),
-                    Next::Dyn(v) => v,
-                };
-                let read = self.b.ins().load(ptr, flags(), ctx, offsets::XLAT_READ);
-                let asid = self.b.ins().load(types::I32, flags(), ctx, offsets::ASID);
-                let page = self.b.ins().ushr_imm_s(t, 12);
-                let idx = self.b.ins().band_imm_s(page, 0xff);
-                let idx = self.b.ins().uextend(ptr, idx);
-                let byte = self.b.ins().ishl_imm_s(idx, 4);
-                let entry = self.b.ins().iadd(read, byte);
-                let tag = self.b.ins().load(types::I32, flags(), entry, 0);
-                let mask = self.b.ins().load(types::I32, flags(), entry, 4);
-                let base = self.b.ins().load(types::I32, flags(), entry, 8);
-                let vpage = self.b.ins().band_imm_s(t, c(!0xfff));
-                let key = self.b.ins().bor(vpage, asid);
-                let diff = self.b.ins().bxor(tag, key);
-                let miss = self.b.ins().band(diff, mask);
-                let mis = self.b.ins().band_imm_s(t, 3);
-                let fail = self.b.ins().bor(miss, mis);
-                let ok = self.b.create_block();
-                self.b.ins().brif(fail, ret, &[k.into()], ok, &[]);
-                self.b.switch_to_block(ok);
-                self.b.seal_block(ok);
-                let in_page = self.b.ins().band_imm_s(t, 0xfff);
-                (t, self.b.ins().iadd(base, in_page))
-            }
+            Next::Const(t) => (self.iconst(t), self.iconst(u32::MAX)),
+            Next::Dyn(v) => (v, self.iconst(u32::MAX)),
         };
-        let table = self.b.ins().load(ptr, flags(), ctx, offsets::TABLE);
-        let i = self.b.ins().ushr_imm_s(phys, 2);
-        let i = self.b.ins().band_imm_s(i, (TABLE_ENTRIES - 1) as i64);
-        let i = self.b.ins().uextend(ptr, i);
-        let off = self.b.ins().imul_imm_s(i, ENTRY_SIZE as i64);
-        let e = self.b.ins().iadd(table, off);
-        let e_phys = self.b.ins().load(types::I32, flags(), e, eo::PHYS);
-        let e_vpc = self.b.ins().load(types::I32, flags(), e, eo::VPC);
-        let e_slot = self.b.ins().load(types::I32, flags(), e, eo::SLOT);
-        let e_code = self.b.ins().load(ptr, flags(), e, eo::CODE);
-        let gens_len = self.b.ins().load(types::I64, flags(), ctx, offsets::GENS_LEN);
-        let d1 = self.b.ins().bxor(e_phys, phys);
-        let d2 = self.b.ins().bxor(e_vpc, t);
-        let d = self.b.ins().bor(d1, d2);
-        let same = self.b.ins().icmp_imm_s(IntCC::Equal, d, 0);
-        let has = self.b.ins().icmp_imm_s(IntCC::NotEqual, e_code, 0);
-        let slot64 = self.b.ins().uextend(types::I64, e_slot);
-        let inside = self.b.ins().icmp(IntCC::UnsignedLessThan, slot64, gens_len);
-        let ok = self.b.ins().band(same, has);
-        let ok = self.b.ins().band(ok, inside);
-        let next = self.b.create_block();
-        self.b.ins().brif(ok, next, &[], ret, &[k.into()]);
-        self.b.switch_to_block(next);
-        self.b.seal_block(next);
-        let gens = self.b.ins().load(ptr, flags(), ctx, offsets::GENS);
-        let slot_p = self.b.ins().uextend(ptr, e_slot);
-        let slot_off = self.b.ins().ishl_imm_s(slot_p, 2);
-        let g_addr = self.b.ins().iadd(gens, slot_off);
-        let generation = self.b.ins().load(types::I32, flags(), g_addr, 0);
-        let e_gen = self.b.ins().load(types::I32, flags(), e, eo::GENERATION);
-        let fresh = self.b.ins().icmp(IntCC::Equal, generation, e_gen);
-        let e_len = self.b.ins().load(types::I32, flags(), e, eo::LEN);
-        let e_len = self.b.ins().uextend(types::I64, e_len);
-        let need = self.b.ins().iadd(done, e_len);
-        let budget = self.budget;
-        let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, need, budget);
-        let go = self.b.ins().band(fresh, fits);
-        let call = self.b.create_block();
-        self.b.ins().brif(go, call, &[], ret, &[k.into()]);
-        self.b.switch_to_block(call);
-        self.b.seal_block(call);
-        self.b.ins().store(flags(), done, ctx, offsets::DONE);
-        let n = self.b.ins().load(types::I64, flags(), ctx, offsets::CHAINED);
         let loops = self.b.use_var(self.loops);
-        let n = self.b.ins().iadd(n, loops);
-        let n = self.b.ins().iadd_imm_s(n, 1);
-        self.b.ins().store(flags(), n, ctx, offsets::CHAINED);
-        let sig = self.sig.expect("the signature is imported before emitting");
-        self.b.ins().return_call_indirect(sig, e_code, &[ctx]);
+        let before = self.b.use_var(self.done);
+        let stub = self.b.ins().load(self.ptr, flags(), ctx, offsets::STUB);
+        let sig = self.stub_sig.expect("the stub's signature is imported before emitting");
+        self.b
+            .ins()
+            .return_call_indirect(sig, stub, &[ctx, k, t, phys, before, done, loops]);
     }
 
     /// Leaves with `bail`'s state if `fail` is non-zero: a branch to the
@@ -646,7 +599,16 @@ impl<'a, 'b> Emitter<'a, 'b> {
     fn body(&mut self, plan: &Plan) {
         let n = plan.insns.len();
         let straight = if plan.ends_in_branch { n - 2 } else { n };
-        for (i, &(pc, d)) in plan.insns[..straight].iter().enumerate() {
+        let mut i = 0;
+        while i < straight {
+            let (pc, d) = plan.insns[i];
+            if kind(d.op) == Kind::Branch {
+                // A side exit; its delay slot follows.
+                let (spc, sd) = plan.insns[i + 1];
+                self.side_exit(pc, d, spc, sd, i as u32);
+                i += 2;
+                continue;
+            }
             let bail = Bail {
                 pc,
                 next_pc: Some(pc.wrapping_add(4)),
@@ -654,6 +616,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
                 executed: i as u32,
             };
             self.simple(d, bail);
+            i += 1;
         }
         if !plan.ends_in_branch {
             let end = plan
@@ -672,6 +635,52 @@ impl<'a, 'b> Emitter<'a, 'b> {
         let (bpc, bd) = plan.insns[n - 2];
         let (spc, sd) = plan.insns[n - 1];
         self.branch(bpc, bd, spc, sd, (n - 2) as u32);
+    }
+
+    /// A conditional branch (not likely) in the middle of a block: the
+    /// delay slot, then leave for the target if taken, else go on.
+    fn side_exit(&mut self, bpc: u32, d: Decoded, spc: u32, sd: Decoded, index: u32) {
+        use Op::*;
+        let rs = self.get(d.rs);
+        let rt = self.get(d.rt);
+        let cond = match d.op {
+            Beq => self.b.ins().icmp(IntCC::Equal, rs, rt),
+            Bne => self.b.ins().icmp(IntCC::NotEqual, rs, rt),
+            Blez => self.b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, rs, 0),
+            Bgtz => self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, rs, 0),
+            Bltz | Bltzal => self.b.ins().icmp_imm_s(IntCC::SignedLessThan, rs, 0),
+            _ => self.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, rs, 0),
+        };
+        if matches!(d.op, Bltzal | Bgezal) {
+            let v = self.iconst(bpc.wrapping_add(8));
+            self.set(31, v);
+        }
+        let target = spc.wrapping_add(d.imm);
+        let tv = self.iconst(target);
+        let f = self.iconst(spc.wrapping_add(4));
+        let next = self.b.ins().select(cond, tv, f);
+        let ctx = self.ctx;
+        self.b.ins().store(flags(), next, ctx, offsets::NEXT_PC);
+        let bail = Bail {
+            pc: spc,
+            next_pc: None,
+            delay: true,
+            executed: index + 1,
+        };
+        self.simple(sd, bail);
+        let (taken, go_on) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(cond, taken, &[], go_on, &[]);
+        self.b.switch_to_block(taken);
+        self.b.seal_block(taken);
+        self.exit(
+            Next::Const(target),
+            Next::Const(target.wrapping_add(4)),
+            false,
+            index + 2,
+            false,
+        );
+        self.b.switch_to_block(go_on);
+        self.b.seal_block(go_on);
     }
 
     /// A branch at `bpc` (instruction number `index`) and its delay slot.
@@ -1140,6 +1149,121 @@ impl<'a, 'b> Emitter<'a, 'b> {
         };
         self.b.ins().iadd(m.mem, off)
     }
+}
+
+/// The signature of the chaining stub, in the `tail` convention:
+/// `(ctx, exit, target, target's buffer offset or -1, instructions done
+/// before the exiting block, and with it, loops) -> exit`.
+pub fn stub_signature(ptr: Type) -> ir::Signature {
+    let mut sig = ir::Signature::new(cranelift_codegen::isa::CallConv::Tail);
+    for t in [ptr, types::I32, types::I32, types::I32, types::I64, types::I64, types::I64] {
+        sig.params.push(ir::AbiParam::new(t));
+    }
+    sig.returns.push(ir::AbiParam::new(types::I32));
+    sig
+}
+
+/// Emits the chaining stub every block leaves through (except bails and
+/// loops on themselves): it goes on to the block translated from the
+/// target if there is a valid one (same physical address and PC, its
+/// page's generation current) and it fits in the budget, with a tail
+/// call; else it returns the exit's number to the run loop. Either way it
+/// stores the instructions done and the chained count into the context.
+/// `block_sig` is the blocks' signature.
+pub fn emit_stub(b: &mut FunctionBuilder<'_>, ptr: Type, block_sig: ir::Signature) {
+    use super::{ENTRY_SIZE, TABLE_ENTRIES, entry_offsets as eo};
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    let p = b.block_params(entry).to_vec();
+    let (ctx, k, t, phys_known, before, done, loops) = (p[0], p[1], p[2], p[3], p[4], p[5], p[6]);
+    let block_sig = b.import_signature(block_sig);
+    // Leaving: store the counts, return the exit.
+    let leave = b.create_block();
+    // Found: the entry's address.
+    let found = b.create_block();
+    b.append_block_param(found, types::I32);
+    let unknown = b.ins().icmp_imm_s(IntCC::Equal, phys_known, -1);
+    let lookup = b.create_block();
+    b.ins().brif(unknown, lookup, &[], found, &[phys_known.into()]);
+    // The target's buffer offset from the read translation cache (which
+    // holds the same translations a fetch gets, for plain memory).
+    b.switch_to_block(lookup);
+    let read = b.ins().load(ptr, flags(), ctx, offsets::XLAT_READ);
+    let asid = b.ins().load(types::I32, flags(), ctx, offsets::ASID);
+    let page = b.ins().ushr_imm_s(t, 12);
+    let idx = b.ins().band_imm_s(page, 0xff);
+    let idx = b.ins().uextend(ptr, idx);
+    let byte = b.ins().ishl_imm_s(idx, 4);
+    let e = b.ins().iadd(read, byte);
+    let tag = b.ins().load(types::I32, flags(), e, 0);
+    let mask = b.ins().load(types::I32, flags(), e, 4);
+    let base = b.ins().load(types::I32, flags(), e, 8);
+    let vpage = b.ins().band_imm_s(t, c(!0xfff));
+    let key = b.ins().bor(vpage, asid);
+    let diff = b.ins().bxor(tag, key);
+    let miss = b.ins().band(diff, mask);
+    let mis = b.ins().band_imm_s(t, 3);
+    let fail = b.ins().bor(miss, mis);
+    let in_page = b.ins().band_imm_s(t, 0xfff);
+    let phys = b.ins().iadd(base, in_page);
+    b.ins().brif(fail, leave, &[], found, &[phys.into()]);
+    // The dispatch-table entry.
+    b.switch_to_block(found);
+    let phys = b.block_params(found)[0];
+    let table = b.ins().load(ptr, flags(), ctx, offsets::TABLE);
+    let i = b.ins().ushr_imm_s(phys, 2);
+    let i = b.ins().band_imm_s(i, (TABLE_ENTRIES - 1) as i64);
+    let i = b.ins().uextend(ptr, i);
+    let off = b.ins().imul_imm_s(i, ENTRY_SIZE as i64);
+    let e = b.ins().iadd(table, off);
+    let e_phys = b.ins().load(types::I32, flags(), e, eo::PHYS);
+    let e_vpc = b.ins().load(types::I32, flags(), e, eo::VPC);
+    let e_slot = b.ins().load(types::I32, flags(), e, eo::SLOT);
+    let e_code = b.ins().load(ptr, flags(), e, eo::CODE);
+    let gens_len = b.ins().load(types::I64, flags(), ctx, offsets::GENS_LEN);
+    let d1 = b.ins().bxor(e_phys, phys);
+    let d2 = b.ins().bxor(e_vpc, t);
+    let d = b.ins().bor(d1, d2);
+    let same = b.ins().icmp_imm_s(IntCC::Equal, d, 0);
+    let has = b.ins().icmp_imm_s(IntCC::NotEqual, e_code, 0);
+    let slot64 = b.ins().uextend(types::I64, e_slot);
+    let inside = b.ins().icmp(IntCC::UnsignedLessThan, slot64, gens_len);
+    let ok = b.ins().band(same, has);
+    let ok = b.ins().band(ok, inside);
+    let next = b.create_block();
+    b.ins().brif(ok, next, &[], leave, &[]);
+    b.switch_to_block(next);
+    let gens = b.ins().load(ptr, flags(), ctx, offsets::GENS);
+    let slot_p = b.ins().uextend(ptr, e_slot);
+    let slot_off = b.ins().ishl_imm_s(slot_p, 2);
+    let g_addr = b.ins().iadd(gens, slot_off);
+    let generation = b.ins().load(types::I32, flags(), g_addr, 0);
+    let e_gen = b.ins().load(types::I32, flags(), e, eo::GENERATION);
+    let fresh = b.ins().icmp(IntCC::Equal, generation, e_gen);
+    let e_len = b.ins().load(types::I32, flags(), e, eo::LEN);
+    let e_len = b.ins().uextend(types::I64, e_len);
+    let budget = b.ins().load(types::I64, flags(), ctx, offsets::BUDGET);
+    let need = b.ins().iadd(done, e_len);
+    let fits = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, need, budget);
+    let go = b.ins().band(fresh, fits);
+    let call = b.create_block();
+    b.ins().brif(go, call, &[], leave, &[]);
+    b.switch_to_block(call);
+    b.ins().store(flags(), done, ctx, offsets::DONE);
+    let n = b.ins().load(types::I64, flags(), ctx, offsets::CHAINED);
+    let n = b.ins().iadd(n, loops);
+    let n = b.ins().iadd_imm_s(n, 1);
+    b.ins().store(flags(), n, ctx, offsets::CHAINED);
+    b.ins().return_call_indirect(block_sig, e_code, &[ctx]);
+    // The exit's own count is the run loop's to add.
+    b.switch_to_block(leave);
+    b.ins().store(flags(), before, ctx, offsets::DONE);
+    let n = b.ins().load(types::I64, flags(), ctx, offsets::CHAINED);
+    let n = b.ins().iadd(n, loops);
+    b.ins().store(flags(), n, ctx, offsets::CHAINED);
+    b.ins().return_(&[k]);
+    b.seal_all_blocks();
 }
 
 /// The registers (bit n for GPR n, 1..=32) an instruction reads or writes.
