@@ -113,7 +113,7 @@ impl core::str::FromStr for Engine {
 /// power-off: 32 translates 64,169 blocks in 18 s; 500, 22,451 in 3.8 s;
 /// 2000, 8147 in 1.4 s for nearly the same share of translated
 /// instructions (96% against 99%).
-pub const HOT_THRESHOLD: u32 = 2000;
+pub const HOT_THRESHOLD: u32 = 10000;
 /// Bytes of compiled code kept before everything is dropped.
 pub const CODE_LIMIT: usize = 64 << 20;
 /// Entries of the dispatch table (a power of two).
