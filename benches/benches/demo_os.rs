@@ -19,7 +19,8 @@ use hv_host::machine::{Engine, Exit, Machine, MachineConfig};
 
 fn boot(image: &ElfImage, engine: Engine) -> Machine {
     let mut m = Machine::new(MachineConfig::default()).expect("default machine");
-    m.set_engine(engine).expect("the engine is available on this host");
+    m.set_engine(engine)
+        .expect("the engine is available on this host");
     m.load_elf(image).expect("the demo image fits");
     m
 }

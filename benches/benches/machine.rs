@@ -27,7 +27,8 @@ fn boot(words: &[u32], engine: Engine) -> Machine {
         ram_bytes: 16 << 20,
     })
     .expect("valid RAM size");
-    m.set_engine(engine).expect("the engine is available on this host");
+    m.set_engine(engine)
+        .expect("the engine is available on this host");
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
     m.write_phys(MachineAddr::new(ORIGIN & 0x1fff_ffff), &bytes)
         .expect("program fits");

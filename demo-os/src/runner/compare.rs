@@ -435,11 +435,17 @@ impl Comparison {
         t.seconds("host wall time (s)", modes.map(|r| r.wall));
         t.row("engine", modes.map(|r| Some(r.engine.0.name().to_string())));
         if modes.iter().any(|r| r.engine.0 == Engine::Jit) {
-            let jit = |f: &dyn Fn(&JitStats) -> u64| modes.map(|r| Some(f(&r.engine.1).to_string()));
+            let jit =
+                |f: &dyn Fn(&JitStats) -> u64| modes.map(|r| Some(f(&r.engine.1).to_string()));
             t.row("  blocks translated", jit(&|j| j.blocks));
             t.row(
                 "  translation time (ms)",
-                modes.map(|r| Some(format!("{:.1}", r.engine.1.translate_time.as_secs_f64() * 1e3))),
+                modes.map(|r| {
+                    Some(format!(
+                        "{:.1}",
+                        r.engine.1.translate_time.as_secs_f64() * 1e3
+                    ))
+                }),
             );
             t.row(
                 "  translation share of host time",

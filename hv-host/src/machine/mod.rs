@@ -919,8 +919,7 @@ impl Machine {
                 // A fetch is granted exactly when a load is: the read
                 // cache may hold the page too (translated code looks
                 // there for the pages of the blocks it chains to).
-                self.xlat
-                    .fill_read(GuestVirtAddr::new(pc), base, any_asid);
+                self.xlat.fill_read(GuestVirtAddr::new(pc), base, any_asid);
                 true
             }
             Ok(None) => {

@@ -193,7 +193,10 @@ pub struct Monitor {
 impl Monitor {
     /// Selects the engine that runs the guests (see
     /// [`crate::machine::jit`]); both give the same results.
-    pub fn set_engine(&mut self, engine: crate::machine::Engine) -> Result<(), crate::machine::jit::Unavailable> {
+    pub fn set_engine(
+        &mut self,
+        engine: crate::machine::Engine,
+    ) -> Result<(), crate::machine::jit::Unavailable> {
         self.machine.set_engine(engine)
     }
 

@@ -286,7 +286,11 @@ fn new_module() -> Result<JITModule, Unavailable> {
     set(
         &mut flags,
         "enable_verifier",
-        if cfg!(debug_assertions) { "true" } else { "false" },
+        if cfg!(debug_assertions) {
+            "true"
+        } else {
+            "false"
+        },
     )?;
     let isa = cranelift_native::builder()
         .map_err(|e| Unavailable(e.to_string()))?
@@ -477,11 +481,11 @@ impl Jit {
             b.finalize(config);
             exits
         };
-        let id = module.declare_anonymous_function(&ctx.func.signature).ok()?;
+        let id = module
+            .declare_anonymous_function(&ctx.func.signature)
+            .ok()?;
         module.define_function(id, &mut ctx).ok()?;
-        let size = ctx
-            .compiled_code()
-            .map_or(0, |c| c.code_buffer().len());
+        let size = ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
         module.clear_context(&mut ctx);
         module.finalize_definitions().ok()?;
         self.code_bytes += size.max(16);
@@ -506,7 +510,9 @@ impl Jit {
             translate::emit_stub(&mut b, ptr, block_signature(module));
             b.finalize(config);
         }
-        let id = module.declare_anonymous_function(&ctx.func.signature).ok()?;
+        let id = module
+            .declare_anonymous_function(&ctx.func.signature)
+            .ok()?;
         module.define_function(id, &mut ctx).ok()?;
         module.clear_context(&mut ctx);
         module.finalize_definitions().ok()?;
@@ -536,7 +542,9 @@ impl Jit {
             b.seal_all_blocks();
             b.finalize(config);
         }
-        let id = module.declare_anonymous_function(&ctx.func.signature).ok()?;
+        let id = module
+            .declare_anonymous_function(&ctx.func.signature)
+            .ok()?;
         module.define_function(id, &mut ctx).ok()?;
         module.clear_context(&mut ctx);
         module.finalize_definitions().ok()?;

@@ -144,8 +144,8 @@ pub fn kind(op: Op) -> Kind {
         Nop | Sll | Srl | Sra | Rotr | Sllv | Srlv | Srav | Rotrv | Movz | Movn | Mfhi | Mthi
         | Mflo | Mtlo | Mult | Multu | Div | Divu | Add | Addu | Sub | Subu | And | Or | Xor
         | Nor | Slt | Sltu | Addi | Addiu | Slti | Sltiu | Andi | Ori | Xori | Lui | Madd
-        | Maddu | Mul | Msub | Msubu | Clz | Clo | Ext | Ins | Wsbh | Seb | Seh | Lb | Lh
-        | Lw | Lbu | Lhu | Sb | Sh | Sw => Kind::Simple,
+        | Maddu | Mul | Msub | Msubu | Clz | Clo | Ext | Ins | Wsbh | Seb | Seh | Lb | Lh | Lw
+        | Lbu | Lhu | Sb | Sh | Sw => Kind::Simple,
         Beq | Bne | Blez | Bgtz | Bltz | Bgez | Bltzal | Bgezal | J | Jal | Jr | Jalr | Beql
         | Bnel | Blezl | Bgtzl | Bltzl | Bgezl | Bltzall | Bgezall => Kind::Branch,
         _ => Kind::Stop,
@@ -196,7 +196,14 @@ pub fn plan(pc: u32, mut word: impl FnMut(u32) -> u32) -> Plan {
                 // that is always taken end the block.
                 let side_exit = matches!(
                     d.op,
-                    Op::Beq | Op::Bne | Op::Blez | Op::Bgtz | Op::Bltz | Op::Bgez | Op::Bltzal | Op::Bgezal
+                    Op::Beq
+                        | Op::Bne
+                        | Op::Blez
+                        | Op::Bgtz
+                        | Op::Bltz
+                        | Op::Bgez
+                        | Op::Bltzal
+                        | Op::Bgezal
                 ) && !(matches!(d.op, Op::Beq) && d.rs == d.rt);
                 let next = slot.wrapping_add(4);
                 if !side_exit || next & 0xfff == 0 || insns.len() + 1 >= MAX_BLOCK {
@@ -397,9 +404,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
         // Load every register the block names, once, at entry.
         for r in 1..=32usize {
             if used & (1 << r) != 0 {
-                let v = b
-                    .ins()
-                    .load(types::I32, flags(), gpr, (r * 4) as i32);
+                let v = b.ins().load(types::I32, flags(), gpr, (r * 4) as i32);
                 b.def_var(vars[r], v);
             }
         }
@@ -543,7 +548,10 @@ impl<'a, 'b> Emitter<'a, 'b> {
             // (nothing in a block can make it stale or change the mode).
             let need = self.b.ins().iadd_imm_s(done, i64::from(self.len));
             let budget = self.budget;
-            let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, need, budget);
+            let fits = self
+                .b
+                .ins()
+                .icmp(IntCC::UnsignedLessThanOrEqual, need, budget);
             let again = self.b.create_block();
             let head = self.head;
             self.b.ins().brif(fits, again, &[], ret, &[k.into()]);
@@ -569,7 +577,9 @@ impl<'a, 'b> Emitter<'a, 'b> {
         let loops = self.b.use_var(self.loops);
         let before = self.b.use_var(self.done);
         let stub = self.b.ins().load(self.ptr, flags(), ctx, offsets::STUB);
-        let sig = self.stub_sig.expect("the stub's signature is imported before emitting");
+        let sig = self
+            .stub_sig
+            .expect("the stub's signature is imported before emitting");
         self.b
             .ins()
             .return_call_indirect(sig, stub, &[ctx, k, t, phys, before, done, loops]);
@@ -619,10 +629,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
             i += 1;
         }
         if !plan.ends_in_branch {
-            let end = plan
-                .insns
-                .last()
-                .map_or(0, |&(pc, _)| pc.wrapping_add(4));
+            let end = plan.insns.last().map_or(0, |&(pc, _)| pc.wrapping_add(4));
             self.exit(
                 Next::Const(end),
                 Next::Const(end.wrapping_add(4)),
@@ -649,7 +656,10 @@ impl<'a, 'b> Emitter<'a, 'b> {
             Blez => self.b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, rs, 0),
             Bgtz => self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, rs, 0),
             Bltz | Bltzal => self.b.ins().icmp_imm_s(IntCC::SignedLessThan, rs, 0),
-            _ => self.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, rs, 0),
+            _ => self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, rs, 0),
         };
         if matches!(d.op, Bltzal | Bgezal) {
             let v = self.iconst(bpc.wrapping_add(8));
@@ -720,7 +730,10 @@ impl<'a, 'b> Emitter<'a, 'b> {
             }
             _ => {}
         }
-        let likely = matches!(d.op, Beql | Bnel | Blezl | Bgtzl | Bltzl | Bgezl | Bltzall | Bgezall);
+        let likely = matches!(
+            d.op,
+            Beql | Bnel | Blezl | Bgtzl | Bltzl | Bgezl | Bltzall | Bgezall
+        );
         if likely {
             let cond = cond.expect("branch-likely is conditional");
             let taken = self.b.create_block();
@@ -750,7 +763,9 @@ impl<'a, 'b> Emitter<'a, 'b> {
                     let next = Next::Dyn(self.b.ins().select(c, tv, f));
                     self.slot_and_leave(spc, sd, next, Some((c, t)), index);
                 }
-                (Some(_), Next::Dyn(_)) => unreachable!("conditional branches have constant targets"),
+                (Some(_), Next::Dyn(_)) => {
+                    unreachable!("conditional branches have constant targets")
+                }
             }
         }
     }
@@ -910,15 +925,11 @@ impl<'a, 'b> Emitter<'a, 'b> {
             Mul => self.alu(d.rd, d.rs, d.rt, |b, x, y| b.ins().imul(x, y)),
             Addiu => self.alu_imm(d.rt, d.rs, |b, x| b.ins().iadd_imm_s(x, c(imm))),
             Slti => self.alu_imm(d.rt, d.rs, |b, x| {
-                let c = b
-                    .ins()
-                    .icmp_imm_s(IntCC::SignedLessThan, x, c(imm));
+                let c = b.ins().icmp_imm_s(IntCC::SignedLessThan, x, c(imm));
                 b.ins().uextend(types::I32, c)
             }),
             Sltiu => self.alu_imm(d.rt, d.rs, |b, x| {
-                let c = b
-                    .ins()
-                    .icmp_imm_s(IntCC::UnsignedLessThan, x, c(imm));
+                let c = b.ins().icmp_imm_s(IntCC::UnsignedLessThan, x, c(imm));
                 b.ins().uextend(types::I32, c)
             }),
             Andi => self.alu_imm(d.rt, d.rs, |b, x| b.ins().band_imm_s(x, c(imm))),
@@ -1019,14 +1030,25 @@ impl<'a, 'b> Emitter<'a, 'b> {
         }
     }
 
-    fn alu(&mut self, dst: u8, a: u8, b: u8, f: impl FnOnce(&mut FunctionBuilder<'b>, Value, Value) -> Value) {
+    fn alu(
+        &mut self,
+        dst: u8,
+        a: u8,
+        b: u8,
+        f: impl FnOnce(&mut FunctionBuilder<'b>, Value, Value) -> Value,
+    ) {
         let x = self.get(a);
         let y = self.get(b);
         let v = f(self.b, x, y);
         self.set(dst, v);
     }
 
-    fn alu_imm(&mut self, dst: u8, a: u8, f: impl FnOnce(&mut FunctionBuilder<'b>, Value) -> Value) {
+    fn alu_imm(
+        &mut self,
+        dst: u8,
+        a: u8,
+        f: impl FnOnce(&mut FunctionBuilder<'b>, Value) -> Value,
+    ) {
         let x = self.get(a);
         let v = f(self.b, x);
         self.set(dst, v);
@@ -1108,7 +1130,9 @@ impl<'a, 'b> Emitter<'a, 'b> {
     /// misaligned, the cache misses, the entry is for a page holding code
     /// (stores), or the offset is not inside the memory buffer.
     fn access(&mut self, va: Value, size: u32, store: bool, bail: Bail) -> Value {
-        let m = self.mem.expect("memory base loaded when the block accesses memory");
+        let m = self
+            .mem
+            .expect("memory base loaded when the block accesses memory");
         // One test for every reason to leave: a misaligned address, a
         // translation-cache miss, (stores) a page holding code, an offset
         // not inside the memory buffer.
@@ -1138,7 +1162,10 @@ impl<'a, 'b> Emitter<'a, 'b> {
         let off = self.b.ins().iadd(base, in_page);
         let off = self.b.ins().uextend(types::I64, off);
         let end = self.b.ins().iadd_imm_s(off, i64::from(size));
-        let outside = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, m.mem_len);
+        let outside = self
+            .b
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThan, end, m.mem_len);
         let outside = self.b.ins().uextend(types::I32, outside);
         let fail = self.b.ins().bor(fail, outside);
         self.guard(fail, bail);
@@ -1156,7 +1183,15 @@ impl<'a, 'b> Emitter<'a, 'b> {
 /// before the exiting block, and with it, loops) -> exit`.
 pub fn stub_signature(ptr: Type) -> ir::Signature {
     let mut sig = ir::Signature::new(cranelift_codegen::isa::CallConv::Tail);
-    for t in [ptr, types::I32, types::I32, types::I32, types::I64, types::I64, types::I64] {
+    for t in [
+        ptr,
+        types::I32,
+        types::I32,
+        types::I32,
+        types::I64,
+        types::I64,
+        types::I64,
+    ] {
         sig.params.push(ir::AbiParam::new(t));
     }
     sig.returns.push(ir::AbiParam::new(types::I32));
@@ -1185,7 +1220,8 @@ pub fn emit_stub(b: &mut FunctionBuilder<'_>, ptr: Type, block_sig: ir::Signatur
     b.append_block_param(found, types::I32);
     let unknown = b.ins().icmp_imm_s(IntCC::Equal, phys_known, -1);
     let lookup = b.create_block();
-    b.ins().brif(unknown, lookup, &[], found, &[phys_known.into()]);
+    b.ins()
+        .brif(unknown, lookup, &[], found, &[phys_known.into()]);
     // The target's buffer offset from the read translation cache (which
     // holds the same translations a fetch gets, for plain memory).
     b.switch_to_block(lookup);

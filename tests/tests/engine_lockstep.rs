@@ -1,0 +1,381 @@
+//! Lockstep: the translating engine against the reference interpreter.
+//!
+//! Random kernel-mode programs (a hot loop of ALU operations that can
+//! overflow, multiply/divide, bit fields, loads and stores of every size,
+//! aligned or not, through a data pointer or a wild register, forward
+//! branches and branch-likely with random delay slots, jumps and links,
+//! self-modifying stores into the loop, CP0 reads and writes, TLB writes,
+//! traps, system calls, random words, and in half the programs the timer
+//! interrupt) run on two machines, one per engine, in the same random
+//! slices of 1 to 300 instructions. After every slice the whole
+//! architectural state must be equal: GPRs, HI/LO, PC, delay-slot state,
+//! the CP0 register file and timer, the TLB, instruction count and ticks,
+//! exception counters, console output, and the code and data pages; at the
+//! end of each program all of RAM. An exception handler skips every
+//! faulting instruction, so a program keeps running through its faults.
+//!
+//! `HV_LOCKSTEP_SEEDS=N` makes the ignored campaign test run N programs
+//! of `HV_LOCKSTEP_INSNS` instructions each (default 100,000):
+//! `HV_LOCKSTEP_SEEDS=100000 HV_LOCKSTEP_INSNS=5000 cargo test --release
+//! -p hv-tests --test engine_lockstep -- --ignored --nocapture`.
+
+use hv_host::addr::{GuestVirtAddr, MachineAddr};
+use hv_host::machine::{Engine, Exit, Machine, MachineConfig};
+use hv_tests::random_code::{self, Rng};
+
+const RAM: u32 = 1 << 20;
+const ENTRY: u32 = 0x8000_1000;
+const DATA_BASE: u32 = 0x800f_0000;
+const STEPS_MAX: u64 = 300;
+
+// Registers by number.
+const ZERO: u32 = 0;
+const T7: u32 = 15;
+const S5: u32 = 21;
+const S6: u32 = 22;
+const S7: u32 = 23;
+const K0: u32 = 26;
+const K1: u32 = 27;
+/// The registers random instructions use: t0..t6, s0..s3, v0, v1, a0..a3.
+const WORK: [u32; 17] = [8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19, 2, 3, 4, 5, 6, 7];
+
+fn rtype(rs: u32, rt: u32, rd: u32, sa: u32, funct: u32) -> u32 {
+    (rs << 21) | (rt << 16) | (rd << 11) | (sa << 6) | funct
+}
+fn itype(op: u32, rs: u32, rt: u32, imm: u32) -> u32 {
+    (op << 26) | (rs << 21) | (rt << 16) | (imm & 0xffff)
+}
+fn mfc0(rt: u32, rd: u32) -> u32 {
+    (0x10 << 26) | (rt << 16) | (rd << 11)
+}
+fn mtc0(rt: u32, rd: u32) -> u32 {
+    (0x10 << 26) | (4 << 21) | (rt << 16) | (rd << 11)
+}
+fn j(target: u32) -> u32 {
+    (2 << 26) | ((target & 0x0fff_ffff) >> 2)
+}
+const NOP: u32 = 0;
+const ERET: u32 = 0x4200_0018;
+
+/// The exception handler at 0x8000_0180 (the refill vector jumps here):
+/// an interrupt re-arms the timer; anything else skips the faulting
+/// instruction (and its branch, in a delay slot).
+fn handler() -> Vec<u32> {
+    vec![
+        mfc0(K1, 13),              // k1 = Cause
+        itype(0x0c, K1, K0, 0x7c), // andi k0, k1, ExcCode
+        itype(0x05, K0, ZERO, 6),  // bne k0, zero, not_int
+        NOP,
+        mfc0(K0, 9),              // k0 = Count
+        itype(0x09, K0, K0, 700), // addiu k0, k0, 700
+        mtc0(K0, 11),             // Compare = k0
+        ERET,
+        // not_int:
+        mfc0(K0, 14),           // k0 = EPC
+        itype(0x09, K0, K0, 4), // addiu k0, 4
+        itype(0x01, K1, 1, 2),  // bgez k1, store (BD clear)
+        NOP,
+        itype(0x09, K0, K0, 4), // addiu k0, 4 (skip the branch too)
+        // store:
+        mtc0(K0, 14),
+        ERET,
+    ]
+}
+
+fn reg(rng: &mut Rng) -> u32 {
+    WORK[rng.below(WORK.len() as u32) as usize]
+}
+
+/// A random instruction with no control transfer (a delay-slot filler
+/// too): mostly ALU, some memory, a few special ones.
+fn simple(rng: &mut Rng, body_len: u32) -> Vec<u32> {
+    let (d, s, t) = (reg(rng), reg(rng), reg(rng));
+    let imm = rng.next_u32() & 0xffff;
+    match rng.below(40) {
+        0 => vec![rtype(s, t, d, 0, 0x20)], // add (may overflow)
+        1 => vec![rtype(s, t, d, 0, 0x22)], // sub (may overflow)
+        2 => vec![itype(0x08, s, d, imm)],  // addi (may overflow)
+        3 => vec![rtype(s, t, d, 0, 0x21)], // addu
+        4 => vec![rtype(s, t, d, 0, 0x23)], // subu
+        5 => vec![rtype(s, t, d, 0, 0x24 + rng.below(4))], // and/or/xor/nor
+        6 => vec![rtype(s, t, d, 0, 0x2a + rng.below(2))], // slt/sltu
+        7 => vec![rtype(
+            0,
+            t,
+            d,
+            rng.below(32),
+            [0, 2, 3][rng.below(3) as usize],
+        )], // sll/srl/sra
+        8 => vec![rtype(1, t, d, rng.below(32), 2)], // rotr
+        9 => vec![rtype(s, t, d, 0, [4, 6, 7][rng.below(3) as usize])], // sllv/srlv/srav
+        10 => vec![rtype(s, t, d, 1, 6)],   // rotrv
+        11 => vec![rtype(s, t, d, 0, 0x0a + rng.below(2))], // movz/movn
+        12 => vec![rtype(s, t, 0, 0, 0x18 + rng.below(4))], // mult/multu/div/divu
+        13 => vec![rtype(0, 0, d, 0, 0x10 + 2 * rng.below(2))], // mfhi/mflo
+        14 => vec![rtype(s, 0, 0, 0, 0x11 + 2 * rng.below(2))], // mthi/mtlo
+        15 => vec![(0x1c << 26) | rtype(s, t, d, 0, [0, 1, 2, 4, 5][rng.below(5) as usize])], // madd.. mul
+        16 => vec![(0x1c << 26) | rtype(s, d, d, 0, 0x20 + rng.below(2))], // clz/clo
+        17 => {
+            let (pos, size) = (rng.below(32), rng.below(32));
+            vec![(0x1f << 26) | rtype(s, t, size, pos, [0, 4][rng.below(2) as usize])] // ext/ins
+        }
+        18 => vec![(0x1f << 26) | rtype(0, t, d, [2, 0x10, 0x18][rng.below(3) as usize], 0x20)], // wsbh/seb/seh
+        19 => vec![itype(0x09 + rng.below(7), s, d, imm)], // addiu..lui
+        20..=25 => {
+            // Through the data pointer: aligned mostly, misaligned sometimes.
+            let op = [0x20, 0x21, 0x23, 0x24, 0x25, 0x28, 0x29, 0x2b][rng.below(8) as usize];
+            let mut off = rng.below(0x1000);
+            if rng.below(8) != 0 {
+                off &= !3;
+            }
+            vec![itype(op, S6, t, off)]
+        }
+        26 => {
+            // Through a random register: anywhere (TLB refills, address
+            // and bus errors, devices, the program itself).
+            let op = [0x20, 0x23, 0x24, 0x28, 0x2b][rng.below(5) as usize];
+            vec![itype(op, s, t, imm)]
+        }
+        27 => {
+            // Self-modifying: rewrite a word of the loop body with a
+            // random ALU instruction.
+            let word = rtype(reg(rng), reg(rng), reg(rng), 0, 0x21 + rng.below(7));
+            vec![
+                itype(0x0f, 0, T7, word >> 16),
+                itype(0x0d, T7, T7, word & 0xffff),
+                itype(0x2b, S5, T7, 4 * rng.below(body_len.max(1))),
+            ]
+        }
+        28 => vec![mfc0(d, [9, 1, 12, 13, 14, 8][rng.below(6) as usize])], // Count, Random, ...
+        29 => vec![mtc0(t, [10, 2, 3, 5][rng.below(4) as usize])], // EntryHi, EntryLo0/1, PageMask
+        30 => vec![0x4200_0006, 0x4200_0002, 0x4200_0008][rng.below(3) as usize..][..1].to_vec(), // tlbwr/tlbwi/tlbp
+        31 => vec![[0x0000_000c, 0x0000_000d][rng.below(2) as usize]], // syscall/break
+        32 => vec![rtype(s, t, 0, 0, 0x30 + rng.below(7))],            // traps (0x35: reserved)
+        33 => vec![random_code::word(rng)],
+        34 => vec![
+            itype(0x30, S6, t, imm & 0xffc),
+            itype(0x38, S6, t, imm & 0xffc),
+        ], // ll/sc
+        35 => vec![itype(0x22 + 4 * rng.below(2), S6, t, imm & 0xfff)], // lwl/lwr
+        _ => vec![rtype(s, t, d, 0, 0x21)],
+    }
+}
+
+/// The loop body: simple instructions, forward branches with a delay slot,
+/// jump-and-link over a few words, all inside the body.
+fn body(rng: &mut Rng) -> Vec<u32> {
+    let target_len = 8 + rng.below(40);
+    let mut b: Vec<u32> = Vec::new();
+    while (b.len() as u32) < target_len {
+        match rng.below(6) {
+            0 => {
+                // A forward branch over 1..=3 words, with a delay slot.
+                let skip = 1 + rng.below(3);
+                let (s, t) = (reg(rng), reg(rng));
+                let op = match rng.below(10) {
+                    0 => itype(0x04, s, t, skip),                   // beq
+                    1 => itype(0x05, s, t, skip),                   // bne
+                    2 => itype(0x06, s, 0, skip),                   // blez
+                    3 => itype(0x07, s, 0, skip),                   // bgtz
+                    4 => itype(0x01, s, rng.below(2), skip),        // bltz/bgez
+                    5 => itype(0x01, s, 0x10 + rng.below(2), skip), // bltzal/bgezal
+                    6 => itype(0x14 + rng.below(4), s, t, skip),    // beql..bgtzl
+                    7 => itype(0x01, s, 2 + rng.below(2), skip),    // bltzl/bgezl
+                    8 => itype(0x04, 0, 0, skip),                   // b
+                    _ => itype(0x01, s, 0x12 + rng.below(2), skip), // bltzall/bgezall
+                };
+                b.push(op);
+                let slot = simple(rng, target_len);
+                b.push(slot[0]);
+                for _ in 0..skip {
+                    b.push(simple(rng, target_len)[0]);
+                }
+            }
+            _ => b.extend(simple(rng, target_len)),
+        }
+    }
+    b
+}
+
+/// A whole program: (words at ENTRY, whether the timer interrupts).
+fn program(seed: u64) -> (Vec<u32>, bool) {
+    let mut rng = Rng::new(seed);
+    let timer = rng.below(2) == 0;
+    let iterations = 30 + rng.below(300);
+    let body = body(&mut rng);
+    let mut p = vec![mtc0(ZERO, 12)]; // Status = 0: kernel, BEV=0, ERL=0
+    if timer {
+        p.extend([
+            mfc0(K0, 9),
+            itype(0x09, K0, K0, 400),
+            mtc0(K0, 11),
+            itype(0x0d, ZERO, K0, 0x8001), // ori k0, zero, IM7 | IE
+            mtc0(K0, 12),
+        ]);
+    }
+    // s6 = data, s5 = the body's address, s7 = iterations.
+    p.push(itype(0x0f, 0, S6, DATA_BASE >> 16));
+    let body_at = ENTRY + 4 * (p.len() as u32 + 4);
+    p.push(itype(0x0f, 0, S5, body_at >> 16));
+    p.push(itype(0x0d, S5, S5, body_at & 0xffff));
+    p.push(itype(0x0d, ZERO, S7, iterations));
+    p.push(NOP);
+    assert_eq!(ENTRY + 4 * p.len() as u32, body_at);
+    let n = body.len() as i32;
+    p.extend(&body);
+    p.push(itype(0x09, S7, S7, 0xffff)); // addiu s7, -1
+    p.push(itype(0x07, S7, 0, (-(n + 2)) as u32 & 0xffff)); // bgtz s7, body
+    p.push(NOP);
+    // Then a random jump table walk: jal forward, jr back.
+    let here = ENTRY + 4 * p.len() as u32;
+    p.push(j(here)); // spin at the end
+    p.push(NOP);
+    (p, timer)
+}
+
+fn boot(words: &[u32], engine: Engine) -> Machine {
+    let mut m = Machine::new(MachineConfig { ram_bytes: RAM }).expect("1 MiB is valid");
+    m.set_engine(engine).expect("the engine is available");
+    m.set_jit_threshold(3);
+    let bytes = |w: &[u32]| w.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    m.write_phys(MachineAddr::new(0), &bytes(&[j(0x8000_0180), NOP]))
+        .expect("refill vector");
+    m.write_phys(MachineAddr::new(0x180), &bytes(&handler()))
+        .expect("handler");
+    m.write_phys(MachineAddr::new(ENTRY & 0x1fff_ffff), &bytes(words))
+        .expect("program");
+    m.boot(GuestVirtAddr::new(ENTRY));
+    m
+}
+
+/// Everything a program can observe, and some it cannot.
+#[derive(Debug, PartialEq)]
+struct State {
+    gpr: Vec<u32>,
+    hi_lo: (u32, u32),
+    cpu: String,
+    instructions: u64,
+    ticks: u64,
+    cp0: String,
+    tlb: String,
+    stats: String,
+    pages: u64,
+}
+
+fn hash(bytes: &[u8]) -> u64 {
+    // FNV-1a.
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+fn state(m: &Machine) -> State {
+    let mut pages = Vec::new();
+    for base in [0u32, ENTRY & 0x1fff_f000, DATA_BASE & 0x1fff_f000] {
+        let mut buf = vec![0; 0x1000];
+        m.read_machine(MachineAddr::new(base), &mut buf)
+            .expect("RAM");
+        pages.extend(buf);
+    }
+    State {
+        gpr: (0..32).map(|r| m.gpr(r)).collect(),
+        hi_lo: m.hi_lo(),
+        cpu: format!("{:?}", m.cpu_state()),
+        instructions: m.instructions(),
+        ticks: m.ticks(),
+        cp0: format!("{:?}", m.cp0()),
+        tlb: format!("{:?}", m.tlb()),
+        stats: format!("{:?}", m.stats()),
+        pages: hash(&pages),
+    }
+}
+
+fn ram(m: &Machine) -> u64 {
+    let mut buf = vec![0; RAM as usize];
+    m.read_machine(MachineAddr::new(0), &mut buf).expect("RAM");
+    hash(&buf)
+}
+
+/// Runs program `seed` on both engines in lockstep for about `total`
+/// instructions; returns the instructions the translated code ran.
+fn lockstep(seed: u64, total: u64) -> u64 {
+    let (words, _timer) = program(seed);
+    let mut interp = boot(&words, Engine::Interp);
+    let mut jit = boot(&words, Engine::Jit);
+    let mut rng = Rng::new(seed ^ 0x5eed);
+    let mut out = (Vec::new(), Vec::new());
+    while interp.instructions() < total {
+        let budget = 1 + u64::from(rng.below(STEPS_MAX as u32));
+        let a = interp.run(budget);
+        let b = jit.run(budget);
+        out.0.extend(interp.take_stdout());
+        out.1.extend(jit.take_stdout());
+        let (sa, sb) = (state(&interp), state(&jit));
+        assert_eq!(
+            (a, &sa),
+            (b, &sb),
+            "seed {seed}: the engines differ after a slice of {budget} (interp left, jit right)"
+        );
+        assert_eq!(out.0, out.1, "seed {seed}: console output differs");
+        if a != Exit::BudgetExhausted && a != Exit::OutputPending {
+            break;
+        }
+    }
+    assert_eq!(
+        ram(&interp),
+        ram(&jit),
+        "seed {seed}: RAM differs at the end"
+    );
+    jit.jit_stats().insns
+}
+
+#[test]
+fn random_programs_agree_on_both_engines() {
+    let mut translated = 0;
+    let seeds = 400;
+    for seed in 0..seeds {
+        translated += lockstep(seed, 40_000);
+    }
+    // The test must not pass by never translating anything.
+    assert!(
+        translated > seeds * 5_000,
+        "only {translated} instructions ran translated"
+    );
+}
+
+#[test]
+fn a_program_stopped_at_every_budget_agrees() {
+    // Budgets of 1: the translated code may never run a block that does
+    // not fit, so the JIT interprets everything; then budgets of 2..=40 on
+    // a few programs, where blocks must stop exactly at the limit.
+    for seed in 1000..1020 {
+        let (words, _) = program(seed);
+        let mut interp = boot(&words, Engine::Interp);
+        let mut jit = boot(&words, Engine::Jit);
+        for budget in (1..=40).cycle().take(400) {
+            assert_eq!(interp.run(budget), jit.run(budget), "seed {seed}");
+            assert_eq!(state(&interp), state(&jit), "seed {seed}, budget {budget}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "a long campaign: set HV_LOCKSTEP_SEEDS"]
+fn campaign() {
+    let seeds: u64 = std::env::var("HV_LOCKSTEP_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let each: u64 = std::env::var("HV_LOCKSTEP_INSNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let (mut translated, mut guest) = (0, 0);
+    for seed in 0..seeds {
+        translated += lockstep(1_000_000 + seed, each);
+        guest += each;
+    }
+    println!(
+        "lockstep campaign: {seeds} programs, ~{guest} guest instructions per engine, {translated} run translated"
+    );
+}
