@@ -783,13 +783,23 @@ impl Machine {
         // Set when a block left before an instruction it could not run:
         // the interpreter runs that one next.
         let mut bailed = false;
+        // Whether the PC is a place blocks may start, worth a probe of the
+        // dispatch table: after a jump, an exception or `eret`, and the
+        // first two instructions after a block left (the one it stopped
+        // before, and the one after). Straight-line interpreted code is
+        // not probed at every instruction (each probe is a likely cache
+        // miss in the table).
+        let mut probe = true;
+        let mut fresh = false;
         while self.icount < self.stop_at {
             let pc = self.pc;
             if pc & !0xffc != self.fetch_tag && !self.refill_fetch(pc) {
                 bailed = false;
+                probe = true;
                 continue;
             }
-            if !self.delay_slot && !core::mem::take(&mut bailed) {
+            let skip = core::mem::take(&mut bailed);
+            if probe && !self.delay_slot && !skip {
                 let phys = self.fetch_base + (pc & 0xfff);
                 let slot = self.fetch_slot;
                 let generation = self.code.generation(slot);
@@ -797,6 +807,7 @@ impl Machine {
                     jit::Probe::Run(f, len) => {
                         if self.icount + u64::from(len) <= self.stop_at {
                             bailed = self.enter_block(&mut jit, f);
+                            fresh = true;
                             continue;
                         }
                     }
@@ -820,6 +831,7 @@ impl Machine {
             self.delay_slot = false;
             self.icount += 1;
             self.execute(d);
+            probe = self.pc != pc.wrapping_add(4) || core::mem::take(&mut fresh);
         }
         jit.stats.chained = jit.ctx.chained;
         self.jit = Some(jit);
