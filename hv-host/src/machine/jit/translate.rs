@@ -402,10 +402,10 @@ impl<'a, 'b> Emitter<'a, 'b> {
             );
         }
         // Load every register the block names, once, at entry.
-        for r in 1..=32usize {
+        for (r, &var) in vars.iter().enumerate().take(33).skip(1) {
             if used & (1 << r) != 0 {
                 let v = b.ins().load(types::I32, flags(), gpr, (r * 4) as i32);
-                b.def_var(vars[r], v);
+                b.def_var(var, v);
             }
         }
         let (hi_ptr, lo_ptr) = if uses_hilo {
