@@ -1,7 +1,7 @@
 //! The second tier of the CPU engine: hot guest code translated to host
 //! machine code with Cranelift.
 //!
-//! The interpreter ([`super::exec`]) is the reference engine and runs all
+//! The interpreter (`machine/exec/`) is the reference engine and runs all
 //! code first. Each place the run loop dispatches from (a PC outside a
 //! delay slot) has a counter in a direct-mapped table keyed by the
 //! physical address and virtual PC; when it reaches [`HOT_THRESHOLD`],

@@ -37,7 +37,7 @@ use crate::machine::decode::{Decoded, Op, SINK};
 pub const MAX_BLOCK: usize = 32;
 
 /// The context translated code runs with: `repr(C)`, read and written by
-/// generated code at the offsets of [`offsets`].
+/// generated code at fixed field offsets.
 #[derive(Debug)]
 #[repr(C)]
 pub struct JitCtx {
