@@ -6,7 +6,8 @@
 //! branches and branch-likely with random delay slots, jumps and links,
 //! self-modifying stores into the loop, CP0 reads and writes, TLB writes,
 //! traps, system calls, random words, and in half the programs the timer
-//! interrupt) run on two machines, one per engine, in the same random
+//! interrupt; a third of them in user mode, through TLB mappings) run on
+//! two machines, one per engine, in the same random
 //! slices of 1 to 300 instructions. After every slice the whole
 //! architectural state must be equal: GPRs, HI/LO, PC, delay-slot state,
 //! the CP0 register file and timer, the TLB, instruction count and ticks,
@@ -27,6 +28,9 @@ const RAM: u32 = 1 << 20;
 const ENTRY: u32 = 0x8000_1000;
 const DATA_BASE: u32 = 0x800f_0000;
 const STEPS_MAX: u64 = 300;
+/// Where user-mode programs see their code (physical 0) and data.
+const USER_CODE: u32 = 0x0040_0000;
+const USER_DATA: u32 = 0x0050_0000;
 
 // Registers by number.
 const ZERO: u32 = 0;
@@ -201,24 +205,72 @@ fn body(rng: &mut Rng) -> Vec<u32> {
 fn program(seed: u64) -> (Vec<u32>, bool) {
     let mut rng = Rng::new(seed);
     let timer = rng.below(2) == 0;
+    // A third of the programs run their loop in user mode, from useg
+    // pages the TLB maps onto the program's and the data's.
+    let user = rng.below(3) == 0;
     let iterations = 30 + rng.below(300);
     let body = body(&mut rng);
     let mut p = vec![mtc0(ZERO, 12)]; // Status = 0: kernel, BEV=0, ERL=0
     if timer {
-        p.extend([
-            mfc0(K0, 9),
-            itype(0x09, K0, K0, 400),
-            mtc0(K0, 11),
-            itype(0x0d, ZERO, K0, 0x8001), // ori k0, zero, IM7 | IE
-            mtc0(K0, 12),
-        ]);
+        p.extend([mfc0(K0, 9), itype(0x09, K0, K0, 400), mtc0(K0, 11)]);
     }
+    let entry_lo = |pfn: u32| (pfn << 6) | (2 << 3) | 0x7; // uncached, D, V, G
+    if user {
+        for (index, va, pfn) in [
+            (0, USER_CODE, 0),
+            (1, USER_DATA, (DATA_BASE & 0x1fff_ffff) >> 12),
+        ] {
+            p.extend([
+                itype(0x0f, 0, K0, va >> 16),
+                mtc0(K0, 10), // EntryHi
+                itype(0x0d, ZERO, K0, entry_lo(pfn)),
+                mtc0(K0, 2), // EntryLo0
+                itype(0x0d, ZERO, K0, entry_lo(pfn + 1)),
+                mtc0(K0, 3),   // EntryLo1
+                mtc0(ZERO, 5), // PageMask
+                itype(0x0d, ZERO, K0, index),
+                mtc0(K0, 0), // Index
+                0x4200_0002, // tlbwi
+            ]);
+        }
+        p.push(mtc0(ZERO, 10)); // ASID 0
+    }
+    // The loop's address as it runs (kseg0, or its useg alias).
+    let at = |kseg0: u32| {
+        if user {
+            USER_CODE + (kseg0 & 0x1fff_ffff)
+        } else {
+            kseg0
+        }
+    };
+    // Where the body will be: after the rest of the prologue.
+    let rest =
+        4 + if user {
+            4
+        } else if timer {
+            2
+        } else {
+            0
+        } + 1;
+    let body_at = ENTRY + 4 * (p.len() as u32 + rest);
     // s6 = data, s5 = the body's address, s7 = iterations.
-    p.push(itype(0x0f, 0, S6, DATA_BASE >> 16));
-    let body_at = ENTRY + 4 * (p.len() as u32 + 4);
-    p.push(itype(0x0f, 0, S5, body_at >> 16));
-    p.push(itype(0x0d, S5, S5, body_at & 0xffff));
+    let data = if user { USER_DATA } else { DATA_BASE };
+    p.push(itype(0x0f, 0, S6, data >> 16));
+    p.push(itype(0x0f, 0, S5, at(body_at) >> 16));
+    p.push(itype(0x0d, S5, S5, at(body_at) & 0xffff));
     p.push(itype(0x0d, ZERO, S7, iterations));
+    let ie = if timer { 0x8001 } else { 0 };
+    if user {
+        // Status = KSU user | EXL (| IM7 | IE), EPC = the body, eret.
+        p.extend([
+            itype(0x0d, ZERO, K0, 0x12 | ie),
+            mtc0(K0, 12),
+            mtc0(S5, 14),
+            ERET,
+        ]);
+    } else if timer {
+        p.extend([itype(0x0d, ZERO, K0, ie), mtc0(K0, 12)]);
+    }
     p.push(NOP);
     assert_eq!(ENTRY + 4 * p.len() as u32, body_at);
     let n = body.len() as i32;
@@ -226,8 +278,7 @@ fn program(seed: u64) -> (Vec<u32>, bool) {
     p.push(itype(0x09, S7, S7, 0xffff)); // addiu s7, -1
     p.push(itype(0x07, S7, 0, (-(n + 2)) as u32 & 0xffff)); // bgtz s7, body
     p.push(NOP);
-    // Then a random jump table walk: jal forward, jr back.
-    let here = ENTRY + 4 * p.len() as u32;
+    let here = at(ENTRY + 4 * p.len() as u32);
     p.push(j(here)); // spin at the end
     p.push(NOP);
     (p, timer)
@@ -332,13 +383,13 @@ fn lockstep(seed: u64, total: u64) -> u64 {
 #[test]
 fn random_programs_agree_on_both_engines() {
     let mut translated = 0;
-    let seeds = 400;
+    let seeds = 2000;
     for seed in 0..seeds {
-        translated += lockstep(seed, 40_000);
+        translated += lockstep(seed, 10_000);
     }
     // The test must not pass by never translating anything.
     assert!(
-        translated > seeds * 5_000,
+        translated > seeds * 1_000,
         "only {translated} instructions ran translated"
     );
 }
