@@ -2,9 +2,10 @@
 //! machine code with Cranelift.
 //!
 //! The interpreter (`machine/exec/`) is the reference engine and runs all
-//! code first. Each place the run loop dispatches from (a PC outside a
-//! delay slot) has a counter in a direct-mapped table keyed by the
-//! physical address and virtual PC; when it reaches [`HOT_THRESHOLD`],
+//! code first. Each place a block may start (a PC outside a delay slot
+//! reached by a jump, an exception or `eret`, or just after a block left)
+//! has a counter in a direct-mapped table keyed by the physical address
+//! and virtual PC; when it reaches [`HOT_THRESHOLD`],
 //! the block starting there is planned ([`translate::plan`]) and compiled
 //! ([`translate::emit`]), and from then on the run loop enters the
 //! compiled code instead of interpreting, as long as the whole block fits
@@ -18,6 +19,13 @@
 //! is current when they run. A block is valid for one *generation* of its
 //! page ([`super::code::CodeCache`]): a store to a word any block was made
 //! from bumps it, and the stale blocks are never entered again.
+//!
+//! A block leaves to the next one without returning to the run loop
+//! (*chaining*): a loop on itself jumps back to its start inside the
+//! block; any other exit tail-calls the shared chaining stub
+//! ([`translate::emit_stub`]), which finds the target's block in the
+//! table, checks that it is current and fits in what is left of the
+//! budget, and tail-calls it, or returns the exit to the run loop.
 //!
 //! Compiled code is kept until the memory it uses passes [`CODE_LIMIT`]
 //! bytes; then everything is dropped and compiled anew as it gets hot.
@@ -440,9 +448,21 @@ impl Jit {
                 self.flush();
             }
             let start = Instant::now();
-            let code = self.compile(plan, phys & !0xfff);
+            // A failure of the code generator (an error, or a panic: a
+            // bug in it or here) must not take the host down: the block
+            // stays interpreted, and after a panic, whose half-finished
+            // work may be left in the module, everything is dropped.
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.compile(plan, phys & !0xfff)
+            }));
             self.stats.translate_time += start.elapsed();
-            code
+            match code {
+                Ok(code) => code,
+                Err(_) => {
+                    self.flush();
+                    None
+                }
+            }
         };
         let code = match code {
             Some((f, exits)) => {

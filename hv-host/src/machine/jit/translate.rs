@@ -2,8 +2,11 @@
 //! hold ([`plan`]) and the code for each of them ([`emit`]).
 //!
 //! A translated block is straight-line code from its first instruction up
-//! to and including a branch and its delay slot, the end of the page, or
-//! the first instruction it does not hold, whichever comes first. It holds
+//! to and including a branch and its delay slot, the end of the page, the
+//! first instruction it does not hold, or [`MAX_BLOCK`] instructions,
+//! whichever comes first; a conditional branch that is not a
+//! branch-likely does not end it but is a side exit (the block goes on
+//! along the path not taken: a superblock). It holds
 //! only instructions whose whole effect is on registers and plain memory:
 //! ALU, multiply/divide, bit-field, loads and stores, branches and jumps.
 //! Everything that can change mode, translation or interrupt state, talk
