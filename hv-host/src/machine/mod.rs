@@ -761,14 +761,21 @@ impl Machine {
                     insn: insn::Instruction(self.bus.mem_u32(self.fetch_base + (pc & 0xfff))),
                 });
             }
-            self.cur_pc = pc;
-            self.cur_delay = self.delay_slot;
-            self.pc = self.next_pc;
-            self.next_pc = self.next_pc.wrapping_add(4);
-            self.delay_slot = false;
-            self.icount += 1;
-            self.execute(d);
+            self.step(pc, d);
         }
+    }
+
+    /// Interprets the instruction `d` at `pc` (the current PC): advances
+    /// the PC pair, counts it, executes it.
+    #[inline(always)]
+    fn step(&mut self, pc: u32, d: decode::Decoded) {
+        self.cur_pc = pc;
+        self.cur_delay = self.delay_slot;
+        self.pc = self.next_pc;
+        self.next_pc = self.next_pc.wrapping_add(4);
+        self.delay_slot = false;
+        self.icount += 1;
+        self.execute(d);
     }
 
     /// The hot loop with the translating tier: at each dispatch point (a PC
@@ -824,13 +831,7 @@ impl Machine {
                 }
             }
             let d = self.code.get(self.fetch_slot, (pc >> 2) & 0x3ff);
-            self.cur_pc = pc;
-            self.cur_delay = self.delay_slot;
-            self.pc = self.next_pc;
-            self.next_pc = self.next_pc.wrapping_add(4);
-            self.delay_slot = false;
-            self.icount += 1;
-            self.execute(d);
+            self.step(pc, d);
             probe = self.pc != pc.wrapping_add(4) || core::mem::take(&mut fresh);
         }
         jit.stats.chained = jit.ctx.chained;

@@ -196,6 +196,22 @@ pub type BlockFn = unsafe extern "C" fn(*mut JitCtx) -> u32;
 /// The trampoline: calls a block with a context.
 type Trampoline = unsafe extern "C" fn(*mut JitCtx, BlockFn) -> u32;
 
+/// Compiles the function built in `ctx` into `module` and makes it
+/// executable: its entry address and its size in bytes.
+fn define(
+    module: &mut JITModule,
+    ctx: &mut cranelift_codegen::Context,
+) -> Option<(*const u8, usize)> {
+    let id = module
+        .declare_anonymous_function(&ctx.func.signature)
+        .ok()?;
+    module.define_function(id, ctx).ok()?;
+    let size = ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
+    module.clear_context(ctx);
+    module.finalize_definitions().ok()?;
+    Some((module.get_finalized_function(id), size))
+}
+
 /// The signature of a block: `fn(ctx) -> exit` in the `tail` convention.
 fn block_signature(module: &JITModule) -> cranelift_codegen::ir::Signature {
     let ptr = module.target_config().pointer_type();
@@ -512,15 +528,8 @@ impl Jit {
             b.finalize(config);
             exits
         };
-        let id = module
-            .declare_anonymous_function(&ctx.func.signature)
-            .ok()?;
-        module.define_function(id, &mut ctx).ok()?;
-        let size = ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
-        module.clear_context(&mut ctx);
-        module.finalize_definitions().ok()?;
+        let (p, size) = define(module, &mut ctx)?;
         self.code_bytes += size.max(16);
-        let p = module.get_finalized_function(id);
         // SAFETY: `p` is the entry of a function just compiled by this
         // module with the signature `fn(*mut JitCtx) -> u32` in the host's
         // default calling convention, and it stays mapped until the
@@ -541,13 +550,7 @@ impl Jit {
             translate::emit_stub(&mut b, ptr, block_signature(module));
             b.finalize(config);
         }
-        let id = module
-            .declare_anonymous_function(&ctx.func.signature)
-            .ok()?;
-        module.define_function(id, &mut ctx).ok()?;
-        module.clear_context(&mut ctx);
-        module.finalize_definitions().ok()?;
-        Some(module.get_finalized_function(id))
+        define(module, &mut ctx).map(|(p, _)| p)
     }
 
     /// Compiles the trampoline: `fn(ctx, block) -> u32` in the host's
@@ -573,13 +576,7 @@ impl Jit {
             b.seal_all_blocks();
             b.finalize(config);
         }
-        let id = module
-            .declare_anonymous_function(&ctx.func.signature)
-            .ok()?;
-        module.define_function(id, &mut ctx).ok()?;
-        module.clear_context(&mut ctx);
-        module.finalize_definitions().ok()?;
-        let p = module.get_finalized_function(id);
+        let (p, _) = define(module, &mut ctx)?;
         // SAFETY: `p` is the entry of the function just compiled with the
         // signature `fn(*mut JitCtx, BlockFn) -> u32` in the host's
         // default calling convention; it stays mapped until the module is
