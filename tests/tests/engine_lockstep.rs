@@ -3,7 +3,8 @@
 //! Random kernel-mode programs (a hot loop of ALU operations that can
 //! overflow, multiply/divide, bit fields, loads and stores of every size,
 //! aligned or not, through a data pointer or a wild register, forward
-//! branches and branch-likely with random delay slots, jumps and links,
+//! branches and branch-likely with random delay slots, branch-and-link,
+//! `jr`/`jalr` through a computed register,
 //! self-modifying stores into the loop, CP0 reads and writes, TLB writes,
 //! traps, system calls, random words, and in half the programs the timer
 //! interrupt; a third of them in user mode, through TLB mappings) run on
@@ -191,6 +192,25 @@ fn body(rng: &mut Rng) -> Vec<u32> {
                 b.push(op);
                 let slot = simple(rng, target_len);
                 b.push(slot[0]);
+                for _ in 0..skip {
+                    b.push(simple(rng, target_len)[0]);
+                }
+            }
+            1 if rng.below(3) == 0 => {
+                // A jump through a register: `bltzal` (either way, to the
+                // next word after its slot) puts the return address in
+                // ra, then `jr`/`jalr` jumps over 1..=3 words from it.
+                let skip = 1 + rng.below(3);
+                let (s, t) = (reg(rng), reg(rng));
+                b.push(itype(0x01, s, 0x10, 1)); // bltzal s, +1
+                b.push(simple(rng, target_len)[0]);
+                b.push(itype(0x09, 31, t, 4 * (3 + skip))); // addiu t, ra, ..
+                b.push(if rng.below(2) == 0 {
+                    rtype(t, 0, 0, 0, 0x08) // jr t
+                } else {
+                    rtype(t, 0, reg(rng), 0, 0x09) // jalr d, t
+                });
+                b.push(simple(rng, target_len)[0]);
                 for _ in 0..skip {
                     b.push(simple(rng, target_len)[0]);
                 }
