@@ -155,7 +155,14 @@ fn simple(rng: &mut Rng, body_len: u32) -> Vec<u32> {
         29 => vec![mtc0(t, [10, 2, 3, 5][rng.below(4) as usize])], // EntryHi, EntryLo0/1, PageMask
         30 => vec![0x4200_0006, 0x4200_0002, 0x4200_0008][rng.below(3) as usize..][..1].to_vec(), // tlbwr/tlbwi/tlbp
         31 => vec![[0x0000_000c, 0x0000_000d][rng.below(2) as usize]], // syscall/break
-        32 => vec![rtype(s, t, 0, 0, 0x30 + rng.below(7))],            // traps (0x35: reserved)
+        32 if rng.below(2) == 0 => vec![rtype(s, t, 0, 0, 0x30 + rng.below(7))], // traps (0x35: reserved)
+        32 => {
+            // Trap on immediate: tgei..tltiu, teqi, tnei, against small
+            // values as often as random ones.
+            let rt = [8, 9, 10, 11, 12, 14][rng.below(6) as usize];
+            let imm = if rng.below(2) == 0 { rng.below(4) } else { imm };
+            vec![itype(0x01, s, rt, imm)]
+        }
         33 => vec![random_code::word(rng)],
         34 => vec![
             itype(0x30, S6, t, imm & 0xffc),

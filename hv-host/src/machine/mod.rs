@@ -308,6 +308,7 @@ impl Machine {
     fn build(board: board::Board) -> Self {
         let bus = Bus::new(board);
         let code = CodeCache::new(bus.mem.len());
+        let xlat = Xlat::new(bus.mem.len());
         let mut m = Self {
             gpr: [0; 64],
             hi: 0,
@@ -322,7 +323,7 @@ impl Machine {
             tlb: Tlb::new(),
             bus,
             code,
-            xlat: Xlat::new(),
+            xlat,
             regime: Regime::KernelErl,
             fetch_tag: INVALID_TAG,
             fetch_base: 0,
@@ -791,13 +792,17 @@ impl Machine {
         // the interpreter runs that one next.
         let mut bailed = false;
         // Whether the PC is a place blocks may start, worth a probe of the
-        // dispatch table: after a jump, an exception or `eret`, and the
-        // first two instructions after a block left (the one it stopped
+        // dispatch table: after a jump (taken or not: after a delay slot),
+        // an exception or `eret`, and the first two instructions after a
+        // block left (the one it stopped
         // before, and the one after). Straight-line interpreted code is
         // not probed at every instruction (each probe is a likely cache
         // miss in the table).
         let mut probe = true;
         let mut fresh = false;
+        // The last exit taken, if its chain cell is to be filled in with
+        // the block at its target (see `translate::ChainCell`).
+        let mut cell: Option<(u32, u32)> = None;
         while self.icount < self.stop_at {
             let pc = self.pc;
             if pc & !0xffc != self.fetch_tag && !self.refill_fetch(pc) {
@@ -810,10 +815,18 @@ impl Machine {
                 let phys = self.fetch_base + (pc & 0xfff);
                 let slot = self.fetch_slot;
                 let generation = self.code.generation(slot);
+                let exit = cell.take();
                 match jit.probe(phys, pc, slot, generation) {
                     jit::Probe::Run(f, len) => {
+                        if let Some((k, target)) = exit
+                            && target == pc
+                        {
+                            jit.set_cell(k, f, len);
+                        }
                         if self.icount + u64::from(len) <= self.stop_at {
-                            bailed = self.enter_block(&mut jit, f);
+                            let (b, c) = self.enter_block(&mut jit, f);
+                            bailed = b;
+                            cell = c;
                             fresh = true;
                             continue;
                         }
@@ -832,17 +845,17 @@ impl Machine {
             }
             let d = self.code.get(self.fetch_slot, (pc >> 2) & 0x3ff);
             self.step(pc, d);
-            probe = self.pc != pc.wrapping_add(4) || core::mem::take(&mut fresh);
+            probe = self.pc != pc.wrapping_add(4) || self.cur_delay || core::mem::take(&mut fresh);
         }
-        jit.stats.chained = jit.ctx.chained;
         self.jit = Some(jit);
     }
 
     /// Runs the translated block `f` from the current PC, and the blocks
     /// it chains to; returns whether the last one left before an
-    /// instruction it could not run.
+    /// instruction it could not run, and the number and target of its
+    /// exit if that exit has a chain cell.
     #[inline(always)]
-    fn enter_block(&mut self, jit: &mut jit::Jit, f: jit::BlockFn) -> bool {
+    fn enter_block(&mut self, jit: &mut jit::Jit, f: jit::BlockFn) -> (bool, Option<(u32, u32)>) {
         let (read, write) = self.xlat.current_sets();
         let gens = self.code.generations();
         let table = jit.table_ptr();
@@ -853,7 +866,6 @@ impl Machine {
         ctx.hi = &mut self.hi;
         ctx.lo = &mut self.lo;
         ctx.mem = self.bus.mem.as_mut_ptr();
-        ctx.mem_len = self.bus.mem.len() as u64;
         ctx.xlat_read = read.as_ptr().cast();
         ctx.xlat_write = write.as_ptr().cast();
         ctx.asid = self.xlat.asid;
@@ -861,7 +873,6 @@ impl Machine {
         ctx.gens = gens.as_ptr();
         ctx.gens_len = gens.len() as u64;
         ctx.budget = self.stop_at - self.icount;
-        ctx.done = 0;
         // SAFETY: every pointer in the context points into this machine
         // or the translator, which are borrowed mutably for the call and
         // touched by nothing else meanwhile: `gpr` to its 64 registers
@@ -869,13 +880,16 @@ impl Machine {
         // and LO, `xlat_*` to the current regime's 256-entry translation
         // sets and `table`/`gens` to the dispatch table and the code
         // cache's generations (`gens_len` of them), which the code only
-        // reads, `stub` to the chaining stub compiled with the blocks, and `mem` to the memory buffer of `mem_len` bytes. The
-        // code reaches guest memory only at offsets taken from those
-        // translation entries and checked in the code against `mem_len`,
-        // so no guest value can make it touch anything else.
+        // reads, `stub` to the chaining stub compiled with the blocks,
+        // and `mem` to the memory buffer. The code reaches guest memory
+        // only at a page offset taken from one of those translation
+        // entries plus 0..4096, and `Xlat` caches only pages wholly inside
+        // the buffer (its `limit` is the buffer's length, which never
+        // changes), so no guest value can make it touch anything else.
         let k = unsafe { jit.call(f) };
         let ctx = &*jit.ctx;
-        let (done, next_pc, pc) = (ctx.done, ctx.next_pc, ctx.pc);
+        let (done, next_pc, pc) = (ctx.budget - ctx.left, ctx.next_pc, ctx.pc);
+        let chained = ctx.chained;
         // Every number translated code returns is one of its exits.
         let Some(exit) = jit.exit(k) else {
             unreachable!("translated code returned exit {k}, which no block has");
@@ -888,8 +902,13 @@ impl Machine {
         jit.stats.entries += 1;
         jit.stats.insns += executed;
         jit.stats.unchained += 1;
+        jit.stats.chained += chained;
         jit.stats.bailouts += u64::from(exit.bailed);
-        exit.bailed
+        let cell = match (exit.cell, exit.pc) {
+            (true, Some(target)) => Some((k, target)),
+            _ => None,
+        };
+        (exit.bailed, cell)
     }
 
     /// Translates a new fetch page; on failure raises the exception (which

@@ -11,6 +11,11 @@
 //! ASID. So a change of ASID (a guest's kernel/user switch, a context
 //! switch, a VM switch) costs nothing here.
 //!
+//! Every entry maps a whole page inside the memory buffer: an offset whose
+//! page would end past [`Xlat::limit`] (the buffer's length) is never
+//! cached. Translated code ([`super::jit`]) relies on that to reach memory
+//! with no bounds check of its own.
+//!
 //! Invalidation rules, applied by the executor: a TLB write flushes the
 //! pages the replaced entry covered, under every ASID; a change of mode
 //! only switches sets (and drops the fetch entry).
@@ -65,23 +70,28 @@ pub struct Xlat {
     pub regime_base: usize,
     /// The current ASID (low 8 bits of lookup keys).
     pub asid: u32,
-}
-
-impl Default for Xlat {
-    fn default() -> Self {
-        Self::new()
-    }
+    /// Bytes in the memory buffer the offsets point into: no entry maps a
+    /// page that does not end at or before it.
+    limit: u64,
 }
 
 impl Xlat {
-    /// Empty caches.
-    pub fn new() -> Self {
+    /// Empty caches for a memory buffer of `limit` bytes.
+    pub fn new(limit: usize) -> Self {
         Self {
             read: vec![XlatEntry::EMPTY; SETS_ENTRIES * REGIMES],
             write: vec![XlatEntry::EMPTY; SETS_ENTRIES * REGIMES],
             regime_base: 0,
             asid: 0,
+            limit: limit as u64,
         }
+    }
+
+    /// Whether the page at buffer offset `page_off` lies wholly inside the
+    /// buffer (and may be cached).
+    #[inline]
+    fn inside(&self, page_off: u32) -> bool {
+        u64::from(page_off & !0xfff) + 0x1000 <= self.limit
     }
 
     #[inline]
@@ -126,9 +136,12 @@ impl Xlat {
     /// `any_asid`, under every ASID.
     #[inline]
     pub fn fill_read(&mut self, vaddr: GuestVirtAddr, page_off: u32, any_asid: bool) {
+        if !self.inside(page_off) {
+            return;
+        }
         let vaddr = vaddr.raw();
         let i = self.index(vaddr);
-        self.read[i] = self.entry(vaddr, page_off, NO_SLOT, any_asid);
+        self.read[i] = self.entry(vaddr, page_off & !0xfff, NO_SLOT, any_asid);
     }
 
     /// Caches a write translation (see [`Xlat::fill_read`]).
@@ -140,9 +153,12 @@ impl Xlat {
         code_slot: u32,
         any_asid: bool,
     ) {
+        if !self.inside(page_off) {
+            return;
+        }
         let vaddr = vaddr.raw();
         let i = self.index(vaddr);
-        self.write[i] = self.entry(vaddr, page_off, code_slot, any_asid);
+        self.write[i] = self.entry(vaddr, page_off & !0xfff, code_slot, any_asid);
     }
 
     /// The current regime's read and write sets, for translated code:

@@ -22,10 +22,13 @@
 //!
 //! A block leaves to the next one without returning to the run loop
 //! (*chaining*): a loop on itself jumps back to its start inside the
-//! block; any other exit tail-calls the shared chaining stub
-//! ([`translate::emit_stub`]), which finds the target's block in the
-//! table, checks that it is current and fits in what is left of the
-//! budget, and tail-calls it, or returns the exit to the run loop.
+//! block; an exit to a known target in the same page tail-calls the block
+//! in its chain cell ([`translate::ChainCell`], filled in by the run loop
+//! the first time it sees the exit taken); any other exit tail-calls the
+//! shared chaining stub ([`translate::emit_stub`]), which finds the
+//! target's block in the table and checks that it is current. Either way
+//! the next block must fit in what is left of the budget, or the exit
+//! returns to the run loop.
 //!
 //! Compiled code is kept until the memory it uses passes [`CODE_LIMIT`]
 //! bytes; then everything is dropped and compiled anew as it gets hot.
@@ -188,9 +191,10 @@ pub struct JitStats {
     pub flushes: u64,
 }
 
-/// A compiled block's entry (in Cranelift's `tail` calling convention:
-/// called only through the trampoline): returns the number of the exit
-/// it took.
+/// A compiled block's entry. Its true signature is
+/// `fn(*mut JitCtx, budget: u64, chained: u64) -> u32` in Cranelift's
+/// `tail` calling convention, so it is called only through the
+/// trampoline; it returns the number of the exit it took.
 pub type BlockFn = unsafe extern "C" fn(*mut JitCtx) -> u32;
 
 /// The trampoline: calls a block with a context.
@@ -212,14 +216,20 @@ fn define(
     Some((module.get_finalized_function(id), size))
 }
 
-/// The signature of a block: `fn(ctx) -> exit` in the `tail` convention.
+/// The signature of a block: `fn(ctx, budget left, chained exits so far)
+/// -> exit` in the `tail` convention.
 fn block_signature(module: &JITModule) -> cranelift_codegen::ir::Signature {
     let ptr = module.target_config().pointer_type();
     let mut sig = cranelift_codegen::ir::Signature::new(cranelift_codegen::isa::CallConv::Tail);
     sig.params.push(AbiParam::new(ptr));
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(types::I64));
     sig.returns.push(AbiParam::new(types::I32));
     sig
 }
+
+/// Chain cells per chunk of [`Jit::cells`].
+const CELL_CHUNK: usize = 1 << 14;
 
 /// One entry of the dispatch table. `repr(C)`: translated code reads it
 /// to chain blocks (see [`entry_offsets`]).
@@ -274,6 +284,9 @@ pub struct Jit {
     /// The exits of every compiled block: translated code returns an
     /// index into it.
     exits: Vec<translate::Exit>,
+    /// The chain cells of the exits, by exit number, in chunks that never
+    /// move (translated code holds their addresses).
+    cells: Vec<Box<[translate::ChainCell]>>,
     /// Calls a block (the blocks use the `tail` calling convention, so
     /// that they can chain with tail calls).
     trampoline: Option<Trampoline>,
@@ -345,6 +358,7 @@ impl Jit {
             fctx: FunctionBuilderContext::new(),
             table: vec![Entry::EMPTY; TABLE_ENTRIES],
             exits: Vec::new(),
+            cells: Vec::new(),
             trampoline: None,
             ctx: Box::new(JitCtx::empty()),
             stub: core::ptr::null(),
@@ -374,6 +388,45 @@ impl Jit {
     #[inline(always)]
     pub(crate) fn exit(&self, k: u32) -> Option<translate::Exit> {
         self.exits.get(k as usize).copied()
+    }
+
+    /// Fills in the chain cell of exit `k` (one with
+    /// [`translate::Exit::cell`], just taken) with the block `f` of `len`
+    /// instructions that its target has now (current, and in the exiting
+    /// block's page: see [`translate::ChainCell`]).
+    pub(crate) fn set_cell(&mut self, k: u32, f: BlockFn, len: u32) {
+        let k = k as usize;
+        if let Some(cell) = self
+            .cells
+            .get_mut(k / CELL_CHUNK)
+            .and_then(|c| c.get_mut(k % CELL_CHUNK))
+        {
+            *cell = translate::ChainCell {
+                code: f as *const u8,
+                len: u64::from(len),
+            };
+        }
+    }
+
+    /// Makes room for the exits of one more block: numbers them from
+    /// [`Jit::exits`]' length (padded so that they do not straddle two
+    /// chunks of cells); returns the first number and its cell's address.
+    fn reserve_exits(&mut self) -> Option<(u32, usize)> {
+        let max = translate::MAX_EXITS as usize;
+        let mut first = self.exits.len();
+        if first % CELL_CHUNK + max > CELL_CHUNK {
+            first = first.next_multiple_of(CELL_CHUNK);
+            self.exits.resize(first, translate::Exit::UNUSED);
+        }
+        while self.cells.len() * CELL_CHUNK < first + max {
+            self.cells
+                .push(vec![translate::ChainCell::EMPTY; CELL_CHUNK].into_boxed_slice());
+        }
+        let cell = &self.cells[first / CELL_CHUNK][first % CELL_CHUNK];
+        Some((
+            u32::try_from(first).ok()?,
+            core::ptr::from_ref(cell) as usize,
+        ))
     }
 
     /// Runs block `f` with the context [`Jit::ctx`] (its pointers set by
@@ -510,11 +563,13 @@ impl Jit {
             self.stub = self.compile_stub()?;
             self.trampoline = Some(self.compile_trampoline()?);
         }
+        let (first_exit, cells) = self.reserve_exits()?;
         let at = translate::Placement {
             start: plan.insns.first()?.0,
             vpage: plan.insns.first()?.0 & !0xfff,
             phys_page,
-            first_exit: u32::try_from(self.exits.len()).ok()?,
+            first_exit,
+            cells,
         };
         let module = self.module.as_mut()?;
         let config = module.target_config();
@@ -570,7 +625,14 @@ impl Jit {
             b.switch_to_block(entry);
             let (c, f) = (b.block_params(entry)[0], b.block_params(entry)[1]);
             let sig = b.import_signature(block_signature(module));
-            let call = b.ins().call_indirect(sig, f, &[c]);
+            let budget = b.ins().load(
+                types::I64,
+                cranelift_codegen::ir::MemFlagsData::trusted(),
+                c,
+                translate::offsets::BUDGET,
+            );
+            let zero = b.ins().iconst(types::I64, 0);
+            let call = b.ins().call_indirect(sig, f, &[c, budget, zero]);
             let k = b.inst_results(call)[0];
             b.ins().return_(&[k]);
             b.seal_all_blocks();
@@ -588,6 +650,7 @@ impl Jit {
     pub(crate) fn flush(&mut self) {
         self.table.fill(Entry::EMPTY);
         self.exits.clear();
+        self.cells.clear();
         self.trampoline = None;
         self.stub = core::ptr::null();
         if self.code_bytes > 0 {

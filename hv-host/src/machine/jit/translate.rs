@@ -11,9 +11,10 @@
 //! ALU, multiply/divide, bit-field, loads and stores, branches and jumps.
 //! Everything that can change mode, translation or interrupt state, talk
 //! to a device, or raise an exception on purpose (CP0, TLB, `eret`,
-//! `wait`, `syscall`, `break`, traps, `cache`, `ll`/`sc`, `lwl`..`swr`,
-//! reserved encodings) ends the block *before* it, and the interpreter
-//! runs it.
+//! `wait`, `syscall`, `break`, `cache`, `ll`/`sc`, `lwl`..`swr`, reserved
+//! encodings) ends the block *before* it, and the interpreter runs it.
+//! Traps are held: one whose condition holds leaves the block before it,
+//! as a fault does (below).
 //!
 //! **Exactness.** An instruction that may fault (`add` overflow, a
 //! misaligned address, a load or store the translation cache does not
@@ -25,9 +26,11 @@
 //! and all. So every exception is raised by the one exception code.
 //!
 //! **Containment.** Guest memory is reached only at `mem + off` where `off`
-//! comes from a translation-cache entry (which holds only translations the
-//! MMU granted to plain memory) and was checked against `mem_len` in the
-//! generated code itself: never a host pointer built from a guest value.
+//! is the page offset of a translation-cache entry (which holds only
+//! translations the MMU granted to plain memory, and only whole pages
+//! inside the memory buffer: `machine/xlat.rs` checks that when it fills
+//! an entry) plus the address's low 12 bits: never a host pointer built
+//! from a guest value.
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, InstBuilder, MemFlagsData as MemFlags, Type, Value, types};
@@ -50,10 +53,9 @@ pub struct JitCtx {
     pub hi: *mut u32,
     /// LO.
     pub lo: *mut u32,
-    /// The memory buffer.
+    /// The memory buffer (every translation-cache entry maps a whole page
+    /// inside it: see `machine/xlat.rs`).
     pub mem: *mut u8,
-    /// Its length in bytes.
-    pub mem_len: u64,
     /// The current regime's read translation set (256 entries).
     pub xlat_read: *const u8,
     /// The current regime's write translation set (256 entries).
@@ -67,11 +69,13 @@ pub struct JitCtx {
     pub gens: *const u32,
     /// Number of entries at `gens`.
     pub gens_len: u64,
-    /// Instructions the blocks may execute from this entry, in all.
+    /// In: instructions the blocks may execute from this entry, in all
+    /// (the trampoline passes it to the first block).
     pub budget: u64,
-    /// Instructions executed by the blocks already left by chaining.
-    pub done: u64,
-    /// Chained block exits taken.
+    /// Out: what was left of the budget when the last block began its
+    /// exit (the run loop subtracts that exit's own count).
+    pub left: u64,
+    /// Out: block exits chained since the entry.
     pub chained: u64,
     /// The chaining stub (see [`emit_stub`]).
     pub stub: *const u8,
@@ -89,7 +93,6 @@ impl JitCtx {
             hi: core::ptr::null_mut(),
             lo: core::ptr::null_mut(),
             mem: core::ptr::null_mut(),
-            mem_len: 0,
             xlat_read: core::ptr::null(),
             xlat_write: core::ptr::null(),
             asid: 0,
@@ -97,7 +100,7 @@ impl JitCtx {
             gens: core::ptr::null(),
             gens_len: 0,
             budget: 0,
-            done: 0,
+            left: 0,
             chained: 0,
             stub: core::ptr::null(),
             pc: 0,
@@ -106,15 +109,18 @@ impl JitCtx {
     }
 }
 
+/// Field offsets of [`ChainCell`].
+const CELL_CODE: i32 = core::mem::offset_of!(ChainCell, code) as i32;
+const CELL_LEN: i32 = core::mem::offset_of!(ChainCell, len) as i32;
+
 /// Field offsets of [`JitCtx`].
-mod offsets {
+pub(crate) mod offsets {
     use super::JitCtx;
     use core::mem::offset_of;
     pub const GPR: i32 = offset_of!(JitCtx, gpr) as i32;
     pub const HI: i32 = offset_of!(JitCtx, hi) as i32;
     pub const LO: i32 = offset_of!(JitCtx, lo) as i32;
     pub const MEM: i32 = offset_of!(JitCtx, mem) as i32;
-    pub const MEM_LEN: i32 = offset_of!(JitCtx, mem_len) as i32;
     pub const XLAT_READ: i32 = offset_of!(JitCtx, xlat_read) as i32;
     pub const XLAT_WRITE: i32 = offset_of!(JitCtx, xlat_write) as i32;
     pub const ASID: i32 = offset_of!(JitCtx, asid) as i32;
@@ -122,7 +128,7 @@ mod offsets {
     pub const GENS: i32 = offset_of!(JitCtx, gens) as i32;
     pub const GENS_LEN: i32 = offset_of!(JitCtx, gens_len) as i32;
     pub const BUDGET: i32 = offset_of!(JitCtx, budget) as i32;
-    pub const DONE: i32 = offset_of!(JitCtx, done) as i32;
+    pub const LEFT: i32 = offset_of!(JitCtx, left) as i32;
     pub const CHAINED: i32 = offset_of!(JitCtx, chained) as i32;
     pub const STUB: i32 = offset_of!(JitCtx, stub) as i32;
     pub const PC: i32 = offset_of!(JitCtx, pc) as i32;
@@ -148,7 +154,8 @@ pub fn kind(op: Op) -> Kind {
         | Mflo | Mtlo | Mult | Multu | Div | Divu | Add | Addu | Sub | Subu | And | Or | Xor
         | Nor | Slt | Sltu | Addi | Addiu | Slti | Sltiu | Andi | Ori | Xori | Lui | Madd
         | Maddu | Mul | Msub | Msubu | Clz | Clo | Ext | Ins | Wsbh | Seb | Seh | Lb | Lh | Lw
-        | Lbu | Lhu | Sb | Sh | Sw => Kind::Simple,
+        | Lbu | Lhu | Sb | Sh | Sw | Tge | Tgeu | Tlt | Tltu | Teq | Tne | Tgei | Tgeiu | Tlti
+        | Tltiu | Teqi | Tnei => Kind::Simple,
         Beq | Bne | Blez | Bgtz | Bltz | Bgez | Bltzal | Bgezal | J | Jal | Jr | Jalr | Beql
         | Bnel | Blezl | Bgtzl | Bltzl | Bgezl | Bltzall | Bgezall => Kind::Branch,
         _ => Kind::Stop,
@@ -266,6 +273,9 @@ pub struct Placement {
     /// The number of the block's first exit in the translator's table of
     /// exits (the code returns `first_exit + k`).
     pub first_exit: u32,
+    /// The address of the chain cell of exit `first_exit`, followed by
+    /// those of the next [`MAX_EXITS`] - 1 exits.
+    pub cells: usize,
 }
 
 /// How a block left, by the number its code returns.
@@ -282,6 +292,50 @@ pub struct Exit {
     pub executed: u32,
     /// Whether the block stopped before an instruction it could not run.
     pub bailed: bool,
+    /// Whether the exit chains through its own [`ChainCell`] (a constant
+    /// target in the block's page), which the run loop fills.
+    pub cell: bool,
+}
+
+/// The most exits one block has (a guard per instruction, a side exit
+/// per branch, and up to three at its end, with room to spare).
+pub const MAX_EXITS: u32 = 2 * MAX_BLOCK as u32 + 8;
+
+/// Where one exit to a known target in the block's own page chains to:
+/// the target's block, once the run loop has seen the exit taken and the
+/// target translated. Such a target needs no lookup at run time: it has
+/// the exiting block's translation (same page), and the same generation
+/// (a block runs only while its page's generation is the one it was made
+/// for, and translated code never changes a generation), so a block
+/// filled in once stays right for as long as the exiting block can run.
+/// `repr(C)`: translated code reads it.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct ChainCell {
+    /// The target's compiled block, or null.
+    pub code: *const u8,
+    /// Its instructions (its most), or `u64::MAX` while empty.
+    pub len: u64,
+}
+
+impl Exit {
+    /// A number no block returns (padding in the table of exits).
+    pub const UNUSED: Exit = Exit {
+        pc: None,
+        next_pc: None,
+        delay: false,
+        executed: 0,
+        bailed: false,
+        cell: false,
+    };
+}
+
+impl ChainCell {
+    /// A cell not filled in.
+    pub const EMPTY: ChainCell = ChainCell {
+        code: core::ptr::null(),
+        len: u64::MAX,
+    };
 }
 
 /// Emits the IR of `plan` into `b`, whose function takes one pointer to a
@@ -292,25 +346,24 @@ pub fn emit(b: &mut FunctionBuilder<'_>, ptr: Type, plan: &Plan, at: Placement) 
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     b.seal_block(entry);
-    let ctx = b.block_params(entry)[0];
+    let params = b.block_params(entry);
+    let (ctx, left, chained) = (params[0], params[1], params[2]);
     let sig = b.func.signature.clone();
     let sig = b.import_signature(sig);
     let stub_sig = b.import_signature(stub_signature(ptr));
-    let mut e = Emitter::new(b, ptr, ctx, plan);
+    let mut e = Emitter::new(b, ptr, [ctx, left, chained], plan);
     e.at = at;
     e.sig = Some(sig);
     e.stub_sig = Some(stub_sig);
     e.body(plan);
-    let (ret, done, loops) = (e.ret, e.done, e.loops);
+    let (ret, left, chained) = (e.ret, e.left, e.chained);
     let exits = e.exits;
     b.switch_to_block(ret);
     b.seal_block(ret);
     let k = b.block_params(ret)[0];
-    let d = b.use_var(done);
-    b.ins().store(flags(), d, ctx, offsets::DONE);
-    let n = b.use_var(loops);
-    let chained = b.ins().load(types::I64, flags(), ctx, offsets::CHAINED);
-    let n = b.ins().iadd(chained, n);
+    let l = b.use_var(left);
+    b.ins().store(flags(), l, ctx, offsets::LEFT);
+    let n = b.use_var(chained);
     b.ins().store(flags(), n, ctx, offsets::CHAINED);
     b.ins().return_(&[k]);
     exits
@@ -333,28 +386,44 @@ struct Emitter<'a, 'b> {
     stub_sig: Option<ir::SigRef>,
     /// The first instruction's block: a loop on itself jumps back here.
     head: ir::Block,
-    /// Instructions executed by earlier passes and blocks (from
-    /// [`JitCtx::done`]; stored back on leaving).
-    done: Variable,
-    /// Passes round a loop on itself (added to [`JitCtx::chained`]).
-    loops: Variable,
-    /// [`JitCtx::budget`].
-    budget: Value,
+    /// What is left of the budget before the current pass (a parameter
+    /// of the block; stored into [`JitCtx::left`] on leaving).
+    left: Variable,
+    /// Chained exits since the run loop entered translated code (a
+    /// parameter; stored into [`JitCtx::chained`] on leaving).
+    chained: Variable,
     /// Instructions in the block.
     len: u32,
     gpr: Value,
     hi_ptr: Option<Value>,
     lo_ptr: Option<Value>,
-    mem: Option<MemBase>,
+    /// The memory base pointers, once loaded.
+    mem: MemBase,
+    /// The registers whose variable holds their value (bit n for GPR n).
+    loaded: u64,
 }
 
-#[derive(Clone, Copy)]
+/// What loads and stores need from the context, each loaded where first
+/// needed.
+#[derive(Clone, Copy, Default)]
 struct MemBase {
-    mem: Value,
-    mem_len: Value,
-    read: Value,
-    write: Value,
-    asid: Value,
+    mem: Option<Value>,
+    read: Option<Value>,
+    write: Option<Value>,
+    asid: Option<Value>,
+}
+
+/// The target of a branch or jump at `pc` known at translation time.
+fn const_target(pc: u32, d: Decoded) -> Option<u32> {
+    let slot = pc.wrapping_add(4);
+    match kind(d.op) {
+        Kind::Branch => match d.op {
+            Op::J | Op::Jal => Some((slot & 0xf000_0000) | d.imm),
+            Op::Jr | Op::Jalr => None,
+            _ => Some(slot.wrapping_add(d.imm)),
+        },
+        _ => None,
+    }
 }
 
 /// A 32-bit immediate as Cranelift wants it: sign-extended to 64 bits.
@@ -374,7 +443,12 @@ fn guest_flags() -> MemFlags {
 }
 
 impl<'a, 'b> Emitter<'a, 'b> {
-    fn new(b: &'a mut FunctionBuilder<'b>, ptr: Type, ctx: Value, plan: &Plan) -> Self {
+    fn new(
+        b: &'a mut FunctionBuilder<'b>,
+        ptr: Type,
+        [ctx, left0, chained0]: [Value; 3],
+        plan: &Plan,
+    ) -> Self {
         let ret = b.create_block();
         b.append_block_param(ret, types::I32);
         let vars = core::array::from_fn(|_| b.declare_var(types::I32));
@@ -404,11 +478,23 @@ impl<'a, 'b> Emitter<'a, 'b> {
                 Op::Lb | Op::Lh | Op::Lw | Op::Lbu | Op::Lhu | Op::Sb | Op::Sh | Op::Sw
             );
         }
-        // Load every register the block names, once, at entry.
-        for (r, &var) in vars.iter().enumerate().take(33).skip(1) {
-            if used & (1 << r) != 0 {
-                let v = b.ins().load(types::I32, flags(), gpr, (r * 4) as i32);
-                b.def_var(var, v);
+        // A block that loops on itself loads what it uses at entry, before
+        // the loop's head; any other block loads each register and base
+        // pointer where it is first needed (fewer values live at once, so
+        // no callee-saved host registers to save and restore): the body is
+        // one straight path with exits branching off it, so a first use on
+        // it comes before, and dominates, every later one.
+        let start = plan.insns.first().map_or(0, |&(pc, _)| pc);
+        let lazy = !plan
+            .insns
+            .iter()
+            .any(|&(pc, d)| const_target(pc, d) == Some(start));
+        if !lazy {
+            for (r, &var) in vars.iter().enumerate().take(33).skip(1) {
+                if used & (1 << r) != 0 {
+                    let v = b.ins().load(types::I32, flags(), gpr, (r * 4) as i32);
+                    b.def_var(var, v);
+                }
             }
         }
         let (hi_ptr, lo_ptr) = if uses_hilo {
@@ -422,20 +508,19 @@ impl<'a, 'b> Emitter<'a, 'b> {
         } else {
             (None, None)
         };
-        let mem = uses_mem.then(|| MemBase {
-            mem: b.ins().load(ptr, flags(), ctx, offsets::MEM),
-            mem_len: b.ins().load(types::I64, flags(), ctx, offsets::MEM_LEN),
-            read: b.ins().load(ptr, flags(), ctx, offsets::XLAT_READ),
-            write: b.ins().load(ptr, flags(), ctx, offsets::XLAT_WRITE),
-            asid: b.ins().load(types::I32, flags(), ctx, offsets::ASID),
-        });
-        let done = b.declare_var(types::I64);
-        let d = b.ins().load(types::I64, flags(), ctx, offsets::DONE);
-        b.def_var(done, d);
-        let loops = b.declare_var(types::I64);
-        let zero = b.ins().iconst(types::I64, 0);
-        b.def_var(loops, zero);
-        let budget = b.ins().load(types::I64, flags(), ctx, offsets::BUDGET);
+        let mut mem = MemBase::default();
+        if uses_mem && !lazy {
+            mem = MemBase {
+                mem: Some(b.ins().load(ptr, flags(), ctx, offsets::MEM)),
+                read: Some(b.ins().load(ptr, flags(), ctx, offsets::XLAT_READ)),
+                write: Some(b.ins().load(ptr, flags(), ctx, offsets::XLAT_WRITE)),
+                asid: Some(b.ins().load(types::I32, flags(), ctx, offsets::ASID)),
+            };
+        }
+        let left = b.declare_var(types::I64);
+        b.def_var(left, left0);
+        let chained = b.declare_var(types::I64);
+        b.def_var(chained, chained0);
         // The body starts in its own block, the target of a loop on itself
         // (sealed once the whole body is emitted).
         let head = b.create_block();
@@ -452,15 +537,27 @@ impl<'a, 'b> Emitter<'a, 'b> {
             sig: None,
             stub_sig: None,
             head,
-            done,
-            loops,
-            budget,
+            left,
+            chained,
             len: plan.insns.len() as u32,
             gpr,
             hi_ptr,
             lo_ptr,
             mem,
+            loaded: if lazy { 0 } else { used },
         }
+    }
+
+    /// The value of context field `off` of type `ty`, cached in `slot`
+    /// (loaded here, where first needed: see [`Emitter::new`]).
+    fn base(&mut self, which: fn(&mut MemBase) -> &mut Option<Value>, ty: Type, off: i32) -> Value {
+        let ctx = self.ctx;
+        if let Some(v) = *which(&mut self.mem) {
+            return v;
+        }
+        let v = self.b.ins().load(ty, flags(), ctx, off);
+        *which(&mut self.mem) = Some(v);
+        v
     }
 
     // ----- registers -----
@@ -470,6 +567,14 @@ impl<'a, 'b> Emitter<'a, 'b> {
         if r == 0 || r > 32 {
             self.b.ins().iconst(types::I32, 0)
         } else {
+            if self.loaded & (1 << r) == 0 {
+                let v = self
+                    .b
+                    .ins()
+                    .load(types::I32, flags(), self.gpr, (r * 4) as i32);
+                self.b.def_var(self.vars[r], v);
+                self.loaded |= 1 << r;
+            }
             self.b.use_var(self.vars[r])
         }
     }
@@ -480,6 +585,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
         let r = usize::from(r & 63);
         if r != 0 && r <= 32 {
             self.b.def_var(self.vars[r], v);
+            self.loaded |= 1 << r;
             self.b.ins().store(flags(), v, self.gpr, (r * 4) as i32);
         }
     }
@@ -512,6 +618,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
             delay,
             executed,
             bailed,
+            cell: false,
         };
         match pc {
             Next::Const(c) => info.pc = Some(c),
@@ -525,67 +632,90 @@ impl<'a, 'b> Emitter<'a, 'b> {
                 self.b.ins().store(flags(), v, ctx, offsets::NEXT_PC);
             }
         }
-        let k = self.at.first_exit + self.exits.len() as u32;
-        self.exits.push(info);
-        let kv = self.iconst(k);
+        let n = self.exits.len() as u32;
+        let k = self.at.first_exit + n;
         if !bailed && !delay {
-            self.chain(pc, executed, kv);
+            info.cell =
+                matches!(pc, Next::Const(t) if t & !0xfff == self.at.vpage && t != self.at.start);
+            self.exits.push(info);
+            let kv = self.iconst(k);
+            self.chain(pc, executed, kv, n);
             return;
         }
+        self.exits.push(info);
+        let kv = self.iconst(k);
         let ret = self.ret;
         self.b.ins().jump(ret, &[kv.into()]);
     }
 
     /// Goes on to the block translated from `target` if there is a valid
     /// one and it fits in the budget (a tail call: the run loop never sees
-    /// the exit), else leaves through exit number `k`.
-    fn chain(&mut self, target: Next, executed: u32, k: Value) {
+    /// the exit), else leaves through exit number `k` (the block's `n`th).
+    fn chain(&mut self, target: Next, executed: u32, k: Value, n: u32) {
         let ret = self.ret;
         let ctx = self.ctx;
-        let done = self.b.use_var(self.done);
-        let done = self.b.ins().iadd_imm_s(done, i64::from(executed));
+        let before = self.b.use_var(self.left);
+        let left = self.b.ins().iadd_imm_s(before, -i64::from(executed));
         if let Next::Const(t) = target
             && t == self.at.start
         {
             // A loop on itself: go round again if another whole pass fits
             // (nothing in a block can make it stale or change the mode).
-            let need = self.b.ins().iadd_imm_s(done, i64::from(self.len));
-            let budget = self.budget;
-            let fits = self
-                .b
-                .ins()
-                .icmp(IntCC::UnsignedLessThanOrEqual, need, budget);
+            let fits = self.b.ins().icmp_imm_s(
+                IntCC::UnsignedGreaterThanOrEqual,
+                left,
+                i64::from(self.len),
+            );
             let again = self.b.create_block();
             let head = self.head;
             self.b.ins().brif(fits, again, &[], ret, &[k.into()]);
             self.b.switch_to_block(again);
             self.b.seal_block(again);
-            self.b.def_var(self.done, done);
-            let n = self.b.use_var(self.loops);
-            let n = self.b.ins().iadd_imm_s(n, 1);
-            self.b.def_var(self.loops, n);
+            self.b.def_var(self.left, left);
+            let c = self.b.use_var(self.chained);
+            let c = self.b.ins().iadd_imm_s(c, 1);
+            self.b.def_var(self.chained, c);
             self.b.ins().jump(head, &[]);
             return;
         }
+        let chained = self.b.use_var(self.chained);
+        if let Next::Const(t) = target
+            && t & !0xfff == self.at.vpage
+        {
+            // In this page: through the exit's own cell.
+            let cell = self.at.cells + n as usize * core::mem::size_of::<ChainCell>();
+            let cell = self.b.ins().iconst(self.ptr, cell as i64);
+            let code = self.b.ins().load(self.ptr, flags(), cell, CELL_CODE);
+            let len = self.b.ins().load(types::I64, flags(), cell, CELL_LEN);
+            let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, len, left);
+            let has = self.b.ins().icmp_imm_s(IntCC::NotEqual, code, 0);
+            let go = self.b.ins().band(fits, has);
+            let call = self.b.create_block();
+            self.b.ins().brif(go, call, &[], ret, &[k.into()]);
+            self.b.switch_to_block(call);
+            self.b.seal_block(call);
+            let chained = self.b.ins().iadd_imm_s(chained, 1);
+            let sig = self
+                .sig
+                .expect("the blocks' signature is imported before emitting");
+            self.b
+                .ins()
+                .return_call_indirect(sig, code, &[ctx, left, chained]);
+            return;
+        }
         // Anything else: the shared chaining stub decides (see
-        // `emit_stub`), with the target's buffer offset if it is in this
-        // page (else -1: the stub looks it up).
-        let (t, phys) = match target {
-            Next::Const(t) if t & !0xfff == self.at.vpage => {
-                (self.iconst(t), self.iconst(self.at.phys_page + (t & 0xfff)))
-            }
-            Next::Const(t) => (self.iconst(t), self.iconst(u32::MAX)),
-            Next::Dyn(v) => (v, self.iconst(u32::MAX)),
+        // `emit_stub`).
+        let t = match target {
+            Next::Const(t) => self.iconst(t),
+            Next::Dyn(v) => v,
         };
-        let loops = self.b.use_var(self.loops);
-        let before = self.b.use_var(self.done);
         let stub = self.b.ins().load(self.ptr, flags(), ctx, offsets::STUB);
         let sig = self
             .stub_sig
             .expect("the stub's signature is imported before emitting");
         self.b
             .ins()
-            .return_call_indirect(sig, stub, &[ctx, k, t, phys, before, done, loops]);
+            .return_call_indirect(sig, stub, &[ctx, k, t, before, left, chained]);
     }
 
     /// Leaves with `bail`'s state if `fail` is non-zero: a branch to the
@@ -598,6 +728,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
             delay: bail.delay,
             executed: bail.executed,
             bailed: true,
+            cell: false,
         });
         let k = self.iconst(k);
         let ok = self.b.create_block();
@@ -878,6 +1009,26 @@ impl<'a, 'b> Emitter<'a, 'b> {
                 self.set_var(LO, v);
             }
             Mult | Multu | Madd | Maddu | Msub | Msubu => self.multiply(d),
+            Tge | Tgeu | Tlt | Tltu | Teq | Tne | Tgei | Tgeiu | Tlti | Tltiu | Teqi | Tnei => {
+                // A trap taken is the interpreter's to raise: leave before
+                // it when its condition holds; otherwise it does nothing.
+                let a = self.get(d.rs);
+                let bv = if matches!(d.op, Tge | Tgeu | Tlt | Tltu | Teq | Tne) {
+                    self.get(d.rt)
+                } else {
+                    self.iconst(imm)
+                };
+                let cc = match d.op {
+                    Tge | Tgei => IntCC::SignedGreaterThanOrEqual,
+                    Tgeu | Tgeiu => IntCC::UnsignedGreaterThanOrEqual,
+                    Tlt | Tlti => IntCC::SignedLessThan,
+                    Tltu | Tltiu => IntCC::UnsignedLessThan,
+                    Teq | Teqi => IntCC::Equal,
+                    _ => IntCC::NotEqual,
+                };
+                let taken = self.b.ins().icmp(cc, a, bv);
+                self.guard(taken, bail);
+            }
             Div => self.divide(d, true),
             Divu => self.divide(d, false),
             Add | Sub | Addi => {
@@ -1133,24 +1284,27 @@ impl<'a, 'b> Emitter<'a, 'b> {
     /// misaligned, the cache misses, the entry is for a page holding code
     /// (stores), or the offset is not inside the memory buffer.
     fn access(&mut self, va: Value, size: u32, store: bool, bail: Bail) -> Value {
-        let m = self
-            .mem
-            .expect("memory base loaded when the block accesses memory");
+        let set = if store {
+            self.base(|m| &mut m.write, self.ptr, offsets::XLAT_WRITE)
+        } else {
+            self.base(|m| &mut m.read, self.ptr, offsets::XLAT_READ)
+        };
+        let asid = self.base(|m| &mut m.asid, types::I32, offsets::ASID);
         // One test for every reason to leave: a misaligned address, a
-        // translation-cache miss, (stores) a page holding code, an offset
-        // not inside the memory buffer.
+        // translation-cache miss, (stores) a page holding code. (A hit is
+        // inside the memory buffer: the cache holds whole pages inside it
+        // only.) Each field of the entry is loaded where it is used, so
+        // that few values are live at once.
         let page = self.b.ins().ushr_imm_s(va, 12);
         let idx = self.b.ins().band_imm_s(page, 0xff);
         let idx = self.b.ins().uextend(self.ptr, idx);
         let byte = self.b.ins().ishl_imm_s(idx, 4);
-        let set = if store { m.write } else { m.read };
         let entry = self.b.ins().iadd(set, byte);
-        let tag = self.b.ins().load(types::I32, flags(), entry, 0);
-        let mask = self.b.ins().load(types::I32, flags(), entry, 4);
-        let base = self.b.ins().load(types::I32, flags(), entry, 8);
         let vpage = self.b.ins().band_imm_s(va, c(!0xfff));
-        let key = self.b.ins().bor(vpage, m.asid);
+        let key = self.b.ins().bor(vpage, asid);
+        let tag = self.b.ins().load(types::I32, flags(), entry, 0);
         let diff = self.b.ins().bxor(tag, key);
+        let mask = self.b.ins().load(types::I32, flags(), entry, 4);
         let mut fail = self.b.ins().band(diff, mask);
         if size > 1 {
             let mis = self.b.ins().band_imm_s(va, c(size - 1));
@@ -1161,34 +1315,27 @@ impl<'a, 'b> Emitter<'a, 'b> {
             let code = self.b.ins().bxor_imm_s(slot, c(NO_SLOT));
             fail = self.b.ins().bor(fail, code);
         }
+        self.guard(fail, bail);
+        let base = self.b.ins().load(types::I32, flags(), entry, 8);
         let in_page = self.b.ins().band_imm_s(va, 0xfff);
         let off = self.b.ins().iadd(base, in_page);
-        let off = self.b.ins().uextend(types::I64, off);
-        let end = self.b.ins().iadd_imm_s(off, i64::from(size));
-        let outside = self
-            .b
-            .ins()
-            .icmp(IntCC::UnsignedGreaterThan, end, m.mem_len);
-        let outside = self.b.ins().uextend(types::I32, outside);
-        let fail = self.b.ins().bor(fail, outside);
-        self.guard(fail, bail);
         let off = if self.ptr == types::I64 {
-            off
+            self.b.ins().uextend(types::I64, off)
         } else {
-            self.b.ins().ireduce(self.ptr, off)
+            off
         };
-        self.b.ins().iadd(m.mem, off)
+        let mem = self.base(|m| &mut m.mem, self.ptr, offsets::MEM);
+        self.b.ins().iadd(mem, off)
     }
 }
 
 /// The signature of the chaining stub, in the `tail` convention:
-/// `(ctx, exit, target, target's buffer offset or -1, instructions done
-/// before the exiting block, and with it, loops) -> exit`.
+/// `(ctx, exit, target, budget left before the exiting block, and after
+/// it, chained exits so far) -> exit`.
 pub fn stub_signature(ptr: Type) -> ir::Signature {
     let mut sig = ir::Signature::new(cranelift_codegen::isa::CallConv::Tail);
     for t in [
         ptr,
-        types::I32,
         types::I32,
         types::I32,
         types::I64,
@@ -1201,33 +1348,25 @@ pub fn stub_signature(ptr: Type) -> ir::Signature {
     sig
 }
 
-/// Emits the chaining stub every block leaves through (except bails and
-/// loops on themselves): it goes on to the block translated from the
-/// target if there is a valid one (same physical address and PC, its
-/// page's generation current) and it fits in the budget, with a tail
-/// call; else it returns the exit's number to the run loop. Either way it
-/// stores the instructions done and the chained count into the context.
-/// `block_sig` is the blocks' signature.
+/// Emits the chaining stub that exits to targets outside the block's page
+/// and to targets known only at run time leave through: it goes on to the
+/// block translated from the target if there is a valid one (the target's
+/// buffer offset from the read translation cache, which holds the same
+/// translations a fetch gets for plain memory; same physical address and
+/// PC in the dispatch table; its page's generation current) and it fits
+/// in the budget, with a tail call; else it stores the budget left and the
+/// chained count into the context and returns the exit's number to the
+/// run loop. `block_sig` is the blocks' signature.
 pub fn emit_stub(b: &mut FunctionBuilder<'_>, ptr: Type, block_sig: ir::Signature) {
     use super::{ENTRY_SIZE, TABLE_ENTRIES, entry_offsets as eo};
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     let p = b.block_params(entry).to_vec();
-    let (ctx, k, t, phys_known, before, done, loops) = (p[0], p[1], p[2], p[3], p[4], p[5], p[6]);
+    let (ctx, k, t, before, left, chained) = (p[0], p[1], p[2], p[3], p[4], p[5]);
     let block_sig = b.import_signature(block_sig);
     // Leaving: store the counts, return the exit.
     let leave = b.create_block();
-    // Found: the entry's address.
-    let found = b.create_block();
-    b.append_block_param(found, types::I32);
-    let unknown = b.ins().icmp_imm_s(IntCC::Equal, phys_known, -1);
-    let lookup = b.create_block();
-    b.ins()
-        .brif(unknown, lookup, &[], found, &[phys_known.into()]);
-    // The target's buffer offset from the read translation cache (which
-    // holds the same translations a fetch gets, for plain memory).
-    b.switch_to_block(lookup);
     let read = b.ins().load(ptr, flags(), ctx, offsets::XLAT_READ);
     let asid = b.ins().load(types::I32, flags(), ctx, offsets::ASID);
     let page = b.ins().ushr_imm_s(t, 12);
@@ -1246,10 +1385,10 @@ pub fn emit_stub(b: &mut FunctionBuilder<'_>, ptr: Type, block_sig: ir::Signatur
     let fail = b.ins().bor(miss, mis);
     let in_page = b.ins().band_imm_s(t, 0xfff);
     let phys = b.ins().iadd(base, in_page);
-    b.ins().brif(fail, leave, &[], found, &[phys.into()]);
     // The dispatch-table entry.
+    let found = b.create_block();
+    b.ins().brif(fail, leave, &[], found, &[]);
     b.switch_to_block(found);
-    let phys = b.block_params(found)[0];
     let table = b.ins().load(ptr, flags(), ctx, offsets::TABLE);
     let i = b.ins().ushr_imm_s(phys, 2);
     let i = b.ins().band_imm_s(i, (TABLE_ENTRIES - 1) as i64);
@@ -1282,25 +1421,18 @@ pub fn emit_stub(b: &mut FunctionBuilder<'_>, ptr: Type, block_sig: ir::Signatur
     let fresh = b.ins().icmp(IntCC::Equal, generation, e_gen);
     let e_len = b.ins().load(types::I32, flags(), e, eo::LEN);
     let e_len = b.ins().uextend(types::I64, e_len);
-    let budget = b.ins().load(types::I64, flags(), ctx, offsets::BUDGET);
-    let need = b.ins().iadd(done, e_len);
-    let fits = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, need, budget);
+    let fits = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, e_len, left);
     let go = b.ins().band(fresh, fits);
     let call = b.create_block();
     b.ins().brif(go, call, &[], leave, &[]);
     b.switch_to_block(call);
-    b.ins().store(flags(), done, ctx, offsets::DONE);
-    let n = b.ins().load(types::I64, flags(), ctx, offsets::CHAINED);
-    let n = b.ins().iadd(n, loops);
-    let n = b.ins().iadd_imm_s(n, 1);
-    b.ins().store(flags(), n, ctx, offsets::CHAINED);
-    b.ins().return_call_indirect(block_sig, e_code, &[ctx]);
-    // The exit's own count is the run loop's to add.
+    let n = b.ins().iadd_imm_s(chained, 1);
+    b.ins()
+        .return_call_indirect(block_sig, e_code, &[ctx, left, n]);
+    // The exit's own count is the run loop's to subtract.
     b.switch_to_block(leave);
-    b.ins().store(flags(), before, ctx, offsets::DONE);
-    let n = b.ins().load(types::I64, flags(), ctx, offsets::CHAINED);
-    let n = b.ins().iadd(n, loops);
-    b.ins().store(flags(), n, ctx, offsets::CHAINED);
+    b.ins().store(flags(), before, ctx, offsets::LEFT);
+    b.ins().store(flags(), chained, ctx, offsets::CHAINED);
     b.ins().return_(&[k]);
     b.seal_all_blocks();
 }
