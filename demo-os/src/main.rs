@@ -4,13 +4,18 @@
 
 mod runner;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use runner::cli::Cli;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    cli.board_given = matches.value_source("board") == Some(clap::parser::ValueSource::CommandLine);
     if let Err(e) = runner::check_stdout() {
         let _ = writeln!(io::stderr(), "demo-os: error: {e}");
         return ExitCode::from(e.exit_status());

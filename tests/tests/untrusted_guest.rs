@@ -62,7 +62,11 @@ fn run(m: &mut Machine, ticks: u64) -> (u64, u64, u32, Vec<u8>, Vec<u32>) {
                 out.extend(m.take_stdout());
                 m.take_stderr();
             }
-            Exit::Shutdown { .. } | Exit::Stalled | Exit::PowerOff | Exit::Reset => break,
+            Exit::Shutdown { .. }
+            | Exit::Stalled
+            | Exit::PowerOff
+            | Exit::Reset
+            | Exit::NoHandler(_) => break,
             Exit::Trap(_) => {
                 exits += 1;
                 m.skip_instruction();

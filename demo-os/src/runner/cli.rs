@@ -21,6 +21,9 @@ pub const EXIT_LIMIT: u8 = 124;
 pub const EXIT_STALLED: u8 = 125;
 /// Exit status when an exception routed to the host stops the guest.
 pub const EXIT_TRAP: u8 = 126;
+/// Exit status when the guest resets the board (Malta: a kernel panic
+/// with `panic=N`, `reboot`): told apart from a power-off (0).
+pub const EXIT_RESET: u8 = 123;
 /// Exit status when Ctrl-C (SIGINT) stops the run.
 pub const EXIT_INTERRUPTED: u8 = 130;
 /// Exit status of host-side errors (unreadable or invalid kernel, ...).
@@ -85,10 +88,15 @@ Exit status:
          larger than 512 MiB, not a MIPS ELF, does not fit in RAM), or
          output failed (stdout closed, a broken pipe)
   2      bad command line
+  0      (Malta) the guest powered the board off
+  123    (Malta) the guest reset the board (reboot, a panic with panic=N);
+         the run ends there, as QEMU's -no-reboot
   124    stopped at --max-instructions
   125    the guest stalled: it waits for an interrupt none can deliver
-  126    an exception routed to the host stopped the guest, or (under the
-         monitor) a guest crashed: it faults where it can make no progress
+  126    an exception routed to the host stopped the guest, or a guest
+         crashed: it faults where it can make no progress, or it entered
+         an exception vector that holds no handler (only zero words up to
+         a fault: \"no exception handler at ...\")
   130    interrupted by Ctrl-C (SIGINT)
 With several VMs the status is the first VM's (in VM order) that is not 0.
 
@@ -189,6 +197,10 @@ pub struct Cli {
     /// or, with --mode full or para, each VM on its own Malta board).
     #[arg(long, value_enum, default_value_t = BoardKind::Mipssim)]
     pub board: BoardKind,
+
+    /// Whether `--board` was given on the command line (not the default).
+    #[arg(skip)]
+    pub board_given: bool,
 
     /// Malta: an initial ramdisk, loaded at the top of RAM as QEMU's
     /// `-initrd` does (its address and size go on the command line).

@@ -104,37 +104,43 @@ impl RunnerError {
 ///
 /// Rust's runtime puts `/dev/null` (opened read-write) on a standard
 /// descriptor that is closed at startup, so with `>&-` every write would
-/// succeed and the guest's output vanish silently. On Linux the runner
-/// looks for exactly that: descriptor 1 being `/dev/null` open read-write.
-/// (A shell's `>/dev/null` opens it write-only and is accepted; the rare
-/// caller that hands over a read-write `/dev/null` on purpose, as
-/// `daemon(3)` does, is refused too and can redirect with `>/dev/null`.)
-/// A broken pipe later on is reported by the writes themselves: Rust
-/// ignores SIGPIPE, so they fail with EPIPE.
+/// succeed and the guest's output vanish silently. So the runner looks at
+/// descriptor 1 before the runtime does: a constructor in `.init_array`
+/// (run by the C library before `main`, hence before Rust's runtime
+/// starts) records whether it was open. Any open stdout is accepted,
+/// `/dev/null` included however it was opened (`>/dev/null`,
+/// `1<>/dev/null`). A broken pipe later on is reported by the writes
+/// themselves: Rust ignores SIGPIPE, so they fail with EPIPE.
 pub fn check_stdout() -> Result<(), RunnerError> {
-    #[cfg(target_os = "linux")]
-    {
-        let link = std::fs::read_link("/proc/self/fd/1").unwrap_or_default();
-        let info = std::fs::read_to_string("/proc/self/fdinfo/1").unwrap_or_default();
-        if is_reopened_null(&link, &info) {
-            return Err(RunnerError::StdoutClosed);
-        }
+    if startup::STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(RunnerError::StdoutClosed);
     }
     Ok(())
 }
 
-/// Whether a descriptor with this `/proc/self/fd` link and
-/// `/proc/self/fdinfo` text is `/dev/null` open read-write, as Rust's
-/// runtime leaves a standard descriptor that was closed at startup.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-fn is_reopened_null(link: &Path, fdinfo: &str) -> bool {
-    const O_ACCMODE: u32 = 0o3;
-    const O_RDWR: u32 = 0o2;
-    let flags = fdinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("flags:"))
-        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok());
-    link == Path::new("/dev/null") && flags.is_some_and(|f| f & O_ACCMODE == O_RDWR)
+/// What the runner sees of its process before Rust's runtime starts.
+mod startup {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Whether descriptor 1 was closed when the process started.
+    pub static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+    #[cfg(unix)]
+    extern "C" fn record() {
+        // SAFETY: fcntl(F_GETFD) only reads the descriptor table's flags
+        // of descriptor 1; it touches no memory of ours.
+        let closed = unsafe { libc::fcntl(1, libc::F_GETFD) } == -1;
+        STDOUT_CLOSED.store(closed, Ordering::Relaxed);
+    }
+
+    /// Run by the C library's start-up code before `main`.
+    #[cfg(all(unix, not(target_os = "macos")))]
+    #[used]
+    // SAFETY: the section holds pointers to functions taking nothing and
+    // returning nothing, which `record` is; it runs once, single-threaded,
+    // before `main`, and only stores into an atomic.
+    #[unsafe(link_section = ".init_array")]
+    static RECORD: extern "C" fn() = record;
 }
 
 /// Largest kernel file the runner reads: far more than any image that fits
@@ -219,6 +225,20 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
                 .into(),
         ));
     }
+    if cli.board == BoardKind::Mipssim && !cli.board_given {
+        // A Linux kernel on the default board would run its decompressor
+        // and then spin silently: Debian's kernels are Malta kernels.
+        for path in &cli.kernel {
+            if let Ok((name, image)) = load_image(cli::KernelSource::File(path))
+                && let Some(why) = image.linux
+            {
+                return Err(RunnerError::Usage(format!(
+                    "{name} looks like a Linux kernel ({why}): boot it with --board malta \
+                     (give --board mipssim to run it on mipssim anyway)"
+                )));
+            }
+        }
+    }
     match cli.mode {
         Mode::Native => session::run(cli, stdout, stderr),
         Mode::Full => monitored::run(cli, false, stdout, stderr),
@@ -284,16 +304,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_read_write_dev_null_is_a_closed_stdout() {
-        let null = Path::new("/dev/null");
-        let info = |flags: &str| format!("pos:\t0\nflags:\t{flags}\nmnt_id:\t25\nino:\t5\n");
-        assert!(is_reopened_null(null, &info("0100002")), "O_RDWR");
-        assert!(
-            !is_reopened_null(null, &info("0100001")),
-            ">/dev/null is O_WRONLY"
-        );
-        assert!(!is_reopened_null(Path::new("pipe:[1234]"), &info("02")));
-        assert!(!is_reopened_null(null, "garbage"));
-        assert!(!is_reopened_null(Path::new(""), ""));
+    fn the_test_process_started_with_stdout_open() {
+        // The constructor ran before the test harness: its stdout is open.
+        assert!(check_stdout().is_ok());
     }
 }

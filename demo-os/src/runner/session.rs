@@ -79,6 +79,7 @@ impl Target for Native<'_> {
             Exit::Trap(t) => Stop::Trap(t),
             Exit::PowerOff => Stop::PowerOff,
             Exit::Reset => Stop::Reset,
+            Exit::NoHandler(n) => Stop::NoHandler(n),
         };
         self.stopped = Some(stop);
         Step::Stopped

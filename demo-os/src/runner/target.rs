@@ -19,7 +19,7 @@
 //! characters appear escaped (`\x1b`).
 
 use super::RunnerError;
-use super::cli::{EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_STALLED, EXIT_TRAP, SLICE};
+use super::cli::{EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_RESET, EXIT_STALLED, EXIT_TRAP, SLICE};
 use super::console::{self, ConsoleInput};
 use super::monitored::ConsoleMux;
 use hv_host::addr::GuestVirtAddr;
@@ -135,6 +135,9 @@ pub enum Stop {
     /// Under the monitor: the guest cannot make progress, or the monitor
     /// could not serve it.
     Crashed(CrashReport),
+    /// Natively: the guest entered an exception vector that holds no
+    /// handler.
+    NoHandler(hv_host::machine::exception::NoHandler),
     /// `--max-instructions` stopped the run.
     Limit(u64),
     /// Ctrl-C stopped the run.
@@ -149,9 +152,10 @@ impl Stop {
             // Truncation is the point: a POSIX exit status keeps the low
             // 8 bits, so exit(-1) gives 255.
             Stop::Exited(code) => (code & 0xff) as u8,
-            Stop::PowerOff | Stop::Reset => 0,
+            Stop::PowerOff => 0,
+            Stop::Reset => EXIT_RESET,
             Stop::Stalled => EXIT_STALLED,
-            Stop::Trap(_) | Stop::Crashed(_) => EXIT_TRAP,
+            Stop::Trap(_) | Stop::Crashed(_) | Stop::NoHandler(_) => EXIT_TRAP,
             Stop::Limit(_) => EXIT_LIMIT,
             Stop::Interrupted => EXIT_INTERRUPTED,
         }
@@ -179,6 +183,7 @@ impl Stop {
                 location(target.image(vm), c.pc, c.insn),
                 c.cause
             ),
+            Stop::NoHandler(n) => format!("guest crashed at {}: {n}", target.at(vm, n.pc)),
             Stop::Limit(n) => format!(
                 "instruction limit reached (--max-instructions {n}) at {}",
                 target.at(vm, target.pc(vm))
@@ -197,7 +202,7 @@ impl Stop {
             Stop::Reset => "reset".into(),
             Stop::Stalled => "stalled".into(),
             Stop::Trap(_) => "trap".into(),
-            Stop::Crashed(_) => "crashed".into(),
+            Stop::Crashed(_) | Stop::NoHandler(_) => "crashed".into(),
             Stop::Limit(_) => "limit".into(),
             Stop::Interrupted => "interrupted".into(),
         }

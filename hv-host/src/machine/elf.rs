@@ -208,6 +208,9 @@ pub struct ElfImage {
     pub segments: Vec<Segment>,
     /// Function, object and label symbols, by ascending address.
     pub(crate) symbols: Vec<Symbol>,
+    /// Why the file looks like a Linux kernel (a section or symbol only
+    /// Linux images have), if it does.
+    pub linux: Option<&'static str>,
 }
 
 /// Physical address of a segment start, or why there is none.
@@ -309,10 +312,12 @@ impl ElfImage {
         }
 
         let symbols = symbols(header, endian, bytes)?;
+        let linux = linux_marker(header, endian, bytes, &symbols);
         Ok(Self {
             entry,
             segments,
             symbols,
+            linux,
         })
     }
 
@@ -432,6 +437,31 @@ fn segment<'a>(
         mem_size: memsz,
         executable: ph.p_flags(endian) & elf::PF_X != 0,
     })
+}
+
+/// A section or symbol only a Linux kernel image has: a compressed MIPS
+/// `vmlinuz` carries `.appended_dtb`, a `vmlinux` `__ksymtab` and
+/// `start_kernel`.
+fn linux_marker(
+    header: &elf::FileHeader32<Endianness>,
+    endian: Endianness,
+    bytes: &[u8],
+    symbols: &[Symbol],
+) -> Option<&'static str> {
+    let sections = header.sections(endian, bytes).ok()?;
+    for name in ["section .appended_dtb", "section __ksymtab"] {
+        let section = &name["section ".len()..];
+        if sections
+            .section_by_name(endian, section.as_bytes())
+            .is_some()
+        {
+            return Some(name);
+        }
+    }
+    symbols
+        .iter()
+        .any(|s| s.name == "start_kernel")
+        .then_some("symbol start_kernel")
 }
 
 /// Named function, object and untyped symbols from `.symtab`, sorted by

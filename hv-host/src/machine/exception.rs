@@ -74,11 +74,127 @@ impl ExcCode {
         }
     }
 
+    /// The name spelled out, for messages.
+    pub fn long_name(self) -> &'static str {
+        match self {
+            ExcCode::Int => "Interrupt",
+            ExcCode::Mod => "TLB Modified",
+            ExcCode::Tlbl => "TLB load/fetch",
+            ExcCode::Tlbs => "TLB store",
+            ExcCode::AdEL => "Address Error (load/fetch)",
+            ExcCode::AdES => "Address Error (store)",
+            ExcCode::Ibe => "Bus Error (fetch)",
+            ExcCode::Dbe => "Bus Error (data)",
+            ExcCode::Sys => "System Call",
+            ExcCode::Bp => "Breakpoint",
+            ExcCode::Ri => "Reserved Instruction",
+            ExcCode::CpU => "Coprocessor Unusable",
+            ExcCode::Ov => "Overflow",
+            ExcCode::Tr => "Trap",
+        }
+    }
+
     /// Whether it is a TLB exception (TLBL, TLBS, Mod): entry then sets
     /// Context.BadVPN2 and EntryHi.VPN2 besides BadVAddr.
     #[inline]
     pub fn is_tlb(self) -> bool {
         matches!(self, ExcCode::Tlbl | ExcCode::Tlbs | ExcCode::Mod)
+    }
+}
+
+/// A guest whose exception vector holds no handler: `code` raised at `pc`
+/// entered `vector`, which holds only zero words (executed as `nop`s) up
+/// to a fault, or faults at once. Such a guest loops through its vectors
+/// forever without running anything else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoHandler {
+    /// The vector entered.
+    pub vector: GuestVirtAddr,
+    /// The exception that entered it.
+    pub code: ExcCode,
+    /// Where that exception was raised.
+    pub pc: GuestVirtAddr,
+}
+
+impl core::fmt::Display for NoHandler {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "no exception handler at {}: the guest raised {} ({}) at PC {}",
+            self.vector,
+            self.code.long_name(),
+            self.code.name(),
+            self.pc
+        )
+    }
+}
+
+/// Watches the exceptions a guest takes for a vector with no handler
+/// behind it ([`NoHandler`]), natively (the machine) and under the
+/// monitor (a VM's virtual CP0): the same rule for both.
+///
+/// The rule: an exception entered vector `V` after `n` instructions, and
+/// the next exception is raised at `V + 4k` as the `k + 1`th instruction
+/// after it, the `k` words from `V` are zero, and that exception is one
+/// a missing handler ends in (a fetch fault at the PC, Reserved
+/// Instruction, Coprocessor Unusable). So the handler was a straight slide
+/// through zeroed memory into a fault, or faulted on its first word. A
+/// handler that does anything (a branch, a non-zero word) is never
+/// taken for missing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HandlerWatch {
+    last: Option<Entered>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Entered {
+    vector: u32,
+    count: u64,
+    code: ExcCode,
+    pc: GuestVirtAddr,
+}
+
+impl HandlerWatch {
+    /// The longest slide of zero words looked at (256 MiB of them).
+    pub const MAX_SLIDE: u32 = 1 << 26;
+
+    /// Exception `e` is about to be entered, with `count` instructions
+    /// executed so far (the raising one included, unless `e` is an
+    /// interrupt). `zero(va, words)` says whether the `words` words from
+    /// `va` are readable and all zero. Returns the diagnosis if the
+    /// previous vector holds no handler.
+    pub fn raised(
+        &self,
+        e: &Exception,
+        count: u64,
+        zero: impl FnOnce(GuestVirtAddr, u32) -> bool,
+    ) -> Option<NoHandler> {
+        let last = self.last?;
+        let fetch_fault = e.code == ExcCode::Ibe
+            || (e.bad_vaddr == Some(e.pc) && matches!(e.code, ExcCode::AdEL | ExcCode::Tlbl));
+        if !(fetch_fault || matches!(e.code, ExcCode::Ri | ExcCode::CpU)) {
+            return None;
+        }
+        let k = count.checked_sub(last.count)?.checked_sub(1)?;
+        let k = u32::try_from(k).ok().filter(|&k| k <= Self::MAX_SLIDE)?;
+        if e.pc.raw() != last.vector.wrapping_add(k.wrapping_mul(4)) {
+            return None;
+        }
+        (k == 0 || zero(GuestVirtAddr::new(last.vector), k)).then_some(NoHandler {
+            vector: GuestVirtAddr::new(last.vector),
+            code: last.code,
+            pc: last.pc,
+        })
+    }
+
+    /// Exception `e` entered `vector` after `count` instructions.
+    pub fn entered(&mut self, e: &Exception, vector: GuestVirtAddr, count: u64) {
+        self.last = Some(Entered {
+            vector: vector.raw(),
+            count,
+            code: e.code,
+            pc: e.pc,
+        });
     }
 }
 
@@ -312,7 +428,15 @@ impl Machine {
             return;
         }
         self.stats.exceptions[code as usize] += 1;
-        self.pc = self.cp0.enter_exception(&e).raw();
+        if let Some(missing) = self
+            .handlers
+            .raised(&e, self.icount, |va, words| self.zero_words(va, words))
+        {
+            self.request_exit(super::Exit::NoHandler(missing));
+        }
+        let vector = self.cp0.enter_exception(&e);
+        self.handlers.entered(&e, vector, self.icount);
+        self.pc = vector.raw();
         self.next_pc = self.pc.wrapping_add(4);
         self.delay_slot = false;
         self.mode_changed();

@@ -175,6 +175,10 @@ pub enum Exit {
     PowerOff,
     /// The guest reset the board (Malta: FPGA SOFTRES).
     Reset,
+    /// The guest entered an exception vector that holds no handler (see
+    /// [`exception::HandlerWatch`]): it would loop through its vectors
+    /// forever.
+    NoHandler(exception::NoHandler),
     /// The pending console output reached [`console::OUTPUT_LIMIT`] bytes:
     /// drain it ([`Machine::take_stdout`], [`Machine::take_stderr`]) and
     /// call `run` again to continue. The guest sees nothing: the run just
@@ -244,6 +248,8 @@ pub struct Machine {
     pub(crate) bus: Bus,
     pub(crate) code: CodeCache,
     pub(crate) xlat: Xlat,
+    /// Exceptions entered, watched for a vector with no handler.
+    pub(crate) handlers: exception::HandlerWatch,
     pub(crate) regime: Regime,
     // One-entry fetch cache: virtual page, buffer page, code slot.
     fetch_tag: u32,
@@ -324,6 +330,7 @@ impl Machine {
             bus,
             code,
             xlat,
+            handlers: exception::HandlerWatch::default(),
             regime: Regime::KernelErl,
             fetch_tag: INVALID_TAG,
             fetch_base: 0,
@@ -451,6 +458,29 @@ impl Machine {
     /// Reads physical memory for the host; `None` outside memory.
     pub fn read_phys(&self, pa: MachineAddr, len: u32) -> Option<Vec<u8>> {
         self.bus.read_phys(pa, len)
+    }
+
+    /// Whether the `words` words from virtual `va` (as the CPU would
+    /// fetch them now) are readable and all zero.
+    pub(crate) fn zero_words(&self, va: GuestVirtAddr, words: u32) -> bool {
+        let mut a = va;
+        let mut left = u64::from(words) * 4;
+        while left > 0 {
+            let chunk = left.min(u64::from(0x1000 - (a.raw() & 0xfff))) as u32;
+            let Some(pa) = self.peek_translate(a) else {
+                return false;
+            };
+            match self.bus.read_phys(MachineAddr::new(pa), chunk) {
+                Some(bytes) if bytes.iter().all(|&b| b == 0) => {}
+                _ => return false,
+            }
+            let Some(next) = a.checked_add(chunk) else {
+                return false;
+            };
+            a = next;
+            left -= u64::from(chunk);
+        }
+        true
     }
 
     /// The buffer offset of the machine range `pa..pa+len` if all of it is

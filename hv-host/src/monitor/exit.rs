@@ -76,6 +76,9 @@ pub enum ExitError {
         /// The instruction there, if it can be read.
         insn: Option<Instruction>,
     },
+    /// The guest entered an exception vector that holds no handler.
+    #[error("{0}")]
+    NoHandler(crate::machine::exception::NoHandler),
 }
 
 impl ExitError {
@@ -83,6 +86,7 @@ impl ExitError {
     pub fn report(&self, pc: GuestVirtAddr, insn: Option<Instruction>) -> CrashReport {
         let (pc, insn) = match *self {
             ExitError::Stuck { pc, insn, .. } => (pc, insn),
+            ExitError::NoHandler(n) => (n.pc, None),
             _ => (pc, insn),
         };
         CrashReport {

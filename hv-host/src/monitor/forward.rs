@@ -14,7 +14,7 @@
 
 use super::cost;
 use super::exit::{Action, ExitCtx, ExitError};
-use super::gmmu::guest_word;
+use super::gmmu::{guest_word, guest_zero};
 use super::stats::ExitReason;
 use super::vm::LastFault;
 use crate::addr::GuestPhysAddr;
@@ -92,7 +92,13 @@ impl ExitCtx<'_> {
                 insn: guest_word(self.vm, self.machine, r.pc),
             });
         }
+        if let Some(missing) = self.vm.handlers.raised(&r, done, |va, words| {
+            guest_zero(self.vm, self.machine, self.pool, va, words)
+        }) {
+            return Err(ExitError::NoHandler(missing));
+        }
         let to = self.vm.cp0.regs.enter_exception(&r);
+        self.vm.handlers.entered(&r, to, done);
         self.machine.jump_to(to);
         self.apply_mode();
         Ok(())

@@ -69,6 +69,47 @@ fn mapped(vm: &Vm, va: GuestVirtAddr, access: Access) -> Result<GuestMapping, Fa
     }
 }
 
+/// Whether the `words` words from `va`, as `vm` would fetch them now, are
+/// readable and all zero (for diagnostics): RAM the guest never touched
+/// reads as zero, the boot ROM as the board's image.
+pub fn guest_zero(
+    vm: &Vm,
+    machine: &Machine,
+    pool: &super::memory::FramePool,
+    va: GuestVirtAddr,
+    words: u32,
+) -> bool {
+    use crate::machine::board::PageKind;
+    let mut a = va;
+    let mut left = u64::from(words) * 4;
+    while left > 0 {
+        let chunk = left.min(u64::from(0x1000 - (a.raw() & 0xfff))) as u32;
+        let Ok(g) = guest_translate(vm, a, Access::Fetch) else {
+            return false;
+        };
+        let ma = match vm.board.page_kind(g.gpa) {
+            PageKind::Ram => vm.mem.peek(g.gpa),
+            PageKind::Rom => Some(
+                pool.rom_frame(g.gpa, vm.board.kind())
+                    .wrapping_add(g.gpa.raw() & 0xfff),
+            ),
+            _ => return false,
+        };
+        if let Some(ma) = ma {
+            match machine.read_phys(ma, chunk) {
+                Some(bytes) if bytes.iter().all(|&b| b == 0) => {}
+                _ => return false,
+            }
+        }
+        let Some(next) = a.checked_add(chunk) else {
+            return false;
+        };
+        a = next;
+        left -= u64::from(chunk);
+    }
+    true
+}
+
 /// The instruction word at `va` as `vm` sees it now (for diagnostics;
 /// allocates nothing).
 pub fn guest_word(vm: &Vm, machine: &Machine, va: GuestVirtAddr) -> Option<Instruction> {

@@ -470,7 +470,11 @@ impl Monitor {
             // The guest never runs in kernel mode and its interrupts are
             // virtual, so neither can happen (and the monitor's machine is
             // a mipssim board: no power-off or reset); stop the VM if they do.
-            Exit::Shutdown { .. } | Exit::Stalled | Exit::PowerOff | Exit::Reset => {
+            Exit::Shutdown { .. }
+            | Exit::Stalled
+            | Exit::PowerOff
+            | Exit::Reset
+            | Exit::NoHandler(_) => {
                 let report = CrashReport {
                     pc: self.machine.pc(),
                     insn: None,

@@ -24,6 +24,7 @@ fn image(build: impl FnOnce(&mut Asm)) -> ElfImage {
             executable: true,
         }],
         symbols: Vec::new(),
+        linux: None,
     }
 }
 

@@ -129,6 +129,8 @@ pub struct Vm {
     pub(super) pending_refill: Option<GuestVirtAddr>,
     /// The last exception forwarded to the guest.
     pub(super) last_fault: Option<LastFault>,
+    /// Exceptions forwarded, watched for a vector with no handler.
+    pub(super) handlers: crate::machine::exception::HandlerWatch,
 }
 
 /// The last exception forwarded to a guest, to tell one that faults at
@@ -200,6 +202,7 @@ impl Vm {
             refill_walk: None,
             pending_refill: None,
             last_fault: None,
+            handlers: Default::default(),
         };
         // The CPU the board has (Malta: a 24Kc with caches; Linux sizes its
         // cache lines from Config1).

@@ -588,6 +588,7 @@ mod boot_tests {
                 executable: true,
             }],
             symbols: Vec::new(),
+            linux: None,
         };
         let initrd = vec![0x5a; 1_133_000];
         m.boot_linux(
