@@ -41,6 +41,37 @@ fn fail(message: &str) -> ! {
     exit(1);
 }
 
+/// Sets `HV_GIT_COMMIT` (for `--version`) to the short hash of the
+/// checkout's HEAD, or `unknown` without git or a repository: the build
+/// never fails for it.
+fn git_commit(manifest: &Path) {
+    let root = manifest.parent().unwrap_or(manifest);
+    let git = root.join(".git");
+    let head = git.join("HEAD");
+    if head.is_file() {
+        println!("cargo:rerun-if-changed={}", head.display());
+        if let Ok(text) = fs::read_to_string(&head)
+            && let Some(r) = text.trim().strip_prefix("ref: ")
+        {
+            let r = git.join(r);
+            if r.is_file() {
+                println!("cargo:rerun-if-changed={}", r.display());
+            }
+        }
+    }
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=HV_GIT_COMMIT={commit}");
+}
+
 fn main() {
     let manifest =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -49,6 +80,7 @@ fn main() {
     for path in WATCHED {
         println!("cargo:rerun-if-changed={}", manifest.join(path).display());
     }
+    git_commit(&manifest);
 
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     ensure_rust_src(&rustc);

@@ -10,7 +10,16 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    let version: &'static str = Box::leak(
+        format!(
+            "{} (ABI {}, commit {})",
+            env!("CARGO_PKG_VERSION"),
+            hv_abi::ABI_VERSION,
+            env!("HV_GIT_COMMIT")
+        )
+        .into_boxed_str(),
+    );
+    let matches = Cli::command().version(version).get_matches();
     let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),

@@ -1070,3 +1070,21 @@ fn ctrl_c_ends_the_run_with_the_summary_and_status_130() {
         }
     }
 }
+
+#[test]
+fn version_names_the_abi_and_the_commit() {
+    let out = runner(&["--version"]);
+    assert_eq!(out.code, Some(0));
+    let line = out.stdout_text();
+    let want = format!(
+        "demo-os {} (ABI {}, commit ",
+        env!("CARGO_PKG_VERSION"),
+        hv_abi::ABI_VERSION
+    );
+    assert!(line.starts_with(&want), "{line}");
+    let commit = line[want.len()..].trim_end().trim_end_matches(')');
+    assert!(
+        commit == "unknown" || (commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "{line}"
+    );
+}

@@ -1260,7 +1260,10 @@ fn a_guest_whose_vectors_fault_forever_is_stopped_with_a_diagnostic() {
         ),
         "{why}"
     );
-    assert_eq!(nat.stop, run.outcomes[0].stop, "natively: the same diagnosis");
+    assert_eq!(
+        nat.stop, run.outcomes[0].stop,
+        "natively: the same diagnosis"
+    );
 }
 
 #[test]
