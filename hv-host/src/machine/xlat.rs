@@ -12,7 +12,7 @@
 //! switch, a VM switch) costs nothing here.
 //!
 //! Every entry maps a whole page inside the memory buffer: an offset whose
-//! page would end past [`Xlat::limit`] (the buffer's length) is never
+//! page would end past the buffer's length (`Xlat::limit`) is never
 //! cached. Translated code ([`super::jit`]) relies on that to reach memory
 //! with no bounds check of its own.
 //!
