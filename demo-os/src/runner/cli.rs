@@ -277,6 +277,14 @@ pub struct Cli {
     #[arg(long)]
     pub json: bool,
 
+    /// Also write the run's statistics (the statistics table and the
+    /// summary line's figures, per VM, and the engine's counters) to FILE
+    /// as JSON, for programs (keys: see `demo-os/src/runner/stats_json.rs`;
+    /// a figure that does not apply is null). Any single run: native,
+    /// full, para, Malta.
+    #[arg(long, value_name = "FILE")]
+    pub stats_json: Option<PathBuf>,
+
     /// The CPU engine: `jit` translates hot guest code to host code with
     /// Cranelift and interprets the rest; `interp` is the reference
     /// interpreter only. Both give the same output, instruction counts,

@@ -14,7 +14,7 @@ use super::cli::{Cli, EXIT_ERROR, Image, KernelSource};
 use super::monitored::{self, Guest};
 use super::session::Native;
 use super::target::{self, Capture, Target};
-use super::{RunnerError, boot_machine, load_image};
+use super::{RunnerError, boot_machine, load_image, stats_json};
 use demo_os::{BootArgs, STAT_PREFIX};
 use hv_abi::Hypercall;
 use hv_host::machine::elf::ElfImage;
@@ -604,6 +604,7 @@ impl Comparison {
                 "busy_programs": BUSY_PROGRAMS,
                 "idle_programs": IDLE_PROGRAMS,
                 "busy_alone_cycles": alone_full,
+                "busy_alone_cycles_full": alone_full,
                 "busy_alone_cycles_native": self.busy_native.cycles,
                 "busy_alone_cycles_para": alone_para,
                 "busy_beside_idle_cycles_full": beside_full,
@@ -637,29 +638,12 @@ fn translate_share(r: &Run) -> f64 {
 
 /// A run's engine and its translating tier's counters, for `--json`.
 fn engine_json(r: &Run) -> serde_json::Value {
-    let (engine, j) = &r.engine;
-    json!({
-        "name": engine.name(),
-        "blocks_translated": j.blocks,
-        "block_instructions": j.block_insns,
-        "translate_wall_seconds": j.translate_time.as_secs_f64(),
-        "translate_wall_share": translate_share(r),
-        "instructions_translated": j.insns,
-        "block_entries": j.entries,
-        "chained_exits": j.chained,
-        "unchained_exits": j.unchained,
-        "bailouts": j.bailouts,
-        "invalidations": j.invalidations,
-        "code_flushes": j.flushes,
-    })
+    stats_json::engine(r.engine.0, &r.engine.1, r.wall)
 }
 
 /// Calls of kind `call` in `s`.
 fn hypercalls(s: &VmStats, call: Hypercall) -> u64 {
-    s.hypercalls
-        .get(call.number() as usize)
-        .copied()
-        .unwrap_or(0)
+    stats_json::hypercalls(s, call)
 }
 
 /// `a / b` (0 when `b` is 0).

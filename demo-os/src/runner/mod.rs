@@ -8,6 +8,7 @@ pub mod compare;
 pub mod console;
 pub mod monitored;
 pub mod session;
+pub mod stats_json;
 pub mod target;
 
 use cli::{BoardKind, Cli, EXIT_ERROR, EXIT_USAGE, Image, KernelSource, Mode};
@@ -85,6 +86,14 @@ pub enum RunnerError {
         "stdout is closed: the guest's output would be lost (redirect it to /dev/null to discard it)"
     )]
     StdoutClosed,
+    /// A file the user named for output cannot be written.
+    #[error("{}: {source}", path.display())]
+    WriteFile {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
     /// Writing the guest's output failed (a closed pipe, a full disk).
     #[error("writing the guest's output: {0}")]
     Output(#[from] io::Error),
@@ -217,6 +226,11 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     }
     if cli.json && cli.mode != Mode::Compare {
         return Err(RunnerError::Usage("--json is for --mode compare".into()));
+    }
+    if cli.stats_json.is_some() && cli.mode == Mode::Compare {
+        return Err(RunnerError::Usage(
+            "--stats-json is for a single run; --mode compare has --json".into(),
+        ));
     }
     if cli.board == BoardKind::Malta && cli.kernel.is_empty() {
         return Err(RunnerError::Usage(

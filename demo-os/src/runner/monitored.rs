@@ -286,7 +286,24 @@ impl Target for Monitored<'_> {
 
     /// The statistics table.
     fn report(&self, ends: &[Stop], out: &mut dyn Write) -> io::Result<()> {
-        write_stats(&self.mon, ends, out)
+        write_stats(&self.mon, ends, out)?;
+        if self.mon.config().hypercalls {
+            // Offered, never used: say so once, or the run looks like a
+            // paravirtualized one when it was full virtualization.
+            let silent: Vec<String> = (0..self.vm_count())
+                .filter(|&vm| self.stats(vm).hypercalls.iter().all(|&n| n == 0))
+                .map(|vm| format!("vm{vm}"))
+                .collect();
+            if !silent.is_empty() {
+                writeln!(
+                    out,
+                    "demo-os: note: {} made no hypercall under --mode para: its kernel does not \
+                     use the hypercall interface, so it ran fully virtualized",
+                    silent.join(", ")
+                )?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -339,9 +356,7 @@ pub fn run(
         })
         .collect();
     let mut monitored = build(monitor_config(cli, hypercalls), vm_config(cli), &guests)?;
-    // A Malta VM 0's console takes stdin, as natively.
-    let stdin = cli.board == BoardKind::Malta;
-    target::run_with_summary(&mut monitored, cli.max_instructions, stdin, stdout, stderr)
+    target::run_with_summary(&mut monitored, cli, stdout, stderr)
 }
 
 /// The statistics table: one column per VM.

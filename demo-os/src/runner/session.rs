@@ -182,9 +182,7 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     };
     let trace = cli.trace == Some(TraceKind::Insns);
     let mut native = Native::new(machine, &image, trace);
-    // A Malta console takes stdin.
-    let stdin = cli.board == BoardKind::Malta;
-    target::run_with_summary(&mut native, cli.max_instructions, stdin, stdout, stderr)
+    target::run_with_summary(&mut native, cli, stdout, stderr)
 }
 
 #[cfg(test)]

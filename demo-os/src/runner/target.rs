@@ -350,11 +350,13 @@ pub fn ends(target: &dyn Target, cut: Option<&Stop>) -> Vec<Stop> {
 /// Ctrl-C, else the first VM's (in VM order) that is not 0.
 pub fn run_with_summary(
     target: &mut dyn Target,
-    max_instructions: Option<u64>,
-    stdin: bool,
+    cli: &super::cli::Cli,
     stdout: &mut impl Write,
     stderr: &mut impl Write,
 ) -> Result<u8, RunnerError> {
+    let max_instructions = cli.max_instructions;
+    // A Malta console (VM 0's under the monitor) takes stdin.
+    let stdin = cli.board == super::cli::BoardKind::Malta;
     console::catch_interrupt();
     let mut input = stdin.then(ConsoleInput::from_stdin);
     let started = Instant::now();
@@ -385,14 +387,76 @@ pub fn run_with_summary(
     let (engine, jit) = target.engine();
     writeln!(stderr, "{}", engine_line(engine, &jit, elapsed))?;
     stderr.flush()?;
-    if cut == Some(Stop::Interrupted) {
-        return Ok(EXIT_INTERRUPTED);
+    let status = if cut == Some(Stop::Interrupted) {
+        EXIT_INTERRUPTED
+    } else {
+        ends.iter()
+            .map(Stop::exit_status)
+            .find(|&s| s != 0)
+            .unwrap_or(0)
+    };
+    if let Some(path) = &cli.stats_json {
+        let doc = stats_document(target, cli, &ends, &reasons, elapsed, status);
+        let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+        std::fs::write(path, text).map_err(|source| RunnerError::WriteFile {
+            path: path.clone(),
+            source,
+        })?;
     }
-    Ok(ends
-        .iter()
-        .map(Stop::exit_status)
-        .find(|&s| s != 0)
-        .unwrap_or(0))
+    Ok(status)
+}
+
+/// The `--stats-json` document of a finished run (see
+/// [`super::stats_json`]).
+fn stats_document(
+    target: &dyn Target,
+    cli: &super::cli::Cli,
+    ends: &[Stop],
+    reasons: &[String],
+    elapsed: Duration,
+    status: u8,
+) -> serde_json::Value {
+    use super::cli::Mode;
+    use super::stats_json;
+    let monitored = cli.mode != Mode::Native;
+    let vms: Vec<serde_json::Value> = (0..target.vm_count())
+        .map(|vm| {
+            let mut o = stats_json::vm(&target.stats(vm), monitored);
+            if !monitored {
+                // Natively the one VM is the machine: its count is the
+                // run's.
+                o.insert("guest_instructions".into(), target.instructions().into());
+            }
+            if let Some(end) = ends.get(vm) {
+                o.insert("exit_code".into(), end.exit_status().into());
+                o.insert("stopped".into(), end.short().into());
+            }
+            if let Some(r) = reasons.get(vm) {
+                o.insert("stopped_reason".into(), r.clone().into());
+            }
+            serde_json::Value::Object(o)
+        })
+        .collect();
+    let (engine, jit) = target.engine();
+    serde_json::json!({
+        "schema": stats_json::SCHEMA,
+        "mode": match cli.mode {
+            Mode::Native => "native",
+            Mode::Full => "full",
+            Mode::Para => "para",
+            Mode::Compare => "compare",
+        },
+        "board": match cli.board {
+            super::cli::BoardKind::Malta => "malta",
+            _ => "mipssim",
+        },
+        "guest_instructions": target.instructions(),
+        "virtual_cycles": target.ticks(),
+        "wall_seconds": elapsed.as_secs_f64(),
+        "exit_status": status,
+        "engine": stats_json::engine(engine, &jit, elapsed),
+        "vms": vms,
+    })
 }
 
 /// The summary line: `demo-os: <N> instructions in <S> s (<M> MIPS);

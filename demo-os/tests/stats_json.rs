@@ -1,0 +1,155 @@
+//! `--stats-json FILE`: the statistics of any single run as JSON, with the
+//! key names `--mode compare --json` uses, `null` where a figure does not
+//! apply; and the note a `--mode para` run of a kernel that makes no
+//! hypercall ends with.
+
+use hv_tests::process::{RunOutput, run_with_limit};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const RUNNER: &str = env!("CARGO_BIN_EXE_demo-os");
+
+fn runner(args: &[&str]) -> RunOutput {
+    run_with_limit(Path::new(RUNNER), args, Duration::from_secs(120))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stats_json");
+    std::fs::create_dir_all(&dir).expect("the scratch directory can be made");
+    dir.join(name)
+}
+
+fn stats(mode: &str, extra: &[&str]) -> (RunOutput, Value) {
+    let path = scratch(&format!("{mode}.json"));
+    let _ = std::fs::remove_file(&path);
+    let p = path.to_str().expect("temp paths are UTF-8");
+    let mut args = vec!["--mode", mode, "--stats-json", p];
+    args.extend_from_slice(extra);
+    let out = runner(&args);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{mode}: {e}"));
+    let doc = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{mode}: {e}\n{text}"));
+    (out, doc)
+}
+
+/// The summary line's instruction count.
+fn summary_count(out: &RunOutput) -> u64 {
+    out.stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("demo-os: "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary: {}", out.stderr))
+}
+
+#[test]
+fn every_single_run_writes_its_statistics() {
+    let (native, n) = stats("native", &[]);
+    assert_eq!(native.code, Some(0), "{}", native.stderr);
+    assert_eq!(n["schema"], "demo-os-stats/1");
+    assert_eq!(n["mode"], "native");
+    assert_eq!(n["board"], "mipssim");
+    assert_eq!(n["exit_status"], 0);
+    assert_eq!(
+        n["guest_instructions"].as_u64(),
+        Some(summary_count(&native))
+    );
+    assert_eq!(n["engine"]["name"], "jit");
+    let vm = &n["vms"][0];
+    assert_eq!(vm["guest_instructions"], n["guest_instructions"]);
+    assert_eq!(vm["stopped"], "exit 0");
+    for key in [
+        "exits_total",
+        "exits",
+        "hypercalls_total",
+        "stlb_refills",
+        "monitor_cycles",
+    ] {
+        assert!(vm[key].is_null(), "natively {key} does not apply: {vm}");
+    }
+
+    let (full, f) = stats("full", &[]);
+    assert_eq!(full.code, Some(0), "{}", full.stderr);
+    let vm = &f["vms"][0];
+    assert_eq!(f["mode"], "full");
+    assert!(vm["exits_total"].as_u64().is_some_and(|n| n > 0), "{vm}");
+    let sum: u64 = vm["exits"]
+        .as_object()
+        .expect("exits by reason")
+        .values()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert_eq!(vm["exits_total"].as_u64(), Some(sum));
+    assert_eq!(vm["hypercalls_total"], 0);
+    assert_eq!(f["guest_instructions"].as_u64(), Some(summary_count(&full)));
+
+    let (para, p) = stats("para", &[]);
+    assert_eq!(para.code, Some(0), "{}", para.stderr);
+    assert!(
+        p["vms"][0]["hypercalls_total"]
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    );
+    assert!(
+        !para.stderr.contains("made no hypercall"),
+        "{}",
+        para.stderr
+    );
+
+    // The per-VM keys are the ones --mode compare --json uses per mode.
+    let cmp = runner(&["--mode", "compare", "--json"]);
+    let c: Value = serde_json::from_str(&cmp.stdout_text()).expect("compare prints JSON");
+    let keys = c["modes"]["full"].as_object().expect("a mode object");
+    for key in [
+        "guest_instructions",
+        "exits_total",
+        "exits",
+        "privileged_total",
+        "privileged",
+        "hypercalls_total",
+        "hypercalls",
+        "stlb_refills",
+        "prefills",
+        "refills_forwarded",
+        "walked_refills",
+        "monitor_frames_zeroed",
+        "monitor_frames_vouched",
+        "idle_ticks",
+        "machine_switches",
+    ] {
+        assert!(keys.contains_key(key), "compare lacks {key}");
+        assert!(vm.get(key).is_some(), "--stats-json lacks {key}");
+    }
+    assert_eq!(
+        c["two_vm"]["busy_alone_cycles_full"],
+        c["two_vm"]["busy_alone_cycles"]
+    );
+}
+
+#[test]
+fn para_without_hypercalls_says_so_and_a_bad_path_is_an_error() {
+    let out = runner(&["--mode", "para", "--image", "unmodified"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.stderr
+            .matches("vm0 made no hypercall under --mode para")
+            .count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    let out = runner(&[
+        "--mode",
+        "native",
+        "--stats-json",
+        "/nonexistent-dir/stats.json",
+    ]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("/nonexistent-dir/stats.json"),
+        "{}",
+        out.stderr
+    );
+    let out = runner(&["--mode", "compare", "--stats-json", "x.json"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+}
