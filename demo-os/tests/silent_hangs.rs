@@ -173,3 +173,49 @@ fn dev_null_opened_read_write_is_a_fine_stdout() {
         .expect("sh starts");
     assert_eq!(status.code(), Some(1));
 }
+
+#[test]
+fn ctrl_c_ends_compare_with_its_table_and_status_130() {
+    use std::io::Read;
+    use std::time::Instant;
+    let mut child = Command::new(RUNNER)
+        .args(["--mode", "compare", "--work", "1000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the runner starts");
+    let mut stdout = child.stdout.take().expect("piped");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).map(|_| s)
+    });
+    let mut stderr = child.stderr.take().expect("piped");
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).map(|_| s)
+    });
+    // Well into the first runs (the whole comparison takes many seconds).
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = libc::pid_t::try_from(child.id()).expect("pids fit");
+    // SAFETY: `kill` has no memory-safety preconditions; `pid` is our
+    // child, not yet waited for.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait works") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running a minute after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = out.join().expect("reader").expect("stdout reads");
+    let stderr = err.join().expect("reader").expect("stderr reads");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("compare: interrupted (Ctrl-C)"), "{stderr}");
+    assert!(stdout.contains("exit status"), "the table: {stdout}");
+    assert!(stdout.contains("130"), "a run cut by Ctrl-C: {stdout}");
+}

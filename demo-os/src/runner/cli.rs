@@ -39,8 +39,11 @@ Output:
   runner's own messages and a summary line:
   `demo-os: <N> instructions in <S> s (<M> MIPS); stopped: <reason>`.
   The host time appears only there; everything else is deterministic.
-  Ctrl-C (SIGINT) ends a native, full or para run at the end of the
-  current slice: the summary says where each guest was; status 130.
+  Ctrl-C (SIGINT) ends a native, full or para run (mipssim or Malta) at
+  the end of the current slice: the console is flushed, the statistics
+  table and the summary say where each guest was; status 130. Under
+  --mode compare it cuts the run going on, the later runs stop at once,
+  and the table shows each as far as it got; status 130.
   Symbol names from the kernel are printed with control characters escaped
   (`\\x1b`). If stdout is closed at startup (`>&-`) or a write fails (a
   closed pipe, a full disk), the runner stops with an error and status 1;

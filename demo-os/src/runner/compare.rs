@@ -10,7 +10,8 @@
 //! exits 0 with the native output. Every figure but the host wall time is
 //! deterministic.
 
-use super::cli::{Cli, EXIT_ERROR, Image, KernelSource};
+use super::cli::{Cli, EXIT_ERROR, EXIT_INTERRUPTED, Image, KernelSource};
+use super::console;
 use super::monitored::{self, Guest};
 use super::session::Native;
 use super::target::{self, Capture, Target};
@@ -267,6 +268,9 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     }
     let unmodified = load_image(KernelSource::Builtin(Image::Unmodified))?;
     let pv = load_image(KernelSource::Builtin(Image::Pv))?;
+    // Ctrl-C stops the run going on after its slice; the runs after it
+    // then stop at once, and the table shows how far each got.
+    console::catch_interrupt();
     let main = cli.boot_args();
     let mask = |list| demo_os::program_mask(list).expect("the built-in program lists are valid");
     let busy = BootArgs {
@@ -304,6 +308,13 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
         write!(stdout, "{}", c.table(&checked))?;
     }
     stdout.flush()?;
+    if console::interrupted() {
+        writeln!(
+            stderr,
+            "demo-os: compare: interrupted (Ctrl-C): the table shows each run as far as it got"
+        )?;
+        return Ok(EXIT_INTERRUPTED);
+    }
     if problems.is_empty() {
         writeln!(
             stderr,
