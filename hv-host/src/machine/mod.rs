@@ -863,11 +863,20 @@ impl Machine {
                     }
                     jit::Probe::Translate => {
                         let base = self.fetch_base;
-                        let plan = jit::translate::plan(pc, |off| self.bus.mem_u32(base + off));
-                        let words = (plan.insns.len() as u32).max(1);
+                        let region = jit::translate::region(pc, |off| self.bus.mem_u32(base + off));
+                        // The words the region is made of (at least the
+                        // first, so that a store to it is noticed even
+                        // when nothing could be translated).
                         let first = (pc & 0xfff) / 4;
-                        let generation = self.code.mark_translated(slot, first, first + words);
-                        jit.install(phys, pc, slot, generation, &plan);
+                        let mut generation = self.code.mark_translated(slot, first, first + 1);
+                        for p in &region {
+                            if let Some(&(start, _)) = p.insns.first() {
+                                let w = (start & 0xfff) / 4;
+                                generation =
+                                    self.code.mark_translated(slot, w, w + p.insns.len() as u32);
+                            }
+                        }
+                        jit.install(phys, pc, slot, generation, &region);
                         continue;
                     }
                     jit::Probe::Interpret => {}

@@ -508,9 +508,10 @@ impl Jit {
         vpc: u32,
         slot: u32,
         generation: u32,
-        plan: &translate::Plan,
+        region: &[translate::Plan],
     ) {
-        let code = if plan.insns.is_empty() {
+        let len = region.first().map_or(0, |p| p.insns.len() as u32);
+        let code = if len == 0 {
             None
         } else {
             if self.code_bytes > CODE_LIMIT {
@@ -522,7 +523,7 @@ impl Jit {
             // stays interpreted, and after a panic, whose half-finished
             // work may be left in the module, everything is dropped.
             let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.compile(plan, phys & !0xfff)
+                self.compile(region, phys & !0xfff)
             }));
             self.stats.translate_time += start.elapsed();
             match code {
@@ -535,8 +536,8 @@ impl Jit {
         };
         let code = match code {
             Some((f, exits)) => {
-                self.stats.blocks += 1;
-                self.stats.block_insns += plan.insns.len() as u64;
+                self.stats.blocks += region.len() as u64;
+                self.stats.block_insns += region.iter().map(|p| p.insns.len() as u64).sum::<u64>();
                 self.exits.extend(exits);
                 Some(f)
             }
@@ -548,7 +549,7 @@ impl Jit {
             slot,
             generation,
             count: NEVER,
-            len: plan.insns.len() as u32,
+            len,
             pad: 0,
             code,
         };
@@ -556,17 +557,18 @@ impl Jit {
 
     fn compile(
         &mut self,
-        plan: &translate::Plan,
+        region: &[translate::Plan],
         phys_page: u32,
     ) -> Option<(BlockFn, Vec<translate::Exit>)> {
+        let start = region.first()?.insns.first()?.0;
         if self.trampoline.is_none() {
             self.stub = self.compile_stub()?;
             self.trampoline = Some(self.compile_trampoline()?);
         }
         let (first_exit, cells) = self.reserve_exits()?;
         let at = translate::Placement {
-            start: plan.insns.first()?.0,
-            vpage: plan.insns.first()?.0 & !0xfff,
+            start,
+            vpage: start & !0xfff,
             phys_page,
             first_exit,
             cells,
@@ -578,7 +580,7 @@ impl Jit {
         ctx.func.signature = block_signature(module);
         let exits = {
             let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
-            let exits = translate::emit(&mut b, ptr, plan, at);
+            let exits = translate::emit(&mut b, ptr, region, at);
             b.seal_all_blocks();
             b.finalize(config);
             exits

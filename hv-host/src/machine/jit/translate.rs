@@ -238,6 +238,120 @@ pub fn plan(pc: u32, mut word: impl FnMut(u32) -> u32) -> Plan {
     }
 }
 
+/// The most blocks one region holds.
+pub const MAX_REGION_BLOCKS: usize = 8;
+/// The most instructions one region holds.
+pub const MAX_REGION_INSNS: usize = 160;
+
+impl Plan {
+    /// The addresses this block may go on to that are known when it is
+    /// translated: branch targets, the paths not taken, the instruction
+    /// after its end.
+    pub fn successors(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        let n = self.insns.len();
+        for (i, &(pc, d)) in self.insns.iter().enumerate() {
+            if kind(d.op) != Kind::Branch {
+                continue;
+            }
+            let slot = pc.wrapping_add(4);
+            if let Some(t) = const_target(pc, d) {
+                out.push(t);
+            }
+            let last = self.ends_in_branch && i + 2 == n;
+            let conditional = !matches!(d.op, Op::J | Op::Jal | Op::Jr | Op::Jalr)
+                && !(d.op == Op::Beq && d.rs == d.rt);
+            if last && conditional {
+                out.push(slot.wrapping_add(4));
+            }
+        }
+        if !self.ends_in_branch
+            && let Some(&(pc, _)) = self.insns.last()
+        {
+            out.push(pc.wrapping_add(4));
+        }
+        out
+    }
+}
+
+/// Plans the region starting at `pc`: its block, then (breadth first) the
+/// blocks its known successors in the same page start, up to
+/// [`MAX_REGION_BLOCKS`] blocks and [`MAX_REGION_INSNS`] instructions.
+/// Translated as one function, the region's blocks go to each other with
+/// plain jumps, keeping guest registers in host registers. An empty result
+/// means the first instruction is not translated.
+pub fn region(pc: u32, mut word: impl FnMut(u32) -> u32) -> Vec<Plan> {
+    let first = plan(pc, &mut word);
+    if first.insns.is_empty() {
+        return Vec::new();
+    }
+    let mut total = first.insns.len();
+    let mut out = vec![first];
+    let mut next = 0;
+    while next < out.len() && out.len() < MAX_REGION_BLOCKS {
+        for t in out[next].successors() {
+            if out.len() >= MAX_REGION_BLOCKS {
+                break;
+            }
+            if t & !0xfff != pc & !0xfff
+                || t & 3 != 0
+                || out
+                    .iter()
+                    .any(|p| p.insns.first().map(|&(a, _)| a) == Some(t))
+            {
+                continue;
+            }
+            let p = plan(t, &mut word);
+            if p.insns.is_empty() || total + p.insns.len() > MAX_REGION_INSNS {
+                continue;
+            }
+            total += p.insns.len();
+            out.push(p);
+        }
+        next += 1;
+    }
+    // Keep the blocks on a loop through the first: there the region pays
+    // (no calls, registers kept round the loop); elsewhere each block is
+    // compiled once, as its own region, when it gets hot itself.
+    let starts: Vec<u32> = out
+        .iter()
+        .map(|p| p.insns.first().map_or(0, |&(a, _)| a))
+        .collect();
+    let succ: Vec<Vec<usize>> = out
+        .iter()
+        .map(|p| {
+            p.successors()
+                .iter()
+                .filter_map(|t| starts.iter().position(|s| s == t))
+                .collect()
+        })
+        .collect();
+    // back[i]: block i leads back to the first (a path of one or more
+    // edges inside the region). Every block is reachable from the first
+    // (that is how it was found), so these are the blocks on its loops.
+    let mut back = vec![false; out.len()];
+    loop {
+        let mut changed = false;
+        for i in 0..out.len() {
+            if !back[i] && succ[i].iter().any(|&j| j == 0 || back[j]) {
+                back[i] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let looped = back[0];
+    let mut i = 0;
+    out.retain(|_| {
+        let keep = i == 0 || (looped && back[i]);
+        i += 1;
+        keep
+    });
+    out
+}
+
 /// Variables: GPRs 1..=32 (32 being [`SINK`]), then HI and LO.
 const HI: usize = 33;
 const LO: usize = 34;
@@ -297,9 +411,10 @@ pub struct Exit {
     pub cell: bool,
 }
 
-/// The most exits one block has (a guard per instruction, a side exit
-/// per branch, and up to three at its end, with room to spare).
-pub const MAX_EXITS: u32 = 2 * MAX_BLOCK as u32 + 8;
+/// The exits of one region that may have a chain cell (a region has at
+/// most a guard per instruction, a side exit per branch and three at each
+/// block's end; exits past this many chain through the stub instead).
+pub const MAX_EXITS: u32 = 2 * MAX_REGION_INSNS as u32 + 3 * MAX_REGION_BLOCKS as u32 + 8;
 
 /// Where one exit to a known target in the block's own page chains to:
 /// the target's block, once the run loop has seen the exit taken and the
@@ -338,10 +453,11 @@ impl ChainCell {
     };
 }
 
-/// Emits the IR of `plan` into `b`, whose function takes one pointer to a
-/// [`JitCtx`] and returns the number of the exit it took; returns the
-/// exits.
-pub fn emit(b: &mut FunctionBuilder<'_>, ptr: Type, plan: &Plan, at: Placement) -> Vec<Exit> {
+/// Emits the IR of `region` (its first block is the entry; see [`region`])
+/// into `b`, whose function takes a pointer to a [`JitCtx`], the budget
+/// left and the chained count, and returns the number of the exit it
+/// took; returns the exits.
+pub fn emit(b: &mut FunctionBuilder<'_>, ptr: Type, region: &[Plan], at: Placement) -> Vec<Exit> {
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
@@ -351,11 +467,15 @@ pub fn emit(b: &mut FunctionBuilder<'_>, ptr: Type, plan: &Plan, at: Placement) 
     let sig = b.func.signature.clone();
     let sig = b.import_signature(sig);
     let stub_sig = b.import_signature(stub_signature(ptr));
-    let mut e = Emitter::new(b, ptr, [ctx, left, chained], plan);
+    let mut e = Emitter::new(b, ptr, [ctx, left, chained], region);
     e.at = at;
     e.sig = Some(sig);
     e.stub_sig = Some(stub_sig);
-    e.body(plan);
+    for (i, plan) in region.iter().enumerate() {
+        let head = e.heads[i].1;
+        e.b.switch_to_block(head);
+        e.body(plan);
+    }
     let (ret, left, chained) = (e.ret, e.left, e.chained);
     let exits = e.exits;
     b.switch_to_block(ret);
@@ -384,16 +504,16 @@ struct Emitter<'a, 'b> {
     sig: Option<ir::SigRef>,
     /// The chaining stub's signature.
     stub_sig: Option<ir::SigRef>,
-    /// The first instruction's block: a loop on itself jumps back here.
-    head: ir::Block,
+    /// Each block of the region: its first instruction's address, the IR
+    /// block it starts at (the target of a jump from any block of the
+    /// region, itself included) and its instructions.
+    heads: Vec<(u32, ir::Block, u32)>,
     /// What is left of the budget before the current pass (a parameter
     /// of the block; stored into [`JitCtx::left`] on leaving).
     left: Variable,
     /// Chained exits since the run loop entered translated code (a
     /// parameter; stored into [`JitCtx::chained`] on leaving).
     chained: Variable,
-    /// Instructions in the block.
-    len: u32,
     gpr: Value,
     hi_ptr: Option<Value>,
     lo_ptr: Option<Value>,
@@ -447,7 +567,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
         b: &'a mut FunctionBuilder<'b>,
         ptr: Type,
         [ctx, left0, chained0]: [Value; 3],
-        plan: &Plan,
+        region: &[Plan],
     ) -> Self {
         let ret = b.create_block();
         b.append_block_param(ret, types::I32);
@@ -456,7 +576,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
         let mut uses_hilo = false;
         let mut uses_mem = false;
         let mut used = 0u64;
-        for &(_, d) in &plan.insns {
+        for &(_, d) in region.iter().flat_map(|p| &p.insns) {
             used |= reg_uses(d);
             uses_hilo |= matches!(
                 d.op,
@@ -478,17 +598,23 @@ impl<'a, 'b> Emitter<'a, 'b> {
                 Op::Lb | Op::Lh | Op::Lw | Op::Lbu | Op::Lhu | Op::Sb | Op::Sh | Op::Sw
             );
         }
-        // A block that loops on itself loads what it uses at entry, before
-        // the loop's head; any other block loads each register and base
-        // pointer where it is first needed (fewer values live at once, so
-        // no callee-saved host registers to save and restore): the body is
-        // one straight path with exits branching off it, so a first use on
-        // it comes before, and dominates, every later one.
-        let start = plan.insns.first().map_or(0, |&(pc, _)| pc);
-        let lazy = !plan
-            .insns
-            .iter()
-            .any(|&(pc, d)| const_target(pc, d) == Some(start));
+        // A region of several blocks, or a block that loops on itself,
+        // loads what it uses at entry, before any block's head; a lone
+        // block loads each register and base pointer where it is first
+        // needed (fewer values live at once, so fewer callee-saved host
+        // registers to save and restore): its body is one straight path
+        // with exits branching off it, so a first use on it comes before,
+        // and dominates, every later one.
+        let lazy = match region {
+            [plan] => {
+                let start = plan.insns.first().map_or(0, |&(pc, _)| pc);
+                !plan
+                    .insns
+                    .iter()
+                    .any(|&(pc, d)| const_target(pc, d) == Some(start))
+            }
+            _ => false,
+        };
         if !lazy {
             for (r, &var) in vars.iter().enumerate().take(33).skip(1) {
                 if used & (1 << r) != 0 {
@@ -521,11 +647,18 @@ impl<'a, 'b> Emitter<'a, 'b> {
         b.def_var(left, left0);
         let chained = b.declare_var(types::I64);
         b.def_var(chained, chained0);
-        // The body starts in its own block, the target of a loop on itself
-        // (sealed once the whole body is emitted).
-        let head = b.create_block();
-        b.ins().jump(head, &[]);
-        b.switch_to_block(head);
+        // Each block's body starts in its own IR block, the target of the
+        // jumps to it from the region (sealed once everything is emitted).
+        let heads: Vec<(u32, ir::Block, u32)> = region
+            .iter()
+            .map(|p| {
+                let start = p.insns.first().map_or(0, |&(pc, _)| pc);
+                (start, b.create_block(), p.insns.len() as u32)
+            })
+            .collect();
+        if let Some(&(_, first, _)) = heads.first() {
+            b.ins().jump(first, &[]);
+        }
         Self {
             b,
             ptr,
@@ -536,16 +669,23 @@ impl<'a, 'b> Emitter<'a, 'b> {
             at: Placement::default(),
             sig: None,
             stub_sig: None,
-            head,
+            heads,
             left,
             chained,
-            len: plan.insns.len() as u32,
             gpr,
             hi_ptr,
             lo_ptr,
             mem,
             loaded: if lazy { 0 } else { used },
         }
+    }
+
+    /// The head and length of the region's block starting at `pc`.
+    fn head_of(&self, pc: u32) -> Option<(ir::Block, u32)> {
+        self.heads
+            .iter()
+            .find(|&&(start, _, _)| start == pc)
+            .map(|&(_, head, len)| (head, len))
     }
 
     /// The value of context field `off` of type `ty`, cached in `slot`
@@ -635,11 +775,13 @@ impl<'a, 'b> Emitter<'a, 'b> {
         let n = self.exits.len() as u32;
         let k = self.at.first_exit + n;
         if !bailed && !delay {
-            info.cell =
-                matches!(pc, Next::Const(t) if t & !0xfff == self.at.vpage && t != self.at.start);
+            info.cell = n < MAX_EXITS
+                && matches!(pc, Next::Const(t)
+                    if t & !0xfff == self.at.vpage && self.head_of(t).is_none());
+            let cell = info.cell;
             self.exits.push(info);
             let kv = self.iconst(k);
-            self.chain(pc, executed, kv, n);
+            self.chain(pc, executed, kv, cell.then_some(n));
             return;
         }
         self.exits.push(info);
@@ -650,24 +792,24 @@ impl<'a, 'b> Emitter<'a, 'b> {
 
     /// Goes on to the block translated from `target` if there is a valid
     /// one and it fits in the budget (a tail call: the run loop never sees
-    /// the exit), else leaves through exit number `k` (the block's `n`th).
-    fn chain(&mut self, target: Next, executed: u32, k: Value, n: u32) {
+    /// the exit), else leaves through exit number `k` (with `cell`, the
+    /// region's `n`th exit, which has a chain cell).
+    fn chain(&mut self, target: Next, executed: u32, k: Value, cell: Option<u32>) {
         let ret = self.ret;
         let ctx = self.ctx;
         let before = self.b.use_var(self.left);
         let left = self.b.ins().iadd_imm_s(before, -i64::from(executed));
         if let Next::Const(t) = target
-            && t == self.at.start
+            && let Some((head, len)) = self.head_of(t)
         {
-            // A loop on itself: go round again if another whole pass fits
-            // (nothing in a block can make it stale or change the mode).
-            let fits = self.b.ins().icmp_imm_s(
-                IntCC::UnsignedGreaterThanOrEqual,
-                left,
-                i64::from(self.len),
-            );
+            // A block of this region (this one included: a loop): go on
+            // there if all of it fits (nothing in a block can make another
+            // of its page stale or change the mode).
+            let fits =
+                self.b
+                    .ins()
+                    .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, left, i64::from(len));
             let again = self.b.create_block();
-            let head = self.head;
             self.b.ins().brif(fits, again, &[], ret, &[k.into()]);
             self.b.switch_to_block(again);
             self.b.seal_block(again);
@@ -679,9 +821,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
             return;
         }
         let chained = self.b.use_var(self.chained);
-        if let Next::Const(t) = target
-            && t & !0xfff == self.at.vpage
-        {
+        if let Some(n) = cell {
             // In this page: through the exit's own cell.
             let cell = self.at.cells + n as usize * core::mem::size_of::<ChainCell>();
             let cell = self.b.ins().iconst(self.ptr, cell as i64);
@@ -1455,4 +1595,64 @@ fn reg_uses(d: Decoded) -> u64 {
     // `rd` of I-type instructions is 0 after decoding; SINK is slot 32.
     let _ = SINK;
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Words of a page: `code` from offset 0, `nop` elsewhere.
+    fn page(code: &[u32]) -> impl FnMut(u32) -> u32 + '_ {
+        move |off| code.get((off / 4) as usize).copied().unwrap_or(0)
+    }
+
+    const ADDIU_T0: u32 = 0x2508_0001; // addiu t0, t0, 1
+    const NOP: u32 = 0;
+
+    fn bne_t0_t1(from: u32, to: u32) -> u32 {
+        // bne t0, t1, to (offset from the delay slot, in words)
+        0x1509_0000 | ((to.wrapping_sub(from + 4) >> 2) & 0xffff)
+    }
+
+    fn starts(r: &[Plan]) -> Vec<u32> {
+        r.iter().map(|p| p.insns[0].0).collect()
+    }
+
+    #[test]
+    fn a_block_that_loops_on_itself_is_a_region_of_one() {
+        let base = 0x8000_1000;
+        let code = [ADDIU_T0, bne_t0_t1(base + 4, base), NOP, ADDIU_T0];
+        let r = region(base, page(&code));
+        assert_eq!(starts(&r), [base]);
+        assert!(r[0].successors().contains(&base));
+    }
+
+    #[test]
+    fn a_loop_over_two_blocks_is_one_region_and_straight_code_is_not() {
+        let base = 0x8000_1000;
+        // 0: addiu; 4: j 16; 8: nop | 12: (dead) | 16: addiu; 20: bne -> 0;
+        // 24: nop | 28: the exit.
+        let j16 = 0x0800_0000 | (((base + 16) >> 2) & 0x03ff_ffff);
+        let code = [
+            ADDIU_T0,
+            j16,
+            NOP,
+            NOP,
+            ADDIU_T0,
+            bne_t0_t1(base + 20, base),
+            NOP,
+            ADDIU_T0,
+        ];
+        let r = region(base, page(&code));
+        assert_eq!(starts(&r), [base, base + 16]);
+        // From the exit on, nothing leads back: a region of one block.
+        let r = region(base + 28, page(&code));
+        assert_eq!(starts(&r), [base + 28]);
+    }
+
+    #[test]
+    fn an_untranslatable_first_instruction_gives_no_region() {
+        let syscall = 0x0000_000c;
+        assert!(region(0x8000_1000, page(&[syscall])).is_empty());
+    }
 }
