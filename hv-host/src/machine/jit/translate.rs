@@ -259,9 +259,9 @@ impl Plan {
                 out.push(t);
             }
             let last = self.ends_in_branch && i + 2 == n;
-            let conditional = !matches!(d.op, Op::J | Op::Jal | Op::Jr | Op::Jalr)
-                && !(d.op == Op::Beq && d.rs == d.rt);
-            if last && conditional {
+            let always = matches!(d.op, Op::J | Op::Jal | Op::Jr | Op::Jalr)
+                || (d.op == Op::Beq && d.rs == d.rt);
+            if last && !always {
                 out.push(slot.wrapping_add(4));
             }
         }
