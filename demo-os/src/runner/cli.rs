@@ -39,6 +39,10 @@ Output:
   runner's own messages and a summary line:
   `demo-os: <N> instructions in <S> s (<M> MIPS); stopped: <reason>`.
   The host time appears only there; everything else is deterministic.
+  A run longer than two seconds shows its progress on stderr when stderr
+  is a terminal (instructions, MIPS, the virtual clock; under --mode
+  compare which run is going), cleared at the end; never in a file or a
+  pipe (HV_NO_PROGRESS=1 turns it off).
   Ctrl-C (SIGINT) ends a native, full or para run (mipssim or Malta) at
   the end of the current slice: the console is flushed, the statistics
   table and the summary say where each guest was; status 130. Under

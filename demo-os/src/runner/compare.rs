@@ -86,10 +86,11 @@ impl Run {
 }
 
 /// Runs `target` to its end, keeping each VM's console.
-fn run_to_end(cli: &Cli, target: &mut dyn Target) -> Result<Run, RunnerError> {
-    let mut capture = Capture::new(target.vm_count());
+fn run_to_end(cli: &Cli, label: &str, target: &mut dyn Target) -> Result<Run, RunnerError> {
+    let mut capture = Capture::new(target.vm_count(), &format!("compare: {label}: "));
     let started = Instant::now();
     let cut = target::drive(target, cli.max_instructions, None, &mut capture)?;
+    capture.finish()?;
     let wall = started.elapsed();
     let vms = target::ends(target, cut.as_ref())
         .iter()
@@ -111,17 +112,27 @@ fn run_to_end(cli: &Cli, target: &mut dyn Target) -> Result<Run, RunnerError> {
 }
 
 /// Boots `image` with `args` on the bare machine and runs it to its end.
-fn run_native(cli: &Cli, image: &(String, ElfImage), args: BootArgs) -> Result<Run, RunnerError> {
+fn run_native(
+    cli: &Cli,
+    label: &str,
+    image: &(String, ElfImage),
+    args: BootArgs,
+) -> Result<Run, RunnerError> {
     let machine = boot_machine(cli.ram_bytes(), &image.0, &image.1, args)?;
-    run_to_end(cli, &mut Native::new(machine, &image.1, false))
+    run_to_end(cli, label, &mut Native::new(machine, &image.1, false))
 }
 
 /// Boots one VM per guest under the monitor (`hypercalls` offered or
 /// not) and runs them all to their end.
-fn run_monitor(cli: &Cli, hypercalls: bool, guests: &[Guest<'_>]) -> Result<Run, RunnerError> {
+fn run_monitor(
+    cli: &Cli,
+    label: &str,
+    hypercalls: bool,
+    guests: &[Guest<'_>],
+) -> Result<Run, RunnerError> {
     let config = monitored::monitor_config(cli, hypercalls);
     let mut monitored = monitored::build(config, monitored::vm_config(cli), guests)?;
-    run_to_end(cli, &mut monitored)
+    run_to_end(cli, label, &mut monitored)
 }
 
 /// The console lines that do not depend on timing or on the path taken
@@ -283,19 +294,30 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     };
     let c = Comparison {
         work: cli.work,
-        native: run_native(cli, &unmodified, main)?,
-        full: run_monitor(cli, false, &[guest(&unmodified, main)])?,
-        para: run_monitor(cli, true, &[guest(&pv, main)])?,
-        busy_native: run_native(cli, &unmodified, busy)?,
-        idle_native: run_native(cli, &unmodified, idle)?,
-        busy_full: run_monitor(cli, false, &[guest(&unmodified, busy)])?,
-        busy_para: run_monitor(cli, true, &[guest(&pv, busy)])?,
+        native: run_native(cli, "run 1/9 (native)", &unmodified, main)?,
+        full: run_monitor(cli, "run 2/9 (full)", false, &[guest(&unmodified, main)])?,
+        para: run_monitor(cli, "run 3/9 (para)", true, &[guest(&pv, main)])?,
+        busy_native: run_native(cli, "run 4/9 (busy VM, native)", &unmodified, busy)?,
+        idle_native: run_native(cli, "run 5/9 (idle VM, native)", &unmodified, idle)?,
+        busy_full: run_monitor(
+            cli,
+            "run 6/9 (busy VM, full)",
+            false,
+            &[guest(&unmodified, busy)],
+        )?,
+        busy_para: run_monitor(cli, "run 7/9 (busy VM, para)", true, &[guest(&pv, busy)])?,
         pair_full: run_monitor(
             cli,
+            "run 8/9 (two VMs, full)",
             false,
             &[guest(&unmodified, busy), guest(&unmodified, idle)],
         )?,
-        pair_para: run_monitor(cli, true, &[guest(&pv, busy), guest(&pv, idle)])?,
+        pair_para: run_monitor(
+            cli,
+            "run 9/9 (two VMs, para)",
+            true,
+            &[guest(&pv, busy), guest(&pv, idle)],
+        )?,
     };
 
     let mut problems = Vec::new();

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod compare;
 pub mod console;
 pub mod monitored;
+pub mod progress;
 pub mod session;
 pub mod stats_json;
 pub mod target;

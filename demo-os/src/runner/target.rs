@@ -22,6 +22,7 @@ use super::RunnerError;
 use super::cli::{EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_RESET, EXIT_STALLED, EXIT_TRAP, SLICE};
 use super::console::{self, ConsoleInput};
 use super::monitored::ConsoleMux;
+use super::progress::Progress;
 use hv_host::addr::GuestVirtAddr;
 use hv_host::machine::elf::{ElfImage, printable};
 use hv_host::machine::insn::Instruction;
@@ -217,6 +218,11 @@ pub trait Sink {
     fn stderr(&mut self) -> &mut dyn Write;
     /// Makes what was written so far visible.
     fn flush(&mut self) -> io::Result<()>;
+    /// After a slice: the run is at `instructions`, the clock at `cycles`
+    /// (see [`Progress`]).
+    fn progress(&mut self, _instructions: u64, _cycles: u64) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A command-line run's output: the consoles to stdout (each line
@@ -226,6 +232,7 @@ pub struct Terminal<'a, O: Write, E: Write> {
     mux: ConsoleMux,
     stdout: &'a mut O,
     stderr: &'a mut E,
+    progress: Progress,
 }
 
 impl<'a, O: Write, E: Write> Terminal<'a, O, E> {
@@ -235,12 +242,14 @@ impl<'a, O: Write, E: Write> Terminal<'a, O, E> {
             mux: ConsoleMux::new(vms),
             stdout,
             stderr,
+            progress: Progress::new(""),
         }
     }
 
     /// Ends the consoles' unfinished lines (see [`ConsoleMux::finish`]) and
     /// flushes stdout.
     pub fn finish(&mut self) -> io::Result<()> {
+        self.progress.clear(self.stderr)?;
         self.mux.finish(self.stdout)?;
         self.stdout.flush()
     }
@@ -248,31 +257,46 @@ impl<'a, O: Write, E: Write> Terminal<'a, O, E> {
 
 impl<O: Write, E: Write> Sink for Terminal<'_, O, E> {
     fn console(&mut self, vm: usize, bytes: &[u8]) -> io::Result<()> {
+        self.progress.clear(self.stderr)?;
         self.mux.write(vm, bytes, self.stdout)
     }
     fn stderr(&mut self) -> &mut dyn Write {
+        // Nothing to clear the line with if that fails: the write that
+        // follows reports the error.
+        let _ = self.progress.clear(self.stderr);
         self.stderr
     }
     fn flush(&mut self) -> io::Result<()> {
         self.stdout.flush()?;
         self.stderr.flush()
     }
+    fn progress(&mut self, instructions: u64, cycles: u64) -> io::Result<()> {
+        self.progress.update(self.stderr, instructions, cycles)
+    }
 }
 
-/// Keeps each VM's console, drops the rest (`--mode compare`).
+/// Keeps each VM's console, drops the rest (`--mode compare`); shows the
+/// run's progress on the real stderr.
 pub struct Capture {
     /// Each VM's console output.
     pub consoles: Vec<Vec<u8>>,
     discard: io::Sink,
+    progress: Progress,
 }
 
 impl Capture {
-    /// Room for `vms` consoles.
-    pub fn new(vms: usize) -> Self {
+    /// Room for `vms` consoles; `label` names the run in its progress.
+    pub fn new(vms: usize, label: &str) -> Self {
         Self {
             consoles: vec![Vec::new(); vms],
             discard: io::sink(),
+            progress: Progress::new(label),
         }
+    }
+
+    /// Clears the progress line (the run is over).
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.progress.clear(&mut io::stderr())
     }
 }
 
@@ -288,6 +312,10 @@ impl Sink for Capture {
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+    fn progress(&mut self, instructions: u64, cycles: u64) -> io::Result<()> {
+        self.progress
+            .update(&mut io::stderr(), instructions, cycles)
     }
 }
 
@@ -323,6 +351,7 @@ pub fn drive(
         };
         let step = target.run(budget);
         target.drain(sink)?;
+        sink.progress(target.instructions(), target.ticks())?;
         if step == Step::Stopped {
             return Ok(None);
         }
