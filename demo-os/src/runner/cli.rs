@@ -232,13 +232,15 @@ pub struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_instructions: Option<u64>,
 
-    /// Trace to stderr: `insns` (the default; native mode) prints every
-    /// executed instruction with its count, address, symbol and
-    /// disassembly; `exits` (monitor modes) prints every exit to the
-    /// monitor: virtual time, VM, PC, symbol, disassembly, reason and what
-    /// the monitor did. Slow and verbose; pair it with --max-instructions.
-    #[arg(long, value_enum, value_name = "WHAT", num_args = 0..=1, default_missing_value = "insns")]
-    pub trace: Option<TraceKind>,
+    /// Trace to stderr: `insns` (native mode) prints every executed
+    /// instruction with its count, address, symbol and disassembly;
+    /// `exits` (monitor modes) prints every exit to the monitor: virtual
+    /// time, VM, PC, symbol, disassembly, reason and what the monitor did.
+    /// A bare --trace follows the mode: `insns` natively, `exits` under
+    /// --mode full or para. Slow and verbose; pair it with
+    /// --max-instructions.
+    #[arg(long = "trace", value_enum, value_name = "WHAT", num_args = 0..=1)]
+    pub trace_arg: Option<Option<TraceKind>>,
 
     /// Under the monitor: how many VMs share the CPU, each booting the
     /// kernel (or the next `--kernel`) with its own --mem of RAM.
@@ -394,6 +396,17 @@ impl Cli {
         match self.kernel.len() {
             0 => KernelSource::Builtin(self.image()),
             n => KernelSource::File(&self.kernel[i % n]),
+        }
+    }
+
+    /// What `--trace` asks for: a bare `--trace` follows the mode (`insns`
+    /// natively, `exits` under the monitor).
+    pub fn trace(&self) -> Option<TraceKind> {
+        match self.trace_arg {
+            None => None,
+            Some(Some(kind)) => Some(kind),
+            Some(None) if self.mode == Mode::Native => Some(TraceKind::Insns),
+            Some(None) => Some(TraceKind::Exits),
         }
     }
 

@@ -272,7 +272,7 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
             "--mode compare takes one --programs list (the busy and idle VMs run their own)".into(),
         ));
     }
-    if cli.trace.is_some() {
+    if cli.trace_arg.is_some() {
         return Err(RunnerError::Usage(
             "--trace does not apply to --mode compare".into(),
         ));

@@ -144,7 +144,7 @@ pub fn monitor_config(cli: &Cli, hypercalls: bool) -> MonitorConfig {
     MonitorConfig {
         slice_ticks: cli.slice_ticks(),
         idle_inference: !cli.no_idle_inference,
-        trace_exits: cli.trace == Some(TraceKind::Exits),
+        trace_exits: cli.trace() == Some(TraceKind::Exits),
         hypercalls,
     }
 }
@@ -315,7 +315,7 @@ pub fn run(
     stdout: &mut impl Write,
     stderr: &mut impl Write,
 ) -> Result<u8, RunnerError> {
-    if cli.trace == Some(TraceKind::Insns) {
+    if cli.trace() == Some(TraceKind::Insns) {
         return Err(RunnerError::Usage(
             "--trace insns is for native mode; under the monitor use --trace exits".into(),
         ));

@@ -139,7 +139,7 @@ impl Target for Native<'_> {
 
 /// Runs the command line natively.
 pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Result<u8, RunnerError> {
-    if cli.trace == Some(TraceKind::Exits) {
+    if cli.trace() == Some(TraceKind::Exits) {
         return Err(RunnerError::Usage(
             "--trace exits needs the monitor (--mode full)".into(),
         ));
@@ -180,7 +180,7 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
             machine
         }
     };
-    let trace = cli.trace == Some(TraceKind::Insns);
+    let trace = cli.trace() == Some(TraceKind::Insns);
     let mut native = Native::new(machine, &image, trace);
     target::run_with_summary(&mut native, cli, stdout, stderr)
 }

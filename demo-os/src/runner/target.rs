@@ -104,13 +104,19 @@ pub trait Target {
     }
 }
 
+/// A Rust symbol name demangled (legacy `_ZN..E` or v0 `_R..`), without
+/// its hash; any other name as it is.
+pub fn demangle(name: &str) -> String {
+    format!("{:#}", rustc_demangle::demangle(name))
+}
+
 /// `0x80001004 <_start+0x4>: addiu sp, sp, -16`: `pc`, the symbol of
-/// `image` it falls in and the offset (if any; the name escaped with
-/// [`printable`]), and `insn` (if known). The one way the runner prints a
+/// `image` it falls in and the offset (if any; the name demangled and
+/// escaped with [`printable`]), and `insn` (if known). The one way the runner prints a
 /// guest address.
 pub fn location(image: &ElfImage, pc: GuestVirtAddr, insn: Option<Instruction>) -> String {
     let mut s = match image.symbolize(pc) {
-        Some((name, off)) => format!("{pc} <{}+{off:#x}>", printable(name)),
+        Some((name, off)) => format!("{pc} <{}+{off:#x}>", printable(&demangle(name))),
         None => pc.to_string(),
     };
     if let Some(insn) = insn {
@@ -536,6 +542,20 @@ pub fn engine_line(engine: Engine, jit: &JitStats, elapsed: Duration) -> String 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rust_names_are_demangled_without_their_hash_and_others_kept() {
+        assert_eq!(
+            super::demangle("_ZN4core3fmt5write17h0123456789abcdefE"),
+            "core::fmt::write"
+        );
+        assert_eq!(
+            super::demangle("_RNvNtCs5CS0TK3POag_11demo_kernel2mm3map"),
+            "demo_kernel::mm::map"
+        );
+        assert_eq!(super::demangle("_start"), "_start");
+        assert_eq!(super::demangle("evil\x1b"), "evil\x1b");
+    }
+
     use super::*;
 
     #[test]

@@ -329,13 +329,26 @@ impl ElfImage {
     /// The symbol `addr` falls in and the offset from its start.
     ///
     /// Looks at symbols at or below `addr`, nearest first: a sized symbol
-    /// answers if `addr` is inside it, an unsized label answers whatever the
-    /// distance. `None` if no symbol qualifies.
+    /// answers if `addr` is inside it, an unsized label if `addr` is in the
+    /// same loaded segment as the label. An address outside every loaded
+    /// segment (past the image's end, the boot ROM, a device) is named
+    /// after nothing. `None` if no symbol qualifies.
     pub fn symbolize(&self, addr: GuestVirtAddr) -> Option<(&str, u32)> {
+        let inside = |seg: &Segment, a: GuestVirtAddr| {
+            a.raw()
+                .checked_sub(seg.vaddr.raw())
+                .is_some_and(|off| off < seg.mem_size)
+        };
+        let seg = self.segments.iter().find(|seg| inside(seg, addr))?;
         let below = self.symbols.partition_point(|s| s.addr <= addr);
         self.symbols[..below].iter().rev().find_map(|s| {
             let off = addr.raw() - s.addr.raw();
-            (s.size == 0 || off < s.size).then_some((s.name.as_str(), off))
+            let named = if s.size == 0 {
+                inside(seg, s.addr)
+            } else {
+                off < s.size
+            };
+            named.then_some((s.name.as_str(), off))
         })
     }
 
@@ -718,9 +731,15 @@ mod tests {
         assert_eq!(at(0x8000_0104), Some(("_start", 4)));
         assert_eq!(at(0x8000_010c), Some(("loop", 4)));
         assert_eq!(at(0x8000_1001), Some(("msg", 1)));
-        // Past `msg`'s size: falls back to the unsized label below it.
-        assert_eq!(at(0x8000_1002), Some(("loop", 0xefa)));
+        // Past `msg`'s size: the unsized label below it is in another
+        // segment, so nothing names it.
+        assert_eq!(at(0x8000_1002), None);
         assert_eq!(at(0x8000_00fc), None);
+        // Inside the text segment, past the sized `_start`: the label.
+        assert_eq!(at(0x8000_0108), Some(("loop", 0)));
+        // Past the end of every segment: nothing, though labels lie below.
+        assert_eq!(at(0x8000_1100), None);
+        assert_eq!(at(0xbfc0_0380), None);
     }
 
     #[test]
