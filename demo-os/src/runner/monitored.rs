@@ -372,7 +372,7 @@ fn write_stats(mon: &Monitor, ends: &[Stop], out: &mut dyn Write) -> io::Result<
     row("  emulated by the monitor", &|s| {
         s.emulated_instructions.to_string()
     });
-    row("virtual cycles", &|s| s.virtual_cycles().to_string());
+    row("vm cycles", &|s| s.virtual_cycles().to_string());
     row("  monitor cycles", &|s| s.monitor_cycles.to_string());
     row("exits", &|s| s.exits_total().to_string());
     for r in ExitReason::ALL {
@@ -445,7 +445,7 @@ fn write_stats(mon: &Monitor, ends: &[Stop], out: &mut dyn Write) -> io::Result<
         }
         writeln!(out)?;
     }
-    writeln!(out, "clock: {} ticks", mon.ticks())
+    writeln!(out, "virtual cycles (the clock): {}", mon.ticks())
 }
 
 #[cfg(test)]

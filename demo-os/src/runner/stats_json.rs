@@ -12,15 +12,16 @@
 //! | `mode` | `native`, `full` or `para` |
 //! | `board` | `mipssim` or `malta` |
 //! | `guest_instructions` | instructions every VM executed (the monitor's emulated ones included) |
-//! | `virtual_cycles` | the clock at the end: instructions plus idle time plus the monitor's modelled costs |
+//! | `virtual_cycles` | the clock at the end (the line `virtual cycles (the clock)` and compare's `virtual cycles` row): instructions plus idle time plus the monitor's modelled costs |
 //! | `wall_seconds` | host time of the run (varies run to run) |
 //! | `exit_status` | the runner's exit status |
 //! | `engine` | the CPU engine and its translating tier's counters (see below) |
 //! | `vms` | one object per VM, in VM order (one natively) |
 //!
 //! Keys of a VM (and of each mode of `--mode compare --json`):
-//! `guest_instructions`; `virtual_cycles` (the VM's own: its instructions
-//! plus the monitor's work for it; null natively, where it is the run's);
+//! `guest_instructions`; `vm_cycles` (the statistics table's `vm cycles`
+//! row: the VM's guest instructions plus the monitor cycles charged for
+//! it; null natively);
 //! `exits_total` and `exits` (by reason); `privileged_total` and
 //! `privileged` (emulated privileged instructions by kind);
 //! `hypercalls_total` and `hypercalls` (by call); `stlb_refills`,
@@ -74,7 +75,7 @@ pub fn vm(s: &VmStats, monitored: bool) -> Map<String, Value> {
         .collect();
     let mut o = Map::new();
     o.insert("guest_instructions".into(), json!(s.guest_instructions));
-    o.insert("virtual_cycles".into(), m(json!(s.virtual_cycles())));
+    o.insert("vm_cycles".into(), m(json!(s.virtual_cycles())));
     o.insert("exits_total".into(), m(json!(s.exits_total())));
     o.insert("exits".into(), m(Value::Object(exits)));
     o.insert(
@@ -147,6 +148,6 @@ mod tests {
         let full = vm(&s, true);
         assert_eq!(full["exits_total"], json!(0));
         assert!(full["exits"].is_object());
-        assert_eq!(full["virtual_cycles"], json!(7));
+        assert_eq!(full["vm_cycles"], json!(7));
     }
 }
