@@ -286,6 +286,22 @@ pub struct Cli {
     #[arg(long)]
     pub json: bool,
 
+    /// Write a built-in demo kernel (`unmodified` or `pv`) to FILE as an
+    /// ELF and exit without running, to run it elsewhere (QEMU:
+    /// `qemu-system-mipsel -M mipssim -semihosting -kernel FILE`) or to
+    /// give gdb its symbols.
+    #[arg(long, num_args = 2, value_names = ["IMAGE", "FILE"])]
+    pub export_image: Vec<String>,
+
+    /// Debug the guest with gdb: start stopped at the kernel's first
+    /// instruction and wait for a debugger on ADDR, a TCP host:port on the
+    /// loopback interface (`localhost:1234`) or a Unix socket path; then
+    /// `gdb-multiarch KERNEL.elf -ex 'target remote ADDR'`. Registers,
+    /// memory (guest-virtual, as the guest sees it), breakpoints, write
+    /// watchpoints, stepping, continue, Ctrl-C. Native mode only for now.
+    #[arg(long, value_name = "ADDR")]
+    pub gdb: Option<String>,
+
     /// Also write the run's statistics (the statistics table and the
     /// summary line's figures, per VM, and the engine's counters) to FILE
     /// as JSON, for programs (keys: see `demo-os/src/runner/stats_json.rs`;

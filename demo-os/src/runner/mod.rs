@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod compare;
 pub mod console;
+pub mod gdb;
 pub mod monitored;
 pub mod progress;
 pub mod session;
@@ -214,6 +215,21 @@ pub(crate) fn read_kernel_file(path: &Path) -> Result<Vec<u8>, RunnerError> {
 /// Runs the command line to completion and returns the exit status; the
 /// guest's console goes to `stdout`, everything else to `stderr`.
 pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Result<u8, RunnerError> {
+    if let [image, file] = cli.export_image.as_slice() {
+        let bytes = match image.as_str() {
+            "unmodified" => demo_os::UNMODIFIED_IMAGE,
+            "pv" => demo_os::PV_IMAGE,
+            other => {
+                return Err(RunnerError::Usage(format!(
+                    "--export-image {other}: the built-in images are `unmodified` and `pv`"
+                )));
+            }
+        };
+        let path = PathBuf::from(file);
+        std::fs::write(&path, bytes).map_err(|source| RunnerError::WriteFile { path, source })?;
+        writeln!(stderr, "demo-os: wrote the {image} kernel to {file}")?;
+        return Ok(0);
+    }
     select_engine(cli, stderr)?;
     if cli.board == BoardKind::Malta && cli.mode == Mode::Compare {
         return Err(RunnerError::Usage(
@@ -227,6 +243,12 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     }
     if cli.json && cli.mode != Mode::Compare {
         return Err(RunnerError::Usage("--json is for --mode compare".into()));
+    }
+    if cli.gdb.is_some() && cli.mode != Mode::Native {
+        return Err(RunnerError::Usage(
+            "--gdb debugs a native run (--mode native) for now; the monitor modes are not supported yet"
+                .into(),
+        ));
     }
     if cli.stats_json.is_some() && cli.mode == Mode::Compare {
         return Err(RunnerError::Usage(

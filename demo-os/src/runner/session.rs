@@ -181,6 +181,30 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
         }
     };
     let trace = cli.trace() == Some(TraceKind::Insns);
+    let machine = match &cli.gdb {
+        None => machine,
+        Some(addr) => {
+            let addr = super::gdb::GdbAddr::parse(addr).map_err(RunnerError::Usage)?;
+            let started = std::time::Instant::now();
+            let (machine, ended) = super::gdb::serve(machine, &addr, cli.max_instructions, stderr)?;
+            if let Some(stop) = ended {
+                // The guest ended under the debugger: the summary, as
+                // after any run.
+                let native = Native::new(machine, &image, false);
+                let elapsed = started.elapsed();
+                let reason = stop.describe(&native, 0);
+                writeln!(
+                    stderr,
+                    "{}",
+                    target::summary(native.instructions(), elapsed, &reason)
+                )?;
+                let (engine, jit) = native.engine();
+                writeln!(stderr, "{}", target::engine_line(engine, &jit, elapsed))?;
+                return Ok(stop.exit_status());
+            }
+            machine
+        }
+    };
     let mut native = Native::new(machine, &image, trace);
     target::run_with_summary(&mut native, cli, stdout, stderr)
 }

@@ -407,4 +407,24 @@ impl Machine {
         }
         Some(out)
     }
+
+    /// Writes `bytes` to virtual memory for the host (a debugger) without
+    /// raising exceptions, as the current mode would store them; the first
+    /// address that does not translate to memory, if one does not (the
+    /// bytes before it are written).
+    pub fn write_virtual(&mut self, va: GuestVirtAddr, bytes: &[u8]) -> Result<(), GuestVirtAddr> {
+        let mut a = va;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let chunk = rest.len().min((0x1000 - (a.raw() & 0xfff)) as usize);
+            let pa = self.peek_translate(a).ok_or(a)?;
+            self.write_phys(crate::addr::MachineAddr::new(pa), &rest[..chunk])
+                .map_err(|_| a)?;
+            rest = &rest[chunk..];
+            if !rest.is_empty() {
+                a = a.checked_add(chunk as u32).ok_or(a)?;
+            }
+        }
+        Ok(())
+    }
 }
