@@ -153,3 +153,75 @@ fn para_without_hypercalls_says_so_and_a_bad_path_is_an_error() {
     let out = runner(&["--mode", "compare", "--stats-json", "x.json"]);
     assert_eq!(out.code, Some(2), "{}", out.stderr);
 }
+
+/// Whether the tags of `xml` nest properly (a small check: no parser
+/// needed for the runner's own output).
+fn balanced(xml: &str) -> bool {
+    let mut stack: Vec<&str> = Vec::new();
+    let mut rest = xml;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        let Some(end) = rest.find('>') else {
+            return false;
+        };
+        let tag = &rest[..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('?') || tag.starts_with('!') || tag.ends_with('/') {
+            continue;
+        }
+        let name = tag
+            .trim_start_matches('/')
+            .split_whitespace()
+            .next()
+            .unwrap_or_default();
+        if tag.starts_with('/') {
+            if stack.pop() != Some(name) {
+                return false;
+            }
+        } else {
+            stack.push(name);
+        }
+    }
+    stack.is_empty()
+}
+
+#[test]
+fn compare_draws_its_table_as_an_svg_picture() {
+    let path = scratch("compare.svg");
+    let _ = std::fs::remove_file(&path);
+    let p = path.to_str().expect("temp paths are UTF-8");
+    let out = runner(&["--mode", "compare", "--svg", p]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let svg = std::fs::read_to_string(&path).expect("the picture is written");
+    assert!(svg.starts_with("<?xml"), "{svg}");
+    assert!(svg.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(balanced(&svg), "tags nest: {svg}");
+    for panel in [
+        "virtual cycles (the clock)",
+        "guest instructions",
+        "exits by reason",
+        "hypercalls by kind (para)",
+    ] {
+        assert!(svg.contains(panel), "{panel}");
+    }
+    for series in ["native", "full", "para"] {
+        assert!(
+            svg.contains(&format!("data-series=\"{series}\"")),
+            "{series}"
+        );
+    }
+    // The figures are the table's: full's exits as the JSON says.
+    let json = runner(&["--mode", "compare", "--json"]);
+    let c: Value = serde_json::from_str(&json.stdout_text()).expect("JSON");
+    let cop = c["modes"]["full"]["exits"]["cop_unusable"]
+        .as_u64()
+        .expect("a count");
+    assert!(
+        svg.contains(&format!(
+            "data-label=\"cop_unusable (full)\" data-value=\"{cop}\""
+        )),
+        "{svg}"
+    );
+    let out = runner(&["--mode", "native", "--svg", p]);
+    assert_eq!(out.code, Some(2), "--svg is for compare: {}", out.stderr);
+}

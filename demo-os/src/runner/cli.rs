@@ -286,6 +286,12 @@ pub struct Cli {
     #[arg(long)]
     pub json: bool,
 
+    /// With `--mode compare`: also draw the comparison as bar charts
+    /// (virtual cycles, guest instructions, exits by reason, hypercalls by
+    /// kind, per mode) into FILE, an SVG picture for a browser.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+
     /// Write a built-in demo kernel (`unmodified` or `pv`) to FILE as an
     /// ELF and exit without running, to run it elsewhere (QEMU:
     /// `qemu-system-mipsel -M mipssim -semihosting -kernel FILE`) or to

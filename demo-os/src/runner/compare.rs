@@ -330,6 +330,12 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
         write!(stdout, "{}", c.table(&checked))?;
     }
     stdout.flush()?;
+    if let Some(path) = &cli.svg {
+        std::fs::write(path, c.svg()).map_err(|source| RunnerError::WriteFile {
+            path: path.clone(),
+            source,
+        })?;
+    }
     if console::interrupted() {
         writeln!(
             stderr,
@@ -556,6 +562,69 @@ impl Comparison {
             ],
         );
         t.render(self.work)
+    }
+
+    /// The comparison as bar charts (see [`svg`]).
+    fn svg(&self) -> String {
+        use super::svg::{Bar, Panel, render};
+        let modes = [
+            ("native", &self.native),
+            ("full", &self.full),
+            ("para", &self.para),
+        ];
+        let per_mode = |title: &str, f: &dyn Fn(&Run) -> u64| Panel {
+            title: title.into(),
+            bars: modes
+                .iter()
+                .map(|&(name, r)| Bar {
+                    label: name.into(),
+                    series: name,
+                    value: f(r),
+                })
+                .collect(),
+        };
+        let monitored = [("full", &self.full), ("para", &self.para)];
+        let mut exits = Vec::new();
+        for reason in ExitReason::ALL {
+            if monitored
+                .iter()
+                .all(|(_, r)| r.vm0().stats.exit_count(reason) == 0)
+            {
+                continue;
+            }
+            for &(name, r) in &monitored {
+                exits.push(Bar {
+                    label: format!("{} ({name})", reason.name()),
+                    series: name,
+                    value: r.vm0().stats.exit_count(reason),
+                });
+            }
+        }
+        let calls = Hypercall::ALL
+            .iter()
+            .filter(|&&h| hypercalls(&self.para.vm0().stats, h) > 0)
+            .map(|&h| Bar {
+                label: h.to_string(),
+                series: "para",
+                value: hypercalls(&self.para.vm0().stats, h),
+            })
+            .collect();
+        render(
+            &format!("demo-os compare, --work {}", self.work),
+            &[
+                per_mode("virtual cycles (the clock)", &|r| r.cycles),
+                per_mode("guest instructions", &Run::guest_instructions),
+                per_mode("exits to the monitor", &|r| r.vm0().stats.exits_total()),
+                Panel {
+                    title: "exits by reason".into(),
+                    bars: exits,
+                },
+                Panel {
+                    title: "hypercalls by kind (para)".into(),
+                    bars: calls,
+                },
+            ],
+        )
     }
 
     /// The comparison as one JSON object.

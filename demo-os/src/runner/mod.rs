@@ -11,6 +11,7 @@ pub mod monitored;
 pub mod progress;
 pub mod session;
 pub mod stats_json;
+pub mod svg;
 pub mod target;
 
 use cli::{BoardKind, Cli, EXIT_ERROR, EXIT_USAGE, Image, KernelSource, Mode};
@@ -243,6 +244,9 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     }
     if cli.json && cli.mode != Mode::Compare {
         return Err(RunnerError::Usage("--json is for --mode compare".into()));
+    }
+    if cli.svg.is_some() && cli.mode != Mode::Compare {
+        return Err(RunnerError::Usage("--svg is for --mode compare".into()));
     }
     if cli.gdb.is_some() && cli.mode != Mode::Native {
         return Err(RunnerError::Usage(
