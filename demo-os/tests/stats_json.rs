@@ -225,3 +225,68 @@ fn compare_draws_its_table_as_an_svg_picture() {
     let out = runner(&["--mode", "native", "--svg", p]);
     assert_eq!(out.code, Some(2), "--svg is for compare: {}", out.stderr);
 }
+
+#[test]
+fn the_timeline_draws_every_exit_of_every_vm_the_same_on_both_engines() {
+    let svg_path = scratch("timeline.svg");
+    let json_path = scratch("timeline.json");
+    let (svg, json) = (
+        svg_path.to_str().expect("UTF-8"),
+        json_path.to_str().expect("UTF-8"),
+    );
+    let args = |engine: &'static str| {
+        vec![
+            "--mode",
+            "full",
+            "--vms",
+            "2",
+            "--programs",
+            "sieve,sleeper",
+            "--programs",
+            "sleeper",
+            "--engine",
+            engine,
+            "--timeline",
+            svg,
+            "--stats-json",
+            json,
+        ]
+    };
+    let out = runner(&args("jit"));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let picture = std::fs::read_to_string(&svg_path).expect("the timeline is written");
+    assert!(balanced(&picture), "tags nest");
+    let stats: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).expect("stats")).expect("JSON");
+    for vm in 0..2 {
+        let group = picture
+            .split("<g class=\"vm\"")
+            .nth(vm + 1)
+            .unwrap_or_else(|| panic!("no lane for vm{vm}"));
+        let group = &group[..group.find("</g>").expect("the lane ends")];
+        assert!(group.contains(&format!(">vm{vm}</text>")));
+        let drawn: u64 = group
+            .split("data-count=\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .filter_map(|n| n.parse::<u64>().ok())
+            .sum();
+        assert_eq!(
+            Some(drawn),
+            stats["vms"][vm]["exits_total"].as_u64(),
+            "vm{vm}: every exit is drawn"
+        );
+        assert!(group.contains("fill=\"#0072b2\""), "vm{vm} held the CPU");
+    }
+    let out = runner(&args("interp"));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let again = std::fs::read_to_string(&svg_path).expect("the timeline is written");
+    assert_eq!(again, picture, "the same picture on the interpreter");
+    let out = runner(&["--mode", "native", "--timeline", svg]);
+    assert_eq!(
+        out.code,
+        Some(2),
+        "--timeline is for the monitor: {}",
+        out.stderr
+    );
+}

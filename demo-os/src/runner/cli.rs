@@ -292,6 +292,12 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
 
+    /// Under the monitor (--mode full or para): draw what each VM did over
+    /// virtual time into FILE, an SVG picture: when it held the CPU, when
+    /// it was idle, and its exits by reason.
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+
     /// Write a built-in demo kernel (`unmodified` or `pv`) to FILE as an
     /// ELF and exit without running, to run it elsewhere (QEMU:
     /// `qemu-system-mipsel -M mipssim -semihosting -kernel FILE`) or to

@@ -245,6 +245,11 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     if cli.json && cli.mode != Mode::Compare {
         return Err(RunnerError::Usage("--json is for --mode compare".into()));
     }
+    if cli.timeline.is_some() && !matches!(cli.mode, Mode::Full | Mode::Para) {
+        return Err(RunnerError::Usage(
+            "--timeline draws the VMs of a run under the monitor (--mode full or para)".into(),
+        ));
+    }
     if cli.svg.is_some() && cli.mode != Mode::Compare {
         return Err(RunnerError::Usage("--svg is for --mode compare".into()));
     }

@@ -356,7 +356,21 @@ pub fn run(
         })
         .collect();
     let mut monitored = build(monitor_config(cli, hypercalls), vm_config(cli), &guests)?;
-    target::run_with_summary(&mut monitored, cli, stdout, stderr)
+    if cli.timeline.is_some() {
+        monitored.mon.record_timeline();
+    }
+    let status = target::run_with_summary(&mut monitored, cli, stdout, stderr)?;
+    if let (Some(path), Some(t)) = (&cli.timeline, monitored.mon.timeline()) {
+        let mode = if hypercalls { "para" } else { "full" };
+        let title = format!("demo-os --mode {mode}: the VMs over virtual time");
+        std::fs::write(path, super::svg::timeline(&title, t)).map_err(|source| {
+            RunnerError::WriteFile {
+                path: path.clone(),
+                source,
+            }
+        })?;
+    }
+    Ok(status)
 }
 
 /// The statistics table: one column per VM.

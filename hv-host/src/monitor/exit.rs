@@ -107,6 +107,8 @@ pub struct ExitLog {
     pub record_hypercalls: bool,
     /// Hypercalls recorded.
     pub hypercalls: Vec<(VmId, HypercallRecord)>,
+    /// What each VM did over time, if recorded.
+    pub timeline: Option<super::timeline::Timeline>,
 }
 
 /// The context of one exit: the VM on the CPU and what its handlers may
@@ -146,6 +148,9 @@ impl ExitCtx<'_> {
     /// Counts an exit of `reason`.
     pub fn count_exit(&mut self, reason: ExitReason) {
         self.vm.stats.exits[reason as usize] += 1;
+        if let Some(t) = &mut self.log.timeline {
+            t.exit(self.vm.id.0, self.machine.ticks(), reason);
+        }
     }
 
     /// Counts `n` instructions the monitor completed for the guest.

@@ -47,6 +47,7 @@ pub mod rtlb;
 pub mod sched;
 pub mod stats;
 pub mod stlb;
+pub mod timeline;
 pub mod trace;
 pub mod vcpu;
 pub mod vm;
@@ -411,6 +412,17 @@ impl Monitor {
         } else if let Some(v) = self.vms.get_mut(vm.0) {
             v.cpu.gpr[usize::from(reg)] = value;
         }
+    }
+
+    /// Records what each VM does over virtual time from now on (see
+    /// [`timeline`]).
+    pub fn record_timeline(&mut self) {
+        self.log.timeline = Some(timeline::Timeline::new(self.vms.len()));
+    }
+
+    /// The recording of [`Monitor::record_timeline`], if on.
+    pub fn timeline(&self) -> Option<&timeline::Timeline> {
+        self.log.timeline.as_ref()
     }
 
     /// Runs the VMs for at most `budget` clock ticks.

@@ -55,10 +55,20 @@ impl Monitor {
                 }
             }
         }
-        if self.current().state == VmState::Waiting {
+        let (from, vm) = (self.now(), self.cur);
+        let idle = self.current().state == VmState::Waiting;
+        if idle {
             self.idle_current(end);
         } else {
             self.run_current(end);
+        }
+        let to = self.now();
+        if let Some(t) = &mut self.log.timeline {
+            if idle {
+                t.idle(vm, from, to);
+            } else {
+                t.busy(vm, from, to);
+            }
         }
     }
 
@@ -97,9 +107,12 @@ impl Monitor {
         }
         let until = wake.bound(end).max(now);
         self.machine.idle_ticks_add(until - now);
-        for vm in &mut self.vms {
+        for (i, vm) in self.vms.iter_mut().enumerate() {
             if vm.state == VmState::Waiting {
                 vm.stats.idle_ticks += until - now;
+                if let Some(t) = &mut self.log.timeline {
+                    t.idle(i, now, until);
+                }
             }
         }
     }
