@@ -310,7 +310,8 @@ pub struct Cli {
     /// loopback interface (`localhost:1234`) or a Unix socket path; then
     /// `gdb-multiarch KERNEL.elf -ex 'target remote ADDR'`. Registers,
     /// memory (guest-virtual, as the guest sees it), breakpoints, write
-    /// watchpoints, stepping, continue, Ctrl-C. Native mode only for now.
+    /// watchpoints, stepping, continue, Ctrl-C. Natively, or under --mode
+    /// full or para with one VM (--vms 1) for now.
     #[arg(long, value_name = "ADDR")]
     pub gdb: Option<String>,
 

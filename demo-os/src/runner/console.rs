@@ -44,6 +44,11 @@ pub fn catch_interrupt() {
     }
 }
 
+/// Acts as if Ctrl-C was pressed (a debugger killed the guest).
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
 /// Whether Ctrl-C was pressed.
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)

@@ -40,7 +40,8 @@ use gdbstub_arch::mips::reg::MipsCoreRegs;
 use gdbstub_arch::mips::{Mips, MipsBreakpointKind};
 use hv_host::addr::GuestVirtAddr;
 use hv_host::machine::cp0::reg;
-use hv_host::machine::{Exit, Machine};
+use hv_host::machine::{CpuState, Exit, Machine};
+use hv_host::monitor::{Monitor, MonitorExit, VmId};
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -134,11 +135,193 @@ struct Watch {
     seen: Option<Vec<u8>>,
 }
 
-/// The machine under the debugger. The guest's console goes straight to
-/// the process's stdout (stderr for UHI fd 2), flushed after every stretch
-/// of running.
+/// What the debugger drives: the bare machine, or the monitor with one
+/// VM. Its guest's console goes straight to the process's stdout (stderr
+/// for UHI fd 2), flushed after every stretch of running.
+pub trait Debuggee {
+    /// The guest's CPU state.
+    fn cpu(&self) -> CpuState;
+    /// Sets it.
+    fn set_cpu(&mut self, s: &CpuState);
+    /// Status, BadVAddr and Cause as the guest reads them.
+    fn cp0(&self) -> [u32; 3];
+    /// Guest-virtual memory as the guest sees it now.
+    fn read(&self, va: u32, len: u32) -> Option<Vec<u8>>;
+    /// Writes it; whether every byte was written.
+    fn write(&mut self, va: u32, bytes: &[u8]) -> bool;
+    /// Guest instructions executed so far.
+    fn instructions(&self) -> u64;
+    /// Runs at most `budget` more clock ticks; how the guest ended, if it
+    /// did (with what gdb is told).
+    fn run(&mut self, budget: u64) -> Option<(Stop, SingleThreadStopReason<u32>)>;
+}
+
+/// How a machine exit ends a debugged guest.
+fn machine_end(exit: Exit) -> Option<(Stop, SingleThreadStopReason<u32>)> {
+    Some(match exit {
+        Exit::BudgetExhausted | Exit::OutputPending => return None,
+        Exit::Shutdown { code } => (
+            Stop::Exited(code),
+            SingleThreadStopReason::Exited((code & 0xff) as u8),
+        ),
+        Exit::PowerOff => (Stop::PowerOff, SingleThreadStopReason::Exited(0)),
+        Exit::Reset => (
+            Stop::Reset,
+            SingleThreadStopReason::Terminated(Signal::SIGHUP),
+        ),
+        Exit::Stalled => (
+            Stop::Stalled,
+            SingleThreadStopReason::Terminated(Signal::SIGSTOP),
+        ),
+        Exit::Trap(t) => (
+            Stop::Trap(t),
+            SingleThreadStopReason::Terminated(Signal::SIGTRAP),
+        ),
+        Exit::NoHandler(n) => (
+            Stop::NoHandler(n),
+            SingleThreadStopReason::Terminated(Signal::SIGILL),
+        ),
+    })
+}
+
+/// Writes the guest's console output out; an error shows on stderr (the
+/// debugger still controls the run).
+fn console_out(out: &[u8], err: &[u8]) {
+    let r = (|| -> io::Result<()> {
+        if !out.is_empty() {
+            let mut o = io::stdout().lock();
+            o.write_all(out)?;
+            o.flush()?;
+        }
+        if !err.is_empty() {
+            io::stderr().lock().write_all(err)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = r {
+        let _ = writeln!(io::stderr(), "demo-os: gdb: writing the guest's output: {e}");
+    }
+}
+
+impl Debuggee for Machine {
+    fn cpu(&self) -> CpuState {
+        self.cpu_state()
+    }
+    fn set_cpu(&mut self, s: &CpuState) {
+        self.set_cpu_state(s);
+    }
+    fn cp0(&self) -> [u32; 3] {
+        [
+            self.real_cp0(reg::STATUS, 0),
+            self.real_cp0(reg::BADVADDR, 0),
+            self.real_cp0(reg::CAUSE, 0),
+        ]
+    }
+    fn read(&self, va: u32, len: u32) -> Option<Vec<u8>> {
+        self.read_virtual(GuestVirtAddr::new(va), len)
+    }
+    fn write(&mut self, va: u32, bytes: &[u8]) -> bool {
+        self.write_virtual(GuestVirtAddr::new(va), bytes).is_ok()
+    }
+    fn instructions(&self) -> u64 {
+        Machine::instructions(self)
+    }
+    fn run(&mut self, budget: u64) -> Option<(Stop, SingleThreadStopReason<u32>)> {
+        let exit = Machine::run(self, budget);
+        let (out, err) = (self.take_stdout(), self.take_stderr());
+        console_out(&out, &err);
+        machine_end(exit)
+    }
+}
+
+impl Debuggee for Monitor {
+    fn cpu(&self) -> CpuState {
+        self.cpu_state(VmId(0)).unwrap_or_default()
+    }
+    fn set_cpu(&mut self, s: &CpuState) {
+        self.set_cpu_state(VmId(0), s);
+    }
+    fn cp0(&self) -> [u32; 3] {
+        [reg::STATUS, reg::BADVADDR, reg::CAUSE]
+            .map(|r| self.guest_cp0(VmId(0), r, 0).unwrap_or(0))
+    }
+    fn read(&self, va: u32, len: u32) -> Option<Vec<u8>> {
+        self.read_guest(VmId(0), GuestVirtAddr::new(va), len)
+    }
+    fn write(&mut self, va: u32, bytes: &[u8]) -> bool {
+        self.write_guest(VmId(0), GuestVirtAddr::new(va), bytes)
+    }
+    fn instructions(&self) -> u64 {
+        self.stats(VmId(0)).map_or(0, |s| s.guest_instructions)
+    }
+    fn run(&mut self, budget: u64) -> Option<(Stop, SingleThreadStopReason<u32>)> {
+        let exit = Monitor::run(self, budget);
+        let (out, err) = (self.take_console(VmId(0)), self.take_stderr(VmId(0)));
+        console_out(&out, &err);
+        if exit != MonitorExit::AllStopped {
+            return None;
+        }
+        let stop = self.stop_reason(VmId(0)).map_or(Stop::Stalled, Stop::from);
+        let reason = match &stop {
+            Stop::Exited(code) => SingleThreadStopReason::Exited((code & 0xff) as u8),
+            Stop::PowerOff => SingleThreadStopReason::Exited(0),
+            _ => SingleThreadStopReason::Terminated(Signal::SIGSEGV),
+        };
+        Some((stop, reason))
+    }
+}
+
+/// What runs the guest: the bare machine or the monitor (one VM).
+pub enum Host {
+    /// Natively.
+    Machine(Machine),
+    /// Under the monitor.
+    Monitor(Box<Monitor>),
+}
+
+impl Host {
+    fn get(&self) -> &dyn Debuggee {
+        match self {
+            Host::Machine(m) => m,
+            Host::Monitor(m) => &**m,
+        }
+    }
+
+    fn get_mut(&mut self) -> &mut dyn Debuggee {
+        match self {
+            Host::Machine(m) => m,
+            Host::Monitor(m) => &mut **m,
+        }
+    }
+}
+
+impl Debuggee for Host {
+    fn cpu(&self) -> CpuState {
+        self.get().cpu()
+    }
+    fn set_cpu(&mut self, s: &CpuState) {
+        self.get_mut().set_cpu(s);
+    }
+    fn cp0(&self) -> [u32; 3] {
+        self.get().cp0()
+    }
+    fn read(&self, va: u32, len: u32) -> Option<Vec<u8>> {
+        self.get().read(va, len)
+    }
+    fn write(&mut self, va: u32, bytes: &[u8]) -> bool {
+        self.get_mut().write(va, bytes)
+    }
+    fn instructions(&self) -> u64 {
+        self.get().instructions()
+    }
+    fn run(&mut self, budget: u64) -> Option<(Stop, SingleThreadStopReason<u32>)> {
+        self.get_mut().run(budget)
+    }
+}
+
+/// The guest under the debugger.
 pub struct Debugged {
-    machine: Machine,
+    machine: Host,
     breakpoints: Vec<u32>,
     watches: Vec<Watch>,
     resume: Resume,
@@ -156,7 +339,7 @@ enum Ran {
 }
 
 impl Debugged {
-    fn new(machine: Machine, max_instructions: Option<u64>) -> Self {
+    fn new(machine: Host, max_instructions: Option<u64>) -> Self {
         Self {
             machine,
             breakpoints: Vec::new(),
@@ -165,21 +348,6 @@ impl Debugged {
             ended: None,
             max_instructions,
         }
-    }
-
-    /// Copies the guest's pending console output out.
-    fn drain(&mut self) -> io::Result<()> {
-        let out = self.machine.take_stdout();
-        if !out.is_empty() {
-            let mut o = io::stdout().lock();
-            o.write_all(&out)?;
-            o.flush()?;
-        }
-        let err = self.machine.take_stderr();
-        if !err.is_empty() {
-            io::stderr().lock().write_all(&err)?;
-        }
-        Ok(())
     }
 
     /// Runs at most `budget` more ticks; the reason to stop, if the guest
@@ -196,39 +364,7 @@ impl Debugged {
             }
             None => budget,
         };
-        let exit = self.machine.run(budget);
-        // A console that cannot be written: the run goes on, as the
-        // debugger still controls it; the error shows on stderr.
-        if let Err(e) = self.drain() {
-            let _ = writeln!(
-                io::stderr(),
-                "demo-os: gdb: writing the guest's output: {e}"
-            );
-        }
-        let (stop, reason) = match exit {
-            Exit::BudgetExhausted | Exit::OutputPending => return None,
-            Exit::Shutdown { code } => (
-                Stop::Exited(code),
-                SingleThreadStopReason::Exited((code & 0xff) as u8),
-            ),
-            Exit::PowerOff => (Stop::PowerOff, SingleThreadStopReason::Exited(0)),
-            Exit::Reset => (
-                Stop::Reset,
-                SingleThreadStopReason::Terminated(Signal::SIGHUP),
-            ),
-            Exit::Stalled => (
-                Stop::Stalled,
-                SingleThreadStopReason::Terminated(Signal::SIGSTOP),
-            ),
-            Exit::Trap(t) => (
-                Stop::Trap(t),
-                SingleThreadStopReason::Terminated(Signal::SIGTRAP),
-            ),
-            Exit::NoHandler(n) => (
-                Stop::NoHandler(n),
-                SingleThreadStopReason::Terminated(Signal::SIGILL),
-            ),
-        };
+        let (stop, reason) = self.machine.run(budget)?;
         self.ended = Some(stop);
         Some(reason)
     }
@@ -254,7 +390,7 @@ impl Debugged {
     fn watch_hit(&mut self) -> Option<u32> {
         let mut hit = None;
         for w in &mut self.watches {
-            let now = self.machine.read_virtual(GuestVirtAddr::new(w.addr), w.len);
+            let now = self.machine.read(w.addr, w.len);
             if now != w.seen {
                 w.seen = now;
                 hit = hit.or(Some(w.addr));
@@ -293,7 +429,7 @@ impl Debugged {
                 continue;
             }
             for _ in 0..STEP_SLICE {
-                let pc = self.machine.pc().raw();
+                let pc = self.machine.cpu().pc.raw();
                 if self.breakpoints.contains(&pc) {
                     return Ran::Stopped(SingleThreadStopReason::SwBreak(()));
                 }
@@ -327,19 +463,17 @@ impl Target for Debugged {
 
 impl SingleThreadBase for Debugged {
     fn read_registers(&mut self, regs: &mut MipsCoreRegs<u32>) -> TargetResult<(), Self> {
-        let s = self.machine.cpu_state();
+        let s = self.machine.cpu();
         regs.r = s.gpr;
         regs.hi = s.hi;
         regs.lo = s.lo;
         regs.pc = s.pc.raw();
-        regs.cp0.status = self.machine.real_cp0(reg::STATUS, 0);
-        regs.cp0.badvaddr = self.machine.real_cp0(reg::BADVADDR, 0);
-        regs.cp0.cause = self.machine.real_cp0(reg::CAUSE, 0);
+        [regs.cp0.status, regs.cp0.badvaddr, regs.cp0.cause] = self.machine.cp0();
         Ok(())
     }
 
     fn write_registers(&mut self, regs: &MipsCoreRegs<u32>) -> TargetResult<(), Self> {
-        let mut s = self.machine.cpu_state();
+        let mut s = self.machine.cpu();
         s.gpr = regs.r;
         s.gpr[0] = 0;
         s.hi = regs.hi;
@@ -350,7 +484,7 @@ impl SingleThreadBase for Debugged {
             s.next_pc = GuestVirtAddr::new(regs.pc.wrapping_add(4));
             s.delay_slot = false;
         }
-        self.machine.set_cpu_state(&s);
+        self.machine.set_cpu(&s);
         // CP0 is the guest kernel's: the debugger reads it only.
         Ok(())
     }
@@ -360,9 +494,7 @@ impl SingleThreadBase for Debugged {
         while done < data.len() {
             let a = start.wrapping_add(done as u32);
             let chunk = (data.len() - done).min((0x1000 - (a & 0xfff)) as usize);
-            match self
-                .machine
-                .read_virtual(GuestVirtAddr::new(a), chunk as u32)
+            match self.machine.read(a, chunk as u32)
             {
                 Some(bytes) => {
                     data[done..done + chunk].copy_from_slice(&bytes);
@@ -378,9 +510,11 @@ impl SingleThreadBase for Debugged {
     }
 
     fn write_addrs(&mut self, start: u32, data: &[u8]) -> TargetResult<(), Self> {
-        self.machine
-            .write_virtual(GuestVirtAddr::new(start), data)
-            .map_err(|_| TargetError::NonFatal)
+        if self.machine.write(start, data) {
+            Ok(())
+        } else {
+            Err(TargetError::NonFatal)
+        }
     }
 
     fn support_resume(&mut self) -> Option<SingleThreadResumeOps<'_, Self>> {
@@ -488,7 +622,7 @@ impl HwWatchpoint for Debugged {
         if kind != WatchKind::Write || len == 0 || len > 4096 {
             return Ok(false);
         }
-        let seen = self.machine.read_virtual(GuestVirtAddr::new(addr), len);
+        let seen = self.machine.read(addr, len);
         self.watches.push(Watch { addr, len, seen });
         Ok(true)
     }
@@ -550,11 +684,11 @@ impl run_blocking::BlockingEventLoop for EventLoop {
 /// or the guest ends. Returns the machine, and how the guest ended if it
 /// did (else the run goes on without the debugger).
 pub fn serve(
-    machine: Machine,
+    machine: Host,
     addr: &GdbAddr,
     max_instructions: Option<u64>,
     stderr: &mut dyn Write,
-) -> Result<(Machine, Option<Stop>), RunnerError> {
+) -> Result<(Host, Option<Stop>), RunnerError> {
     writeln!(
         stderr,
         "demo-os: gdb: waiting for a debugger on {addr} (the guest is stopped at its first instruction)"

@@ -253,10 +253,9 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     if cli.svg.is_some() && cli.mode != Mode::Compare {
         return Err(RunnerError::Usage("--svg is for --mode compare".into()));
     }
-    if cli.gdb.is_some() && cli.mode != Mode::Native {
+    if cli.gdb.is_some() && cli.mode == Mode::Compare {
         return Err(RunnerError::Usage(
-            "--gdb debugs a native run (--mode native) for now; the monitor modes are not supported yet"
-                .into(),
+            "--gdb debugs one run: --mode native, full or para".into(),
         ));
     }
     if cli.stats_json.is_some() && cli.mode == Mode::Compare {

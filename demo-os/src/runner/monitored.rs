@@ -359,6 +359,29 @@ pub fn run(
     if cli.timeline.is_some() {
         monitored.mon.record_timeline();
     }
+    if let Some(addr) = &cli.gdb {
+        if n != 1 {
+            return Err(RunnerError::Usage(
+                "--gdb debugs one VM for now: run it with --vms 1".into(),
+            ));
+        }
+        let addr = super::gdb::GdbAddr::parse(addr).map_err(RunnerError::Usage)?;
+        let Monitored { mon, images } = monitored;
+        let (host, ended) = super::gdb::serve(
+            super::gdb::Host::Monitor(Box::new(mon)),
+            &addr,
+            cli.max_instructions,
+            stderr,
+        )?;
+        let super::gdb::Host::Monitor(mon) = host else {
+            unreachable!("serve gives back the host it was given");
+        };
+        monitored = Monitored { mon: *mon, images };
+        if ended == Some(Stop::Interrupted) {
+            // Killed by the debugger: the summary says where, at once.
+            super::console::interrupt();
+        }
+    }
     let status = target::run_with_summary(&mut monitored, cli, stdout, stderr)?;
     if let (Some(path), Some(t)) = (&cli.timeline, monitored.mon.timeline()) {
         let mode = if hypercalls { "para" } else { "full" };

@@ -186,7 +186,15 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
         Some(addr) => {
             let addr = super::gdb::GdbAddr::parse(addr).map_err(RunnerError::Usage)?;
             let started = std::time::Instant::now();
-            let (machine, ended) = super::gdb::serve(machine, &addr, cli.max_instructions, stderr)?;
+            let (host, ended) = super::gdb::serve(
+                super::gdb::Host::Machine(machine),
+                &addr,
+                cli.max_instructions,
+                stderr,
+            )?;
+            let super::gdb::Host::Machine(machine) = host else {
+                unreachable!("serve gives back the host it was given");
+            };
             if let Some(stop) = ended {
                 // The guest ended under the debugger: the summary, as
                 // after any run.

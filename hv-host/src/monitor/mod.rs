@@ -186,6 +186,10 @@ pub struct Monitor {
     cur: usize,
     /// Clock tick at which the current VM's slice ends.
     slice_end: u64,
+    /// The VM whose last stretch on the CPU ended only because the
+    /// caller's budget ran out (see [`Monitor::run_current`]): its shared
+    /// CP0 page is neither read back nor rewritten across that pause.
+    paused: Option<usize>,
     rtlb: RealTlb,
     /// The exit trace and the hypercall log.
     log: ExitLog,
@@ -268,6 +272,7 @@ impl Monitor {
             vms,
             cur: 0,
             slice_end: 0,
+            paused: None,
             rtlb: RealTlb::new(),
             log: ExitLog::default(),
         };
@@ -448,6 +453,10 @@ impl Monitor {
 
     /// Runs the current VM until its next exit (or the slice, the timer or
     /// `end`), and handles the exit.
+    ///
+    /// `end` is the caller's budget, which says nothing about the guest:
+    /// a stretch it cuts is resumed as if it had not been cut (the shared
+    /// CP0 page stays as it is until the stretch really ends).
     fn run_current(&mut self, end: u64) {
         let now = self.machine.ticks();
         let vm = self.current_mut();
@@ -463,17 +472,28 @@ impl Monitor {
             return;
         }
         let vm = self.current();
-        let stop = vm.next_event().bound(self.slice_end.min(end));
+        let natural = vm.next_event().bound(self.slice_end);
+        let stop = natural.min(end.max(now));
         if stop <= now {
             return;
         }
         let pc = self.machine.pc();
-        self.ctx().commpage_out();
+        // A stretch cut only by the caller's budget is one pause in one
+        // stretch: the shared CP0 page is synced (and its cost charged)
+        // at exits and the machine's own stops, never at budget ends, so
+        // that the run is the same however the caller slices it.
+        if self.paused.take() != Some(self.cur) {
+            self.ctx().commpage_out();
+        }
         let before = self.machine.instructions();
         let exit = self.machine.run(stop - now);
         let ran = self.machine.instructions() - before;
         self.current_mut().stats.guest_instructions += ran;
-        self.ctx().commpage_in();
+        if matches!(exit, Exit::BudgetExhausted) && stop < natural && self.machine.ticks() >= stop {
+            self.paused = Some(self.cur);
+        } else {
+            self.ctx().commpage_in();
+        }
         match exit {
             // The guest's console output is the monitor's (per VM), so the
             // machine's own buffer stays empty; nothing to drain.
@@ -603,6 +623,99 @@ impl Monitor {
         } else {
             self.vms.get(vm.0).map(|v| v.cpu)
         }
+    }
+
+    /// Sets VM `vm`'s CPU state (for a debugger): the machine's if it is
+    /// on the CPU, else the saved one.
+    pub fn set_cpu_state(&mut self, vm: VmId, s: &CpuState) {
+        if vm.0 == self.cur {
+            self.machine.set_cpu_state(s);
+        } else if let Some(v) = self.vms.get_mut(vm.0) {
+            v.cpu = *s;
+            v.cpu.gpr[0] = 0;
+        }
+    }
+
+    /// CP0 register `rd`/`sel` of VM `vm` as its guest reads it now.
+    pub fn guest_cp0(&self, vm: VmId, rd: u8, sel: u8) -> Option<u32> {
+        let v = self.vms.get(vm.0)?;
+        Some(v.cp0.read(rd, sel, self.machine.ticks(), v.irq_lines()))
+    }
+
+    /// Reads `len` bytes at guest-virtual `va` as VM `vm` would load them
+    /// now (through its own TLB and mode; for a debugger): RAM it never
+    /// touched reads as zeros, its boot ROM as the board's image. `None`
+    /// if a page does not translate or is a device.
+    pub fn read_guest(&self, vm: VmId, va: GuestVirtAddr, len: u32) -> Option<Vec<u8>> {
+        use crate::machine::board::PageKind;
+        use crate::machine::exception::Access;
+        let v = self.vms.get(vm.0)?;
+        let mut out = Vec::new();
+        let mut a = va;
+        let mut left = len;
+        while left > 0 {
+            let chunk = left.min(0x1000 - (a.raw() & 0xfff));
+            let g = gmmu::guest_translate(v, a, Access::Load).ok()?;
+            match v.board.page_kind(g.gpa) {
+                PageKind::Ram => match v.mem.peek(g.gpa) {
+                    Some(frame) => out.extend(
+                        self.machine
+                            .read_phys(frame.wrapping_add(g.gpa.raw() & 0xfff), chunk)?,
+                    ),
+                    None => out.extend(std::iter::repeat_n(0, chunk as usize)),
+                },
+                PageKind::Rom => {
+                    let frame = self.pool.rom_frame(g.gpa, v.board.kind());
+                    out.extend(
+                        self.machine
+                            .read_phys(frame.wrapping_add(g.gpa.raw() & 0xfff), chunk)?,
+                    );
+                }
+                _ => return None,
+            }
+            left -= chunk;
+            if left > 0 {
+                a = a.checked_add(chunk)?;
+            }
+        }
+        Some(out)
+    }
+
+    /// Writes `bytes` at guest-virtual `va` as VM `vm` would store them
+    /// now (for a debugger): RAM only; whether every byte was written.
+    pub fn write_guest(&mut self, vm: VmId, va: GuestVirtAddr, bytes: &[u8]) -> bool {
+        use crate::machine::board::PageKind;
+        use crate::machine::exception::Access;
+        let Some(v) = self.vms.get_mut(vm.0) else {
+            return false;
+        };
+        let mut a = va;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let chunk = rest.len().min((0x1000 - (a.raw() & 0xfff)) as usize);
+            let Ok(g) = gmmu::guest_translate(v, a, Access::Store) else {
+                return false;
+            };
+            if v.board.page_kind(g.gpa) != PageKind::Ram {
+                return false;
+            }
+            let Ok(frame) = v.mem.frame(g.gpa, &mut self.machine) else {
+                return false;
+            };
+            v.mem.mark_written(g.gpa);
+            let at = frame.wrapping_add(g.gpa.raw() & 0xfff);
+            if self.machine.write_phys(at, &rest[..chunk]).is_err() {
+                return false;
+            }
+            rest = &rest[chunk..];
+            if !rest.is_empty() {
+                match a.checked_add(chunk as u32) {
+                    Some(next) => a = next,
+                    None => return false,
+                }
+            }
+        }
+        true
     }
 
     /// VM `vm`'s counters.

@@ -141,6 +141,10 @@ impl Monitor {
     /// Switches the CPU to VM `next`: saves the current VM's CPU state,
     /// flushes the real TLB, restores `next`'s state and mode.
     pub(super) fn switch_to(&mut self, next: usize) {
+        if self.paused.take() == Some(self.cur) {
+            // The paused stretch ends here after all.
+            self.ctx().commpage_in();
+        }
         let cpu = self.machine.cpu_state();
         self.current_mut().cpu = cpu;
         self.rtlb.flush(&mut self.machine);
