@@ -44,32 +44,52 @@ fn fail(message: &str) -> ! {
 /// Sets `HV_GIT_COMMIT` (for `--version`) to the short hash of the
 /// checkout's HEAD, or `unknown` without git or a repository: the build
 /// never fails for it.
+///
+/// The build script reruns when HEAD moves: it watches the files git
+/// changes then (HEAD, its reflog, the branch's ref, `packed-refs`),
+/// those that exist, wherever git keeps them (in `.git/`, or for a linked
+/// worktree, where `.git` is a file, in the main repository's `.git/`).
 fn git_commit(manifest: &Path) {
     let root = manifest.parent().unwrap_or(manifest);
-    let git = root.join(".git");
-    let head = git.join("HEAD");
-    if head.is_file() {
-        println!("cargo:rerun-if-changed={}", head.display());
-        if let Ok(text) = fs::read_to_string(&head)
-            && let Some(r) = text.trim().strip_prefix("ref: ")
-        {
-            let r = git.join(r);
-            if r.is_file() {
-                println!("cargo:rerun-if-changed={}", r.display());
-            }
-        }
+    for watched in git_files(root) {
+        println!("cargo:rerun-if-changed={}", watched.display());
     }
-    let commit = Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(root)
+    let commit = git(root, &["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=HV_GIT_COMMIT={commit}");
+}
+
+/// The output of `git ARGS` in `dir`, trimmed; `None` if git is missing,
+/// fails or prints nothing.
+fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    Command::new("git")
+        .args(args)
+        .current_dir(dir)
         .output()
         .ok()
         .filter(|o| o.status.success())
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".into());
-    println!("cargo:rustc-env=HV_GIT_COMMIT={commit}");
+}
+
+/// The existing files whose change moves HEAD in the checkout at `root`.
+fn git_files(root: &Path) -> Vec<PathBuf> {
+    let mut names = vec!["HEAD".to_owned(), "logs/HEAD".to_owned()];
+    if let Some(branch) = git(root, &["symbolic-ref", "-q", "HEAD"]) {
+        names.push(branch);
+    }
+    names.push("packed-refs".into());
+    let mut files: Vec<PathBuf> = names
+        .iter()
+        .filter_map(|name| git(root, &["rev-parse", "--git-path", name]))
+        .map(|path| root.join(path))
+        .collect();
+    if files.is_empty() {
+        // No git to ask: a plain repository's HEAD, if there is one.
+        files.push(root.join(".git").join("HEAD"));
+    }
+    files.retain(|f| f.is_file());
+    files
 }
 
 fn main() {

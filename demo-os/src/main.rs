@@ -1,6 +1,7 @@
 //! The runner: boots a MIPS32 little-endian ELF kernel on the emulated
 //! machine (`demo-os --help` explains the flags, the memory map and the
-//! exit statuses).
+//! exit statuses; `demo-os --version` names the build: the crate version,
+//! the hypercall ABI version and the git commit `build.rs` found).
 
 mod runner;
 
@@ -19,7 +20,22 @@ fn main() -> ExitCode {
         )
         .into_boxed_str(),
     );
-    let matches = Cli::command().version(version).get_matches();
+    let matches = Cli::command()
+        .version(version)
+        .disable_version_flag(true)
+        .arg(
+            clap::Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(clap::ArgAction::Version)
+                .help("Print the version, the hypercall ABI version and the commit")
+                .long_help(
+                    "Print the runner's version, the hypercall ABI version and the \
+                     commit it was built from: `demo-os 0.1.0 (ABI 1.1, commit abc1234)` \
+                     (`unknown` when built outside a git checkout)",
+                ),
+        )
+        .get_matches();
     let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),

@@ -1087,4 +1087,16 @@ fn version_names_the_abi_and_the_commit() {
         commit == "unknown" || (commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit())),
         "{line}"
     );
+    // Built from a git checkout (a linked worktree too): HEAD's hash, kept
+    // current by build.rs's rerun-if-changed on HEAD and its ref.
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    if let Some(head) = head {
+        assert_eq!(commit, head, "{line}");
+    }
 }

@@ -62,3 +62,48 @@ fn rust_symbols_in_traces_are_demangled() {
         out.stderr
     );
 }
+
+#[test]
+fn explicit_trace_values_still_work() {
+    let insns = runner(&[
+        "--mode",
+        "native",
+        "--trace",
+        "insns",
+        "--max-instructions",
+        "3",
+    ]);
+    assert_eq!(insns.code, Some(124), "{}", insns.stderr);
+    assert!(
+        insns
+            .stderr
+            .lines()
+            .any(|l| l.trim_start().starts_with("2 0x80001008 <")),
+        "instruction records: {}",
+        insns.stderr
+    );
+    let exits = runner(&[
+        "--mode",
+        "para",
+        "--trace",
+        "exits",
+        "--max-instructions",
+        "300",
+    ]);
+    assert_eq!(exits.code, Some(124), "{}", exits.stderr);
+    assert!(
+        exits.stderr.lines().any(|l| l.contains(" vm0 0x")),
+        "exit records: {}",
+        exits.stderr
+    );
+    // Exits natively: still a usage error, the flag is not silently bent.
+    let native = runner(&[
+        "--mode",
+        "native",
+        "--trace",
+        "exits",
+        "--max-instructions",
+        "3",
+    ]);
+    assert_eq!(native.code, Some(2), "{}", native.stderr);
+}

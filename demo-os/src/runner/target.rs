@@ -14,9 +14,12 @@
 //!
 //! Every guest address the runner prints (in the summary, a crash report,
 //! `--trace` output) goes through [`location`]: `0x80001004 <_start+0x4>:
-//! addiu sp, sp, -16`. Symbol names come from the kernel file and are
-//! untrusted: they are printed through [`printable`], so control
-//! characters appear escaped (`\x1b`).
+//! addiu sp, sp, -16`. Rust names are demangled ([`demangle`]); an
+//! address past the end of the sized symbol below it, or outside the
+//! kernel's loaded segments, is printed bare ([`ElfImage::symbolize`]).
+//! Symbol names come from the kernel file and are untrusted: they are
+//! printed through [`printable`], so control characters appear escaped
+//! (`\x1b`).
 
 use super::RunnerError;
 use super::cli::{EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_RESET, EXIT_STALLED, EXIT_TRAP, SLICE};
@@ -557,6 +560,39 @@ mod tests {
     }
 
     use super::*;
+
+    /// A kernel with a mangled function at 0x80001000 (8 bytes) and a
+    /// 16-byte text segment: its second half lies past the last symbol.
+    fn image() -> ElfImage {
+        let bytes = hv_tests::ElfBuilder::new(0x8000_1000)
+            .code(0x8000_1000, &[0x2408_0001, 0, 0, 0])
+            .symbol(
+                "_ZN11demo_kernel4trap6handle17h0123456789abcdefE",
+                0x8000_1000,
+                8,
+                true,
+            )
+            .build();
+        ElfImage::parse(&bytes).expect("a MIPS ELF executable")
+    }
+
+    #[test]
+    fn locations_demangle_the_symbol() {
+        let at = |a| location(&image(), GuestVirtAddr::new(a), None);
+        assert_eq!(
+            at(0x8000_1004),
+            "0x80001004 <demo_kernel::trap::handle+0x4>"
+        );
+    }
+
+    #[test]
+    fn an_address_past_the_last_symbols_end_is_printed_bare() {
+        let at = |a| location(&image(), GuestVirtAddr::new(a), None);
+        // 0x80001008 is the symbol's address plus its size.
+        assert_eq!(at(0x8000_1008), "0x80001008");
+        assert_eq!(at(0x8000_100c), "0x8000100c");
+        assert_eq!(at(0x8000_2000), "0x80002000");
+    }
 
     #[test]
     fn exit_statuses() {

@@ -329,10 +329,15 @@ impl ElfImage {
     /// The symbol `addr` falls in and the offset from its start.
     ///
     /// Looks at symbols at or below `addr`, nearest first: a sized symbol
-    /// answers if `addr` is inside it, an unsized label if `addr` is in the
-    /// same loaded segment as the label. An address outside every loaded
-    /// segment (past the image's end, the boot ROM, a device) is named
-    /// after nothing. `None` if no symbol qualifies.
+    /// answers if `addr` is inside it (`addr < addr + size`); past its end
+    /// it never does. An unsized label answers if `addr` is in the same
+    /// loaded segment as the label and no sized symbol ends between the
+    /// label and `addr`: a label does not reach across a function or
+    /// object that has ended, so the padding after the last function is
+    /// named after nothing rather than after some label far below. An
+    /// address outside every loaded segment (past the image's end, the
+    /// boot ROM, a device) is named after nothing. `None` if no symbol
+    /// qualifies.
     pub fn symbolize(&self, addr: GuestVirtAddr) -> Option<(&str, u32)> {
         let inside = |seg: &Segment, a: GuestVirtAddr| {
             a.raw()
@@ -340,11 +345,17 @@ impl ElfImage {
                 .is_some_and(|off| off < seg.mem_size)
         };
         let seg = self.segments.iter().find(|seg| inside(seg, addr))?;
-        let below = self.symbols.partition_point(|s| s.addr <= addr);
-        self.symbols[..below].iter().rev().find_map(|s| {
+        let below = &self.symbols[..self.symbols.partition_point(|s| s.addr <= addr)];
+        // The highest end, at or below `addr`, of a sized symbol below
+        // `addr`: labels under it are fenced off. Found only once a label
+        // is a candidate, since most lookups end in a sized symbol.
+        let mut fence: Option<u64> = None;
+        below.iter().rev().find_map(|s| {
             let off = addr.raw() - s.addr.raw();
             let named = if s.size == 0 {
                 inside(seg, s.addr)
+                    && u64::from(s.addr.raw())
+                        >= *fence.get_or_insert_with(|| ended_below(below, addr))
             } else {
                 off < s.size
             };
@@ -356,6 +367,18 @@ impl ElfImage {
     pub fn symbol(&self, name: &str) -> Option<GuestVirtAddr> {
         self.symbols.iter().find(|s| s.name == name).map(|s| s.addr)
     }
+}
+
+/// The highest end (`addr + size`) of the sized symbols in `symbols` that
+/// end at or before `addr`, 0 if none does.
+fn ended_below(symbols: &[Symbol], addr: GuestVirtAddr) -> u64 {
+    symbols
+        .iter()
+        .filter(|s| s.size > 0)
+        .map(|s| u64::from(s.addr.raw()) + u64::from(s.size))
+        .filter(|&end| end <= u64::from(addr.raw()))
+        .max()
+        .unwrap_or(0)
 }
 
 /// `name` fit to print on a terminal: control characters (ESC, newline,
@@ -740,6 +763,37 @@ mod tests {
         // Past the end of every segment: nothing, though labels lie below.
         assert_eq!(at(0x8000_1100), None);
         assert_eq!(at(0xbfc0_0380), None);
+    }
+
+    #[test]
+    fn an_address_past_a_sized_symbol_is_not_named_after_it_or_a_label_below() {
+        // As the demo kernel lays out its text: an assembly label, then
+        // sized functions, then padding up to the segment's end.
+        let mut spec = good();
+        spec.segments[0] = code(0x8000_0100, &[0; 16]);
+        spec.symbols = vec![
+            ("trap_resume", 0x8000_0100, 0, elf::STT_NOTYPE),
+            ("outer", 0x8000_0110, 0x20, elf::STT_FUNC),
+            ("inner", 0x8000_0114, 4, elf::STT_FUNC),
+            ("last", 0x8000_0130, 8, elf::STT_FUNC),
+        ];
+        let img = parse(&spec).unwrap();
+        let at = |a| img.symbolize(GuestVirtAddr::new(a));
+        assert_eq!(at(0x8000_0108), Some(("trap_resume", 8)));
+        assert_eq!(at(0x8000_0134), Some(("last", 4)));
+        // `last` ends at 0x138 (addr + size): from there on, neither it
+        // nor the label below every function names an address.
+        assert_eq!(at(0x8000_0138), None);
+        assert_eq!(at(0x8000_013c), None);
+        // Past a nested symbol's end, the sized symbol around it answers.
+        assert_eq!(at(0x8000_0120), Some(("outer", 0x10)));
+        // A label after the last end names what follows it.
+        spec.symbols.push(("tail", 0x8000_0138, 0, elf::STT_NOTYPE));
+        let img = parse(&spec).unwrap();
+        assert_eq!(
+            img.symbolize(GuestVirtAddr::new(0x8000_013c)),
+            Some(("tail", 4))
+        );
     }
 
     #[test]
