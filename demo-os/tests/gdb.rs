@@ -47,8 +47,19 @@ fn debug(
     kernel: &Path,
     script: &str,
 ) -> (String, Option<i32>, String, String) {
+    debug_mode("native", listen, remote, kernel, script)
+}
+
+/// [`debug`] under `mode`.
+fn debug_mode(
+    mode: &str,
+    listen: &str,
+    remote: &str,
+    kernel: &Path,
+    script: &str,
+) -> (String, Option<i32>, String, String) {
     let runner = Command::new(RUNNER)
-        .args(["--mode", "native", "--gdb", listen])
+        .args(["--mode", mode, "--gdb", listen])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -197,6 +208,40 @@ x/1wx 0xc0000000
     assert!(
         stderr.contains("the debugger detached; the guest runs on"),
         "{stderr}"
+    );
+    assert_eq!(
+        instructions(&stderr),
+        instructions(&plain_err),
+        "the same count"
+    );
+
+    // Under the monitor (one VM): the same session, and the same count
+    // as the run under the monitor without gdb.
+    let plain = Command::new(RUNNER)
+        .args(["--mode", "full"])
+        .output()
+        .expect("the runner starts");
+    let plain_err = String::from_utf8_lossy(&plain.stderr).into_owned();
+    let socket = dir.join(format!("guest-full-{}.sock", std::process::id()));
+    let socket = socket.to_str().expect("temp paths are UTF-8").to_owned();
+    let script = "\
+break kmain
+continue
+p/x $a0
+stepi
+x/1wx $sp
+delete
+continue
+";
+    let (gdb, status, stdout, stderr) = debug_mode("full", &socket, &socket, &kernel, script);
+    assert!(gdb.contains("Breakpoint 1, 0x"), "{gdb}");
+    assert!(gdb.contains("= 0x4000000"), "{gdb}");
+    assert!(gdb.contains("exited normally"), "{gdb}");
+    assert_eq!(status, Some(0), "{stderr}");
+    assert_eq!(
+        stdout.as_bytes(),
+        plain.stdout.as_slice(),
+        "the same console"
     );
     assert_eq!(
         instructions(&stderr),

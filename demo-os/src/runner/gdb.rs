@@ -199,7 +199,10 @@ fn console_out(out: &[u8], err: &[u8]) {
         Ok(())
     })();
     if let Err(e) = r {
-        let _ = writeln!(io::stderr(), "demo-os: gdb: writing the guest's output: {e}");
+        let _ = writeln!(
+            io::stderr(),
+            "demo-os: gdb: writing the guest's output: {e}"
+        );
     }
 }
 
@@ -242,8 +245,7 @@ impl Debuggee for Monitor {
         self.set_cpu_state(VmId(0), s);
     }
     fn cp0(&self) -> [u32; 3] {
-        [reg::STATUS, reg::BADVADDR, reg::CAUSE]
-            .map(|r| self.guest_cp0(VmId(0), r, 0).unwrap_or(0))
+        [reg::STATUS, reg::BADVADDR, reg::CAUSE].map(|r| self.guest_cp0(VmId(0), r, 0).unwrap_or(0))
     }
     fn read(&self, va: u32, len: u32) -> Option<Vec<u8>> {
         self.read_guest(VmId(0), GuestVirtAddr::new(va), len)
@@ -274,7 +276,7 @@ impl Debuggee for Monitor {
 /// What runs the guest: the bare machine or the monitor (one VM).
 pub enum Host {
     /// Natively.
-    Machine(Machine),
+    Machine(Box<Machine>),
     /// Under the monitor.
     Monitor(Box<Monitor>),
 }
@@ -282,14 +284,14 @@ pub enum Host {
 impl Host {
     fn get(&self) -> &dyn Debuggee {
         match self {
-            Host::Machine(m) => m,
+            Host::Machine(m) => &**m,
             Host::Monitor(m) => &**m,
         }
     }
 
     fn get_mut(&mut self) -> &mut dyn Debuggee {
         match self {
-            Host::Machine(m) => m,
+            Host::Machine(m) => &mut **m,
             Host::Monitor(m) => &mut **m,
         }
     }
@@ -494,8 +496,7 @@ impl SingleThreadBase for Debugged {
         while done < data.len() {
             let a = start.wrapping_add(done as u32);
             let chunk = (data.len() - done).min((0x1000 - (a & 0xfff)) as usize);
-            match self.machine.read(a, chunk as u32)
-            {
+            match self.machine.read(a, chunk as u32) {
                 Some(bytes) => {
                     data[done..done + chunk].copy_from_slice(&bytes);
                     done += chunk;

@@ -187,7 +187,7 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
             let addr = super::gdb::GdbAddr::parse(addr).map_err(RunnerError::Usage)?;
             let started = std::time::Instant::now();
             let (host, ended) = super::gdb::serve(
-                super::gdb::Host::Machine(machine),
+                super::gdb::Host::Machine(Box::new(machine)),
                 &addr,
                 cli.max_instructions,
                 stderr,
@@ -195,6 +195,7 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
             let super::gdb::Host::Machine(machine) = host else {
                 unreachable!("serve gives back the host it was given");
             };
+            let machine = *machine;
             if let Some(stop) = ended {
                 // The guest ended under the debugger: the summary, as
                 // after any run.
