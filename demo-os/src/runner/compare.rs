@@ -21,7 +21,7 @@ use hv_abi::Hypercall;
 use hv_host::machine::elf::ElfImage;
 use hv_host::machine::{Engine, JitStats};
 use hv_host::monitor::stats::{ExitReason, PRIV_NAMES, VmStats};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -634,19 +634,7 @@ impl Comparison {
             let r = c.run;
             let s = &r.vm0().stats;
             let guest = guest_memory_stats(&r.vm0().console);
-            let exits: Map<String, Value> = ExitReason::ALL
-                .iter()
-                .map(|&e| (e.name().to_owned(), json!(s.exit_count(e))))
-                .collect();
-            let privileged: Map<String, Value> = PRIV_NAMES
-                .iter()
-                .zip(s.privileged)
-                .map(|(n, c)| ((*n).to_owned(), json!(c)))
-                .collect();
-            let calls: Map<String, Value> = Hypercall::ALL
-                .iter()
-                .map(|&h| (h.to_string(), json!(hypercalls(s, h))))
-                .collect();
+            let [exits, privileged, calls] = stats_json::breakdowns(s);
             let mut m = json!({
                 "guest_instructions": r.guest_instructions(),
                 "virtual_cycles": r.cycles,

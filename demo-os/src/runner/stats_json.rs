@@ -57,22 +57,29 @@ pub fn hypercalls(s: &VmStats, call: Hypercall) -> u64 {
         .unwrap_or(0)
 }
 
-/// One VM's counters; the monitor's are `null` unless `monitored`.
-pub fn vm(s: &VmStats, monitored: bool) -> Map<String, Value> {
-    let m = |v: Value| if monitored { v } else { Value::Null };
-    let exits: Map<String, Value> = ExitReason::ALL
+/// The breakdowns of `s` by name: exits by reason, emulated privileged
+/// instructions by kind, hypercalls by call.
+pub fn breakdowns(s: &VmStats) -> [Map<String, Value>; 3] {
+    let exits = ExitReason::ALL
         .iter()
         .map(|&e| (e.name().to_owned(), json!(s.exit_count(e))))
         .collect();
-    let privileged: Map<String, Value> = PRIV_NAMES
+    let privileged = PRIV_NAMES
         .iter()
         .zip(s.privileged)
         .map(|(n, c)| ((*n).to_owned(), json!(c)))
         .collect();
-    let calls: Map<String, Value> = Hypercall::ALL
+    let calls = Hypercall::ALL
         .iter()
         .map(|&h| (h.to_string(), json!(hypercalls(s, h))))
         .collect();
+    [exits, privileged, calls]
+}
+
+/// One VM's counters; the monitor's are `null` unless `monitored`.
+pub fn vm(s: &VmStats, monitored: bool) -> Map<String, Value> {
+    let m = |v: Value| if monitored { v } else { Value::Null };
+    let [exits, privileged, calls] = breakdowns(s);
     let mut o = Map::new();
     o.insert("guest_instructions".into(), json!(s.guest_instructions));
     o.insert("vm_cycles".into(), m(json!(s.virtual_cycles())));

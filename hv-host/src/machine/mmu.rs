@@ -387,6 +387,20 @@ impl Machine {
         self.translate(va, Access::Load).ok()
     }
 
+    /// Whether the `words` words from virtual `va` (as the CPU would
+    /// fetch them now) are readable and all zero.
+    pub(crate) fn zero_words(&self, va: GuestVirtAddr, words: u32) -> bool {
+        page_chunks(va, u64::from(words) * 4).all(|chunk| {
+            chunk.is_some_and(|(a, n)| {
+                self.peek_translate(a).is_some_and(|pa| {
+                    self.bus
+                        .read_phys(crate::addr::MachineAddr::new(pa), n)
+                        .is_some_and(|b| b.iter().all(|&x| x == 0))
+                })
+            })
+        })
+    }
+
     /// Reads `len` bytes of virtual memory for the host without raising
     /// exceptions; `None` if any page does not translate to memory.
     pub fn read_virtual(&self, va: GuestVirtAddr, len: u32) -> Option<Vec<u8>> {
@@ -427,4 +441,28 @@ impl Machine {
         }
         Ok(())
     }
+}
+
+/// The pieces of the `len` bytes from `va` that lie in one page each, as
+/// `(address, bytes)`; a `None` where the range runs past the end of the
+/// address space (and nothing after it).
+pub fn page_chunks(
+    va: GuestVirtAddr,
+    len: u64,
+) -> impl Iterator<Item = Option<(GuestVirtAddr, u32)>> {
+    let mut at = Some(va);
+    let mut left = len;
+    core::iter::from_fn(move || {
+        if left == 0 {
+            return None;
+        }
+        let Some(a) = at else {
+            left = 0;
+            return Some(None);
+        };
+        let n = left.min(u64::from(0x1000 - (a.raw() & 0xfff))) as u32;
+        left -= u64::from(n);
+        at = a.checked_add(n);
+        Some(Some((a, n)))
+    })
 }

@@ -460,29 +460,6 @@ impl Machine {
         self.bus.read_phys(pa, len)
     }
 
-    /// Whether the `words` words from virtual `va` (as the CPU would
-    /// fetch them now) are readable and all zero.
-    pub(crate) fn zero_words(&self, va: GuestVirtAddr, words: u32) -> bool {
-        let mut a = va;
-        let mut left = u64::from(words) * 4;
-        while left > 0 {
-            let chunk = left.min(u64::from(0x1000 - (a.raw() & 0xfff))) as u32;
-            let Some(pa) = self.peek_translate(a) else {
-                return false;
-            };
-            match self.bus.read_phys(MachineAddr::new(pa), chunk) {
-                Some(bytes) if bytes.iter().all(|&b| b == 0) => {}
-                _ => return false,
-            }
-            let Some(next) = a.checked_add(chunk) else {
-                return false;
-            };
-            a = next;
-            left -= u64::from(chunk);
-        }
-        true
-    }
-
     /// The buffer offset of the machine range `pa..pa+len` if all of it is
     /// RAM or ROM in one piece, and whether it is writable.
     fn mem_range(&self, pa: MachineAddr, len: u32) -> Result<(usize, bool), MemError> {

@@ -80,10 +80,10 @@ pub fn guest_zero(
     words: u32,
 ) -> bool {
     use crate::machine::board::PageKind;
-    let mut a = va;
-    let mut left = u64::from(words) * 4;
-    while left > 0 {
-        let chunk = left.min(u64::from(0x1000 - (a.raw() & 0xfff))) as u32;
+    crate::machine::mmu::page_chunks(va, u64::from(words) * 4).all(|chunk| {
+        let Some((a, n)) = chunk else {
+            return false;
+        };
         let Ok(g) = guest_translate(vm, a, Access::Fetch) else {
             return false;
         };
@@ -95,19 +95,13 @@ pub fn guest_zero(
             ),
             _ => return false,
         };
-        if let Some(ma) = ma {
-            match machine.read_phys(ma, chunk) {
-                Some(bytes) if bytes.iter().all(|&b| b == 0) => {}
-                _ => return false,
-            }
-        }
-        let Some(next) = a.checked_add(chunk) else {
-            return false;
-        };
-        a = next;
-        left -= u64::from(chunk);
-    }
-    true
+        // RAM the guest never touched reads as zeros.
+        ma.is_none_or(|ma| {
+            machine
+                .read_phys(ma, n)
+                .is_some_and(|b| b.iter().all(|&x| x == 0))
+        })
+    })
 }
 
 /// The instruction word at `va` as `vm` sees it now (for diagnostics;
