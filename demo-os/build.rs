@@ -22,8 +22,9 @@ const TARGET: &str = "mipsel-unknown-none";
 const USER_PROGRAMS: [&str; 5] = ["sieve", "memory", "sleeper", "chatty", "pages"];
 
 /// Guest sources whose change must rebuild the images (relative to the
-/// package). The guest target directory is deliberately not among them.
-const WATCHED: [&str; 9] = [
+/// package). The guest target directory is deliberately not among them,
+/// nor `hv-guest/examples` (the templates, with their own build output).
+const WATCHED: [&str; 10] = [
     "guest/Cargo.toml",
     "guest/Cargo.lock",
     "guest/.cargo/config.toml",
@@ -31,7 +32,8 @@ const WATCHED: [&str; 9] = [
     "guest/sys",
     "guest/user",
     "../hv-abi",
-    "../hv-guest",
+    "../hv-guest/src",
+    "../hv-guest/Cargo.toml",
     "../Cargo.toml",
 ];
 
