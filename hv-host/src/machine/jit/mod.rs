@@ -522,9 +522,8 @@ impl Jit {
             // bug in it or here) must not take the host down: the block
             // stays interpreted, and after a panic, whose half-finished
             // work may be left in the module, everything is dropped.
-            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.compile(region, phys & !0xfff)
-            }));
+            let code =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.compile(region)));
             self.stats.translate_time += start.elapsed();
             match code {
                 Ok(code) => code,
@@ -555,11 +554,7 @@ impl Jit {
         };
     }
 
-    fn compile(
-        &mut self,
-        region: &[translate::Plan],
-        phys_page: u32,
-    ) -> Option<(BlockFn, Vec<translate::Exit>)> {
+    fn compile(&mut self, region: &[translate::Plan]) -> Option<(BlockFn, Vec<translate::Exit>)> {
         let start = region.first()?.insns.first()?.0;
         if self.trampoline.is_none() {
             self.stub = self.compile_stub()?;
@@ -567,9 +562,7 @@ impl Jit {
         }
         let (first_exit, cells) = self.reserve_exits()?;
         let at = translate::Placement {
-            start,
             vpage: start & !0xfff,
-            phys_page,
             first_exit,
             cells,
         };

@@ -378,12 +378,8 @@ enum Next {
 /// Where a block is: what its code needs to chain to its successors.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Placement {
-    /// Virtual address of the block's first instruction.
-    pub start: u32,
     /// Virtual address of the block's page.
     pub vpage: u32,
-    /// Buffer offset of the page.
-    pub phys_page: u32,
     /// The number of the block's first exit in the translator's table of
     /// exits (the code returns `first_exit + k`).
     pub first_exit: u32,
