@@ -41,6 +41,10 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     cli.board_given = matches.value_source("board") == Some(clap::parser::ValueSource::CommandLine);
+    if let Err(e) = runner::snapshot::prepare_restore(&mut cli, &matches) {
+        let _ = writeln!(io::stderr(), "demo-os: error: {e}");
+        return ExitCode::from(e.exit_status());
+    }
     if let Err(e) = runner::check_stdout() {
         let _ = writeln!(io::stderr(), "demo-os: error: {e}");
         return ExitCode::from(e.exit_status());

@@ -156,3 +156,46 @@ mod tests {
         assert_eq!(GuestVirtAddr::new(u32::MAX).checked_add(1), None);
     }
 }
+
+/// Addresses and feature sets as plain `u32`s in the host's machine
+/// snapshots (feature `serde`; guests never build it).
+#[cfg(feature = "serde")]
+mod serde_impls {
+    use super::{GuestPhysAddr, GuestVirtAddr};
+    use crate::Features;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    macro_rules! as_u32 {
+        ($($t:ty: $raw:expr, $new:expr;)*) => {$(
+            impl Serialize for $t {
+                fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    s.serialize_u32($raw(self))
+                }
+            }
+            impl<'de> Deserialize<'de> for $t {
+                fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                    u32::deserialize(d).map($new)
+                }
+            }
+        )*};
+    }
+
+    as_u32! {
+        GuestPhysAddr: |a: &GuestPhysAddr| a.raw(), GuestPhysAddr::new;
+        GuestVirtAddr: |a: &GuestVirtAddr| a.raw(), GuestVirtAddr::new;
+        Features: |f: &Features| f.bits(), Features::from_bits_retain;
+    }
+
+    impl Serialize for crate::HvError {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_u32(self.code())
+        }
+    }
+    impl<'de> Deserialize<'de> for crate::HvError {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let code = u32::deserialize(d)?;
+            crate::HvError::from_status(code)
+                .ok_or_else(|| serde::de::Error::custom("status 0 is not an error"))
+        }
+    }
+}

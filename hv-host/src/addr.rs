@@ -18,6 +18,18 @@ hv_abi::address_type!(
     MachineAddr
 );
 
+impl serde::Serialize for MachineAddr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(self.raw())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MachineAddr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <u32 as serde::Deserialize>::deserialize(d).map(MachineAddr::new)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,3 +8,4 @@
 pub mod addr;
 pub mod machine;
 pub mod monitor;
+pub mod snapshot;

@@ -153,7 +153,7 @@ The comparison (--mode compare [--json]):
   apply to every run; --kernel, --image, --vms and --trace do not apply.";
 
 /// Which board the machine is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum BoardKind {
     /// QEMU's `mipssim`: RAM, boot ROM, one UART; UHI semihosting.
     Mipssim,
@@ -163,7 +163,7 @@ pub enum BoardKind {
 }
 
 /// How the kernel runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum Mode {
     /// Directly on the emulated machine, with no monitor.
     Native,
@@ -331,6 +331,29 @@ pub struct Cli {
     /// stderr), or the `HV_ENGINE` environment variable.
     #[arg(long, value_enum, value_name = "ENGINE")]
     pub engine: Option<EngineArg>,
+
+    /// Save a snapshot of the whole machine into FILE once the run has
+    /// executed N instructions (every VM's together under the monitor, as
+    /// --max-instructions counts), then run on. The file holds the CPU,
+    /// CP0, TLB, the RAM pages that are not all zeros, the devices, under
+    /// the monitor every VM and the monitor's own state, and the flags
+    /// that built the machine. --mode native, full or para.
+    #[arg(long, num_args = 2, value_names = ["N", "FILE"])]
+    pub save_at: Vec<String>,
+
+    /// Continue a run from a snapshot --save-at wrote: the machine's flags
+    /// (--mode, --board, --kernel, --initrd, --append, --mem, --vms,
+    /// --programs, ...) come from the file and may not be given; the
+    /// kernel and initrd files must still be where they were. The rest of
+    /// the run prints, counts and exits as the saved run did after that
+    /// point. Output flags (--stats-json, --trace, --timeline,
+    /// --max-instructions, --engine, --gdb, --save-at) are this run's.
+    #[arg(long, value_name = "FILE")]
+    pub restore: Option<PathBuf>,
+
+    /// The snapshot `--restore` read (set by the runner, not a flag).
+    #[arg(skip)]
+    pub restored: Option<std::sync::Arc<super::snapshot::Restored>>,
 }
 
 /// `--engine`.
@@ -375,7 +398,7 @@ pub enum TraceKind {
 }
 
 /// The built-in demo kernel images.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum Image {
     /// The unmodified kernel: no hypercall instruction at all.
     Unmodified,

@@ -89,7 +89,7 @@ impl Run {
 fn run_to_end(cli: &Cli, label: &str, target: &mut dyn Target) -> Result<Run, RunnerError> {
     let mut capture = Capture::new(target.vm_count(), &format!("compare: {label}: "));
     let started = Instant::now();
-    let cut = target::drive(target, cli.max_instructions, None, &mut capture)?;
+    let cut = target::drive(target, cli.max_instructions, None, &mut capture, None)?;
     capture.finish()?;
     let wall = started.elapsed();
     let vms = target::ends(target, cut.as_ref())

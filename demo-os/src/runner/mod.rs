@@ -10,6 +10,7 @@ pub mod gdb;
 pub mod monitored;
 pub mod progress;
 pub mod session;
+pub mod snapshot;
 pub mod stats_json;
 pub mod svg;
 pub mod target;
@@ -96,6 +97,14 @@ pub enum RunnerError {
         path: PathBuf,
         /// What failed.
         source: io::Error,
+    },
+    /// A snapshot cannot be read or does not fit.
+    #[error("{}: {source}", path.display())]
+    Snapshot {
+        /// The snapshot file.
+        path: PathBuf,
+        /// What is wrong.
+        source: hv_host::snapshot::SnapshotError,
     },
     /// Writing the guest's output failed (a closed pipe, a full disk).
     #[error("writing the guest's output: {0}")]
@@ -256,6 +265,11 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     if cli.gdb.is_some() && cli.mode == Mode::Compare {
         return Err(RunnerError::Usage(
             "--gdb debugs one run: --mode native, full or para".into(),
+        ));
+    }
+    if cli.mode == Mode::Compare && !cli.save_at.is_empty() {
+        return Err(RunnerError::Usage(
+            "--save-at saves one run: --mode native, full or para".into(),
         ));
     }
     if cli.stats_json.is_some() && cli.mode == Mode::Compare {

@@ -260,6 +260,10 @@ impl Target for Monitored<'_> {
         self.mon.stop_reason(VmId(vm)).map(Stop::from)
     }
 
+    fn save_state(&self) -> super::snapshot::State {
+        super::snapshot::State::Monitor(Box::new(self.mon.snapshot()))
+    }
+
     fn pc(&self, vm: usize) -> GuestVirtAddr {
         self.mon.vm_pc(VmId(vm)).unwrap_or_default()
     }
@@ -358,6 +362,16 @@ pub fn run(
     let mut monitored = build(monitor_config(cli, hypercalls), vm_config(cli), &guests)?;
     if cli.timeline.is_some() {
         monitored.mon.record_timeline();
+    }
+    if let Some(r) = &cli.restored {
+        let super::snapshot::State::Monitor(image) = &r.snapshot.state else {
+            return Err(r.error(hv_host::snapshot::SnapshotError::Mismatch(
+                "it holds a bare machine, this run is under the monitor".into(),
+            )));
+        };
+        let started = std::time::Instant::now();
+        monitored.mon.restore(image).map_err(|e| r.error(e))?;
+        r.report(started.elapsed(), stderr)?;
     }
     if let Some(addr) = &cli.gdb {
         if n != 1 {

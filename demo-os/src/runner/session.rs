@@ -13,6 +13,7 @@ use hv_host::machine::elf::ElfImage;
 use hv_host::machine::insn::Instruction;
 use hv_host::machine::{Exit, Machine, MachineConfig, TraceEntry};
 use hv_host::monitor::stats::VmStats;
+use hv_host::snapshot::SnapshotError;
 use std::io::{self, Write};
 
 /// Instructions per slice when tracing: bounds the trace buffer.
@@ -107,6 +108,10 @@ impl Target for Native<'_> {
         self.stopped.clone()
     }
 
+    fn save_state(&self) -> super::snapshot::State {
+        super::snapshot::State::Native(Box::new(self.machine.snapshot()))
+    }
+
     fn pc(&self, _vm: usize) -> GuestVirtAddr {
         self.machine.pc()
     }
@@ -180,6 +185,17 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
             machine
         }
     };
+    let mut machine = machine;
+    if let Some(r) = &cli.restored {
+        let super::snapshot::State::Native(image) = &r.snapshot.state else {
+            return Err(r.error(SnapshotError::Mismatch(
+                "it holds a monitor, this run is native".into(),
+            )));
+        };
+        let started = std::time::Instant::now();
+        machine.restore(image).map_err(|e| r.error(e))?;
+        r.report(started.elapsed(), stderr)?;
+    }
     let trace = cli.trace() == Some(TraceKind::Insns);
     let machine = match &cli.gdb {
         None => machine,
@@ -248,7 +264,7 @@ mod tests {
         let max = SLICE + 7;
         let mut sink = Terminal::new(1, &mut out, &mut err);
         assert_eq!(
-            drive(&mut native, Some(max), None, &mut sink).unwrap(),
+            drive(&mut native, Some(max), None, &mut sink, None).unwrap(),
             Some(Stop::Limit(max))
         );
         assert_eq!(native.machine().instructions(), max);
@@ -282,7 +298,7 @@ mod tests {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let mut sink = Terminal::new(1, &mut out, &mut err);
         assert_eq!(
-            drive(&mut native, Some(4), None, &mut sink).unwrap(),
+            drive(&mut native, Some(4), None, &mut sink, None).unwrap(),
             Some(Stop::Limit(4))
         );
         let err = String::from_utf8(err).unwrap();

@@ -26,6 +26,7 @@ use super::cli::{EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_RESET, EXIT_STALLED, EXIT_TR
 use super::console::{self, ConsoleInput};
 use super::monitored::ConsoleMux;
 use super::progress::Progress;
+use super::snapshot::Checkpoint;
 use hv_host::addr::GuestVirtAddr;
 use hv_host::machine::elf::{ElfImage, printable};
 use hv_host::machine::insn::Instruction;
@@ -92,6 +93,9 @@ pub trait Target {
     /// The engine running the guest code, and its translating tier's
     /// counters.
     fn engine(&self) -> (Engine, JitStats);
+
+    /// Its whole state, for a snapshot (`--save-at`).
+    fn save_state(&self) -> super::snapshot::State;
 
     /// Writes what the target reports once the run is over, before the
     /// summary line (the monitor's statistics table); `ends` is how each
@@ -333,15 +337,29 @@ impl Sink for Capture {
 /// Ctrl-C was pressed (`Some(Stop::Interrupted)`, once the handler of
 /// [`console::catch_interrupt`] is installed). Before every slice `input`
 /// (if any) feeds the target's console; after every slice its output goes
-/// to `sink`.
+/// to `sink`. With a `checkpoint` (`--save-at`), the slice that reaches
+/// its instruction count ends there, and the target's state is saved.
 pub fn drive(
     target: &mut dyn Target,
     max_instructions: Option<u64>,
     mut input: Option<&mut ConsoleInput>,
     sink: &mut dyn Sink,
-) -> io::Result<Option<Stop>> {
+    mut checkpoint: Option<&mut Checkpoint>,
+) -> Result<Option<Stop>, RunnerError> {
     let slice = target.slice();
     loop {
+        if let Some(c) = checkpoint.as_deref_mut().filter(|c| !c.done)
+            && target.instructions() >= c.at
+        {
+            let started = Instant::now();
+            let state = target.save_state();
+            c.save(
+                target.instructions(),
+                state,
+                started.elapsed(),
+                sink.stderr(),
+            )?;
+        }
         if console::interrupted() {
             return Ok(Some(Stop::Interrupted));
         }
@@ -357,6 +375,10 @@ pub fn drive(
                 left.min(slice)
             }
             None => slice,
+        };
+        let budget = match checkpoint.as_deref().filter(|c| !c.done) {
+            Some(c) => budget.min(c.at.saturating_sub(target.instructions()).max(1)),
+            None => budget,
         };
         let step = target.run(budget);
         target.drain(sink)?;
@@ -399,7 +421,14 @@ pub fn run_with_summary(
     let mut input = stdin.then(ConsoleInput::from_stdin);
     let started = Instant::now();
     let mut out = Terminal::new(target.vm_count(), stdout, stderr);
-    let cut = drive(target, max_instructions, input.as_mut(), &mut out);
+    let mut checkpoint = Checkpoint::of(cli)?;
+    let cut = drive(
+        target,
+        max_instructions,
+        input.as_mut(),
+        &mut out,
+        checkpoint.as_mut(),
+    );
     // Restores the terminal before anything else is printed.
     drop(input);
     let cut = cut?;

@@ -168,7 +168,7 @@ pub enum Cp0Write {
 
 /// The CP0 register file, with the timer that gives Count, Compare and
 /// Random.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Cp0 {
     /// Index (0): TLB index for TLBR/TLBWI, P bit from TLBP.
     pub index: u32,

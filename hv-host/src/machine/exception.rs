@@ -20,7 +20,7 @@ use super::tlb::lo;
 use crate::addr::GuestVirtAddr;
 
 /// Cause.ExcCode values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[repr(u8)]
 pub enum ExcCode {
     /// Interrupt.
@@ -106,7 +106,7 @@ impl ExcCode {
 /// entered `vector`, which holds only zero words (executed as `nop`s) up
 /// to a fault, or faults at once. Such a guest loops through its vectors
 /// forever without running anything else.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NoHandler {
     /// The vector entered.
     pub vector: GuestVirtAddr,
@@ -141,12 +141,12 @@ impl core::fmt::Display for NoHandler {
 /// through zeroed memory into a fault, or faulted on its first word. A
 /// handler that does anything (a branch, a non-zero word) is never
 /// taken for missing.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct HandlerWatch {
     last: Option<Entered>,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct Entered {
     vector: u32,
     count: u64,
@@ -273,7 +273,7 @@ pub struct Exception {
 }
 
 /// Details of an exception routed to the host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Trap {
     /// The exception.
     pub code: ExcCode,

@@ -5,7 +5,7 @@
 use core::fmt;
 
 /// A raw 32-bit MIPS32 instruction word.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[repr(transparent)]
 pub struct Instruction(pub u32);
 

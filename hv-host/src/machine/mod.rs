@@ -46,6 +46,7 @@ pub mod insn;
 pub mod jit;
 pub mod mmu;
 pub mod semihost;
+pub mod snapshot;
 pub mod timer;
 pub mod tlb;
 pub mod unaligned;
@@ -61,6 +62,7 @@ use cp0::Cp0;
 pub use exception::{ExcCode, Trap};
 pub use jit::{Engine, JitStats};
 use mmu::Regime;
+pub use snapshot::MachineImage;
 pub use timer::Deadline;
 use tlb::{TLB_ENTRIES, Tlb};
 use xlat::{INVALID_TAG, SETS_ENTRIES, Xlat};
@@ -96,7 +98,7 @@ pub enum MachineError {
 }
 
 /// Errors of the host's direct accesses to machine memory.
-#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MemError {
     /// Part of the range is not RAM or ROM (or the range wraps).
     #[error("machine address {0} is not memory")]
@@ -108,7 +110,7 @@ pub enum MemError {
 
 /// The complete unprivileged CPU state: what a monitor saves and restores
 /// around a machine switch (CP0 is the monitor's own, per VM).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CpuState {
     /// General-purpose registers (`gpr[0]` is always 0).
     pub gpr: [u32; 32],
@@ -156,7 +158,7 @@ pub enum LoadError {
 }
 
 /// Why [`Machine::run`] returned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Exit {
     /// The tick budget ran out; call `run` again to continue.
     BudgetExhausted,
@@ -187,7 +189,7 @@ pub enum Exit {
 }
 
 /// A set of exception codes routed to the host.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RouteMask(pub u32);
 
 impl RouteMask {
@@ -206,7 +208,7 @@ impl RouteMask {
 }
 
 /// Counters the machine keeps about itself.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MachineStats {
     /// Exceptions delivered to the guest, by Cause.ExcCode.
     pub exceptions: [u64; 32],

@@ -23,7 +23,9 @@
 /// (a clock counting one tick per instruction does not reach 2^64 - 1),
 /// so comparing it with a tick is one integer compare, as the machine's
 /// run loop wants.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[repr(transparent)]
 pub struct Deadline(u64);
 
@@ -82,7 +84,7 @@ impl From<Option<u64>> for Deadline {
 }
 
 /// Count, Compare and Random of one CP0, derived from the clock.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct CpuTimer {
     /// Compare.
     compare: u32,

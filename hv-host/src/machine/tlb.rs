@@ -23,7 +23,7 @@ pub mod lo {
 }
 
 /// One TLB entry as TLBWI/TLBWR write it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TlbEntry {
     /// PageMask (bits 28..13).
     pub page_mask: u32,
@@ -100,7 +100,7 @@ pub struct TlbHit {
 }
 
 /// The joint TLB.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Tlb {
     entries: [TlbEntry; TLB_ENTRIES],
     /// Entries that take part in lookups. Software can only write present

@@ -25,7 +25,7 @@ use crate::machine::insn::Instruction;
 use thiserror::Error;
 
 /// What happens after an exit was handled.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Action {
     /// The VM goes on where the handler left its CPU.
     Resume,
@@ -43,7 +43,7 @@ pub enum Action {
 
 /// Why an exit could not be handled: the VM is stopped with a
 /// [`CrashReport`] saying so.
-#[derive(Debug, Error)]
+#[derive(Debug, Error, serde::Serialize, serde::Deserialize)]
 pub enum ExitError {
     /// A device access trapped on an instruction fetch.
     #[error("device access with no instruction")]
@@ -99,7 +99,7 @@ impl ExitError {
 
 /// What handlers record beside the VM: the exit trace and the hypercall
 /// log.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ExitLog {
     /// Exits recorded (with `MonitorConfig::trace_exits`).
     pub trace: Vec<ExitRecord>,

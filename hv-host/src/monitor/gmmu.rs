@@ -17,7 +17,7 @@ use crate::machine::mmu::{Regime, Segment, SegmentAccess};
 use crate::machine::tlb::lo;
 
 /// Where a guest virtual address goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GuestMapping {
     /// The guest-physical address.
     pub gpa: GuestPhysAddr,

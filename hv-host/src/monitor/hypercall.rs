@@ -32,7 +32,7 @@ use hv_abi::{
 };
 
 /// What a hypercall did, for the trace and the snapshot tests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HypercallRecord {
     /// The call number (`v0` on entry).
     pub number: u32,
@@ -47,7 +47,7 @@ pub const OFFERED: Features = Features::all();
 
 /// A failed hypercall: its error code (`v0`) and the value it defines
 /// in `v1` (a batch's failing index; 0 for the others).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HvFailure {
     /// The error.
     pub code: HvError,

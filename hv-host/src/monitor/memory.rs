@@ -22,7 +22,7 @@ use thiserror::Error;
 pub const FRAME: u32 = 4096;
 
 /// Errors of guest-physical memory.
-#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MemoryError {
     /// The machine has no free frame left.
     #[error("out of machine memory")]
@@ -40,7 +40,7 @@ pub enum MemoryError {
 /// memory with large pages where the VM's frames are all in use), and a
 /// frame of zeros shared read-only by every VM's boot ROM window, and one
 /// frame per ROM page a board fills ([`BoardKind::rom_words`]).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FramePool {
     /// Free extents `(base, bytes)`, in address order.
     free: Vec<(MachineAddr, u32)>,
@@ -141,7 +141,7 @@ impl FramePool {
 
 /// A VM's guest-physical memory: RAM frame `gpa` lives at machine address
 /// `base + gpa` of the VM's region.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct GuestMemory {
     ram_bytes: u32,
     base: MachineAddr,
@@ -171,6 +171,15 @@ impl GuestMemory {
     /// RAM size in bytes.
     pub fn ram_bytes(&self) -> u32 {
         self.ram_bytes
+    }
+
+    /// Whether `other` maps the same RAM at the same place, with
+    /// bookkeeping of the same size (a snapshot's map is checked so).
+    pub(crate) fn same_shape(&self, other: &GuestMemory) -> bool {
+        self.ram_bytes == other.ram_bytes
+            && self.base == other.base
+            && self.allocated.len() == other.allocated.len()
+            && self.written.len() == other.written.len()
     }
 
     /// The machine frame behind RAM frame `gpa`, zeroed on first use.

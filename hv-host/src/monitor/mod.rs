@@ -45,6 +45,7 @@ pub mod memory;
 pub mod mmio;
 pub mod rtlb;
 pub mod sched;
+pub mod snapshot;
 pub mod stats;
 pub mod stlb;
 pub mod timeline;
@@ -62,6 +63,7 @@ use crate::machine::{CpuState, Exit, Machine, MachineError, RouteMask, Trap};
 use exit::{Action, ExitCtx, ExitError, ExitLog};
 use memory::{FramePool, MemoryError};
 use rtlb::RealTlb;
+pub use snapshot::MonitorImage;
 use stats::{ExitReason, VmStats};
 use thiserror::Error;
 pub use trace::ExitRecord;
@@ -72,7 +74,7 @@ pub use vm::{CrashReport, Vm, VmConfig, VmId, VmState, VmStop};
 pub const OUTPUT_HIGH_WATER: usize = 64 << 10;
 
 /// How the monitor runs its VMs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MonitorConfig {
     /// Clock ticks a VM may run before another runnable VM gets the CPU.
     pub slice_ticks: u64,

@@ -10,7 +10,7 @@ use crate::machine::Machine;
 use crate::machine::tlb::{TLB_ENTRIES, TlbEntry};
 
 /// Where a real TLB entry came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Origin {
     /// Nothing: the slot is empty.
     Empty,
@@ -24,7 +24,7 @@ pub enum Origin {
 
 /// The real TLB's bookkeeping: where each entry came from, and the next
 /// slot to replace (round robin, so runs are deterministic).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RealTlb {
     origin: [Origin; TLB_ENTRIES],
     next: usize,

@@ -3,7 +3,9 @@
 use std::fmt;
 
 /// Why the guest left direct execution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum ExitReason {
     /// A privileged instruction (Coprocessor Unusable), emulated.
     CopUnusable,
@@ -91,7 +93,9 @@ impl fmt::Display for ExitReason {
 
 /// A privileged instruction the monitor emulates, for the
 /// `cop_unusable` breakdown ([`VmStats::privileged`] is indexed by it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum PrivInsn {
     /// Move from CP0.
     Mfc0,
@@ -167,7 +171,7 @@ pub const PRIV_NAMES: [&str; 12] = {
 };
 
 /// A VM's counters.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VmStats {
     /// Guest instructions: executed directly plus emulated.
     pub guest_instructions: u64,

@@ -18,7 +18,7 @@ pub const MAX_BUCKETS: usize = 512;
 const FIRST_LOG2: u32 = 10;
 
 /// One bucket of one VM.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Bucket {
     /// Ticks the VM held the CPU.
     pub busy: u64,
@@ -39,7 +39,7 @@ impl Bucket {
 }
 
 /// The recording.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Timeline {
     log2: u32,
     vms: Vec<Vec<Bucket>>,

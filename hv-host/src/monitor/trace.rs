@@ -8,7 +8,7 @@ use crate::addr::GuestVirtAddr;
 use crate::machine::insn::Instruction;
 
 /// One exit.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExitRecord {
     /// The global clock when the monitor finished handling it.
     pub tick: u64,

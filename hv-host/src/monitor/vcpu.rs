@@ -12,7 +12,7 @@ use crate::machine::cp0::{self, Cp0, Cp0Write, reg, status};
 use crate::machine::{Deadline, Privilege};
 
 /// What a CP0 write changed, for the monitor to act on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Effects {
     /// KSU, EXL or ERL changed: the real privilege may change.
     pub mode: bool,
@@ -29,7 +29,7 @@ pub struct Effects {
 }
 
 /// A virtual CP0.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct VirtCp0 {
     /// The register file and its timer (Count, Random and Cause's live
     /// lines derive from time and devices, as on the machine).

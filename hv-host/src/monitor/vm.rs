@@ -14,7 +14,9 @@ use crate::machine::insn::Instruction;
 use crate::machine::{CpuState, Deadline};
 
 /// A VM's number (0-based, in the order the VMs were created).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct VmId(pub usize);
 
 impl std::fmt::Display for VmId {
@@ -24,7 +26,7 @@ impl std::fmt::Display for VmId {
 }
 
 /// How a VM is built.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VmConfig {
     /// Guest RAM in bytes: a multiple of 4 KiB from 1 MiB to 256 MiB.
     pub ram_bytes: u32,
@@ -45,7 +47,7 @@ impl Default for VmConfig {
 }
 
 /// Why a VM stopped.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum VmStop {
     /// The guest called UHI `exit` (or the `Shutdown` hypercall) with
     /// this code.
@@ -62,7 +64,7 @@ pub enum VmStop {
 }
 
 /// Where and why a guest was stopped.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CrashReport {
     /// The instruction's address.
     pub pc: GuestVirtAddr,
@@ -73,7 +75,7 @@ pub struct CrashReport {
 }
 
 /// Whether a VM can run.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum VmState {
     /// Runnable.
     Running,
@@ -84,7 +86,7 @@ pub enum VmState {
 }
 
 /// One virtual machine.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Vm {
     /// Its number.
     pub(super) id: VmId,
@@ -99,6 +101,7 @@ pub struct Vm {
     /// Guest-physical memory: its RAM's machine frames.
     pub(super) mem: GuestMemory,
     /// Its board: what each guest-physical address is, and its devices.
+    #[serde(skip, default = "Board::placeholder")]
     pub(super) board: Board,
     /// The clock tick of the board's next device event.
     pub(super) board_event_at: Deadline,
@@ -135,7 +138,7 @@ pub struct Vm {
 
 /// The last exception forwarded to a guest, to tell one that faults at
 /// the same place for ever without completing an instruction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct LastFault {
     /// Guest instructions completed when it was forwarded.
     pub done: u64,

@@ -22,7 +22,7 @@ pub const MAX_ENTRIES: usize = 64;
 pub const MIN_ENTRIES: usize = 3;
 
 /// What a virtual TLB lookup found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum VtlbLookup {
     /// No entry matches: a refill.
     Miss,
@@ -42,7 +42,7 @@ pub enum VtlbLookup {
 }
 
 /// A VM's virtual TLB.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct VirtTlb {
     entries: Vec<TlbEntry>,
 }

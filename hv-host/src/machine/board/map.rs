@@ -28,6 +28,7 @@ use crate::machine::devices::{BoardEvent, Device, Line, NoInterruptController, W
 use crate::machine::unaligned;
 
 use super::BoardKind;
+use crate::snapshot::SnapshotError;
 
 /// What a physical address is on a board.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -434,7 +435,84 @@ impl BoardBuilder {
     }
 }
 
+/// What of a [`Board`] changes as it runs, for a snapshot: its devices'
+/// states (by slot, with their names to check them against), the events
+/// not taken yet, and the levels on its wires. The map and the wiring are
+/// the board kind's, rebuilt rather than stored.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct BoardImage {
+    kind: BoardKind,
+    devices: Vec<(String, Vec<u8>)>,
+    events: Vec<BoardEvent>,
+    discard: Vec<u8>,
+    driven: u32,
+    lines: u32,
+}
+
 impl Board {
+    /// An empty board, standing in for a VM's board while a snapshot's
+    /// VM record is decoded (the VM keeps its own board, whose state the
+    /// snapshot loads).
+    pub(crate) fn placeholder() -> Board {
+        BoardBuilder::new(BoardKind::Mipssim).board
+    }
+
+    /// Its running state, for a snapshot.
+    pub fn save_state(&self) -> BoardImage {
+        BoardImage {
+            kind: self.kind,
+            devices: self
+                .slots
+                .iter()
+                .map(|s| (s.name.to_owned(), s.dev.save_state()))
+                .collect(),
+            events: self.events.clone(),
+            discard: self.discard.clone(),
+            driven: self.driven,
+            lines: self.lines,
+        }
+    }
+
+    /// Restores the running state [`Board::save_state`] took of a board of
+    /// the same kind.
+    pub fn load_state(&mut self, image: &BoardImage) -> Result<(), SnapshotError> {
+        if image.kind != self.kind {
+            return Err(SnapshotError::Mismatch(format!(
+                "the snapshot's board is {:?}, this one {:?}",
+                image.kind, self.kind
+            )));
+        }
+        let names = |v: Vec<&str>| v.join(", ");
+        if image.devices.len() != self.slots.len()
+            || image
+                .devices
+                .iter()
+                .zip(&self.slots)
+                .any(|((name, _), slot)| name != slot.name)
+        {
+            return Err(SnapshotError::Mismatch(format!(
+                "the snapshot's devices are [{}], this board's [{}]",
+                names(image.devices.iter().map(|(n, _)| n.as_str()).collect()),
+                names(self.slots.iter().map(|s| s.name).collect())
+            )));
+        }
+        for ((name, bytes), slot) in image.devices.iter().zip(&mut self.slots) {
+            slot.dev.load_state(bytes).map_err(|e| match e {
+                SnapshotError::Decode(why) => SnapshotError::Decode(format!("{name}: {why}")),
+                other => other,
+            })?;
+        }
+        // Windows follow the devices' configuration (PCI BARs).
+        for slot in 0..self.slots.len() {
+            self.place_windows_of(slot);
+        }
+        self.events = image.events.clone();
+        self.discard = image.discard.clone();
+        self.driven = image.driven;
+        self.lines = image.lines;
+        Ok(())
+    }
+
     /// Which board it is.
     pub fn kind(&self) -> BoardKind {
         self.kind

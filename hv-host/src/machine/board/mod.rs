@@ -35,7 +35,7 @@ use super::{Deadline, Exit, Machine};
 use crate::addr::{GuestPhysAddr, MachineAddr};
 
 /// Which board a machine or a VM is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BoardKind {
     /// QEMU's `mipssim` (the default).
     #[default]

@@ -92,11 +92,13 @@ const CFG_ENABLE: u32 = 1 << 31;
 pub const PIIX4_DEV: u8 = 10;
 
 /// One PCI function's configuration space.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct PciFunction {
     dev: u8,
     func: u8,
+    #[serde(with = "crate::snapshot::array")]
     config: [u8; 256],
+    #[serde(with = "crate::snapshot::array")]
     wmask: [u8; 256],
 }
 
@@ -156,7 +158,7 @@ impl PciFunction {
 }
 
 /// The GT-64120 and the PCI configuration space behind it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Gt64120 {
     regs: Vec<u32>,
     cfg_addr: u32,

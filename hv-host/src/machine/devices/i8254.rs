@@ -33,7 +33,7 @@ pub const PIT_CONTROL: u32 = 0x43;
 pub const PIT_IRQ: u8 = 0;
 
 /// How a counter is read and written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum Access {
     Lsb,
     Msb,
@@ -42,7 +42,7 @@ enum Access {
 }
 
 /// One counter.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Channel {
     mode: u8,
     access: Access,
@@ -148,7 +148,7 @@ impl Channel {
 }
 
 /// The three counters.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Pit {
     tick_hz: u64,
     channels: [Channel; 3],

@@ -45,7 +45,7 @@ const ELCR_MASK_MASTER: u8 = 0xf8;
 const ELCR_MASK_SLAVE: u8 = 0xde;
 
 /// One 8259A.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Pic {
     /// Interrupt request register.
     irr: u8,
@@ -269,7 +269,7 @@ impl Pic {
 }
 
 /// The master/slave pair.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct DualPic {
     master: Pic,
     slave: Pic,

@@ -78,14 +78,14 @@ pub const I2COUT: u32 = 0xb10;
 pub const I2CSEL: u32 = 0xb18;
 
 /// Something the FPGA asks of the machine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FpgaEvent {
     /// SOFTRES was written with `0x42`: reset the board.
     SoftReset,
 }
 
 /// The FPGA's state.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct MaltaFpga {
     leds: u8,
     brk: u8,

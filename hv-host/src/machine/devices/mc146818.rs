@@ -82,7 +82,7 @@ const CENTURY: usize = 0x32;
 const UIP_US: u64 = 244;
 
 /// A calendar date and time (UTC, no leap seconds).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DateTime {
     /// Full year, e.g. 2024.
     pub year: u16,
@@ -173,7 +173,7 @@ fn from_bcd(v: u8) -> u8 {
 }
 
 /// The RTC's state.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Rtc {
     tick_hz: u64,
     /// The time shown, in binary.
@@ -185,6 +185,7 @@ pub struct Rtc {
     reg_a: u8,
     reg_b: u8,
     reg_c: u8,
+    #[serde(with = "crate::snapshot::array")]
     ram: [u8; 128],
     index: u8,
     /// Tick count of the last `tick`.

@@ -19,8 +19,12 @@ pub mod piix4_pm;
 pub mod piix4_usb;
 pub mod uart;
 
+use crate::snapshot::SnapshotError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
 /// Something a device asks of the machine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BoardEvent {
     /// Power the board off (Malta: PIIX4 soft-off).
     PowerOff,
@@ -88,7 +92,7 @@ pub enum Window {
 /// the offset for registers spaced wider than a byte) and sized: `size` is
 /// 1, 2 or 4 bytes, the value in the low bytes. Every method but `read` and
 /// `write` has a default for a device without that feature.
-pub trait Device: DeviceClone + std::fmt::Debug + Send {
+pub trait Device: DeviceClone + DeviceState + std::fmt::Debug + Send {
     /// Reads `size` bytes at `offset`. `intc` is the board's interrupt
     /// controller, for a device that runs an acknowledge cycle on it.
     fn read(&mut self, offset: u32, size: u32, intc: &mut dyn InterruptAck) -> u32;
@@ -176,6 +180,31 @@ impl<T: Device + Clone + 'static> DeviceClone for T {
 impl Clone for Box<dyn Device> {
     fn clone(&self) -> Self {
         self.clone_box()
+    }
+}
+
+/// A device's state in a snapshot ([`crate::snapshot`]): every device is
+/// plain data that serde encodes, so its whole state is saved and loaded
+/// (registers, FIFOs, clocks), and a field added to a device is saved
+/// without more code.
+pub trait DeviceState {
+    /// The device's state, encoded.
+    fn save_state(&self) -> Vec<u8>;
+    /// Replaces the device's state with one [`DeviceState::save_state`]
+    /// encoded (from a device of the same type).
+    fn load_state(&mut self, bytes: &[u8]) -> Result<(), SnapshotError>;
+}
+
+impl<T: Serialize + DeserializeOwned> DeviceState for T {
+    fn save_state(&self) -> Vec<u8> {
+        // Encoding plain data into a Vec cannot fail.
+        postcard::to_stdvec(self).unwrap_or_default()
+    }
+
+    fn load_state(&mut self, bytes: &[u8]) -> Result<(), SnapshotError> {
+        *self = postcard::from_bytes(bytes)
+            .map_err(|e| SnapshotError::Decode(format!("device state: {e}")))?;
+        Ok(())
     }
 }
 

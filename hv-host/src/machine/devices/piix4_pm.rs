@@ -36,14 +36,14 @@ pub const SUS_TYP_MASK: u32 = 7 << 10;
 pub const PMTMR_HZ: u64 = 3_579_545;
 
 /// Something the board must do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PmEvent {
     /// Soft-off: power the machine down.
     SoftOff,
 }
 
 /// The PM registers.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Piix4Pm {
     tick_hz: u64,
     now: u64,

@@ -13,7 +13,7 @@ pub const USB_BAR: u8 = 0x20;
 pub const USB_FUNCTION: u8 = 2;
 
 /// The stub.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Piix4Usb;
 
 impl Device for Piix4Usb {

@@ -40,7 +40,7 @@ const MCR_LOOP: u8 = 1 << 4;
 const LCR_DLAB: u8 = 1 << 7;
 
 /// The UART's state.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Uart {
     ier: u8,
     lcr: u8,
