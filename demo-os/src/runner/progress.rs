@@ -19,6 +19,9 @@ const PERIOD: Duration = Duration::from_millis(500);
 pub struct Progress {
     enabled: bool,
     started: Instant,
+    /// Instructions at the first update: the run's start (a restored run
+    /// starts where its snapshot was taken).
+    first: Option<u64>,
     last: Option<Instant>,
     shown: bool,
     label: String,
@@ -38,6 +41,7 @@ impl Progress {
         Self {
             enabled,
             started: Instant::now(),
+            first: None,
             last: None,
             shown: false,
             label: label.into(),
@@ -55,13 +59,16 @@ impl Progress {
         if !self.enabled {
             return Ok(());
         }
+        // A run restored from a snapshot starts counting past zero: the
+        // rate counts what this process executed (from the first slice).
+        let first = *self.first.get_or_insert(instructions);
         let now = Instant::now();
         let elapsed = now - self.started;
         if elapsed < DELAY || self.last.is_some_and(|t| now - t < PERIOD) {
             return Ok(());
         }
         self.last = Some(now);
-        let mips = instructions as f64 / elapsed.as_secs_f64() / 1e6;
+        let mips = instructions.saturating_sub(first) as f64 / elapsed.as_secs_f64() / 1e6;
         write!(
             err,
             "\r\x1b[Kdemo-os: {}{:.1} M instructions ({mips:.0} MIPS), clock at {:.1} M cycles, {:.0} s",

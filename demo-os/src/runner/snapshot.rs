@@ -242,12 +242,32 @@ impl Checkpoint {
                 "--save-at {n} {file}: N is an instruction count (a whole number)"
             ))
         })?;
+        // Created now, so that an unwritable path is an error before the
+        // run rather than after it.
+        let path = PathBuf::from(file);
+        std::fs::File::create(&path).map_err(|source| RunnerError::WriteFile {
+            path: path.clone(),
+            source,
+        })?;
         Ok(Some(Self {
             at,
-            path: PathBuf::from(file),
+            path,
             flags: MachineFlags::of(cli),
             done: false,
         }))
+    }
+
+    /// The run ended before the checkpoint: removes the empty file made
+    /// for it, and says so on `stderr`.
+    pub fn missed(&self, instructions: u64, stderr: &mut dyn Write) -> std::io::Result<()> {
+        let _ = std::fs::remove_file(&self.path);
+        writeln!(
+            stderr,
+            "demo-os: warning: the run ended at instruction {instructions}, before --save-at {}: \
+             no snapshot was written to {}",
+            self.at,
+            self.path.display()
+        )
     }
 
     /// Writes `state`, taken at `instructions`, to the file, and says so

@@ -420,6 +420,7 @@ pub fn run_with_summary(
     console::catch_interrupt();
     let mut input = stdin.then(ConsoleInput::from_stdin);
     let started = Instant::now();
+    let first = target.instructions();
     let mut out = Terminal::new(target.vm_count(), stdout, stderr);
     let mut checkpoint = Checkpoint::of(cli)?;
     let cut = drive(
@@ -432,6 +433,9 @@ pub fn run_with_summary(
     // Restores the terminal before anything else is printed.
     drop(input);
     let cut = cut?;
+    if let Some(c) = checkpoint.as_ref().filter(|c| !c.done) {
+        c.missed(target.instructions(), out.stderr())?;
+    }
     out.finish()?;
     let elapsed = started.elapsed();
 
@@ -449,7 +453,12 @@ pub fn run_with_summary(
             }
         })
         .collect();
-    let line = summary(target.instructions(), elapsed, &reasons.join("; "));
+    let line = summary_of(
+        target.instructions(),
+        target.instructions() - first,
+        elapsed,
+        &reasons.join("; "),
+    );
     writeln!(stderr, "{line}")?;
     let (engine, jit) = target.engine();
     writeln!(stderr, "{}", engine_line(engine, &jit, elapsed))?;
@@ -529,9 +538,16 @@ fn stats_document(
 /// The summary line: `demo-os: <N> instructions in <S> s (<M> MIPS);
 /// stopped: <reason>`.
 pub fn summary(instructions: u64, elapsed: Duration, reason: &str) -> String {
+    summary_of(instructions, instructions, elapsed, reason)
+}
+
+/// [`summary`] of a run that executed `ran` of its `instructions` in
+/// this process (the rest before the snapshot it was restored from): the
+/// MIPS figure counts those only.
+pub fn summary_of(instructions: u64, ran: u64, elapsed: Duration, reason: &str) -> String {
     let secs = elapsed.as_secs_f64();
     let mips = if secs > 0.0 {
-        instructions as f64 / secs / 1e6
+        ran as f64 / secs / 1e6
     } else {
         0.0
     };
@@ -646,5 +662,10 @@ mod tests {
             "demo-os: 2000000 instructions in 0.500 s (4.0 MIPS); stopped: guest exited with code 0"
         );
         assert!(summary(1, Duration::ZERO, "x").contains("(0.0 MIPS)"));
+        // Restored from a snapshot: the rate counts this process's work.
+        assert!(
+            summary_of(9_000_000, 1_000_000, Duration::from_secs(1), "x")
+                .starts_with("demo-os: 9000000 instructions in 1.000 s (1.0 MIPS)")
+        );
     }
 }
