@@ -353,7 +353,7 @@ pub struct Cli {
 
     /// The snapshot `--restore` read (set by the runner, not a flag).
     #[arg(skip)]
-    pub restored: Option<std::sync::Arc<super::snapshot::Restored>>,
+    pub restored: Option<std::rc::Rc<super::snapshot::Restored>>,
 }
 
 /// `--engine`.

@@ -169,7 +169,7 @@ pub fn prepare_restore(cli: &mut Cli, matches: &ArgMatches) -> Result<(), Runner
         });
     }
     snap.flags.apply(cli);
-    cli.restored = Some(std::sync::Arc::new(Restored {
+    cli.restored = Some(std::rc::Rc::new(Restored {
         path,
         bytes: bytes.len(),
         read_time: started.elapsed(),
