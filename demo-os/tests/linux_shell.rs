@@ -37,6 +37,45 @@ fn busybox_shell_works_the_same_under_the_monitor() {
     shell(&["--mode", "full"]);
 }
 
+/// stdin ends while the shell still reads: the run ends by itself, once
+/// the idle guest has printed nothing for 60 virtual seconds, with its own
+/// message and status 125 (not a hang, not a silent stop).
+#[test]
+fn end_of_piped_input_ends_the_run_not_hangs_it() {
+    let Some(dir) = fetch() else {
+        return;
+    };
+    let kernel = dir.join("vmlinuz");
+    let initrd = dir.join("initrd.gz");
+    let args = [
+        "--board",
+        "malta",
+        "--mem",
+        "128",
+        "--kernel",
+        kernel.to_str().expect("UTF-8 path"),
+        "--initrd",
+        initrd.to_str().expect("UTF-8 path"),
+        "--append",
+        "console=ttyS0 rdinit=/bin/sh",
+    ];
+    let out = run_with_input(
+        Path::new(RUNNER),
+        &args,
+        Some(b"echo HV-EOF-$((6*7))\n"),
+        Duration::from_secs(600),
+    );
+    let console = out.stdout_text();
+    assert!(console.contains("HV-EOF-42"), "{console}");
+    assert_eq!(out.code, Some(125), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("stdin ended, and the guest has since waited 60 virtual seconds"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// Boots into the shell with `extra` flags, pipes the commands in, checks
 /// their answers and the clean power-off.
 fn shell(extra: &[&str]) {

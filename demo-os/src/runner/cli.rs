@@ -83,7 +83,11 @@ The Malta board (--board malta):
   Ctrl-C stops the run). From a pipe or a file, input is given one line at
   a time, at the end of a run slice where the guest has read everything
   before and has the UART's receive interrupt enabled, so a run is
-  deterministic. The guest's power-off (PIIX4 soft-off) or reset (FPGA)
+  deterministic. When that input has ended and the guest, given all of it,
+  then prints nothing and idles (90% of its cycles in `wait`) for 60
+  virtual seconds, it waits for input that will never come: the run ends
+  there with status 125 (a guest that works or prints runs on). The
+  guest's power-off (PIIX4 soft-off) or reset (FPGA)
   ends the run with status 0. With --mode full (or para) the same kernel
   runs unmodified under the monitor, each VM on its own emulated Malta
   board; stdin feeds VM 0's console.
@@ -94,12 +98,15 @@ Exit status:
   1      the kernel could not be read, parsed or loaded (not a regular file,
          larger than 512 MiB, not a MIPS ELF, does not fit in RAM), or
          output failed (stdout closed, a broken pipe)
+  1      (--restore) the snapshot is unreadable, truncated, corrupt, of
+         another format version, or does not fit the machine
   2      bad command line
   0      (Malta) the guest powered the board off
   123    (Malta) the guest reset the board (reboot, a panic with panic=N);
          the run ends there, as QEMU's -no-reboot
   124    stopped at --max-instructions
-  125    the guest stalled: it waits for an interrupt none can deliver
+  125    the guest stalled: it waits for an interrupt none can deliver, or
+         (Malta) for console input after piped stdin ended
   126    an exception routed to the host stopped the guest, or a guest
          crashed: it faults where it can make no progress, or it entered
          an exception vector that holds no handler (only zero words up to

@@ -17,6 +17,13 @@
 //!   how fast the host delivers it. A guest that never enables the receive
 //!   interrupt (the mipssim demo OS) never makes the runner read stdin.
 //!
+//! End of input: once a pipe or a file has ended and the guest has been
+//! given all of it, a guest that then stays quiet (no console output,
+//! idle in `wait` for at least 90% of its cycles) for 60 virtual seconds waits
+//! for input that will never come: the run ends there, with status 125
+//! (`target::Stop::InputEnded`). A guest still working or printing runs
+//! on to its own end.
+//!
 //! Ctrl-C: a SIGINT handler sets a flag the run loop checks after each
 //! slice; the run then ends with the summary line and status 130.
 
@@ -127,6 +134,12 @@ impl ConsoleInput {
             eof: false,
             _raw: raw,
         }
+    }
+
+    /// Whether the input was a pipe or a file that has ended, everything
+    /// in it handed to the guest.
+    pub fn ended(&self) -> bool {
+        !self.interactive() && self.eof && self.pending.is_empty()
     }
 
     fn interactive(&self) -> bool {

@@ -156,7 +156,16 @@ pub enum Stop {
     Limit(u64),
     /// Ctrl-C stopped the run.
     Interrupted,
+    /// stdin (a pipe or a file) ended, and the guest then ran for
+    /// [`INPUT_ENDED_WINDOW`] cycles without console output, at least 90%
+    /// of them idle: it waits for input that will never come.
+    InputEnded,
 }
+
+/// Virtual cycles (60 s of the Malta board's clock) a guest may idle
+/// without console output after stdin ended before the run ends
+/// ([`Stop::InputEnded`]).
+pub const INPUT_ENDED_WINDOW: u64 = 60 * 100_000_000;
 
 impl Stop {
     /// The process exit status this end means: the guest's code modulo
@@ -168,7 +177,7 @@ impl Stop {
             Stop::Exited(code) => (code & 0xff) as u8,
             Stop::PowerOff => 0,
             Stop::Reset => EXIT_RESET,
-            Stop::Stalled => EXIT_STALLED,
+            Stop::Stalled | Stop::InputEnded => EXIT_STALLED,
             Stop::Trap(_) | Stop::Crashed(_) | Stop::NoHandler(_) => EXIT_TRAP,
             Stop::Limit(_) => EXIT_LIMIT,
             Stop::Interrupted => EXIT_INTERRUPTED,
@@ -205,6 +214,12 @@ impl Stop {
             Stop::Interrupted => {
                 format!("interrupted (Ctrl-C) at {}", target.at(vm, target.pc(vm)))
             }
+            Stop::InputEnded => format!(
+                "stdin ended, and the guest has since waited {} virtual seconds without \
+                 output, idle: it waits for input that will never come (at {})",
+                INPUT_ENDED_WINDOW / 100_000_000,
+                target.at(vm, target.pc(vm))
+            ),
         }
     }
 
@@ -219,6 +234,7 @@ impl Stop {
             Stop::Crashed(_) | Stop::NoHandler(_) => "crashed".into(),
             Stop::Limit(_) => "limit".into(),
             Stop::Interrupted => "interrupted".into(),
+            Stop::InputEnded => "input ended".into(),
         }
     }
 }
@@ -347,6 +363,7 @@ pub fn drive(
     mut checkpoint: Option<&mut Checkpoint>,
 ) -> Result<Option<Stop>, RunnerError> {
     let slice = target.slice();
+    let mut watch = InputWatch::default();
     loop {
         if let Some(c) = checkpoint.as_deref_mut().filter(|c| !c.done)
             && target.instructions() >= c.at
@@ -381,11 +398,66 @@ pub fn drive(
             None => budget,
         };
         let step = target.run(budget);
-        target.drain(sink)?;
+        let mut counted = Counted {
+            inner: &mut *sink,
+            console_bytes: 0,
+        };
+        target.drain(&mut counted)?;
+        let printed = counted.console_bytes != 0;
         sink.progress(target.instructions(), target.ticks())?;
         if step == Step::Stopped {
             return Ok(None);
         }
+        if input.as_deref().is_some_and(ConsoleInput::ended)
+            && watch.idle_since_input_ended(&*target, printed)
+        {
+            return Ok(Some(Stop::InputEnded));
+        }
+    }
+}
+
+/// Watches a guest after its stdin ended (see [`Stop::InputEnded`]):
+/// since when (clock, console VM's instructions) it has been quiet.
+#[derive(Default)]
+struct InputWatch {
+    since: Option<(u64, u64)>,
+}
+
+impl InputWatch {
+    /// After a slice: whether the console's guest (VM 0) has printed
+    /// nothing and idled (in `wait`) at least 90% of the cycles for
+    /// [`INPUT_ENDED_WINDOW`] cycles. Output, or more work than that,
+    /// starts the window again.
+    fn idle_since_input_ended(&mut self, target: &dyn Target, printed: bool) -> bool {
+        let now = (target.ticks(), target.stats(0).idle_ticks);
+        match self.since {
+            Some((t0, i0)) if !printed && (now.1 - i0) * 10 >= (now.0 - t0) * 9 => {
+                now.0 - t0 >= INPUT_ENDED_WINDOW
+            }
+            _ => {
+                self.since = Some(now);
+                false
+            }
+        }
+    }
+}
+
+/// A sink that counts the console bytes going through it.
+struct Counted<'a> {
+    inner: &'a mut dyn Sink,
+    console_bytes: usize,
+}
+
+impl Sink for Counted<'_> {
+    fn console(&mut self, vm: usize, bytes: &[u8]) -> io::Result<()> {
+        self.console_bytes += bytes.len();
+        self.inner.console(vm, bytes)
+    }
+    fn stderr(&mut self) -> &mut dyn Write {
+        self.inner.stderr()
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 
