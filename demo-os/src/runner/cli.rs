@@ -264,6 +264,14 @@ pub struct Cli {
     #[arg(long)]
     pub no_idle_inference: bool,
 
+    /// Under the monitor: do not skip a VM's polling loop on a device
+    /// register that only time changes (Linux polling the RTC to
+    /// calibrate its clock): it spins, exiting on every read, for
+    /// comparison. By default the VM is descheduled until just before the
+    /// register changes and sees the same values at the same ticks.
+    #[arg(long)]
+    pub no_spin_inference: bool,
+
     /// The demo OS's work scale (boot argument a1): every user program
     /// does N times its work, 1 to 1000. See "Work scale" below.
     #[arg(
@@ -491,6 +499,9 @@ impl Cli {
         }
         if self.no_idle_inference {
             flags.push("--no-idle-inference");
+        }
+        if self.no_spin_inference {
+            flags.push("--no-spin-inference");
         }
         flags
     }

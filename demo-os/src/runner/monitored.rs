@@ -144,6 +144,7 @@ pub fn monitor_config(cli: &Cli, hypercalls: bool) -> MonitorConfig {
     MonitorConfig {
         slice_ticks: cli.slice_ticks(),
         idle_inference: !cli.no_idle_inference,
+        spin_inference: !cli.no_spin_inference,
         trace_exits: cli.trace() == Some(TraceKind::Exits),
         hypercalls,
     }
@@ -479,6 +480,8 @@ fn write_stats(mon: &Monitor, ends: &[Stop], out: &mut dyn Write) -> io::Result<
     });
     row("machine switches", &|s| s.machine_switches.to_string());
     row("idle ticks", &|s| s.idle_ticks.to_string());
+    row("spins inferred", &|s| s.spins_inferred.to_string());
+    row("  ticks skipped", &|s| s.spin_ticks_skipped.to_string());
     row("stopped at clock tick", &|s| {
         s.stopped_at.map_or("-".into(), |t| t.to_string())
     });

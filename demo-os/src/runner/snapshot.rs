@@ -42,13 +42,14 @@ pub struct MachineFlags {
     vms: u32,
     vtlb: Option<u32>,
     no_idle_inference: bool,
+    no_spin_inference: bool,
     work: u32,
     programs: Vec<u32>,
     slice: Option<u64>,
 }
 
 /// The command-line names of [`MachineFlags`]' fields (clap's ids).
-const MACHINE_FLAGS: [&str; 13] = [
+const MACHINE_FLAGS: [&str; 14] = [
     "mode",
     "image",
     "kernel",
@@ -59,6 +60,7 @@ const MACHINE_FLAGS: [&str; 13] = [
     "vms",
     "vtlb",
     "no_idle_inference",
+    "no_spin_inference",
     "work",
     "programs",
     "slice",
@@ -83,6 +85,7 @@ impl MachineFlags {
             vms: cli.vms,
             vtlb: cli.vtlb,
             no_idle_inference: cli.no_idle_inference,
+            no_spin_inference: cli.no_spin_inference,
             work: cli.work,
             programs: cli.programs.clone(),
             slice: cli.slice,
@@ -102,6 +105,7 @@ impl MachineFlags {
         cli.vms = self.vms;
         cli.vtlb = self.vtlb;
         cli.no_idle_inference = self.no_idle_inference;
+        cli.no_spin_inference = self.no_spin_inference;
         cli.work = self.work;
         cli.programs = self.programs.clone();
         cli.slice = self.slice;

@@ -28,7 +28,9 @@
 //! `prefills`, `refills_forwarded`, `walked_refills` (TLB handling);
 //! `monitor_frames_zeroed`, `monitor_frames_vouched` (frames the monitor
 //! zeroed, frames it vouched were zero); `monitor_cycles`; `idle_ticks`;
-//! `machine_switches`; `stopped_at_cycle` (the clock when the VM stopped);
+//! `machine_switches`; `spins_inferred` and `spin_ticks_skipped` (polling
+//! loops the monitor skipped, and the clock ticks it saved; null
+//! natively); `stopped_at_cycle` (the clock when the VM stopped);
 //! `exit_code` (the status its end means) and `stopped` (the summary
 //! line's words for it). All monitor counters are null natively (in
 //! `--mode compare --json`, whose keys predate this schema, they are 0
@@ -104,6 +106,8 @@ pub fn vm(s: &VmStats, monitored: bool) -> Map<String, Value> {
     o.insert("monitor_cycles".into(), m(json!(s.monitor_cycles)));
     o.insert("idle_ticks".into(), json!(s.idle_ticks));
     o.insert("machine_switches".into(), m(json!(s.machine_switches)));
+    o.insert("spins_inferred".into(), m(json!(s.spins_inferred)));
+    o.insert("spin_ticks_skipped".into(), m(json!(s.spin_ticks_skipped)));
     o.insert("stopped_at_cycle".into(), json!(s.stopped_at));
     o
 }

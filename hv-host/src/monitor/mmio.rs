@@ -98,11 +98,25 @@ impl ExitCtx<'_> {
         if !self.vm.stopped() {
             self.machine.skip_instruction();
         }
+        let skip = match (store, value) {
+            (None, Some(v)) => self.spin_check(t.pc, gpa, width, v, now),
+            _ => None,
+        };
         self.trace(t.pc, t.insn, ExitReason::Mmio, || {
             let what = if store.is_some() { "store" } else { "load" };
-            format!("{name} {what} at guest-physical {gpa}")
+            let spin = match skip {
+                Some(n) => format!(": a polling loop, {n} ticks skipped"),
+                None => String::new(),
+            };
+            format!("{name} {what} at guest-physical {gpa}{spin}")
         });
-        Ok(Action::Resume)
+        Ok(match skip {
+            Some(n) => {
+                self.spin_wait(n);
+                Action::Wait
+            }
+            None => Action::Resume,
+        })
     }
 
     /// A UHI semihosting call from the guest's kernel mode, on the VM's

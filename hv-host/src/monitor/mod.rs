@@ -46,6 +46,7 @@ pub mod mmio;
 pub mod rtlb;
 pub mod sched;
 pub mod snapshot;
+pub mod spin;
 pub mod stats;
 pub mod stlb;
 pub mod timeline;
@@ -81,6 +82,9 @@ pub struct MonitorConfig {
     /// Deschedule a VM that executes `wait` until its next interrupt
     /// (off: it keeps its slice, idling).
     pub idle_inference: bool,
+    /// Deschedule a VM that polls a device register only time changes
+    /// until just before it changes ([`spin`]; off: it spins).
+    pub spin_inference: bool,
     /// Record every exit ([`Monitor::take_trace`]).
     pub trace_exits: bool,
     /// Offer the hypercall interface (`--mode para`); without it `HYPCALL`
@@ -93,6 +97,7 @@ impl Default for MonitorConfig {
         Self {
             slice_ticks: 100_000,
             idle_inference: true,
+            spin_inference: true,
             trace_exits: false,
             hypercalls: false,
         }

@@ -31,9 +31,17 @@ impl Monitor {
                 vm.cp0.tick(now);
                 vm.board_tick(now);
                 let deadline = vm.yield_until.is_some_and(|t| t.reached(now));
-                if deadline || vm.cp0.unmasked_pending(vm.irq_lines()) != 0 {
+                // A skipped polling loop ends early only for an interrupt
+                // the guest would take in it.
+                let woken = if vm.spinning {
+                    vm.cp0.interrupt_deliverable(vm.irq_lines())
+                } else {
+                    vm.cp0.unmasked_pending(vm.irq_lines()) != 0
+                };
+                if deadline || woken {
                     vm.state = VmState::Running;
                     vm.yield_until = None;
+                    vm.spinning = false;
                 }
             }
         }

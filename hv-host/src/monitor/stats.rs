@@ -221,6 +221,10 @@ pub struct VmStats {
     /// The global clock tick at which the VM stopped, if it did: how long
     /// it took in virtual time, idle time and other VMs' time included.
     pub stopped_at: Option<u64>,
+    /// Polling loops on a device the monitor skipped ([`super::spin`]).
+    pub spins_inferred: u64,
+    /// Clock ticks those skips saved the VM from spinning.
+    pub spin_ticks_skipped: u64,
 }
 
 impl VmStats {

@@ -336,3 +336,72 @@ fn device_accesses_of_every_width_are_as_native_on_both_boards() {
     assert!(native.0.is_empty() && native.1.is_some(), "{native:?}");
     assert_eq!(monitored, native, "malta cbus uart");
 }
+
+/// Linux's Malta clock calibration in miniature: wait for the RTC's UIP
+/// to fall, to rise, to fall (read Count), to rise and to fall again
+/// (read Count); exits with a mix of both Counts.
+fn rtc_calibration_kernel() -> ElfImage {
+    image(|a| {
+        a.li(T0, 0xb800_0000); // ISA I/O: RTC index 0x70, data 0x71
+        a.li(T1, 0x0a); // register A
+        let wait = |a: &mut Asm, while_set: bool| {
+            let top = a.here();
+            a.emit(sb(T1, 0x70, T0));
+            a.emit(lbu(T2, 0x71, T0));
+            a.emit(andi(T2, T2, 0x80));
+            if while_set {
+                a.bne(T2, ZERO, top);
+            } else {
+                a.beq(T2, ZERO, top);
+            }
+            a.nop();
+        };
+        wait(a, true);
+        wait(a, false);
+        wait(a, true);
+        a.emit(mfc0(S0, reg::COUNT, 0));
+        wait(a, false);
+        wait(a, true);
+        a.emit(mfc0(S1, reg::COUNT, 0));
+        a.emit(sll(A0, S1, 3));
+        a.emit(addu(A0, A0, S0));
+        a.li(T9, 1);
+        a.emit(sdbbp(1));
+    })
+}
+
+#[test]
+fn a_polling_loop_on_the_rtc_is_skipped_and_reads_count_the_same() {
+    let img = rtc_calibration_kernel();
+    let run = |spin_inference: bool| {
+        let cfg = VmConfig {
+            ram_bytes: 1 << 20,
+            board: BoardKind::Malta,
+            ..VmConfig::default()
+        };
+        let config = MonitorConfig {
+            spin_inference,
+            ..MonitorConfig::default()
+        };
+        let mut m = Monitor::new(config, &[cfg]).unwrap();
+        m.load(VmId(0), &img).unwrap();
+        assert_eq!(m.run(1_000_000_000), MonitorExit::AllStopped);
+        let stats = m.stats(VmId(0)).unwrap();
+        (m.stop_reason(VmId(0)).cloned(), stats)
+    };
+    let (spun, spun_stats) = run(false);
+    let (skipped, skipped_stats) = run(true);
+    assert!(matches!(spun, Some(VmStop::Exited(_))), "{spun:?}");
+    assert_eq!(skipped, spun, "the guest reads Count as if it had spun");
+    assert_eq!(spun_stats.spins_inferred, 0);
+    assert!(skipped_stats.spins_inferred >= 4, "{skipped_stats:?}");
+    assert!(skipped_stats.spin_ticks_skipped > 100_000_000);
+    assert!(
+        skipped_stats.exits_total() * 20 < spun_stats.exits_total(),
+        "{} exits with inference, {} without",
+        skipped_stats.exits_total(),
+        spun_stats.exits_total()
+    );
+    // Exactly: the loop resumes in the phase it would have reached.
+    assert_eq!(skipped_stats.stopped_at, spun_stats.stopped_at);
+}

@@ -119,6 +119,11 @@ pub struct Vm {
     /// While waiting after `IdleYield`: its deadline (never, when Count
     /// is frozen and the timer stopped: only an interrupt ends the wait).
     pub(super) yield_until: Option<Deadline>,
+    /// Whether its wait is a skipped polling loop ([`super::spin`]): it
+    /// wakes for an interrupt only if it would take it.
+    pub(super) spinning: bool,
+    /// The watch for polling loops.
+    pub(super) spin: super::spin::SpinWatch,
     /// The guest-physical frame of the page of CP0 registers it shares
     /// (`CommpageSet`).
     pub(super) commpage: Option<crate::addr::GuestPhysAddr>,
@@ -201,6 +206,8 @@ impl Vm {
             stats: VmStats::default(),
             features: hv_abi::Features::empty(),
             yield_until: None,
+            spinning: false,
+            spin: Default::default(),
             commpage: None,
             refill_walk: None,
             pending_refill: None,

@@ -681,6 +681,21 @@ impl Board {
         Some(v)
     }
 
+    /// For spin inference, right after a load of `width` at `pa`: the
+    /// tick until which a repeat of it reads the same, if only time can
+    /// change it (see [`Device::stable_until`]).
+    pub fn stable_until(&self, pa: GuestPhysAddr, width: Width) -> Option<u64> {
+        let Width::Bytes(size) = width else {
+            return None;
+        };
+        match self.decode(pa) {
+            Decoded::Device { slot, offset } => {
+                self.slots.get(slot)?.dev.stable_until(offset, size)
+            }
+            _ => None,
+        }
+    }
+
     /// Writes the low `size` (1, 2 or 4) bytes of `value` at physical `pa`
     /// at tick `now`; false is a bus error. Writes to ROM and open space
     /// are ignored.

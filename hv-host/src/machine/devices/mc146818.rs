@@ -317,6 +317,27 @@ impl Rtc {
             .all(|(i, (&a, v))| a >= 0xc0 || self.decode(a, i == 2) == v)
     }
 
+    /// The tick at which the data port next reads differently with the
+    /// register selected now, if only time changes it: register A's UIP
+    /// edges, the time and date registers' update instants (while the
+    /// clock runs). Register C clears on read, the others change only by
+    /// writes: `None`.
+    pub fn stable_until(&self, port: u32) -> Option<u64> {
+        if port != RTC_DATA || !self.updating() {
+            return None;
+        }
+        let hz = self.tick_hz;
+        let update = self.phase + (self.seconds_at(self.now) + 1) * hz;
+        match self.index {
+            REG_A => {
+                let rise = update - self.uip_ticks();
+                Some(if self.now < rise { rise } else { update })
+            }
+            0..=9 => Some(update),
+            _ => None,
+        }
+    }
+
     /// Whether UIP reads as set now.
     fn uip(&self) -> bool {
         if !self.updating() {
@@ -480,6 +501,10 @@ impl Device for Rtc {
         Rtc::next_event(self)
     }
 
+    fn stable_until(&self, port: u32, _size: u32) -> Option<u64> {
+        Rtc::stable_until(self, port)
+    }
+
     fn irq(&self) -> bool {
         Rtc::irq(self)
     }
@@ -538,6 +563,33 @@ mod tests {
         r.tick(61 * HZ + 5);
         assert_eq!(rd(&mut r, 0x00), 0x01);
         assert_eq!(rd(&mut r, 0x02), 0x01, "a minute later");
+    }
+
+    #[test]
+    fn stable_until_names_the_next_uip_edge_and_update() {
+        let mut r = Rtc::new(HZ);
+        let hz = r.tick_hz();
+        r.write(RTC_INDEX, 1, u32::from(REG_A));
+        // Every tick before the named one reads the same; that one differs.
+        let mut now = 1;
+        for _ in 0..4 {
+            r.tick(now);
+            let v = r.read(RTC_DATA, 1);
+            let until = r
+                .stable_until(RTC_DATA)
+                .expect("UIP only changes with time");
+            assert!(until > now && until - now <= hz);
+            for t in [now + 1, until - 1] {
+                r.tick(t);
+                assert_eq!(r.read(RTC_DATA, 1), v, "tick {t}");
+            }
+            r.tick(until);
+            assert_ne!(r.read(RTC_DATA, 1), v, "tick {until}");
+            now = until;
+        }
+        r.write(RTC_INDEX, 1, u32::from(REG_C));
+        assert_eq!(r.stable_until(RTC_DATA), None, "register C clears on read");
+        assert_eq!(r.stable_until(RTC_INDEX), None);
     }
 
     #[test]

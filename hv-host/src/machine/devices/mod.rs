@@ -159,6 +159,16 @@ pub trait Device: DeviceClone + DeviceState + std::fmt::Debug + Send {
         None
     }
 
+    /// For spin inference: if a read of `size` bytes at `offset` now has
+    /// no side effect and returns a value that only the passing of time
+    /// changes, the earliest tick at which it may read differently
+    /// (`None`, the default: unknown, or something other than time can
+    /// change it, or reading changes the device). Asked right after such
+    /// a read, at the same tick.
+    fn stable_until(&self, _offset: u32, _size: u32) -> Option<u64> {
+        None
+    }
+
     /// The device as an interrupt controller, if it is one.
     fn interrupt_controller(&mut self) -> Option<&mut dyn InterruptController> {
         None
