@@ -140,6 +140,13 @@ fn threshold_from_env() -> Option<u32> {
 pub const CODE_LIMIT: usize = 64 << 20;
 /// Entries of the dispatch table (a power of two).
 pub const TABLE_ENTRIES: usize = 1 << 16;
+/// The dispatch table's index is the instruction's word address with its
+/// bits from this one up folded in: the same code at addresses a multiple
+/// of the table's span apart (two VMs booting the same kernel, 128 MiB
+/// apart in machine memory) then takes different entries instead of
+/// evicting each other's for ever. [`translate::emit_stub`] computes the
+/// same index.
+pub const INDEX_FOLD: u32 = 16;
 /// Bytes of one dispatch-table entry (translated code reads them).
 pub const ENTRY_SIZE: usize = core::mem::size_of::<Entry>();
 
@@ -448,7 +455,8 @@ impl Jit {
 
     #[inline(always)]
     fn index(phys: u32) -> usize {
-        (phys as usize >> 2) & (TABLE_ENTRIES - 1)
+        let x = phys as usize >> 2;
+        (x ^ (x >> INDEX_FOLD)) & (TABLE_ENTRIES - 1)
     }
 
     /// Drops every block if the code cache was cleared since the last call.

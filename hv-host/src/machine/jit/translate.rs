@@ -1494,7 +1494,7 @@ pub fn stub_signature(ptr: Type) -> ir::Signature {
 /// chained count into the context and returns the exit's number to the
 /// run loop. `block_sig` is the blocks' signature.
 pub fn emit_stub(b: &mut FunctionBuilder<'_>, ptr: Type, block_sig: ir::Signature) {
-    use super::{ENTRY_SIZE, TABLE_ENTRIES, entry_offsets as eo};
+    use super::{ENTRY_SIZE, INDEX_FOLD, TABLE_ENTRIES, entry_offsets as eo};
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
@@ -1527,6 +1527,8 @@ pub fn emit_stub(b: &mut FunctionBuilder<'_>, ptr: Type, block_sig: ir::Signatur
     b.switch_to_block(found);
     let table = b.ins().load(ptr, flags(), ctx, offsets::TABLE);
     let i = b.ins().ushr_imm_s(phys, 2);
+    let hi = b.ins().ushr_imm_s(i, i64::from(INDEX_FOLD));
+    let i = b.ins().bxor(i, hi);
     let i = b.ins().band_imm_s(i, (TABLE_ENTRIES - 1) as i64);
     let i = b.ins().uextend(ptr, i);
     let off = b.ins().imul_imm_s(i, ENTRY_SIZE as i64);
