@@ -254,6 +254,23 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_VMS))]
     pub vms: u32,
 
+    /// Under the monitor: one VM described on its own, repeatable, so that
+    /// different systems share the CPU: comma-separated key=value pairs
+    /// of board (mipssim|malta), mem (MiB), kernel (FILE) or image
+    /// (unmodified|pv), initrd and append (malta), programs (the demo's
+    /// list). Example: `--vm board=malta,mem=128,kernel=vmlinuz,
+    /// initrd=initrd.gz,append="console=ttyS0 rdinit=/init" --vm
+    /// image=pv,programs=sieve,memory --vm image=unmodified,programs=sleeper`.
+    /// Replaces --vms, --kernel, --programs, --board, --initrd and
+    /// --append.
+    #[arg(long = "vm", value_name = "SPEC", action = clap::ArgAction::Append)]
+    pub vm: Vec<String>,
+
+    /// Under the monitor: which VM's console takes stdin (`vm0`, the
+    /// default, `vm1`, ...); it must be a Malta VM to read it.
+    #[arg(long, value_name = "VM", value_parser = parse_console)]
+    pub console: Option<usize>,
+
     /// Under the monitor: entries of each VM's virtual TLB (3 to 64;
     /// Config1.MMUSize tells the guest). Default: the machine's 32.
     #[arg(long, value_name = "N", value_parser = parse_vtlb)]
@@ -400,6 +417,13 @@ fn parse_programs(list: &str) -> Result<u32, demo_os::ProgramListError> {
     demo_os::program_mask(list)
 }
 
+/// Parses `--console vmN`.
+fn parse_console(arg: &str) -> Result<usize, String> {
+    arg.strip_prefix("vm")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("`{arg}` is not a VM: say vm0, vm1, ..."))
+}
+
 /// Largest `--vms`.
 pub const MAX_VMS: i64 = 16;
 
@@ -514,6 +538,69 @@ impl Cli {
     /// The boot arguments `--work` and `--programs` give (a1, a2).
     pub fn boot_args(&self) -> BootArgs {
         self.boot_args_of(0)
+    }
+
+    /// The VMs to run under the monitor: the `--vm` specs, else `--vms`
+    /// VMs from the run-wide flags (`--kernel` and `--programs` round
+    /// robin).
+    pub fn vm_specs(&self) -> Result<Vec<super::vmspec::VmSpec>, String> {
+        if self.vm.is_empty() {
+            return Ok((0..self.vms as usize)
+                .map(|i| super::vmspec::VmSpec {
+                    board: self.board,
+                    mem: self.mem,
+                    kernel: match self.kernel.len() {
+                        0 => None,
+                        n => Some(self.kernel[i % n].clone()),
+                    },
+                    image: self.image(),
+                    initrd: self.initrd.clone(),
+                    append: self.append.clone(),
+                    args: self.boot_args_of(i),
+                })
+                .collect());
+        }
+        let mut given = Vec::new();
+        for (flag, is) in [
+            ("--vms", self.vms != 1),
+            ("--kernel", !self.kernel.is_empty()),
+            ("--programs", !self.programs.is_empty()),
+            ("--board", self.board_given),
+            ("--initrd", self.initrd.is_some()),
+            ("--append", !self.append.is_empty()),
+        ] {
+            if is {
+                given.push(flag);
+            }
+        }
+        if !given.is_empty() {
+            return Err(format!(
+                "--vm describes each VM whole: {} cannot be given with it (put it in the --vm specs)",
+                given.join(", ")
+            ));
+        }
+        if self.vm.len() > MAX_VMS as usize {
+            return Err(format!(
+                "{} --vm specs: at most {MAX_VMS} VMs",
+                self.vm.len()
+            ));
+        }
+        self.vm
+            .iter()
+            .map(|spec| super::vmspec::parse(spec, self.mem, self.image(), self.work))
+            .collect()
+    }
+
+    /// Whether stdin feeds a guest console: the console VM (`--console`,
+    /// else VM 0) is a Malta board, the one whose UART reads it.
+    pub fn takes_stdin(&self) -> bool {
+        match self.vm.get(self.console.unwrap_or(0)) {
+            Some(spec) if self.mode != Mode::Native => {
+                super::vmspec::parse(spec, self.mem, self.image(), self.work)
+                    .is_ok_and(|s| s.board == BoardKind::Malta)
+            }
+            _ => self.board == BoardKind::Malta,
+        }
     }
 
     /// The boot arguments of VM `i` (the `--programs` lists round robin).

@@ -131,7 +131,11 @@ fn run_monitor(
     guests: &[Guest<'_>],
 ) -> Result<Run, RunnerError> {
     let config = monitored::monitor_config(cli, hypercalls);
-    let mut monitored = monitored::build(config, monitored::vm_config(cli), guests)?;
+    let mut monitored = monitored::build(
+        config,
+        &vec![monitored::vm_config(cli); guests.len()],
+        guests,
+    )?;
     run_to_end(cli, label, &mut monitored)
 }
 

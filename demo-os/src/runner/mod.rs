@@ -14,6 +14,7 @@ pub mod snapshot;
 pub mod stats_json;
 pub mod svg;
 pub mod target;
+pub mod vmspec;
 
 use cli::{BoardKind, Cli, EXIT_ERROR, EXIT_USAGE, Image, KernelSource, Mode};
 use demo_os::BootArgs;
@@ -241,6 +242,13 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
         return Ok(0);
     }
     select_engine(cli, stderr)?;
+    if (!cli.vm.is_empty() || cli.console.is_some()) && !matches!(cli.mode, Mode::Full | Mode::Para)
+    {
+        return Err(RunnerError::Usage(
+            "--vm and --console describe the VMs of a run under the monitor (--mode full or para)"
+                .into(),
+        ));
+    }
     if cli.board == BoardKind::Malta && cli.mode == Mode::Compare {
         return Err(RunnerError::Usage(
             "--board malta runs with --mode native, full or para, not compare".into(),

@@ -155,10 +155,15 @@ pub fn vm_config(cli: &Cli) -> VmConfig {
     VmConfig {
         ram_bytes: cli.ram_bytes(),
         vtlb_entries: cli.vtlb_entries() as usize,
-        board: match cli.board {
-            BoardKind::Mipssim => board::BoardKind::Mipssim,
-            BoardKind::Malta => board::BoardKind::Malta,
-        },
+        board: board_of(cli.board),
+    }
+}
+
+/// The machine's board kind for the command line's.
+fn board_of(b: BoardKind) -> board::BoardKind {
+    match b {
+        BoardKind::Mipssim => board::BoardKind::Mipssim,
+        BoardKind::Malta => board::BoardKind::Malta,
     }
 }
 
@@ -166,16 +171,18 @@ pub fn vm_config(cli: &Cli) -> VmConfig {
 pub struct Monitored<'a> {
     mon: Monitor,
     images: Vec<&'a ElfImage>,
+    /// The VM whose console takes stdin (`--console`).
+    console: usize,
 }
 
-/// Builds a monitor with one VM per guest (VM `i` boots `guests[i]`), each
-/// configured as `vm`, loaded and given its boot arguments.
+/// Builds a monitor with one VM per guest (VM `i` boots `guests[i]`,
+/// configured as `vms[i]`), loaded and given its boot arguments.
 pub fn build<'a>(
     config: MonitorConfig,
-    vm: VmConfig,
+    vms: &[VmConfig],
     guests: &[Guest<'a>],
 ) -> Result<Monitored<'a>, RunnerError> {
-    let mut mon = Monitor::new(config, &vec![vm; guests.len()])?;
+    let mut mon = Monitor::new(config, vms)?;
     for (i, g) in guests.iter().enumerate() {
         if let Some(boot) = &g.linux {
             mon.boot_linux(VmId(i), g.image, boot)
@@ -191,6 +198,7 @@ pub fn build<'a>(
     Ok(Monitored {
         mon,
         images: guests.iter().map(|g| g.image).collect(),
+        console: 0,
     })
 }
 
@@ -220,7 +228,7 @@ impl Target for Monitored<'_> {
 
     /// VM 0's console takes stdin.
     fn feed(&mut self, input: &mut ConsoleInput) {
-        input.feed_vm(&mut self.mon, VmId(0));
+        input.feed_vm(&mut self.mon, VmId(self.console));
     }
 
     fn run(&mut self, budget: u64) -> Step {
@@ -338,29 +346,62 @@ pub fn run(
             )));
         }
     }
-    let mut images: Vec<(String, ElfImage)> = Vec::with_capacity(n);
-    for i in 0..n {
-        images.push(load_image(cli.kernel_source_of(i))?);
+    let specs = cli.vm_specs().map_err(RunnerError::Usage)?;
+    let n = specs.len();
+    let console_vm = cli.console.unwrap_or(0);
+    if console_vm >= n {
+        return Err(RunnerError::Usage(format!(
+            "--console vm{console_vm}: the run has {n} VM{}",
+            if n == 1 { "" } else { "s" }
+        )));
     }
-    let initrd = match (cli.board, cli.initrd.as_deref()) {
-        (BoardKind::Malta, Some(path)) => Some(super::read_kernel_file(path)?),
-        _ => None,
-    };
+    let mut images: Vec<(String, ElfImage)> = Vec::with_capacity(n);
+    let mut initrds: Vec<Option<Vec<u8>>> = Vec::with_capacity(n);
+    for spec in &specs {
+        let source = match &spec.kernel {
+            Some(path) => super::cli::KernelSource::File(path),
+            None => super::cli::KernelSource::Builtin(spec.image),
+        };
+        let (name, image) = load_image(source)?;
+        if spec.board == BoardKind::Mipssim
+            && !cli.vm.is_empty()
+            && let Some(why) = image.linux
+        {
+            return Err(RunnerError::Usage(format!(
+                "{name} looks like a Linux kernel ({why}): give its --vm board=malta"
+            )));
+        }
+        images.push((name, image));
+        initrds.push(match (spec.board, spec.initrd.as_deref()) {
+            (BoardKind::Malta, Some(path)) => Some(super::read_kernel_file(path)?),
+            _ => None,
+        });
+    }
     let guests: Vec<Guest<'_>> = images
         .iter()
-        .enumerate()
-        .map(|(i, (name, image))| Guest {
+        .zip(&specs)
+        .zip(&initrds)
+        .map(|(((name, image), spec), initrd)| Guest {
             name,
             image,
-            args: cli.boot_args_of(i),
-            linux: (cli.board == BoardKind::Malta).then(|| LinuxBoot {
+            args: spec.args,
+            linux: (spec.board == BoardKind::Malta).then(|| LinuxBoot {
                 kernel_name: name,
                 initrd: initrd.as_deref(),
-                cmdline: &cli.append,
+                cmdline: &spec.append,
             }),
         })
         .collect();
-    let mut monitored = build(monitor_config(cli, hypercalls), vm_config(cli), &guests)?;
+    let vms: Vec<VmConfig> = specs
+        .iter()
+        .map(|spec| VmConfig {
+            ram_bytes: spec.mem << 20,
+            board: board_of(spec.board),
+            ..vm_config(cli)
+        })
+        .collect();
+    let mut monitored = build(monitor_config(cli, hypercalls), &vms, &guests)?;
+    monitored.console = console_vm;
     if cli.timeline.is_some() {
         monitored.mon.record_timeline();
     }
@@ -381,7 +422,11 @@ pub fn run(
             ));
         }
         let addr = super::gdb::GdbAddr::parse(addr).map_err(RunnerError::Usage)?;
-        let Monitored { mon, images } = monitored;
+        let Monitored {
+            mon,
+            images,
+            console,
+        } = monitored;
         let (host, ended) = super::gdb::serve(
             super::gdb::Host::Monitor(Box::new(mon)),
             &addr,
@@ -391,7 +436,11 @@ pub fn run(
         let super::gdb::Host::Monitor(mon) = host else {
             unreachable!("serve gives back the host it was given");
         };
-        monitored = Monitored { mon: *mon, images };
+        monitored = Monitored {
+            mon: *mon,
+            images,
+            console,
+        };
         if ended == Some(Stop::Interrupted) {
             // Killed by the debugger: the summary says where, at once.
             super::console::interrupt();

@@ -46,10 +46,12 @@ pub struct MachineFlags {
     work: u32,
     programs: Vec<u32>,
     slice: Option<u64>,
+    vm: Vec<String>,
+    console: Option<usize>,
 }
 
 /// The command-line names of [`MachineFlags`]' fields (clap's ids).
-const MACHINE_FLAGS: [&str; 14] = [
+const MACHINE_FLAGS: [&str; 16] = [
     "mode",
     "image",
     "kernel",
@@ -64,11 +66,26 @@ const MACHINE_FLAGS: [&str; 14] = [
     "work",
     "programs",
     "slice",
+    "vm",
+    "console",
 ];
 
 /// Absolute, so that a restore from another directory finds the files.
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_owned())
+}
+
+/// A `--vm` spec with its `kernel=` and `initrd=` files made absolute.
+fn absolute_spec(spec: &str) -> String {
+    spec.split(',')
+        .map(|piece| match piece.split_once('=') {
+            Some((k @ ("kernel" | "initrd"), v)) => {
+                format!("{k}={}", absolute(Path::new(v)).display())
+            }
+            _ => piece.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl MachineFlags {
@@ -89,6 +106,8 @@ impl MachineFlags {
             work: cli.work,
             programs: cli.programs.clone(),
             slice: cli.slice,
+            vm: cli.vm.iter().map(|spec| absolute_spec(spec)).collect(),
+            console: cli.console,
         }
     }
 
@@ -109,6 +128,8 @@ impl MachineFlags {
         cli.work = self.work;
         cli.programs = self.programs.clone();
         cli.slice = self.slice;
+        cli.vm = self.vm.clone();
+        cli.console = self.console;
     }
 }
 

@@ -487,8 +487,9 @@ pub fn run_with_summary(
     stderr: &mut impl Write,
 ) -> Result<u8, RunnerError> {
     let max_instructions = cli.max_instructions;
-    // A Malta console (VM 0's under the monitor) takes stdin.
-    let stdin = cli.board == super::cli::BoardKind::Malta;
+    // A Malta console (VM 0's under the monitor, or --console's) takes
+    // stdin.
+    let stdin = cli.takes_stdin();
     console::catch_interrupt();
     let mut input = stdin.then(ConsoleInput::from_stdin);
     let started = Instant::now();

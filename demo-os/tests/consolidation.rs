@@ -1,0 +1,105 @@
+//! Different operating systems side by side (`--vm`): Debian's Linux on a
+//! Malta VM beside the PV demo and the unmodified demo on mipssim VMs,
+//! under `--mode para` (only the PV kernel asks for hypercalls). Each
+//! VM's console equals its console when it runs alone, except for lines
+//! derived from timing (the demo's `stat` lines, Linux's timestamps and
+//! its audit record's time).
+
+use hv_tests::linux::fetch;
+use std::process::Command;
+
+const RUNNER: &str = env!("CARGO_BIN_EXE_demo-os");
+
+fn run(vms: &[String]) -> (Option<i32>, String, String) {
+    let mut cmd = Command::new(RUNNER);
+    cmd.args(["--mode", "para"]).env("HV_NO_PROGRESS", "1");
+    for v in vms {
+        cmd.arg("--vm").arg(v);
+    }
+    let out = cmd.output().expect("the runner starts");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `text`'s lines (those prefixed `prefix`, without it), timing-derived
+/// ones dropped, Linux's timestamps cut, sorted.
+fn lines(text: &str, prefix: Option<&str>) -> Vec<String> {
+    let mut v: Vec<String> = text
+        .lines()
+        .filter_map(|l| match prefix {
+            Some(p) => l.strip_prefix(p),
+            None => Some(l),
+        })
+        .map(
+            |l| match l.strip_prefix('[').and_then(|r| r.split_once("] ")) {
+                Some((stamp, rest)) if stamp.trim().parse::<f64>().is_ok() => rest,
+                _ => l,
+            },
+        )
+        .filter(|l| !l.starts_with("stat ") && !l.contains("audit("))
+        .map(str::to_owned)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn linux_beside_both_demo_images_prints_what_each_prints_alone() {
+    let Some(dir) = fetch() else {
+        return;
+    };
+    let linux = format!(
+        "board=malta,mem=128,kernel={},initrd={},append=console=ttyS0 rdinit=/init",
+        dir.join("vmlinuz").display(),
+        dir.join("initrd.gz").display()
+    );
+    let specs = [
+        linux,
+        "image=pv,programs=sieve,memory".to_owned(),
+        "image=unmodified,programs=sleeper".to_owned(),
+    ];
+    let (code, together, err) = run(&specs);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("power off"), "{err}");
+    for (i, spec) in specs.iter().enumerate() {
+        let (code, alone, err) = run(std::slice::from_ref(spec));
+        assert_eq!(code, Some(0), "vm{i} alone: {err}");
+        let mine = lines(&together, Some(&format!("[vm{i}] ")));
+        assert!(mine.len() > 10, "vm{i} printed: {mine:?}");
+        assert_eq!(mine, lines(&alone, None), "vm{i}: {spec}");
+    }
+    // Only the PV kernel used the hypercall interface.
+    assert!(err.contains("vm0, vm2 made no hypercall"), "{err}");
+}
+
+#[test]
+fn bad_vm_specs_are_usage_errors() {
+    for (args, says) in [
+        (vec!["--vm", "board=pc"], "the boards are mipssim and malta"),
+        (
+            vec!["--vm", "image=pv", "--vms", "2"],
+            "--vms cannot be given with it",
+        ),
+        (
+            vec!["--vm", "image=pv", "--console", "vm3"],
+            "the run has 1 VM",
+        ),
+    ] {
+        let out = Command::new(RUNNER)
+            .args(["--mode", "full"])
+            .args(&args)
+            .output()
+            .expect("the runner starts");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let out = Command::new(RUNNER)
+        .args(["--mode", "native", "--vm", "image=pv"])
+        .output()
+        .expect("the runner starts");
+    assert_eq!(out.status.code(), Some(2));
+}
