@@ -103,3 +103,46 @@ fn bad_vm_specs_are_usage_errors() {
         .expect("the runner starts");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_thousand_idle_pv_vms_complete() {
+    let out = Command::new(RUNNER)
+        .args([
+            "--mode",
+            "para",
+            "--vms",
+            "1000",
+            "--mem",
+            "2",
+            "--programs",
+            "sleeper",
+        ])
+        .env("HV_NO_PROGRESS", "1")
+        .output()
+        .expect("the runner starts");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        &err[err.len().saturating_sub(2000)..]
+    );
+    let console = String::from_utf8_lossy(&out.stdout);
+    for vm in [0, 499, 999] {
+        let line = format!("[vm{vm}] demo-os: pid 3 (sleeper) exited with status");
+        assert!(console.contains(&line), "no {line:?}");
+    }
+    assert_eq!(
+        console.matches("(sleeper) exited with status").count(),
+        1000
+    );
+    // Too much RAM for the machine: a clear error before anything runs.
+    let out = Command::new(RUNNER)
+        .args(["--mode", "para", "--vms", "1000", "--programs", "sleeper"])
+        .output()
+        .expect("the runner starts");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("MiB of machine memory in all"), "{err}");
+    assert!(out.stdout.is_empty());
+}

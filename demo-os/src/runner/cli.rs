@@ -425,7 +425,7 @@ fn parse_console(arg: &str) -> Result<usize, String> {
 }
 
 /// Largest `--vms`.
-pub const MAX_VMS: i64 = 16;
+pub const MAX_VMS: i64 = 1024;
 
 /// What `--trace` prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -134,7 +134,8 @@ pub enum MonitorError {
     },
     /// The VMs do not fit in the machine.
     #[error(
-        "the VMs need {0} MiB of machine memory in all, more than the 3 GiB the machine can have"
+        "the VMs need {0} MiB of machine memory in all, more than the 3 GiB the machine can have \
+         (give them less RAM each)"
     )]
     TooMuchMemory(u64),
     /// The machine could not be built.
