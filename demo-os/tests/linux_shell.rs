@@ -25,7 +25,7 @@ const INPUT: &str = "mount -t proc proc /proc\n\
                      echo HV-SHELL-$((6*7))\n\
                      poweroff -f\n";
 
-use hv_tests::linux::fetch;
+use hv_tests::linux::{fetch, malta_args};
 
 #[test]
 fn busybox_shell_runs_piped_commands_and_powers_off() {
@@ -45,20 +45,7 @@ fn end_of_piped_input_ends_the_run_not_hangs_it() {
     let Some(dir) = fetch() else {
         return;
     };
-    let kernel = dir.join("vmlinuz");
-    let initrd = dir.join("initrd.gz");
-    let args = [
-        "--board",
-        "malta",
-        "--mem",
-        "128",
-        "--kernel",
-        kernel.to_str().expect("UTF-8 path"),
-        "--initrd",
-        initrd.to_str().expect("UTF-8 path"),
-        "--append",
-        "console=ttyS0 rdinit=/bin/sh",
-    ];
+    let args = malta_args(&dir, 128, "console=ttyS0 rdinit=/bin/sh");
     let out = run_with_input(
         Path::new(RUNNER),
         &args,
@@ -82,21 +69,12 @@ fn shell(extra: &[&str]) {
     let Some(dir) = fetch() else {
         return;
     };
-    let kernel = dir.join("vmlinuz");
-    let initrd = dir.join("initrd.gz");
-    let args = [
-        "--board",
-        "malta",
-        "--mem",
-        "256",
-        "--kernel",
-        kernel.to_str().expect("UTF-8 path"),
-        "--initrd",
-        initrd.to_str().expect("UTF-8 path"),
-        "--append",
-        "console=ttyS0 rdinit=/bin/sh",
-    ];
-    let args: Vec<&str> = args.iter().chain(extra).copied().collect();
+    let args = malta_args(&dir, 256, "console=ttyS0 rdinit=/bin/sh");
+    let args: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .chain(extra.iter().copied())
+        .collect();
     // About a minute on a loaded core; generous for two busy ones.
     let out = run_with_input(
         Path::new(RUNNER),

@@ -12,7 +12,7 @@
 //! - a truncated, corrupt, wrong-version or foreign file, and flags that
 //!   contradict the snapshot, give a clear error and a non-zero status.
 
-use hv_tests::linux::fetch;
+use hv_tests::linux::{fetch, malta_args};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -182,24 +182,11 @@ fn linux_restores_after_its_decompressor() {
     let Some(dir) = fetch() else {
         return;
     };
-    let kernel = dir.join("vmlinuz");
-    let initrd = dir.join("initrd.gz");
-    let args = [
-        "--board",
-        "malta",
-        "--mem",
-        "128",
-        "--kernel",
-        kernel.to_str().expect("UTF-8 path"),
-        "--initrd",
-        initrd.to_str().expect("UTF-8 path"),
-        "--append",
-        "console=ttyS0 rdinit=/init",
-        // The decompressor ends near 1.95 G instructions, the console
-        // starts near 2.1 G: saved in between, compared to 2.6 G.
-        "--max-instructions",
-        "2600000000",
-    ];
+    let boot = malta_args(&dir, 128, "console=ttyS0 rdinit=/init");
+    let mut args: Vec<&str> = boot.iter().map(String::as_str).collect();
+    // The decompressor ends near 1.95 G instructions, the console starts
+    // near 2.1 G: saved in between, compared to 2.6 G.
+    args.extend(["--max-instructions", "2600000000"]);
     let file = scratch("linux.snap");
     let file = file.to_str().expect("UTF-8 path");
     let mut save_args = args.to_vec();

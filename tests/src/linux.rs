@@ -55,3 +55,22 @@ pub fn timing_free_lines(out: &[u8]) -> Vec<String> {
     lines.sort();
     lines
 }
+
+/// The runner's flags that boot Debian's Linux from `dir` (what [`fetch`]
+/// returned) on the Malta board with `mem` MiB of RAM and the kernel
+/// command line `append`.
+pub fn malta_args(dir: &Path, mem: u32, append: &str) -> Vec<String> {
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    vec![
+        "--board".into(),
+        "malta".into(),
+        "--mem".into(),
+        mem.to_string(),
+        "--kernel".into(),
+        path("vmlinuz"),
+        "--initrd".into(),
+        path("initrd.gz"),
+        "--append".into(),
+        append.into(),
+    ]
+}
