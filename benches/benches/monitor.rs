@@ -264,10 +264,33 @@ fn machine_switch(c: &mut Criterion) {
     let s1 = profile_monitor(&mut one);
     assert_eq!(s1.switches, 0);
 
+    // Many VMs (1 MiB of RAM each, so that 1,000 fit in the machine): the
+    // cost of a switch should not grow with their number.
+    let mut many: Vec<(usize, Monitor, f64)> = [2, 100, 1000]
+        .into_iter()
+        .map(|n| {
+            let vm = VmConfig {
+                ram_bytes: 1 << 20,
+                ..VmConfig::default()
+            };
+            let mut m = Monitor::new(config, &vec![vm; n]).expect("valid VMs");
+            for i in 0..n {
+                m.load(VmId(i), &img).expect("the image fits");
+            }
+            let s = profile_monitor(&mut m);
+            let tpu = per(s.ticks, s.switches);
+            println!("machine_switch/vms_{n}: {tpu:.1} ticks per switch");
+            (n, m, tpu)
+        })
+        .collect();
+
     let mut g = c.benchmark_group("machine_switch");
     bench_units(&mut g, "two_vms", tpu, |t| run_monitor(&mut two, t));
     // One slice of the same length and nothing else.
     bench_units(&mut g, "one_vm", SLICE as f64, |t| run_monitor(&mut one, t));
+    for (n, m, tpu) in &mut many {
+        bench_units(&mut g, &format!("vms_{n}"), *tpu, |t| run_monitor(m, t));
+    }
     g.finish();
 }
 
