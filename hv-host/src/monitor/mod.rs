@@ -201,6 +201,12 @@ pub struct Monitor {
     rtlb: RealTlb,
     /// The exit trace and the hypercall log.
     log: ExitLog,
+    /// Every waiting VM (and perhaps some that no longer wait, dropped
+    /// at the next step): what a step wakes from, without looking at
+    /// every VM.
+    waiting: Vec<usize>,
+    /// A VM woken in this step passed [`OUTPUT_HIGH_WATER`].
+    woke_output: bool,
 }
 
 impl Monitor {
@@ -283,6 +289,8 @@ impl Monitor {
             paused: None,
             rtlb: RealTlb::new(),
             log: ExitLog::default(),
+            waiting: Vec::new(),
+            woke_output: false,
         };
         if config.hypercalls {
             for vm in &mut m.vms {
@@ -439,23 +447,32 @@ impl Monitor {
     }
 
     /// Runs the VMs for at most `budget` clock ticks.
+    ///
+    /// Between steps only what a step can change is looked at (the VM that
+    /// ran, the VMs it woke), so that a step costs the same however many
+    /// VMs there are.
     pub fn run(&mut self, budget: u64) -> MonitorExit {
         let end = self.machine.ticks().saturating_add(budget);
+        if self.vms.iter().all(Vm::stopped) {
+            return MonitorExit::AllStopped;
+        }
+        if self.vms.iter().any(Vm::output_high) {
+            return MonitorExit::OutputPending;
+        }
         loop {
-            if self.vms.iter().all(Vm::stopped) {
-                return MonitorExit::AllStopped;
-            }
-            if self
-                .vms
-                .iter()
-                .any(|v| v.console.len() + v.stderr.len() > OUTPUT_HIGH_WATER)
-            {
-                return MonitorExit::OutputPending;
-            }
             if self.machine.ticks() >= end {
                 return MonitorExit::BudgetExhausted;
             }
+            self.woke_output = false;
             self.step(end);
+            // All stopped means the current VM too (a step stops only the
+            // VM it runs, or idle ones when every VM idles).
+            if self.current().stopped() && self.vms.iter().all(Vm::stopped) {
+                return MonitorExit::AllStopped;
+            }
+            if self.current().output_high() || self.woke_output {
+                return MonitorExit::OutputPending;
+            }
         }
     }
 
@@ -555,10 +572,16 @@ impl Monitor {
         insn: Option<Instruction>,
     ) {
         let now = self.now();
-        let vm = self.current_mut();
+        let cur = self.cur;
+        let vm = &mut self.vms[cur];
         match done {
             Ok(Action::Resume) => {}
-            Ok(Action::Wait) => vm.state = VmState::Waiting,
+            Ok(Action::Wait) => {
+                if vm.state != VmState::Waiting {
+                    vm.state = VmState::Waiting;
+                    self.waiting.push(cur);
+                }
+            }
             Ok(Action::Stop { reason, at }) => vm.stop(reason, at),
             Err(e) => vm.stop(VmStop::Crashed(e.report(pc, insn)), now),
         }

@@ -26,23 +26,35 @@ impl Monitor {
     /// all are idle.
     pub(super) fn step(&mut self, end: u64) {
         let now = self.now();
-        for vm in &mut self.vms {
-            if vm.state == VmState::Waiting {
-                vm.cp0.tick(now);
-                vm.board_tick(now);
-                let deadline = vm.yield_until.is_some_and(|t| t.reached(now));
-                // A skipped polling loop ends early only for an interrupt
-                // the guest would take in it.
-                let woken = if vm.spinning {
-                    vm.cp0.interrupt_deliverable(vm.irq_lines())
-                } else {
-                    vm.cp0.unmasked_pending(vm.irq_lines()) != 0
-                };
-                if deadline || woken {
-                    vm.state = VmState::Running;
-                    vm.yield_until = None;
-                    vm.spinning = false;
-                }
+        // The waiting VMs only: the list holds every one of them (and VMs
+        // that stopped meanwhile, dropped here).
+        let mut k = 0;
+        while let Some(&i) = self.waiting.get(k) {
+            let Some(vm) = self.vms.get_mut(i).filter(|v| v.state == VmState::Waiting) else {
+                self.waiting.swap_remove(k);
+                continue;
+            };
+            vm.cp0.tick(now);
+            vm.board_tick(now);
+            self.woke_output |= vm.output_high();
+            let deadline = vm.yield_until.is_some_and(|t| t.reached(now));
+            // A skipped polling loop ends early only for an interrupt the
+            // guest would take in it.
+            let woken = if vm.spinning {
+                vm.cp0.interrupt_deliverable(vm.irq_lines())
+            } else {
+                vm.cp0.unmasked_pending(vm.irq_lines()) != 0
+            };
+            if deadline || woken {
+                vm.state = VmState::Running;
+                vm.yield_until = None;
+                vm.spinning = false;
+                self.waiting.swap_remove(k);
+            } else if vm.state == VmState::Waiting {
+                k += 1;
+            } else {
+                // Stopped by its board (power-off) while waiting.
+                self.waiting.swap_remove(k);
             }
         }
         let cur = self.current();

@@ -53,6 +53,9 @@ impl Monitor {
             paused,
             rtlb,
             log,
+            // Derived from the VMs' states on restore.
+            waiting: _,
+            woke_output: _,
         } = self;
         MonitorImage {
             machine: machine.snapshot(),
@@ -123,6 +126,9 @@ impl Monitor {
         self.slice_end = image.slice_end;
         self.paused = image.paused;
         self.rtlb = image.rtlb.clone();
+        self.waiting = (0..n)
+            .filter(|&i| self.vms[i].state == super::VmState::Waiting)
+            .collect();
         let record_hypercalls = self.log.record_hypercalls;
         let timeline = self.log.timeline.take();
         self.log = image.log.clone();

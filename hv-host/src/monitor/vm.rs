@@ -156,6 +156,12 @@ pub(super) struct LastFault {
 }
 
 impl Vm {
+    /// Whether its console output not taken yet passed
+    /// [`super::OUTPUT_HIGH_WATER`].
+    pub(super) fn output_high(&self) -> bool {
+        self.console.len() + self.stderr.len() > super::OUTPUT_HIGH_WATER
+    }
+
     /// Its number.
     pub fn id(&self) -> VmId {
         self.id
