@@ -359,30 +359,31 @@ pub fn run(
     if cli.timeline.is_some() {
         monitored.mon.record_timeline();
     }
+    let mut console = ConsoleMux::new(n);
     if let Some(addr) = &cli.gdb {
-        if n != 1 {
-            return Err(RunnerError::Usage(
-                "--gdb debugs one VM for now: run it with --vms 1".into(),
-            ));
-        }
         let addr = super::gdb::GdbAddr::parse(addr).map_err(RunnerError::Usage)?;
+        let slice = Target::slice(&monitored);
         let Monitored { mon, images } = monitored;
-        let (host, ended) = super::gdb::serve(
+        let served = super::gdb::serve(
             super::gdb::Host::Monitor(Box::new(mon)),
             &addr,
-            cli.max_instructions,
+            super::gdb::Limits {
+                slice,
+                max_instructions: cli.max_instructions,
+            },
             stderr,
         )?;
-        let super::gdb::Host::Monitor(mon) = host else {
+        let super::gdb::Host::Monitor(mon) = served.host else {
             unreachable!("serve gives back the host it was given");
         };
         monitored = Monitored { mon: *mon, images };
-        if ended == Some(Stop::Interrupted) {
+        console = served.console;
+        if served.ended == Some(Stop::Interrupted) {
             // Killed by the debugger: the summary says where, at once.
             super::console::interrupt();
         }
     }
-    let status = target::run_with_summary(&mut monitored, cli, stdout, stderr)?;
+    let status = target::run_with_summary_from(&mut monitored, cli, console, stdout, stderr)?;
     if let (Some(path), Some(t)) = (&cli.timeline, monitored.mon.timeline()) {
         let mode = if hypercalls { "para" } else { "full" };
         let title = format!("demo-os --mode {mode}: the VMs over virtual time");
