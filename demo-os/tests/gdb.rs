@@ -1,13 +1,15 @@
 //! Debugging a guest with a real `gdb-multiarch` (`--gdb`), end to end:
 //! gdb attaches over a Unix socket and over TCP, breaks at a symbol of the
-//! demo kernel, steps, reads registers, memory and a variable, and
+//! demo kernel, steps, reads registers, memory and a variable, sets write,
+//! read and access watchpoints, sees each VM of `--vms 2` as a thread, and
 //! continues to the exit; the guest prints and counts exactly what it
 //! does without the debugger. Needs `gdb-multiarch` (`.ci/run` installs
-//! it); without it the test is skipped, and fails under `CI=true`.
+//! it); without it the tests are skipped, and fail under `CI=true`.
 
 use hv_tests::{in_ci, skip};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const RUNNER: &str = env!("CARGO_BIN_EXE_demo-os");
@@ -58,8 +60,20 @@ fn debug_mode(
     kernel: &Path,
     script: &str,
 ) -> (String, Option<i32>, String, String) {
+    debug_args(&["--mode", mode], listen, remote, kernel, script)
+}
+
+/// [`debug`] with the runner's arguments `args` (before `--gdb`).
+fn debug_args(
+    args: &[&str],
+    listen: &str,
+    remote: &str,
+    kernel: &Path,
+    script: &str,
+) -> (String, Option<i32>, String, String) {
     let runner = Command::new(RUNNER)
-        .args(["--mode", mode, "--gdb", listen])
+        .args(args)
+        .args(["--gdb", listen])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -67,8 +81,11 @@ fn debug_mode(
         .expect("the runner starts");
     // The runner says when it listens; gdb retries its connection anyway.
     std::thread::sleep(Duration::from_millis(300));
+    // One script file per session: the tests run at once.
+    static SESSIONS: AtomicUsize = AtomicUsize::new(0);
+    let n = SESSIONS.fetch_add(1, Ordering::Relaxed);
     let dir = scratch();
-    let script_path = dir.join(format!("script-{}.gdb", std::process::id()));
+    let script_path = dir.join(format!("script-{}-{n}.gdb", std::process::id()));
     let full = format!(
         "set pagination off\nset confirm off\nset tcp connect-timeout 20\ntarget remote {remote}\n{script}"
     );
@@ -104,6 +121,54 @@ fn debug_mode(
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Whether gdb is there to test with (else the test is skipped).
+fn gdb_ready() -> bool {
+    if !gdb_available() {
+        skip("gdb-multiarch is not installed (apt-get install gdb-multiarch)");
+        return false;
+    }
+    let _ = in_ci();
+    true
+}
+
+/// The demo's unmodified kernel as an ELF, for gdb's symbols (a file of
+/// its own for the test `name`: the tests run at once).
+fn unmodified_kernel(name: &str) -> PathBuf {
+    let kernel = scratch().join(format!("kernel-unmodified-{name}.elf"));
+    let export = Command::new(RUNNER)
+        .args(["--export-image", "unmodified"])
+        .arg(&kernel)
+        .output()
+        .expect("the runner starts");
+    assert!(export.status.success(), "{export:?}");
+    kernel
+}
+
+/// A socket path of its own for the test `name`.
+fn socket_path(name: &str) -> String {
+    let path = scratch().join(format!("{name}-{}.sock", std::process::id()));
+    path.to_str().expect("temp paths are UTF-8").to_owned()
+}
+
+/// The run of the demo with `args` and no debugger: (stdout, stderr).
+fn plain_run(args: &[&str]) -> (Vec<u8>, String) {
+    let plain = Command::new(RUNNER)
+        .args(args)
+        .output()
+        .expect("the runner starts");
+    let err = String::from_utf8_lossy(&plain.stderr).into_owned();
+    (plain.stdout, err)
+}
+
+/// The values gdb printed for `$N = ...` lines, in order.
+fn printed(gdb: &str) -> Vec<String> {
+    gdb.lines()
+        .filter(|l| l.starts_with('$'))
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(_, v)| v.trim().to_owned())
+        .collect()
 }
 
 #[test]
@@ -248,4 +313,132 @@ continue
         instructions(&plain_err),
         "the same count"
     );
+}
+
+#[test]
+fn gdb_sees_each_vm_as_a_thread() {
+    if !gdb_ready() {
+        return;
+    }
+    let kernel = unmodified_kernel("vms");
+    let args = ["--mode", "full", "--vms", "2"];
+    let (plain_out, plain_err) = plain_run(&args);
+    // Both VMs boot the same kernel: VM 0 reaches kmain first (it has
+    // the CPU), VM 1 is still at its first instruction then; each thread
+    // has its own registers; the breakpoint stops each VM in turn.
+    let script = "\
+info threads
+break kmain
+continue
+info threads
+thread 2
+p/x $pc
+p/x $a0
+info registers pc
+thread 1
+p/x $pc
+continue
+p/x $pc
+delete
+continue
+continue
+continue
+";
+    let sock = socket_path("vms");
+    let (gdb, status, stdout, stderr) = debug_args(&args, &sock, &sock, &kernel, script);
+    assert!(gdb.contains("(vm0)") && gdb.contains("(vm1)"), "{gdb}");
+    assert!(gdb.contains("[Switching to thread 2"), "{gdb}");
+    assert!(gdb.contains("Thread 1 hit Breakpoint 1, 0x"), "{gdb}");
+    assert!(gdb.contains("Thread 2 hit Breakpoint 1, 0x"), "{gdb}");
+    let kmain = gdb
+        .lines()
+        .find_map(|l| l.strip_prefix("Breakpoint 1 at "))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no breakpoint address in: {gdb}"));
+    // Thread 2's pc and a0 (the RAM size at boot), thread 1's pc at the
+    // breakpoint, then thread 2's at it.
+    assert_eq!(
+        printed(&gdb),
+        ["0x80001000", "0x4000000", kmain, kmain],
+        "{gdb}"
+    );
+    assert!(gdb.contains("exited normally"), "{gdb}");
+    assert_eq!(status, Some(0), "{stderr}");
+    assert_eq!(stdout.as_bytes(), plain_out.as_slice(), "the same console");
+    assert_eq!(
+        instructions(&stderr),
+        instructions(&plain_err),
+        "the same count"
+    );
+}
+
+#[test]
+fn gdb_read_and_access_watchpoints_stop_after_the_access() {
+    if !gdb_ready() {
+        return;
+    }
+    let kernel = unmodified_kernel("rwatch");
+    // The refill handler (at EBase, 0x80000000) reads the page directory
+    // pointer with its third instruction, and counts refills with a load
+    // and a store: gdb stops right after each.
+    let script = "\
+rwatch *(unsigned int *)&PGD_CURRENT
+continue
+p/x $pc
+x/1i $pc - 4
+delete
+awatch *(unsigned int *)&TLB_REFILLS
+continue
+x/1i $pc - 4
+continue
+x/1i $pc - 4
+delete
+continue
+continue
+continue
+";
+    for args in [&["--mode", "native"][..], &["--mode", "full", "--vms", "2"]] {
+        let (plain_out, plain_err) = plain_run(args);
+        let sock = socket_path("rwatch");
+        let (gdb, status, stdout, stderr) = debug_args(args, &sock, &sock, &kernel, script);
+        assert!(
+            gdb.contains("ardware read watchpoint 1: *(unsigned int *)&PGD_CURRENT\n\nValue = "),
+            "{args:?}: {gdb}"
+        );
+        assert_eq!(printed(&gdb), ["0x8000000c"], "{args:?}: {gdb}");
+        let before: Vec<&str> = gdb
+            .lines()
+            .filter(|l| l.starts_with("   0x"))
+            .map(|l| l.split(':').nth(1).unwrap_or("").trim())
+            .collect();
+        assert_eq!(
+            before,
+            [
+                "lw\tk1,-27228(k1)",
+                "lw\tk1,-27224(k0)",
+                "sw\tk1,-27224(k0)"
+            ],
+            "{args:?}: the load, then the counter's load and store: {gdb}"
+        );
+        assert!(
+            gdb.contains("ardware access (read/write) watchpoint 2: *(unsigned int *)&TLB_REFILLS\n\nValue = "),
+            "{args:?}: {gdb}"
+        );
+        assert!(
+            gdb.contains("Old value = ") && gdb.contains("New value = "),
+            "{args:?}: {gdb}"
+        );
+        assert!(gdb.contains("exited normally"), "{args:?}: {gdb}");
+        assert_eq!(status, Some(0), "{args:?}: {stderr}");
+        assert_eq!(
+            stdout.as_bytes(),
+            plain_out.as_slice(),
+            "{args:?}: the same console"
+        );
+        assert_eq!(
+            instructions(&stderr),
+            instructions(&plain_err),
+            "{args:?}: the same count"
+        );
+    }
 }

@@ -341,9 +341,11 @@ pub struct Cli {
     /// instruction and wait for a debugger on ADDR, a TCP host:port on the
     /// loopback interface (`localhost:1234`) or a Unix socket path; then
     /// `gdb-multiarch KERNEL.elf -ex 'target remote ADDR'`. Registers,
-    /// memory (guest-virtual, as the guest sees it), breakpoints, write
-    /// watchpoints, stepping, continue, Ctrl-C. Natively, or under --mode
-    /// full or para with one VM (--vms 1) for now.
+    /// memory (guest-virtual, as the guest sees it), breakpoints, write,
+    /// read and access watchpoints (watch, rwatch, awatch), stepping,
+    /// continue, Ctrl-C. Natively, or under --mode full or para with any
+    /// number of VMs: each VM is a gdb thread (`info threads`: vm0,
+    /// vm1, ...; `thread 2` is VM 1), a stop stops them all.
     #[arg(long, value_name = "ADDR")]
     pub gdb: Option<String>,
 

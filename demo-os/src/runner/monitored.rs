@@ -172,7 +172,7 @@ pub struct Monitored<'a> {
     mon: Monitor,
     images: Vec<&'a ElfImage>,
     /// The VM whose console takes stdin (`--console`).
-    console: usize,
+    console_vm: usize,
 }
 
 /// Builds a monitor with one VM per guest (VM `i` boots `guests[i]`,
@@ -198,7 +198,7 @@ pub fn build<'a>(
     Ok(Monitored {
         mon,
         images: guests.iter().map(|g| g.image).collect(),
-        console: 0,
+        console_vm: 0,
     })
 }
 
@@ -228,7 +228,7 @@ impl Target for Monitored<'_> {
 
     /// VM 0's console takes stdin.
     fn feed(&mut self, input: &mut ConsoleInput) {
-        input.feed_vm(&mut self.mon, VmId(self.console));
+        input.feed_vm(&mut self.mon, VmId(self.console_vm));
     }
 
     fn run(&mut self, budget: u64) -> Step {
@@ -401,7 +401,7 @@ pub fn run(
         })
         .collect();
     let mut monitored = build(monitor_config(cli, hypercalls), &vms, &guests)?;
-    monitored.console = console_vm;
+    monitored.console_vm = console_vm;
     if cli.timeline.is_some() {
         monitored.mon.record_timeline();
     }
@@ -415,38 +415,39 @@ pub fn run(
         monitored.mon.restore(image).map_err(|e| r.error(e))?;
         r.report(started.elapsed(), stderr)?;
     }
+    let mut console = ConsoleMux::new(n);
     if let Some(addr) = &cli.gdb {
-        if n != 1 {
-            return Err(RunnerError::Usage(
-                "--gdb debugs one VM for now: run it with --vms 1".into(),
-            ));
-        }
         let addr = super::gdb::GdbAddr::parse(addr).map_err(RunnerError::Usage)?;
+        let slice = Target::slice(&monitored);
         let Monitored {
             mon,
             images,
-            console,
+            console_vm,
         } = monitored;
-        let (host, ended) = super::gdb::serve(
+        let served = super::gdb::serve(
             super::gdb::Host::Monitor(Box::new(mon)),
             &addr,
-            cli.max_instructions,
+            super::gdb::Limits {
+                slice,
+                max_instructions: cli.max_instructions,
+            },
             stderr,
         )?;
-        let super::gdb::Host::Monitor(mon) = host else {
+        let super::gdb::Host::Monitor(mon) = served.host else {
             unreachable!("serve gives back the host it was given");
         };
         monitored = Monitored {
             mon: *mon,
             images,
-            console,
+            console_vm,
         };
-        if ended == Some(Stop::Interrupted) {
+        console = served.console;
+        if served.ended == Some(Stop::Interrupted) {
             // Killed by the debugger: the summary says where, at once.
             super::console::interrupt();
         }
     }
-    let status = target::run_with_summary(&mut monitored, cli, stdout, stderr)?;
+    let status = target::run_with_summary_from(&mut monitored, cli, console, stdout, stderr)?;
     if let (Some(path), Some(t)) = (&cli.timeline, monitored.mon.timeline()) {
         let mode = if hypercalls { "para" } else { "full" };
         let title = format!("demo-os --mode {mode}: the VMs over virtual time");

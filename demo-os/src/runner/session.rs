@@ -202,13 +202,18 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
         Some(addr) => {
             let addr = super::gdb::GdbAddr::parse(addr).map_err(RunnerError::Usage)?;
             let started = std::time::Instant::now();
-            let (host, ended) = super::gdb::serve(
+            let served = super::gdb::serve(
                 super::gdb::Host::Machine(Box::new(machine)),
                 &addr,
-                cli.max_instructions,
+                super::gdb::Limits {
+                    slice: super::cli::SLICE,
+                    max_instructions: cli.max_instructions,
+                },
                 stderr,
             )?;
-            let super::gdb::Host::Machine(machine) = host else {
+            // One CPU: its console went straight out, nothing is held.
+            let ended = served.ended;
+            let super::gdb::Host::Machine(machine) = served.host else {
                 unreachable!("serve gives back the host it was given");
             };
             let machine = *machine;

@@ -266,9 +266,16 @@ pub struct Terminal<'a, O: Write, E: Write> {
 
 impl<'a, O: Write, E: Write> Terminal<'a, O, E> {
     /// Output of `vms` VMs to `stdout` and `stderr`.
+    #[cfg(test)]
     pub fn new(vms: usize, stdout: &'a mut O, stderr: &'a mut E) -> Self {
+        Self::with_console(ConsoleMux::new(vms), stdout, stderr)
+    }
+
+    /// Output to `stdout` and `stderr`, the consoles going on through
+    /// `mux` (which may hold VMs' unfinished lines).
+    pub fn with_console(mux: ConsoleMux, stdout: &'a mut O, stderr: &'a mut E) -> Self {
         Self {
-            mux: ConsoleMux::new(vms),
+            mux,
             stdout,
             stderr,
             progress: Progress::new(""),
@@ -486,6 +493,19 @@ pub fn run_with_summary(
     stdout: &mut impl Write,
     stderr: &mut impl Write,
 ) -> Result<u8, RunnerError> {
+    let console = ConsoleMux::new(target.vm_count());
+    run_with_summary_from(target, cli, console, stdout, stderr)
+}
+
+/// [`run_with_summary`] of a run that has begun (under gdb): the consoles
+/// go on through `console`, which holds the VMs' unfinished lines.
+pub fn run_with_summary_from(
+    target: &mut dyn Target,
+    cli: &super::cli::Cli,
+    console: ConsoleMux,
+    stdout: &mut impl Write,
+    stderr: &mut impl Write,
+) -> Result<u8, RunnerError> {
     let max_instructions = cli.max_instructions;
     // A Malta console (VM 0's under the monitor, or --console's) takes
     // stdin.
@@ -494,7 +514,7 @@ pub fn run_with_summary(
     let mut input = stdin.then(ConsoleInput::from_stdin);
     let started = Instant::now();
     let first = target.instructions();
-    let mut out = Terminal::new(target.vm_count(), stdout, stderr);
+    let mut out = Terminal::with_console(console, stdout, stderr);
     let mut checkpoint = Checkpoint::of(cli)?;
     let cut = drive(
         target,

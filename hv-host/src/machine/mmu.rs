@@ -381,6 +381,14 @@ impl Machine {
         true
     }
 
+    /// Whether an access of kind `access` at `va` would translate now,
+    /// under the current mode and ASID, without raising anything (what a
+    /// debugger asks before it says an instruction will load or store
+    /// there). Alignment is the caller's to check.
+    pub fn translates(&self, va: GuestVirtAddr, access: Access) -> bool {
+        self.translate(va, access).is_ok()
+    }
+
     /// Translates `va` for the host (semihosting, monitor) without raising
     /// anything: the physical address, if the current mode may read it.
     pub(crate) fn peek_translate(&self, va: GuestVirtAddr) -> Option<u32> {

@@ -640,6 +640,12 @@ impl Monitor {
         self.machine.ticks()
     }
 
+    /// The VM on the CPU: the one that runs next unless the scheduler
+    /// switches (for a debugger, which names it on Ctrl-C).
+    pub fn running_vm(&self) -> VmId {
+        VmId(self.cur)
+    }
+
     /// VM `vm`, if it exists (its CPU state through
     /// [`Monitor::cpu_state`]).
     pub fn vm(&self, vm: VmId) -> Option<&Vm> {
@@ -688,11 +694,9 @@ impl Monitor {
             let chunk = left.min(0x1000 - (a.raw() & 0xfff));
             let g = gmmu::guest_translate(v, a, Access::Load).ok()?;
             match v.board.page_kind(g.gpa) {
+                // `peek` gives the byte's own machine address.
                 PageKind::Ram => match v.mem.peek(g.gpa) {
-                    Some(frame) => out.extend(
-                        self.machine
-                            .read_phys(frame.wrapping_add(g.gpa.raw() & 0xfff), chunk)?,
-                    ),
+                    Some(at) => out.extend(self.machine.read_phys(at, chunk)?),
                     None => out.extend(std::iter::repeat_n(0, chunk as usize)),
                 },
                 PageKind::Rom => {

@@ -72,6 +72,43 @@ fn privileged_reads_and_semihosting_exit() {
     );
 }
 
+#[test]
+fn a_debugger_reads_and_writes_guest_memory_at_any_offset() {
+    let img = image(|a| {
+        a.li(T0, 0x8000_2344);
+        a.li(T1, 0x1234_5678);
+        a.emit(sw(T1, 0, T0));
+        exit(a, 0);
+    });
+    let mut m = monitor(&img, 2);
+    assert_eq!(m.run(1_000_000), MonitorExit::AllStopped);
+    let at = |va: u32| crate::addr::GuestVirtAddr::new(va);
+    // The word the guest stored, and the code the loader put at ORIGIN,
+    // read at offsets within their pages, in each VM.
+    for vm in [VmId(0), VmId(1)] {
+        assert_eq!(
+            m.read_guest(vm, at(0x8000_2344), 4),
+            Some(0x1234_5678u32.to_le_bytes().to_vec())
+        );
+        assert_eq!(m.read_guest(vm, at(0x8000_2346), 2), Some(vec![0x34, 0x12]));
+        let code = m.read_guest(vm, at(ORIGIN), 8).unwrap();
+        assert_eq!(
+            m.read_guest(vm, at(ORIGIN + 4), 4),
+            Some(code[4..].to_vec())
+        );
+    }
+    assert!(m.write_guest(VmId(1), at(0x8000_2345), &[0xaa]));
+    assert_eq!(
+        m.read_guest(VmId(1), at(0x8000_2344), 4),
+        Some(vec![0x78, 0xaa, 0x34, 0x12])
+    );
+    assert_eq!(
+        m.read_guest(VmId(0), at(0x8000_2344), 4),
+        Some(0x1234_5678u32.to_le_bytes().to_vec()),
+        "VM 0's memory is its own"
+    );
+}
+
 /// A UHI `write` of `len` bytes at `buf`; the result lands in `v0`.
 fn uhi_write(a: &mut Asm, buf: u32, len: u32) {
     a.li(T9, 5);
