@@ -40,6 +40,25 @@ fn instructions(stderr: &str) -> u64 {
         .unwrap_or_else(|| panic!("no summary in: {stderr}"))
 }
 
+/// The debugged run (`gdb`'s transcript, the runner's status, stdout and
+/// stderr) ran to a normal exit and printed and counted exactly what the
+/// run without gdb did (`plain_out`, `plain_err`); `what` names the case.
+fn assert_as_without_gdb(
+    what: &str,
+    (gdb, status, stdout, stderr): (&str, Option<i32>, &str, &str),
+    plain_out: &[u8],
+    plain_err: &str,
+) {
+    assert!(gdb.contains("exited normally"), "{what}: {gdb}");
+    assert_eq!(status, Some(0), "{what}: {stderr}");
+    assert_eq!(stdout.as_bytes(), plain_out, "{what}: the same console");
+    assert_eq!(
+        instructions(stderr),
+        instructions(plain_err),
+        "{what}: the same count"
+    );
+}
+
 /// Runs the demo natively under `--gdb listen` with gdb driving `script`
 /// (connecting to `remote`); returns (gdb's output, the runner's status,
 /// stdout, stderr).
@@ -237,17 +256,11 @@ continue
         gdb.contains("Old value = 0") && gdb.contains("New value = 2"),
         "{gdb}"
     );
-    assert!(gdb.contains("exited normally"), "{gdb}");
-    assert_eq!(status, Some(0), "{stderr}");
-    assert_eq!(
-        stdout.as_bytes(),
-        plain.stdout.as_slice(),
-        "the same console"
-    );
-    assert_eq!(
-        instructions(&stderr),
-        instructions(&plain_err),
-        "the same count"
+    assert_as_without_gdb(
+        "native",
+        (&gdb, status, &stdout, &stderr),
+        &plain.stdout,
+        &plain_err,
     );
 
     // Over TCP, reading memory the guest has not mapped answers an error
@@ -301,17 +314,11 @@ continue
     let (gdb, status, stdout, stderr) = debug_mode("full", &socket, &socket, &kernel, script);
     assert!(gdb.contains("Breakpoint 1, 0x"), "{gdb}");
     assert!(gdb.contains("= 0x4000000"), "{gdb}");
-    assert!(gdb.contains("exited normally"), "{gdb}");
-    assert_eq!(status, Some(0), "{stderr}");
-    assert_eq!(
-        stdout.as_bytes(),
-        plain.stdout.as_slice(),
-        "the same console"
-    );
-    assert_eq!(
-        instructions(&stderr),
-        instructions(&plain_err),
-        "the same count"
+    assert_as_without_gdb(
+        "--mode full",
+        (&gdb, status, &stdout, &stderr),
+        &plain.stdout,
+        &plain_err,
     );
 }
 
@@ -362,13 +369,11 @@ continue
         ["0x80001000", "0x4000000", kmain, kmain],
         "{gdb}"
     );
-    assert!(gdb.contains("exited normally"), "{gdb}");
-    assert_eq!(status, Some(0), "{stderr}");
-    assert_eq!(stdout.as_bytes(), plain_out.as_slice(), "the same console");
-    assert_eq!(
-        instructions(&stderr),
-        instructions(&plain_err),
-        "the same count"
+    assert_as_without_gdb(
+        "two VMs",
+        (&gdb, status, &stdout, &stderr),
+        &plain_out,
+        &plain_err,
     );
 }
 
@@ -428,17 +433,11 @@ continue
             gdb.contains("Old value = ") && gdb.contains("New value = "),
             "{args:?}: {gdb}"
         );
-        assert!(gdb.contains("exited normally"), "{args:?}: {gdb}");
-        assert_eq!(status, Some(0), "{args:?}: {stderr}");
-        assert_eq!(
-            stdout.as_bytes(),
-            plain_out.as_slice(),
-            "{args:?}: the same console"
-        );
-        assert_eq!(
-            instructions(&stderr),
-            instructions(&plain_err),
-            "{args:?}: the same count"
+        assert_as_without_gdb(
+            &format!("{args:?}"),
+            (&gdb, status, &stdout, &stderr),
+            &plain_out,
+            &plain_err,
         );
     }
 }
