@@ -276,6 +276,9 @@ pub struct Machine {
     pub(crate) stats: MachineStats,
     /// The translating tier, when the engine is [`Engine::Jit`].
     jit: Option<Box<jit::Jit>>,
+    /// A monitor's machine: its translating tier folds the high address
+    /// bits into the dispatch index ([`jit::INDEX_FOLD`]).
+    jit_fold: bool,
 }
 
 impl Machine {
@@ -310,7 +313,14 @@ impl Machine {
         if !(1 << 20..=bus::MAX_MONITOR_RAM).contains(&ram) || !ram.is_multiple_of(PAGE_SIZE) {
             return Err(MachineError::BadMonitorRamSize(ram));
         }
-        Ok(Self::build(BoardKind::Mipssim.build(ram)))
+        let mut m = Self::build(BoardKind::Mipssim.build(ram));
+        m.jit_fold = true;
+        if m.jit.is_some() {
+            // Built before the fold was known, and nothing translated yet.
+            m.jit = None;
+            let _ = m.set_engine(Engine::Jit);
+        }
+        Ok(m)
     }
 
     fn build(board: board::Board) -> Self {
@@ -350,6 +360,7 @@ impl Machine {
             stderr: Vec::new(),
             stats: MachineStats::default(),
             jit: None,
+            jit_fold: false,
         };
         // The default engine (see `Engine::default_for_new_machines`);
         // where the host has no code generator, the interpreter.
@@ -366,7 +377,7 @@ impl Machine {
             Engine::Interp => self.jit = None,
             Engine::Jit => {
                 if self.jit.is_none() {
-                    let mut j = jit::Jit::new()?;
+                    let mut j = jit::Jit::new(self.jit_fold)?;
                     j.sync(self.code.epoch());
                     self.jit = Some(Box::new(j));
                 }

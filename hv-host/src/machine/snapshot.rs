@@ -107,6 +107,7 @@ impl Machine {
             stderr,
             stats,
             jit: _,
+            jit_fold: _,
         } = self;
         MachineImage {
             board: bus.board.kind(),

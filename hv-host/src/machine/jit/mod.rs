@@ -140,12 +140,13 @@ fn threshold_from_env() -> Option<u32> {
 pub const CODE_LIMIT: usize = 64 << 20;
 /// Entries of the dispatch table (a power of two).
 pub const TABLE_ENTRIES: usize = 1 << 16;
-/// The dispatch table's index is the instruction's word address with its
-/// bits from this one up folded in: the same code at addresses a multiple
-/// of the table's span apart (two VMs booting the same kernel, 128 MiB
-/// apart in machine memory) then takes different entries instead of
-/// evicting each other's for ever. [`translate::emit_stub`] computes the
-/// same index.
+/// On a monitor's machine the dispatch table's index is the instruction's
+/// word address with its bits from this one up folded in: the same code
+/// at addresses a multiple of the table's span apart (two VMs booting the
+/// same kernel, 128 MiB apart in machine memory) then takes different
+/// entries instead of evicting each other's for ever. A bare machine has
+/// one copy of its code and skips the fold ([`Jit::new`]'s `fold`).
+/// [`translate::emit_stub`] computes the same index.
 pub const INDEX_FOLD: u32 = 16;
 /// Bytes of one dispatch-table entry (translated code reads them).
 pub const ENTRY_SIZE: usize = core::mem::size_of::<Entry>();
@@ -305,6 +306,9 @@ pub struct Jit {
     epoch: u64,
     /// Executions before translation ([`HOT_THRESHOLD`] by default).
     threshold: u32,
+    /// Whether the dispatch index folds the high address bits in
+    /// ([`INDEX_FOLD`]): all ones on a monitor's machine, else zero.
+    fold_mask: usize,
     /// Counters.
     pub stats: JitStats,
 }
@@ -358,8 +362,9 @@ fn new_module() -> Result<JITModule, Unavailable> {
 }
 
 impl Jit {
-    /// A translator for this host, or why there is none.
-    pub fn new() -> Result<Self, Unavailable> {
+    /// A translator for this host, or why there is none; `fold` selects
+    /// the dispatch index of a monitor's machine ([`INDEX_FOLD`]).
+    pub fn new(fold: bool) -> Result<Self, Unavailable> {
         Ok(Self {
             module: Some(new_module()?),
             fctx: FunctionBuilderContext::new(),
@@ -372,6 +377,7 @@ impl Jit {
             code_bytes: 0,
             epoch: 0,
             threshold: threshold_from_env().unwrap_or(HOT_THRESHOLD),
+            fold_mask: if fold { usize::MAX } else { 0 },
             stats: JitStats::default(),
         })
     }
@@ -454,9 +460,9 @@ impl Jit {
     }
 
     #[inline(always)]
-    fn index(phys: u32) -> usize {
+    fn index(&self, phys: u32) -> usize {
         let x = phys as usize >> 2;
-        (x ^ (x >> INDEX_FOLD)) & (TABLE_ENTRIES - 1)
+        (x ^ ((x >> INDEX_FOLD) & self.fold_mask)) & (TABLE_ENTRIES - 1)
     }
 
     /// Drops every block if the code cache was cleared since the last call.
@@ -472,7 +478,8 @@ impl Jit {
     /// slot `slot` whose current generation is `generation`).
     #[inline(always)]
     pub(crate) fn probe(&mut self, phys: u32, vpc: u32, slot: u32, generation: u32) -> Probe {
-        let e = &mut self.table[Self::index(phys)];
+        let i = self.index(phys);
+        let e = &mut self.table[i];
         if e.phys == phys && e.vpc == vpc && e.slot == slot {
             if e.generation == generation {
                 if let Some(f) = e.code {
@@ -550,7 +557,8 @@ impl Jit {
             }
             None => None,
         };
-        self.table[Self::index(phys)] = Entry {
+        let i = self.index(phys);
+        self.table[i] = Entry {
             phys,
             vpc,
             slot,
@@ -605,7 +613,7 @@ impl Jit {
         ctx.func.signature = translate::stub_signature(ptr);
         {
             let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
-            translate::emit_stub(&mut b, ptr, block_signature(module));
+            translate::emit_stub(&mut b, ptr, block_signature(module), self.fold_mask != 0);
             b.finalize(config);
         }
         define(module, &mut ctx).map(|(p, _)| p)

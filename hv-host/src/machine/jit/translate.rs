@@ -1492,8 +1492,9 @@ pub fn stub_signature(ptr: Type) -> ir::Signature {
 /// PC in the dispatch table; its page's generation current) and it fits
 /// in the budget, with a tail call; else it stores the budget left and the
 /// chained count into the context and returns the exit's number to the
-/// run loop. `block_sig` is the blocks' signature.
-pub fn emit_stub(b: &mut FunctionBuilder<'_>, ptr: Type, block_sig: ir::Signature) {
+/// run loop. `block_sig` is the blocks' signature; `fold`, the monitor's
+/// dispatch index ([`super::INDEX_FOLD`]).
+pub fn emit_stub(b: &mut FunctionBuilder<'_>, ptr: Type, block_sig: ir::Signature, fold: bool) {
     use super::{ENTRY_SIZE, INDEX_FOLD, TABLE_ENTRIES, entry_offsets as eo};
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
@@ -1527,8 +1528,12 @@ pub fn emit_stub(b: &mut FunctionBuilder<'_>, ptr: Type, block_sig: ir::Signatur
     b.switch_to_block(found);
     let table = b.ins().load(ptr, flags(), ctx, offsets::TABLE);
     let i = b.ins().ushr_imm_s(phys, 2);
-    let hi = b.ins().ushr_imm_s(i, i64::from(INDEX_FOLD));
-    let i = b.ins().bxor(i, hi);
+    let i = if fold {
+        let hi = b.ins().ushr_imm_s(i, i64::from(INDEX_FOLD));
+        b.ins().bxor(i, hi)
+    } else {
+        i
+    };
     let i = b.ins().band_imm_s(i, (TABLE_ENTRIES - 1) as i64);
     let i = b.ins().uextend(ptr, i);
     let off = b.ins().imul_imm_s(i, ENTRY_SIZE as i64);
