@@ -289,6 +289,25 @@ pub struct Cli {
     #[arg(long)]
     pub no_spin_inference: bool,
 
+    /// Under the monitor: transparent page sharing. Frames of the same
+    /// contents (in one VM or several: the same kernel loaded twice,
+    /// zeroed pages, the same programs) are backed by one machine frame,
+    /// read-only; the first store through any of them gets a private
+    /// copy, unseen by the guest. The monitor scans at fixed points of
+    /// virtual time, so runs stay deterministic.
+    #[arg(long)]
+    pub share_pages: bool,
+
+    /// Under the monitor: the most host memory the VMs may take
+    /// together: their frames and the monitor's state for each (e.g.
+    /// 512M, 2G; plain numbers are MiB). The VMs' --mem may add up to
+    /// more (overcommit): frames are taken as VMs touch pages, and a VM
+    /// that needs one when all are in use is stopped with that reason.
+    /// Too small for the VMs' state at all: an error before running.
+    /// Default: what the VMs' RAM adds up to, at most 3 GiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_host_mem: Option<u64>,
+
     /// The demo OS's work scale (boot argument a1): every user program
     /// does N times its work, 1 to 1000. See "Work scale" below.
     #[arg(
@@ -400,6 +419,24 @@ pub enum EngineArg {
 }
 
 /// Parses `--vtlb`: the sizes the monitor accepts, and why not fewer.
+/// A size in bytes: a number with an optional suffix K, M or G (MiB
+/// without one).
+fn parse_size(arg: &str) -> Result<u64, String> {
+    let t = arg.trim();
+    let (num, shift) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&t[..i], 10),
+        Some((i, 'M' | 'm')) => (&t[..i], 20),
+        Some((i, 'G' | 'g')) => (&t[..i], 30),
+        _ => (t, 20),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{arg}` is not a size (a number with K, M or G, e.g. 512M)"))?;
+    n.checked_mul(1 << shift)
+        .filter(|&b| b > 0)
+        .ok_or_else(|| format!("`{arg}` is not a size this host can have"))
+}
+
 fn parse_vtlb(arg: &str) -> Result<u32, String> {
     use hv_host::monitor::vtlb::{MAX_ENTRIES, MIN_ENTRIES};
     let n: u32 = arg.parse().map_err(|e| format!("{e}"))?;
@@ -528,6 +565,12 @@ impl Cli {
         }
         if self.no_spin_inference {
             flags.push("--no-spin-inference");
+        }
+        if self.share_pages {
+            flags.push("--share-pages");
+        }
+        if self.max_host_mem.is_some() {
+            flags.push("--max-host-mem");
         }
         flags
     }

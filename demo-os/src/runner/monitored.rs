@@ -147,6 +147,8 @@ pub fn monitor_config(cli: &Cli, hypercalls: bool) -> MonitorConfig {
         spin_inference: !cli.no_spin_inference,
         trace_exits: cli.trace() == Some(TraceKind::Exits),
         hypercalls,
+        share_pages: cli.share_pages,
+        host_memory_limit: cli.max_host_mem,
     }
 }
 

@@ -14,6 +14,7 @@
 //! the buffer. Native machines never have it.
 
 use super::board::{Board, Decoded};
+use super::ram::Ram;
 use crate::addr::{GuestPhysAddr, MachineAddr};
 
 /// Physical base of the boot ROM window.
@@ -51,10 +52,10 @@ pub enum Target {
 }
 
 /// The bus: memory and the board.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Bus {
     /// The board's memory image: RAM, then the boot ROM (then high RAM).
-    pub(crate) mem: Vec<u8>,
+    pub(crate) mem: Ram,
     /// RAM from physical 0 (all of it on a native machine).
     ram_bytes: u32,
     /// The board: its map and devices (boxed: only slow paths reach it,
@@ -64,9 +65,9 @@ pub struct Bus {
 
 impl Bus {
     /// A bus over `board`: zeroed RAM, and the ROM image the board's kind
-    /// defines.
-    pub fn new(board: Board) -> Self {
-        let mut mem = vec![0; board.image_bytes() as usize];
+    /// defines; an error if the host will not map the memory.
+    pub fn new(board: Board) -> std::io::Result<Self> {
+        let mut mem = Ram::zeroed(board.image_bytes() as usize)?;
         for &(pa, value) in board.kind().rom_words() {
             if let Decoded::Rom(off) = board.decode(GuestPhysAddr::new(pa))
                 && let Some(s) = mem.get_mut(off as usize..off as usize + 4)
@@ -78,11 +79,11 @@ impl Bus {
             .ram_ranges()
             .find(|&(base, _)| base == 0)
             .map_or(0, |(_, n)| n);
-        Self {
+        Ok(Self {
             mem,
             ram_bytes,
             board: Box::new(board),
-        }
+        })
     }
 
     /// RAM size below the I/O hole in bytes (all of it on a native machine).
@@ -272,7 +273,7 @@ mod tests {
     use crate::machine::devices::malta_fpga::{REVISION_ADDR, REVISION_VALUE};
 
     fn mipssim(ram: u32) -> Bus {
-        Bus::new(BoardKind::Mipssim.build(ram))
+        Bus::new(BoardKind::Mipssim.build(ram)).unwrap()
     }
 
     #[test]
@@ -301,7 +302,7 @@ mod tests {
 
     #[test]
     fn malta_memory_map() {
-        let bus = Bus::new(BoardKind::Malta.build(256 << 20));
+        let bus = Bus::new(BoardKind::Malta.build(256 << 20)).unwrap();
         assert_eq!(
             bus.target(MachineAddr::new(0x0fff_fffc)),
             Target::Mem {

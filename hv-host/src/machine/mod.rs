@@ -45,6 +45,7 @@ pub mod host;
 pub mod insn;
 pub mod jit;
 pub mod mmu;
+pub mod ram;
 pub mod semihost;
 pub mod snapshot;
 pub mod timer;
@@ -95,6 +96,14 @@ pub enum MachineError {
         "machine memory of {0:#x} bytes is invalid: it must be a multiple of 4 KiB from 1 MiB to 3 GiB"
     )]
     BadMonitorRamSize(u32),
+    /// The host would not map the machine's memory.
+    #[error("the host cannot map {bytes} bytes of machine memory: {reason}")]
+    NoHostMemory {
+        /// Bytes asked for.
+        bytes: u64,
+        /// The host's answer.
+        reason: String,
+    },
 }
 
 /// Errors of the host's direct accesses to machine memory.
@@ -296,7 +305,7 @@ impl Machine {
         if !(1 << 20..=MAX_RAM).contains(&ram) || !ram.is_multiple_of(PAGE_SIZE) {
             return Err(MachineError::BadRamSize(ram));
         }
-        let mut m = Self::build(board.build(ram));
+        let mut m = Self::build(board.build(ram))?;
         if let Some((config1, config3)) = m.bus.board.cpu_config() {
             m.cp0.config1 = config1;
             m.cp0.config3 = config3;
@@ -313,7 +322,7 @@ impl Machine {
         if !(1 << 20..=bus::MAX_MONITOR_RAM).contains(&ram) || !ram.is_multiple_of(PAGE_SIZE) {
             return Err(MachineError::BadMonitorRamSize(ram));
         }
-        let mut m = Self::build(BoardKind::Mipssim.build(ram));
+        let mut m = Self::build(BoardKind::Mipssim.build(ram))?;
         m.jit_fold = true;
         if m.jit.is_some() {
             // Built before the fold was known, and nothing translated yet.
@@ -323,8 +332,12 @@ impl Machine {
         Ok(m)
     }
 
-    fn build(board: board::Board) -> Self {
-        let bus = Bus::new(board);
+    fn build(board: board::Board) -> Result<Self, MachineError> {
+        let bytes = board.image_bytes();
+        let bus = Bus::new(board).map_err(|e| MachineError::NoHostMemory {
+            bytes: u64::from(bytes),
+            reason: e.to_string(),
+        })?;
         let code = CodeCache::new(bus.mem.len());
         let xlat = Xlat::new(bus.mem.len());
         let mut m = Self {
@@ -366,7 +379,7 @@ impl Machine {
         // where the host has no code generator, the interpreter.
         let _ = m.set_engine(Engine::default_for_new_machines());
         m.mode_changed();
-        m
+        Ok(m)
     }
 
     /// Selects the engine that runs guest code (see [`jit`]). Both give
@@ -541,6 +554,22 @@ impl Machine {
             return Err(MemError::ReadOnly(pa));
         }
         self.bus.mem[off..off + len as usize].fill(0);
+        self.code.invalidate_range(off as u32, len);
+        Ok(())
+    }
+
+    /// Zeroes `len` bytes of machine RAM at `pa` as
+    /// [`Machine::zero_machine`] does, and gives the host pages they cover
+    /// back to the host (a monitor's frame going back to its pool).
+    pub fn release_machine(&mut self, pa: MachineAddr, len: u32) -> Result<(), MemError> {
+        if len == 0 {
+            return Ok(());
+        }
+        let (off, writable) = self.mem_range(pa, len)?;
+        if !writable {
+            return Err(MemError::ReadOnly(pa));
+        }
+        self.bus.mem.release(off, len as usize);
         self.code.invalidate_range(off as u32, len);
         Ok(())
     }

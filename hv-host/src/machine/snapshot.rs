@@ -20,6 +20,7 @@ use super::board::BoardKind;
 use super::board::map::BoardImage;
 use super::cp0::Cp0;
 use super::exception::HandlerWatch;
+use super::ram::Ram;
 use super::timer::Deadline;
 use super::tlb::Tlb;
 use super::xlat::INVALID_TAG;
@@ -169,7 +170,8 @@ impl Machine {
                 board.kind()
             )));
         }
-        let mut mem = vec![0; self.bus.mem.len()];
+        let mut mem = Ram::zeroed(self.bus.mem.len())
+            .map_err(|e| SnapshotError::Decode(format!("cannot map machine memory: {e}")))?;
         image.mem.restore_into(&mut mem, "memory")?;
         self.bus.mem = mem;
         self.bus.board = board;

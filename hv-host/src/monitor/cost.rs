@@ -37,6 +37,10 @@ pub const STLB_LOOKUP: u64 = 40;
 pub const TLB_INSTALL: u64 = 12;
 /// Zeroing one 4 KiB frame.
 pub const FRAME_ZERO: u64 = 1024;
+/// Copying one 4 KiB frame (a store to a shared frame).
+pub const FRAME_COPY: u64 = 2048;
+/// Hashing one 4 KiB frame when page sharing scans.
+pub const SHARE_HASH: u64 = 512;
 /// Emulating one load or store to a device.
 pub const MMIO: u64 = 80;
 /// A semihosting call's dispatch.

@@ -120,8 +120,8 @@ pub struct ExitCtx<'a> {
     pub machine: &'a mut Machine,
     /// The real TLB's bookkeeping.
     pub rtlb: &'a mut RealTlb,
-    /// The frame pool (its shared read-only frames).
-    pub pool: &'a FramePool,
+    /// The frame pool.
+    pub pool: &'a mut FramePool,
     /// The monitor's configuration.
     pub config: &'a MonitorConfig,
     /// The trace and the hypercall log.

@@ -158,12 +158,16 @@ impl ExitCtx<'_> {
         if vm.board.page_kind(GuestPhysAddr::new(frame.raw())) != PageKind::Ram {
             return Err(HvError::BadAddress.into());
         }
-        vm.mem
-            .frame(frame, self.machine)
+        let (_, copied) = vm
+            .mem
+            .private_frame(frame, self.pool, self.machine)
             .map_err(|_| HvError::BadAddress)?;
         // The monitor writes it: it is no longer a frame it can vouch for.
         vm.mem.mark_written(frame);
         vm.commpage = Some(frame);
+        if copied {
+            self.frame_copied();
+        }
         Ok(0)
     }
 

@@ -45,6 +45,7 @@ pub mod memory;
 pub mod mmio;
 pub mod rtlb;
 pub mod sched;
+pub mod share;
 pub mod snapshot;
 pub mod spin;
 pub mod stats;
@@ -90,6 +91,13 @@ pub struct MonitorConfig {
     /// Offer the hypercall interface (`--mode para`); without it `HYPCALL`
     /// raises Reserved Instruction, as on hardware.
     pub hypercalls: bool,
+    /// Back frames of the same contents with one machine frame,
+    /// copy-on-write ([`share`]).
+    pub share_pages: bool,
+    /// The most host memory the VMs may take together, in bytes: their
+    /// frames and the monitor's state for each ([`Monitor::fixed_bytes`]);
+    /// `None`: as many frames as the machine can have (3 GiB).
+    pub host_memory_limit: Option<u64>,
 }
 
 impl Default for MonitorConfig {
@@ -100,6 +108,8 @@ impl Default for MonitorConfig {
             spin_inference: true,
             trace_exits: false,
             hypercalls: false,
+            share_pages: false,
+            host_memory_limit: None,
         }
     }
 }
@@ -132,12 +142,19 @@ pub enum MonitorError {
         /// The size asked for.
         entries: usize,
     },
-    /// The VMs do not fit in the machine.
+    /// The VMs' own state does not leave room for their frames in the
+    /// host memory allowed.
     #[error(
-        "the VMs need {0} MiB of machine memory in all, more than the 3 GiB the machine can have \
-         (give them less RAM each)"
+        "{vms} VMs need {fixed_mib} MiB of host memory for the monitor's state of them, and at least 2 MiB more for their frames: more than the {limit_mib} MiB allowed (--max-host-mem)"
     )]
-    TooMuchMemory(u64),
+    TooMuchMemory {
+        /// How many VMs.
+        vms: usize,
+        /// Their fixed state, MiB (rounded up).
+        fixed_mib: u64,
+        /// The limit, MiB.
+        limit_mib: u64,
+    },
     /// The machine could not be built.
     #[error(transparent)]
     Machine(#[from] MachineError),
@@ -207,6 +224,8 @@ pub struct Monitor {
     waiting: Vec<usize>,
     /// A VM woken in this step passed [`OUTPUT_HIGH_WATER`].
     woke_output: bool,
+    /// Page sharing's scans ([`share`]).
+    sharing: share::Sharing,
 }
 
 impl Monitor {
@@ -256,13 +275,27 @@ impl Monitor {
             }
         }
         let sizes: Vec<u32> = vms.iter().map(|c| c.ram_bytes).collect();
-        let total = FramePool::machine_bytes_for(&sizes);
-        let bytes = u32::try_from(total)
-            .ok()
-            .filter(|&b| b <= crate::machine::bus::MAX_MONITOR_RAM)
-            .ok_or(MonitorError::TooMuchMemory(total >> 20))?;
+        // Enough machine memory for every VM to touch all of its RAM, as
+        // far as the machine and the limit allow (then the VMs share the
+        // pool: overcommit).
+        let mut total = FramePool::machine_bytes_for(&sizes)
+            .min(u64::from(crate::machine::bus::MAX_MONITOR_RAM));
+        if let Some(limit) = config.host_memory_limit {
+            let fixed = Self::fixed_bytes(vms);
+            let frames = limit
+                .checked_sub(fixed)
+                .map(|b| b / u64::from(memory::REGION_ALIGN) * u64::from(memory::REGION_ALIGN))
+                .filter(|&b| b >= 2 << 20)
+                .ok_or(MonitorError::TooMuchMemory {
+                    vms: vms.len(),
+                    fixed_mib: fixed.div_ceil(1 << 20),
+                    limit_mib: limit >> 20,
+                })?;
+            total = total.min(frames);
+        }
+        let bytes = u32::try_from(total).unwrap_or(crate::machine::bus::MAX_MONITOR_RAM);
         let mut machine = Machine::for_monitor(bytes)?;
-        let mut pool = FramePool::new(&mut machine).map_err(|source| MonitorError::Memory {
+        let pool = FramePool::new(&mut machine).map_err(|source| MonitorError::Memory {
             vm: VmId(0),
             source,
         })?;
@@ -270,13 +303,7 @@ impl Monitor {
         let now = machine.ticks();
         let mut built = Vec::with_capacity(vms.len());
         for (i, c) in vms.iter().enumerate() {
-            let base = pool
-                .alloc_region(c.ram_bytes)
-                .map_err(|source| MonitorError::Memory {
-                    vm: VmId(i),
-                    source,
-                })?;
-            built.push(Vm::new(VmId(i), c, base, now));
+            built.push(Vm::new(VmId(i), c, now));
         }
         let vms = built;
         let mut m = Self {
@@ -291,6 +318,7 @@ impl Monitor {
             log: ExitLog::default(),
             waiting: Vec::new(),
             woke_output: false,
+            sharing: share::Sharing::new(now),
         };
         if config.hypercalls {
             for vm in &mut m.vms {
@@ -299,6 +327,26 @@ impl Monitor {
         }
         m.enter_current();
         Ok(m)
+    }
+
+    /// Host memory the monitor takes for VMs of these configurations
+    /// beside their frames: each VM's state (CPU, virtual CP0 and TLB,
+    /// board and devices, statistics) and its frame map (5 bytes per
+    /// frame of its RAM), with the real machine's fixed part (its caches).
+    /// An estimate from the sizes of the structures, which
+    /// `--max-host-mem` is checked against before a run.
+    pub fn fixed_bytes(vms: &[VmConfig]) -> u64 {
+        /// The machine's own: translation and decode caches, the JIT's
+        /// table.
+        const MACHINE: u64 = 16 << 20;
+        /// A VM's state beside its frame map (measured: an idle PV demo
+        /// VM's board, devices, statistics and scheduler state).
+        const PER_VM: u64 = 24 << 10;
+        MACHINE
+            + vms
+                .iter()
+                .map(|c| PER_VM + u64::from(c.ram_bytes / memory::FRAME) * 5 + 64)
+                .sum::<u64>()
     }
 
     /// Loads `image` into VM `vm`'s guest-physical memory and points its
@@ -324,7 +372,7 @@ impl Monitor {
         for seg in &image.segments {
             let gpa = GuestPhysAddr::new(seg.paddr.raw());
             v.mem
-                .write(gpa, &seg.data, &mut self.machine)
+                .write(gpa, &seg.data, &mut self.pool, &mut self.machine)
                 .map_err(|source| MonitorError::Memory { vm, source })?;
             // The rest of the segment reads zero: frames not allocated yet
             // will be zeroed when first touched; those that are (shared
@@ -377,15 +425,21 @@ impl Monitor {
                 vm,
                 message: e.to_string(),
             })?;
-        let write = |v: &mut Vm, at: u32, bytes: &[u8], m: &mut Machine| {
+        let write = |v: &mut Vm, at: u32, bytes: &[u8], p: &mut FramePool, m: &mut Machine| {
             v.mem
-                .write(GuestPhysAddr::new(at), bytes, m)
+                .write(GuestPhysAddr::new(at), bytes, p, m)
                 .map_err(|source| MonitorError::Memory { vm, source })
         };
         if let (Some(at), Some(initrd)) = (plan.initrd_at, boot.initrd) {
-            write(v, at, initrd, &mut self.machine)?;
+            write(v, at, initrd, &mut self.pool, &mut self.machine)?;
         }
-        write(v, ENVP_PADDR, &plan.table, &mut self.machine)?;
+        write(
+            v,
+            ENVP_PADDR,
+            &plan.table,
+            &mut self.pool,
+            &mut self.machine,
+        )?;
         for (reg, value) in plan.regs {
             self.set_gpr(vm, reg, value);
         }
@@ -594,7 +648,7 @@ impl Monitor {
             vm: &mut self.vms[cur],
             machine: &mut self.machine,
             rtlb: &mut self.rtlb,
-            pool: &self.pool,
+            pool: &mut self.pool,
             config: &self.config,
             log: &mut self.log,
         }
@@ -734,9 +788,16 @@ impl Monitor {
             if v.board.page_kind(g.gpa) != PageKind::Ram {
                 return false;
             }
-            let Ok(frame) = v.mem.frame(g.gpa, &mut self.machine) else {
+            let Ok((frame, copied)) =
+                v.mem
+                    .private_frame(g.gpa.align_down(0x1000), &mut self.pool, &mut self.machine)
+            else {
                 return false;
             };
+            if copied && vm.0 == self.cur {
+                // The old frame may still be mapped.
+                self.rtlb.flush(&mut self.machine);
+            }
             v.mem.mark_written(g.gpa);
             let at = frame.wrapping_add(g.gpa.raw() & 0xfff);
             if self.machine.write_phys(at, &rest[..chunk]).is_err() {

@@ -25,6 +25,10 @@ impl Monitor {
     /// the VM to run and runs it to its next exit, or lets time pass when
     /// all are idle.
     pub(super) fn step(&mut self, end: u64) {
+        // Page sharing scans at fixed ticks: a stop there is like one at
+        // the caller's budget, invisible to the guests.
+        self.share_scan_due();
+        let end = end.min(self.share_deadline());
         let now = self.now();
         // The waiting VMs only: the list holds every one of them (and VMs
         // that stopped meanwhile, dropped here).

@@ -2,7 +2,7 @@
 //! under it ([`crate::machine::MachineImage`], all machine memory
 //! included), the frame pool, every VM (CPU state, virtual CP0 and TLB,
 //! guest-physical map, board devices, console output not taken, counters,
-//! hypercall state), the scheduler (the VM on the CPU, the end of its
+//! hypercall state), page sharing's scan state, the scheduler (the VM on the CPU, the end of its
 //! slice, a pause at the caller's budget), the real TLB's bookkeeping and
 //! the exit log (trace, hypercall log, timeline).
 //!
@@ -31,6 +31,7 @@ pub struct MonitorImage {
     paused: Option<usize>,
     rtlb: RealTlb,
     log: ExitLog,
+    sharing: super::share::Sharing,
 }
 
 impl MonitorImage {
@@ -56,6 +57,7 @@ impl Monitor {
             // Derived from the VMs' states on restore.
             waiting: _,
             woke_output: _,
+            sharing,
         } = self;
         MonitorImage {
             machine: machine.snapshot(),
@@ -68,6 +70,7 @@ impl Monitor {
             paused: *paused,
             rtlb: rtlb.clone(),
             log: log.clone(),
+            sharing: sharing.clone(),
         }
     }
 
@@ -112,6 +115,13 @@ impl Monitor {
                 .map_err(|e| in_vm(i, e))?;
             boards.push(board);
         }
+        if !image.pool.same_shape(&self.pool)
+            || !image.vms.iter().all(|v| v.mem.valid_in(&image.pool))
+        {
+            return Err(SnapshotError::Decode(
+                "the frame pool or a VM's frame map does not fit this machine".into(),
+            ));
+        }
         // The machine last: it checks its own fit before it changes.
         self.machine.restore(&image.machine)?;
         for (vm, (saved, board)) in self.vms.iter_mut().zip(image.vms.iter().zip(boards)) {
@@ -126,6 +136,7 @@ impl Monitor {
         self.slice_end = image.slice_end;
         self.paused = image.paused;
         self.rtlb = image.rtlb.clone();
+        self.sharing = image.sharing.clone();
         self.waiting = (0..n)
             .filter(|&i| self.vms[i].state == super::VmState::Waiting)
             .collect();

@@ -60,12 +60,19 @@ impl ExitCtx<'_> {
             // The guest writes this frame: from now on the monitor cannot
             // vouch for it being zero (write tracking maps frames it can
             // still vouch for without the dirty bit, so that the first
-            // store, through any mapping, comes here).
+            // store, through any mapping, comes here). A shared frame is
+            // mapped without the dirty bit too: the store gets a copy.
             let vm = &mut *self.vm;
             if vm.tracks_writes() && !vm.mem.is_written(g.gpa) {
                 vm.stats.dirty_tracking_faults += 1;
             }
             vm.mem.mark_written(g.gpa);
+            if vm.mem.is_shared(g.gpa, self.pool) {
+                vm.mem
+                    .private_frame(g.gpa.align_down(FRAME), self.pool, self.machine)
+                    .map_err(|source| ExitError::CannotMap { va: bad, source })?;
+                self.frame_copied();
+            }
         }
         match kind {
             PageKind::Ram | PageKind::Rom if kind == PageKind::Ram || access != Access::Store => {
@@ -145,7 +152,7 @@ impl ExitCtx<'_> {
                     let frame = if this {
                         let vm = &mut *self.vm;
                         let before = vm.mem.frames_zeroed;
-                        let f = vm.mem.frame(gpa, self.machine)?;
+                        let f = vm.mem.frame(gpa, self.pool, self.machine)?;
                         if vm.mem.frames_zeroed != before {
                             self.charge(cost::FRAME_ZERO);
                         }
@@ -158,7 +165,7 @@ impl ExitCtx<'_> {
                     };
                     let vm = &*self.vm;
                     let clean = vm.tracks_writes() && !vm.mem.is_written(gpa);
-                    (frame, m.dirty && !clean)
+                    (frame, m.dirty && !clean && !self.pool.is_shared(frame))
                 }
                 PageKind::Rom => (self.pool.rom_frame(gpa, vm.board.kind()), false),
                 _ => continue,
@@ -184,8 +191,8 @@ impl ExitCtx<'_> {
 
     /// Maps kseg0/kseg1 around `va` (guest-physical `gpa`) with one real
     /// entry of large pages, if the guest frames under both pages are all
-    /// in use (and, while writes are tracked, all written): the VM's
-    /// region is contiguous, so they are contiguous in machine memory too.
+    /// in use, contiguous in machine memory, private (and, while writes
+    /// are tracked, all written).
     /// Returns whether it did.
     fn fill_large(
         &mut self,
@@ -198,34 +205,35 @@ impl ExitCtx<'_> {
             return Ok(false);
         }
         let before = vm.mem.frames_zeroed;
-        vm.mem.frame(gpa.align_down(FRAME), self.machine)?;
+        vm.mem
+            .frame(gpa.align_down(FRAME), self.pool, self.machine)?;
         let zeroed = vm.mem.frames_zeroed != before;
         let track = vm.tracks_writes();
+        let pool = &*self.pool;
         let mut found = None;
         for (frames, mask) in SIZES {
             let span = frames * FRAME;
             let pair_gpa = gpa.raw() & !(2 * span - 1);
-            let ready = |g: u32| vm.mem.group_ready(GuestPhysAddr::new(g), frames, track);
+            let ready = |g: u32| {
+                vm.mem
+                    .group_ready(GuestPhysAddr::new(g), frames, track, pool)
+            };
             if pair_gpa
                 .checked_add(2 * span)
                 .is_none_or(|e| e > vm.mem.ram_bytes())
-                || !ready(pair_gpa)
-                || !ready(pair_gpa + span)
             {
                 continue;
             }
-            let lo_of = |g: u32| {
-                let ma = vm
-                    .mem
-                    .machine_addr(GuestPhysAddr::new(g))
-                    .map_or(0, |a| a.raw());
-                ((ma >> 12) << lo::PFN_SHIFT) | lo::V | lo::D
+            let (Some(even), Some(odd)) = (ready(pair_gpa), ready(pair_gpa + span)) else {
+                continue;
             };
+            let lo_of =
+                |ma: crate::addr::MachineAddr| ((ma.raw() >> 12) << lo::PFN_SHIFT) | lo::V | lo::D;
             found = Some(TlbEntry {
                 page_mask: mask,
                 entry_hi: va.raw() & !(2 * span - 1),
-                lo0: lo_of(pair_gpa),
-                lo1: lo_of(pair_gpa + span),
+                lo0: lo_of(even),
+                lo1: lo_of(odd),
                 global: true,
             });
             break;

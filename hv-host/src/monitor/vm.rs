@@ -193,9 +193,9 @@ impl Vm {
         &self.state
     }
 
-    /// A VM in the reset state at clock tick `now`, its RAM in the machine
-    /// region at `base`.
-    pub fn new(id: VmId, config: &VmConfig, base: crate::addr::MachineAddr, now: u64) -> Self {
+    /// A VM in the reset state at clock tick `now`, no frame of its RAM in
+    /// use yet.
+    pub fn new(id: VmId, config: &VmConfig, now: u64) -> Self {
         let tlb = VirtTlb::new(config.vtlb_entries);
         let board = config.board.build(config.ram_bytes);
         let mut vm = Self {
@@ -203,7 +203,7 @@ impl Vm {
             cpu: CpuState::default(),
             cp0: VirtCp0::reset(now, tlb.len()),
             tlb,
-            mem: GuestMemory::new(config.ram_bytes, base),
+            mem: GuestMemory::new(config.ram_bytes),
             board,
             board_event_at: Deadline::NEVER,
             console: Vec::new(),
