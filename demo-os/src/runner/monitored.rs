@@ -524,6 +524,11 @@ fn write_stats(mon: &Monitor, ends: &[Stop], out: &mut dyn Write) -> io::Result<
     row("frames zeroed by the monitor", &|s| {
         s.frames_zeroed.to_string()
     });
+    row("frames in use", &|s| s.frames_in_use.to_string());
+    if mon.config().share_pages {
+        row("  merged by page sharing", &|s| s.frames_merged.to_string());
+        row("  copied on write", &|s| s.cow_breaks.to_string());
+    }
     row("frames vouched zero (page-zeroed)", &|s| {
         s.frames_vouched.to_string()
     });
@@ -551,7 +556,24 @@ fn write_stats(mon: &Monitor, ends: &[Stop], out: &mut dyn Write) -> io::Result<
         }
         writeln!(out)?;
     }
-    writeln!(out, "virtual cycles (the clock): {}", mon.ticks())
+    writeln!(out, "virtual cycles (the clock): {}", mon.ticks())?;
+    let (machine, guest) = mon.frames_in_use();
+    let mib = |frames: u64| frames as f64 * 4096.0 / f64::from(1 << 20);
+    write!(
+        out,
+        "machine memory: {:.1} MiB in use for {:.1} MiB of guest frames",
+        mib(machine),
+        mib(guest)
+    )?;
+    if mon.config().share_pages {
+        write!(
+            out,
+            " (page sharing: {:.1} MiB saved, {} scans)",
+            mib(guest.saturating_sub(machine)),
+            mon.share_scans()
+        )?;
+    }
+    writeln!(out)
 }
 
 #[cfg(test)]

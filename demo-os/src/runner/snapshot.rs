@@ -43,6 +43,8 @@ pub struct MachineFlags {
     vtlb: Option<u32>,
     no_idle_inference: bool,
     no_spin_inference: bool,
+    share_pages: bool,
+    max_host_mem: Option<u64>,
     work: u32,
     programs: Vec<u32>,
     slice: Option<u64>,
@@ -51,7 +53,7 @@ pub struct MachineFlags {
 }
 
 /// The command-line names of [`MachineFlags`]' fields (clap's ids).
-const MACHINE_FLAGS: [&str; 16] = [
+const MACHINE_FLAGS: [&str; 18] = [
     "mode",
     "image",
     "kernel",
@@ -63,6 +65,8 @@ const MACHINE_FLAGS: [&str; 16] = [
     "vtlb",
     "no_idle_inference",
     "no_spin_inference",
+    "share_pages",
+    "max_host_mem",
     "work",
     "programs",
     "slice",
@@ -103,6 +107,8 @@ impl MachineFlags {
             vtlb: cli.vtlb,
             no_idle_inference: cli.no_idle_inference,
             no_spin_inference: cli.no_spin_inference,
+            share_pages: cli.share_pages,
+            max_host_mem: cli.max_host_mem,
             work: cli.work,
             programs: cli.programs.clone(),
             slice: cli.slice,
@@ -125,6 +131,8 @@ impl MachineFlags {
         cli.vtlb = self.vtlb;
         cli.no_idle_inference = self.no_idle_inference;
         cli.no_spin_inference = self.no_spin_inference;
+        cli.share_pages = self.share_pages;
+        cli.max_host_mem = self.max_host_mem;
         cli.work = self.work;
         cli.programs = self.programs.clone();
         cli.slice = self.slice;

@@ -27,7 +27,9 @@
 //! `hypercalls_total` and `hypercalls` (by call); `stlb_refills`,
 //! `prefills`, `refills_forwarded`, `walked_refills` (TLB handling);
 //! `monitor_frames_zeroed`, `monitor_frames_vouched` (frames the monitor
-//! zeroed, frames it vouched were zero); `monitor_cycles`; `idle_ticks`;
+//! zeroed, frames it vouched were zero); `frames_in_use`,
+//! `frames_merged`, `cow_breaks` (guest frames backed now, merged by
+//! page sharing, copied on a store to a shared frame); `monitor_cycles`; `idle_ticks`;
 //! `machine_switches`; `spins_inferred` and `spin_ticks_skipped` (polling
 //! loops the monitor skipped, and the clock ticks it saved; null
 //! natively); `stopped_at_cycle` (the clock when the VM stopped);
@@ -103,6 +105,9 @@ pub fn vm(s: &VmStats, monitored: bool) -> Map<String, Value> {
     o.insert("walked_refills".into(), m(json!(s.walked_refills)));
     o.insert("monitor_frames_zeroed".into(), m(json!(s.frames_zeroed)));
     o.insert("monitor_frames_vouched".into(), m(json!(s.frames_vouched)));
+    o.insert("frames_in_use".into(), m(json!(s.frames_in_use)));
+    o.insert("frames_merged".into(), m(json!(s.frames_merged)));
+    o.insert("cow_breaks".into(), m(json!(s.cow_breaks)));
     o.insert("monitor_cycles".into(), m(json!(s.monitor_cycles)));
     o.insert("idle_ticks".into(), json!(s.idle_ticks));
     o.insert("machine_switches".into(), m(json!(s.machine_switches)));

@@ -819,6 +819,9 @@ impl Monitor {
         let v = self.vms.get(vm.0)?;
         Some(VmStats {
             frames_zeroed: v.mem.frames_zeroed,
+            frames_in_use: v.mem.frames_in_use(),
+            frames_merged: v.mem.frames_merged,
+            cow_breaks: v.mem.cow_breaks,
             ..v.stats.clone()
         })
     }

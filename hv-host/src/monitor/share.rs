@@ -27,10 +27,10 @@ use crate::addr::{GuestPhysAddr, MachineAddr};
 use std::collections::BTreeMap;
 
 /// Clock ticks between two scans.
-pub const SCAN_INTERVAL: u64 = 20_000_000;
+pub const SCAN_INTERVAL: u64 = 2_000_000;
 
 /// Frames one scan hashes at most.
-pub const SCAN_BATCH: u32 = 32_768;
+pub const SCAN_BATCH: u32 = 256;
 
 /// The sharing state: where the last scan stopped and which frame each
 /// hash was last seen in.

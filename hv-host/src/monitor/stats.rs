@@ -205,6 +205,13 @@ pub struct VmStats {
     pub unmapped_fills: u64,
     /// Frames the monitor zeroed before the VM first saw them.
     pub frames_zeroed: u64,
+    /// Guest frames backed by a machine frame now (private or shared).
+    pub frames_in_use: u64,
+    /// Guest frames page sharing backed with a frame of the same
+    /// contents ([`super::share`]).
+    pub frames_merged: u64,
+    /// Stores that found their frame shared and got a private copy.
+    pub cow_breaks: u64,
     /// Machine switches to this VM.
     pub machine_switches: u64,
     /// Clock ticks the VM spent idle (in `wait`).

@@ -442,3 +442,64 @@ fn a_polling_loop_on_the_rtc_is_skipped_and_reads_count_the_same() {
     // Exactly: the loop resumes in the phase it would have reached.
     assert_eq!(skipped_stats.stopped_at, spun_stats.stopped_at);
 }
+
+#[test]
+fn shared_frames_never_show_another_vms_stores() {
+    // Both VMs store the same word in a data page and spin past a few
+    // sharing scans (their code and data pages merge); then VM 0 (a1 = 0)
+    // stores another value and spins again, and each VM checks the word
+    // holds what it stored itself: exit 0.
+    let img = image(|a| {
+        let (spin1, spin2, mine) = (a.new_label(), a.new_label(), a.new_label());
+        a.li(T0, 0x8008_0000);
+        a.li(T1, 0x1234);
+        a.emit(sw(T1, 0, T0));
+        a.li(T2, 3_000_000);
+        a.bind(spin1);
+        a.emit(addiu(T2, T2, -1));
+        a.bne(T2, ZERO, spin1);
+        a.emit(nop());
+        a.bne(A1, ZERO, mine);
+        a.emit(nop());
+        // A load first: the page is mapped (read-only) before the store.
+        a.emit(lw(T4, 0, T0));
+        a.li(T1, 0xdead);
+        a.emit(sw(T1, 0, T0));
+        a.bind(mine);
+        a.li(T2, 1_000_000);
+        a.bind(spin2);
+        a.emit(addiu(T2, T2, -1));
+        a.bne(T2, ZERO, spin2);
+        a.emit(nop());
+        a.emit(lw(T3, 0, T0));
+        a.emit(subu(A0, T3, T1));
+        a.li(T9, 1);
+        a.emit(sdbbp(1));
+    });
+    let cfg = VmConfig {
+        ram_bytes: 1 << 20,
+        ..VmConfig::default()
+    };
+    let config = MonitorConfig {
+        share_pages: true,
+        ..MonitorConfig::default()
+    };
+    let mut m = Monitor::new(config, &[cfg, cfg]).unwrap();
+    for i in 0..2 {
+        m.load(VmId(i), &img).unwrap();
+        m.set_gpr(VmId(i), crate::machine::insn::regs::A1, i as u32);
+    }
+    assert_eq!(m.run(100_000_000), MonitorExit::AllStopped);
+    for i in 0..2 {
+        assert_eq!(m.stop_reason(VmId(i)), Some(&VmStop::Exited(0)), "vm{i}");
+    }
+    let s: Vec<VmStats> = (0..2).map(|i| m.stats(VmId(i)).unwrap()).collect();
+    assert!(s[0].frames_merged + s[1].frames_merged >= 2, "{s:?}");
+    assert!(s[0].cow_breaks >= 1, "vm0's store copied the shared page");
+    assert!(m.share_scans() >= 2);
+    let (machine, guest) = m.frames_in_use();
+    assert!(
+        machine < guest,
+        "the code page stays shared: {machine} < {guest}"
+    );
+}
