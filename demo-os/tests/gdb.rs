@@ -1,7 +1,8 @@
 //! Debugging a guest with a real `gdb-multiarch` (`--gdb`), end to end:
 //! gdb attaches over a Unix socket and over TCP, breaks at a symbol of the
 //! demo kernel, steps, reads registers, memory and a variable, sets write,
-//! read and access watchpoints, sees each VM of `--vms 2` as a thread, and
+//! read and access watchpoints, sees each VM of `--vms 2` as a thread,
+//! reads and writes CP0 (`$sr`, `$epc`, through the write masks), and
 //! continues to the exit; the guest prints and counts exactly what it
 //! does without the debugger. Needs `gdb-multiarch` (`.ci/run` installs
 //! it); without it the tests are skipped, and fail under `CI=true`.
@@ -433,6 +434,78 @@ continue
             gdb.contains("Old value = ") && gdb.contains("New value = "),
             "{args:?}: {gdb}"
         );
+        assert_as_without_gdb(
+            &format!("{args:?}"),
+            (&gdb, status, &stdout, &stderr),
+            &plain_out,
+            &plain_err,
+        );
+    }
+}
+
+#[test]
+fn gdb_reads_and_writes_cp0_through_the_write_masks() {
+    if !gdb_ready() {
+        return;
+    }
+    let kernel = unmodified_kernel("cp0");
+    // At kmain: Status, EPC and BadVAddr as the kernel left them; then
+    // IM2 (writable) set, FR (bit 26, read-only) tried, EPC written,
+    // BadVAddr (read-only) tried, IM2 cleared again; `info registers`
+    // lists the CP0 registers of the target description.
+    let script = "\
+break kmain
+continue
+p/x $sr
+p/x $epc
+p/x $badvaddr
+set $sr = $sr | 0x400
+p/x $sr
+set $sr = $sr | 0x04000000
+p/x $sr
+set $epc = 0x80001234
+p/x $epc
+p $epc
+set $badvaddr = 0x1234
+p/x $badvaddr
+set $sr = $sr & ~0x400
+p/x $sr
+info registers
+delete
+continue
+";
+    for args in [&["--mode", "native"][..], &["--mode", "full"]] {
+        let (plain_out, plain_err) = plain_run(args);
+        let sock = socket_path("cp0");
+        let (gdb, status, stdout, stderr) = debug_args(args, &sock, &sock, &kernel, script);
+        let p = printed(&gdb);
+        assert_eq!(p.len(), 9, "{args:?}: {gdb}");
+        let hex = |s: &str| {
+            u32::from_str_radix(s.trim_start_matches("0x"), 16)
+                .unwrap_or_else(|_| panic!("{args:?}: {s} is no number: {gdb}"))
+        };
+        let sr = hex(&p[0]);
+        assert_eq!(sr & 0x400, 0, "{args:?}: IM2 starts clear: {gdb}");
+        assert_eq!(hex(&p[3]), sr | 0x400, "{args:?}: IM2 sticks: {gdb}");
+        assert_eq!(hex(&p[4]), sr | 0x400, "{args:?}: FR does not: {gdb}");
+        assert_eq!(p[5], "0x80001234", "{args:?}: {gdb}");
+        assert!(
+            p[6].starts_with("(void (*)()) 0x80001234"),
+            "{args:?}: EPC is a code address: {gdb}"
+        );
+        assert_eq!(p[7], p[2], "{args:?}: BadVAddr is read-only: {gdb}");
+        assert_eq!(hex(&p[8]), sr, "{args:?}: {gdb}");
+        for name in [
+            "status", "cause", "epc", "count", "compare", "entryhi", "errorepc",
+        ] {
+            assert!(
+                gdb.lines().any(|l| l.split_whitespace().any(|w| w == name)),
+                "{args:?}: info registers shows {name}: {gdb}"
+            );
+        }
+        // Status is back as it was and EPC is written by the next
+        // exception before anything reads it: the run is the one without
+        // gdb.
         assert_as_without_gdb(
             &format!("{args:?}"),
             (&gdb, status, &stdout, &stderr),

@@ -161,8 +161,75 @@ impl Machine {
         self.read_cp0(rd, sel)
     }
 
+    /// Writes CP0 register `rd`/`sel` of the real CPU exactly as MTC0
+    /// would (for a debugger): through the register's write mask, so
+    /// read-only bits and registers keep their value, and with MTC0's
+    /// side effects (a change of mode or ASID drops cached translations;
+    /// a Status or Cause write that may unmask or raise an interrupt, and
+    /// a Count, Compare or Cause.DC write that moves the timer, make the
+    /// run loop look again before the next instruction). Returns the
+    /// register as MFC0 reads it afterwards: the masked result.
+    pub fn set_real_cp0(&mut self, rd: u8, sel: u8, v: u32) -> u32 {
+        self.write_cp0(rd, sel, v);
+        self.read_cp0(rd, sel)
+    }
+
     /// Status of the real CPU.
     pub fn real_status(&self) -> u32 {
         self.read_cp0(reg::STATUS, 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::asm::*;
+    use super::super::cp0::{cause, reg, status};
+    use super::super::exception::ExcCode;
+    use super::super::tests::{IP0, ORIGIN, Vector, boot, exit_ok, normal_vectors};
+    use super::super::{Exit, Machine};
+
+    /// Normal vectors, then a loop of `nop`s a debugger stops in; the
+    /// machine stopped in it, and where.
+    fn stopped_in_a_loop() -> (Machine, u32) {
+        let mut a = Asm::new(ORIGIN);
+        normal_vectors(&mut a);
+        let top = a.here();
+        a.nop().nop();
+        a.b(top);
+        a.nop();
+        exit_ok(&mut a);
+        let mut m = boot(a, []);
+        assert_eq!(m.run(40), Exit::BudgetExhausted);
+        let pc = m.cpu_state().pc.raw();
+        (m, pc)
+    }
+
+    #[test]
+    fn a_debugger_writes_cp0_as_mtc0_through_the_masks() {
+        let (mut m, _) = stopped_in_a_loop();
+        // Status: IM and IE stick, a read-only bit (FR, 26) does not.
+        let sr = m.set_real_cp0(reg::STATUS, 0, status::IE | (1 << 8) | (1 << 26));
+        assert_eq!(sr, status::IE | (1 << 8));
+        assert_eq!(m.real_status(), sr);
+        // Cause: only DC, IV and the software interrupt bits are writable
+        // (here IP1; ExcCode and BD are not), and it is not taken: IM1 is
+        // clear.
+        let c = m.set_real_cp0(reg::CAUSE, 0, (1 << 9) | cause::BD | cause::EXC_CODE);
+        assert_eq!(c & !cause::IP, 0, "{c:#x}");
+        assert_eq!(c & cause::IP_SW, 1 << 9);
+        // EPC and BadVAddr: all bits and none.
+        assert_eq!(m.set_real_cp0(reg::EPC, 0, 0x8000_4321), 0x8000_4321);
+        let bad = m.real_cp0(reg::BADVADDR, 0);
+        assert_eq!(m.set_real_cp0(reg::BADVADDR, 0, bad ^ 0xffff_ffff), bad);
+        assert_eq!(m.run(20), Exit::BudgetExhausted);
+    }
+
+    #[test]
+    fn a_software_interrupt_a_debugger_raises_is_taken_at_once() {
+        let (mut m, pc) = stopped_in_a_loop();
+        m.set_real_cp0(reg::STATUS, 0, status::IE | (1 << 8));
+        assert_eq!(m.set_real_cp0(reg::CAUSE, 0, IP0) & IP0, IP0);
+        assert_eq!(m.run(1000), Vector::General.exit(ExcCode::Int));
+        assert_eq!(m.real_cp0(reg::EPC, 0), pc, "before the next instruction");
     }
 }

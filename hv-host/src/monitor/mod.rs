@@ -733,6 +733,37 @@ impl Monitor {
         Some(v.cp0.read(rd, sel, self.machine.ticks(), v.irq_lines()))
     }
 
+    /// Writes CP0 register `rd`/`sel` of VM `vm` exactly as an emulated
+    /// `mtc0` of the guest would (for a debugger): through the register's
+    /// write mask, so read-only bits and registers keep their value, and
+    /// with the same side effects (a change of mode, ERL or ASID puts the
+    /// real CPU in the VM's new mode if it is on the CPU, else when it
+    /// gets it; a software interrupt it raises or unmasks is delivered,
+    /// and a waiting VM woken, before the VM's next instruction; a moved
+    /// timer deadline bounds its next stretch). A VM stopped in the middle
+    /// of a stretch has its shared CP0 page (`--mode para`) synced first,
+    /// as at an exit, so that neither the guest's nor the debugger's
+    /// writes are lost. Returns the register as the guest reads it
+    /// afterwards (the masked result); `None` if there is no VM `vm`.
+    pub fn set_guest_cp0(&mut self, vm: VmId, rd: u8, sel: u8, value: u32) -> Option<u32> {
+        self.vms.get(vm.0)?;
+        let now = self.now();
+        if vm.0 == self.cur {
+            if self.paused.take() == Some(self.cur) {
+                // The stretch ends here, as at an exit: the next one
+                // writes the page afresh.
+                self.ctx().commpage_in();
+            }
+            let fx = self.current_mut().cp0.write(rd, sel, value, now);
+            self.ctx().apply_effects(fx);
+        } else {
+            // A VM off the CPU gets its mode, and a flushed real TLB,
+            // when it is switched in; its page is written then.
+            self.vms[vm.0].cp0.write(rd, sel, value, now);
+        }
+        self.guest_cp0(vm, rd, sel)
+    }
+
     /// Reads `len` bytes at guest-virtual `va` as VM `vm` would load them
     /// now (through its own TLB and mode; for a debugger): RAM it never
     /// touched reads as zeros, its boot ROM as the board's image. `None`

@@ -109,6 +109,76 @@ fn a_debugger_reads_and_writes_guest_memory_at_any_offset() {
     );
 }
 
+#[test]
+fn a_debugger_writes_guest_cp0_as_mtc0_with_its_side_effects() {
+    use crate::machine::cp0::{cause, status};
+    // Exception handlers at 0x8000_2000 (the general vector's handler
+    // exits with EPC), then a loop the debugger stops each VM in.
+    const EBASE: u32 = 0x8000_2000;
+    let mut lo = 0;
+    let img = image(|a| {
+        a.li(T0, EBASE);
+        a.emit(mtc0(T0, reg::PRID, 1));
+        a.emit(mtc0(ZERO, reg::STATUS, 0));
+        let top = a.here();
+        lo = a.pc();
+        a.nop().nop();
+        a.b(top);
+        a.nop();
+        while a.pc() < EBASE + 0x180 {
+            a.nop();
+        }
+        a.emit(mfc0(A0, reg::EPC, 0));
+        a.li(T9, 1);
+        a.emit(sdbbp(1));
+    });
+    let mut m = monitor(&img, 2);
+    let in_loop = |m: &Monitor, vm| {
+        let pc = m.cpu_state(VmId(vm)).unwrap().pc.raw();
+        (lo..lo + 16).contains(&pc)
+    };
+    for _ in 0..1000 {
+        if in_loop(&m, 0) && in_loop(&m, 1) {
+            break;
+        }
+        assert_eq!(m.run(10_000), MonitorExit::BudgetExhausted);
+    }
+    assert!(in_loop(&m, 0) && in_loop(&m, 1));
+    let on_cpu = m.running_vm().0;
+    let mut stopped_at = [0; 2];
+    // The VM on the CPU and the other: IM0 and IE stick, the read-only FR
+    // does not; of Cause only IP0 (not ExcCode or BD); EPC all of it;
+    // BadVAddr none. Unmasked, the software interrupt is then taken
+    // before each VM's next instruction.
+    for vm in [on_cpu, 1 - on_cpu] {
+        let id = VmId(vm);
+        let pc = m.cpu_state(id).unwrap().pc.raw();
+        stopped_at[vm] = pc;
+        let sr = m.set_guest_cp0(id, reg::STATUS, 0, status::IE | (1 << 8) | (1 << 26));
+        assert_eq!(sr, Some(status::IE | (1 << 8)));
+        let c = m.set_guest_cp0(id, reg::CAUSE, 0, (1 << 8) | cause::BD | cause::EXC_CODE);
+        assert_eq!(c.map(|c| c & !(cause::IP & !cause::IP_SW)), Some(1 << 8));
+        assert_eq!(
+            m.set_guest_cp0(id, reg::EPC, 0, 0x8000_4321),
+            Some(0x8000_4321)
+        );
+        let bad = m.guest_cp0(id, reg::BADVADDR, 0);
+        assert_eq!(m.set_guest_cp0(id, reg::BADVADDR, 0, 0x1234_5678), bad);
+        assert_eq!(m.guest_cp0(id, reg::STATUS, 0), sr);
+    }
+    assert_eq!(m.set_guest_cp0(VmId(2), reg::EPC, 0, 0), None, "no such VM");
+    assert_eq!(m.run(1_000_000), MonitorExit::AllStopped);
+    for (vm, &pc) in stopped_at.iter().enumerate() {
+        assert_eq!(
+            m.stop_reason(VmId(vm)),
+            Some(&VmStop::Exited(pc as i32)),
+            "vm {vm} took the interrupt where it stood"
+        );
+        let s = m.stats(VmId(vm)).unwrap();
+        assert_eq!(s.exit_count(ExitReason::Int), 1, "vm {vm}");
+    }
+}
+
 /// A UHI `write` of `len` bytes at `buf`; the result lands in `v0`.
 fn uhi_write(a: &mut Asm, buf: u32, len: u32) {
     a.li(T9, 5);

@@ -615,4 +615,60 @@ mod tests {
         assert_eq!(go(&mut d, None), watch(1, WatchKind::Read, VAR));
         assert_eq!(pc(&d, 1), LOAD);
     }
+
+    #[test]
+    fn cp0_writes_from_a_g_packet_or_one_register_go_through_the_masks() {
+        use super::super::arch::{CP0_EXTRA, RegId, Regs};
+        use super::super::tid_of;
+        use gdbstub::target::ext::base::multithread::MultiThreadBase;
+        use gdbstub::target::ext::base::single_register_access::SingleRegisterAccess;
+        use hv_host::machine::cp0::{reg, status};
+        let at = |rd| {
+            CP0_EXTRA
+                .iter()
+                .position(|r| r.rd == rd && r.sel == 0)
+                .expect("described")
+        };
+        let (epc, prid) = (at(reg::EPC), at(reg::PRID));
+        for (mut d, vm) in [(native(), 0), (two_vms(), 1)] {
+            let tid = tid_of(vm);
+            let mut regs = Regs::default();
+            assert!(d.read_registers(&mut regs, tid).is_ok());
+            let before = regs.clone();
+            // All registers back (a `G` packet) with Status's IM2 and the
+            // read-only FR set, EPC and the read-only PRId changed.
+            regs.core.cp0.status |= (1 << 10) | (1 << 26);
+            regs.cp0[epc] = 0x8000_0180;
+            regs.cp0[prid] ^= 0xffff;
+            assert!(d.write_registers(&regs, tid).is_ok());
+            let mut after = Regs::default();
+            assert!(d.read_registers(&mut after, tid).is_ok());
+            assert_eq!(after.core.cp0.status, before.core.cp0.status | (1 << 10));
+            assert_eq!(after.cp0[epc], 0x8000_0180);
+            assert_eq!(after.cp0[prid], before.cp0[prid], "PRId is read-only");
+            assert_eq!(after.core.pc, before.core.pc);
+            // One register (`P`): EPC, then Status back; a bad size or
+            // number is an error, not a panic.
+            let epc_id = RegId(72 + epc);
+            assert!(
+                d.write_register(tid, epc_id, &0x8000_1234u32.to_le_bytes())
+                    .is_ok()
+            );
+            assert!(
+                d.write_register(tid, RegId(32), &before.core.cp0.status.to_le_bytes())
+                    .is_ok()
+            );
+            let mut buf = [0u8; 4];
+            assert_eq!(d.read_register(tid, epc_id, &mut buf).ok(), Some(4));
+            assert_eq!(u32::from_le_bytes(buf), 0x8000_1234);
+            assert_eq!(d.read_register(tid, RegId(32), &mut buf).ok(), Some(4));
+            assert_eq!(
+                u32::from_le_bytes(buf) & status::IM,
+                before.core.cp0.status & status::IM
+            );
+            assert!(d.write_register(tid, epc_id, &[1, 2]).is_err());
+            assert!(d.write_register(tid, RegId(1000), &[0; 4]).is_err());
+            assert!(d.read_register(tid, RegId(1000), &mut buf).is_err());
+        }
+    }
 }

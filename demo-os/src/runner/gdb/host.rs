@@ -7,7 +7,6 @@ use crate::runner::target::Stop;
 use gdbstub::common::Signal;
 use gdbstub::stub::MultiThreadStopReason;
 use hv_host::addr::GuestVirtAddr;
-use hv_host::machine::cp0::reg;
 use hv_host::machine::exception::Access;
 use hv_host::machine::insn::Instruction;
 use hv_host::machine::{CpuState, Exit, Machine};
@@ -24,8 +23,11 @@ pub trait Debuggee {
     fn cpu(&self, vm: usize) -> Option<CpuState>;
     /// Sets it.
     fn set_cpu(&mut self, vm: usize, s: &CpuState);
-    /// Status, BadVAddr and Cause as VM `vm`'s guest reads them.
-    fn cp0(&self, vm: usize) -> [u32; 3];
+    /// CP0 register `rd`/`sel` as VM `vm`'s guest reads it now.
+    fn cp0(&self, vm: usize, rd: u8, sel: u8) -> Option<u32>;
+    /// Writes it as the guest's `mtc0` would (its write mask, its side
+    /// effects); what the guest reads afterwards.
+    fn set_cp0(&mut self, vm: usize, rd: u8, sel: u8, value: u32) -> Option<u32>;
     /// Guest-virtual memory as VM `vm` sees it now.
     fn read(&self, vm: usize, va: u32, len: u32) -> Option<Vec<u8>>;
     /// Writes it; whether every byte was written.
@@ -92,8 +94,11 @@ impl Debuggee for Machine {
             self.set_cpu_state(s);
         }
     }
-    fn cp0(&self, _vm: usize) -> [u32; 3] {
-        [reg::STATUS, reg::BADVADDR, reg::CAUSE].map(|r| self.real_cp0(r, 0))
+    fn cp0(&self, vm: usize, rd: u8, sel: u8) -> Option<u32> {
+        (vm == 0).then(|| self.real_cp0(rd, sel))
+    }
+    fn set_cp0(&mut self, vm: usize, rd: u8, sel: u8, value: u32) -> Option<u32> {
+        (vm == 0).then(|| self.set_real_cp0(rd, sel, value))
     }
     fn read(&self, vm: usize, va: u32, len: u32) -> Option<Vec<u8>> {
         (vm == 0)
@@ -166,9 +171,11 @@ impl Debuggee for Monitor {
     fn set_cpu(&mut self, vm: usize, s: &CpuState) {
         self.set_cpu_state(VmId(vm), s);
     }
-    fn cp0(&self, vm: usize) -> [u32; 3] {
-        [reg::STATUS, reg::BADVADDR, reg::CAUSE]
-            .map(|r| self.guest_cp0(VmId(vm), r, 0).unwrap_or(0))
+    fn cp0(&self, vm: usize, rd: u8, sel: u8) -> Option<u32> {
+        self.guest_cp0(VmId(vm), rd, sel)
+    }
+    fn set_cp0(&mut self, vm: usize, rd: u8, sel: u8, value: u32) -> Option<u32> {
+        self.set_guest_cp0(VmId(vm), rd, sel, value)
     }
     fn read(&self, vm: usize, va: u32, len: u32) -> Option<Vec<u8>> {
         self.read_guest(VmId(vm), GuestVirtAddr::new(va), len)

@@ -9,10 +9,23 @@
 //! Threads: each VM is a thread, VM `i` thread `i + 1` (`info threads`
 //! names them `vm0`, `vm1`, ..., with how a VM ended once it has);
 //! natively the one CPU is thread 1. Registers and memory are the selected
-//! thread's: its GPRs, HI/LO, PC and the CP0 registers a MIPS gdb knows
-//! (Status, Cause, BadVAddr; reads only), and its guest-virtual memory as
-//! the VM sees it now (through its TLB, with its current privilege; an
-//! address that does not translate answers an error).
+//! thread's: its GPRs, HI/LO, PC and CP0 registers, and its guest-virtual
+//! memory as the VM sees it now (through its TLB, with its current
+//! privilege; an address that does not translate answers an error).
+//!
+//! CP0: the registers a MIPS gdb knows (Status, Cause, BadVAddr: `$sr`,
+//! `$cause`, `$badvaddr`) and, named by the stub's target description
+//! ([`arch`]), EPC, ErrorEPC, Count, Compare, the TLB registers, PRId,
+//! EBase and Config/Config1 (`$epc`, `info registers`). gdb writes one as
+//! the guest's `mtc0` would: natively on the CPU's CP0
+//! (`Machine::set_real_cp0`), under the monitor on the VM's virtual CP0
+//! (`Monitor::set_guest_cp0`), through the register's write mask (its
+//! read-only bits and registers keep their value: gdb shows the masked
+//! result after the write) and with its side effects (a software
+//! interrupt raised or unmasked is taken before the VM's next
+//! instruction; a new Count or Compare moves the timer). gdb sends every
+//! register back when it writes them all (`G`): only those whose value
+//! differs from what the guest reads now are written.
 //!
 //! Stops stop the whole machine (all-stop), and the stop names the thread
 //! (VM) it is about:
@@ -62,6 +75,7 @@
 //! tick at a time (slower, the same instructions).
 
 mod access;
+mod arch;
 mod debugged;
 mod host;
 mod output;

@@ -1,13 +1,19 @@
-//! The `gdbstub` target: registers and memory per thread (VM), the resume
+//! The `gdbstub` target: registers (all at once and one at a time, CP0
+//! writes as the guest's `mtc0`) and memory per thread (VM), the resume
 //! actions, breakpoints and watchpoints, thread names.
 
+use super::arch::{CP0_EXTRA, MipsKernel, RegId, Regs};
 use super::debugged::Debugged;
 use super::vm_of;
+use gdbstub::arch::Registers;
 use gdbstub::common::{Signal, Tid};
 use gdbstub::target::ext::base::BaseOps;
 use gdbstub::target::ext::base::multithread::{
     MultiThreadBase, MultiThreadResume, MultiThreadResumeOps, MultiThreadSchedulerLocking,
     MultiThreadSchedulerLockingOps, MultiThreadSingleStep, MultiThreadSingleStepOps,
+};
+use gdbstub::target::ext::base::single_register_access::{
+    SingleRegisterAccess, SingleRegisterAccessOps,
 };
 use gdbstub::target::ext::breakpoints::{
     Breakpoints, BreakpointsOps, HwBreakpoint, HwBreakpointOps, HwWatchpoint, HwWatchpointOps,
@@ -15,9 +21,9 @@ use gdbstub::target::ext::breakpoints::{
 };
 use gdbstub::target::ext::thread_extra_info::{ThreadExtraInfo, ThreadExtraInfoOps};
 use gdbstub::target::{Target, TargetError, TargetResult};
-use gdbstub_arch::mips::reg::MipsCoreRegs;
-use gdbstub_arch::mips::{Mips, MipsBreakpointKind};
+use gdbstub_arch::mips::MipsBreakpointKind;
 use hv_host::addr::GuestVirtAddr;
+use hv_host::machine::cp0::reg;
 
 /// The longest watched range, in bytes.
 const MAX_WATCH: u32 = 4096;
@@ -42,6 +48,18 @@ impl Debugged {
         }
     }
 
+    /// Writes CP0 register `rd`/`sel` of VM `vm` as the guest's `mtc0`
+    /// would, if `value` differs from what it reads now; read-only bits
+    /// keep their value, and gdb reads the masked result back.
+    fn write_cp0(&mut self, vm: usize, rd: u8, sel: u8, value: u32) -> TargetResult<(), Self> {
+        let host = self.host.get_mut();
+        if host.cp0(vm, rd, sel).ok_or(TargetError::NonFatal)? != value {
+            host.set_cp0(vm, rd, sel, value)
+                .ok_or(TargetError::NonFatal)?;
+        }
+        Ok(())
+    }
+
     /// Adds a breakpoint (every VM stops at it).
     fn add_breakpoint(&mut self, addr: u32) -> bool {
         if !self.breakpoints.contains(&addr) {
@@ -59,7 +77,7 @@ impl Debugged {
 }
 
 impl Target for Debugged {
-    type Arch = Mips;
+    type Arch = MipsKernel;
     type Error = &'static str;
 
     fn base_ops(&mut self) -> BaseOps<'_, Self::Arch, Self::Error> {
@@ -72,33 +90,55 @@ impl Target for Debugged {
 }
 
 impl MultiThreadBase for Debugged {
-    fn read_registers(&mut self, regs: &mut MipsCoreRegs<u32>, tid: Tid) -> TargetResult<(), Self> {
+    fn read_registers(&mut self, regs: &mut Regs, tid: Tid) -> TargetResult<(), Self> {
         let vm = self.vm(tid)?;
         let host = self.host.get();
         let s = host.cpu(vm).ok_or(TargetError::NonFatal)?;
-        regs.r = s.gpr;
-        regs.hi = s.hi;
-        regs.lo = s.lo;
-        regs.pc = s.pc.raw();
-        [regs.cp0.status, regs.cp0.badvaddr, regs.cp0.cause] = host.cp0(vm);
+        regs.core.r = s.gpr;
+        regs.core.hi = s.hi;
+        regs.core.lo = s.lo;
+        regs.core.pc = s.pc.raw();
+        let cp0 = |rd| host.cp0(vm, rd, 0).ok_or(TargetError::NonFatal);
+        regs.core.cp0.status = cp0(reg::STATUS)?;
+        regs.core.cp0.badvaddr = cp0(reg::BADVADDR)?;
+        regs.core.cp0.cause = cp0(reg::CAUSE)?;
+        for (v, r) in regs.cp0.iter_mut().zip(CP0_EXTRA) {
+            *v = host.cp0(vm, r.rd, r.sel).ok_or(TargetError::NonFatal)?;
+        }
         Ok(())
     }
 
-    fn write_registers(&mut self, regs: &MipsCoreRegs<u32>, tid: Tid) -> TargetResult<(), Self> {
+    /// Writes the GPRs, HI/LO and PC, then each CP0 register whose value
+    /// differs from what the guest reads now (gdb sends every register
+    /// back: an unchanged one is not written again, so it has no side
+    /// effects). The FPU's registers are ignored (there is no FPU).
+    fn write_registers(&mut self, regs: &Regs, tid: Tid) -> TargetResult<(), Self> {
         let vm = self.vm(tid)?;
         let mut s = self.host.get().cpu(vm).ok_or(TargetError::NonFatal)?;
-        s.gpr = regs.r;
+        let core = &regs.core;
+        s.gpr = core.r;
         s.gpr[0] = 0;
-        s.hi = regs.hi;
-        s.lo = regs.lo;
-        if regs.pc != s.pc.raw() {
+        s.hi = core.hi;
+        s.lo = core.lo;
+        if core.pc != s.pc.raw() {
             // A new PC: straight-line from there (out of any delay slot).
-            s.pc = GuestVirtAddr::new(regs.pc);
-            s.next_pc = GuestVirtAddr::new(regs.pc.wrapping_add(4));
+            s.pc = GuestVirtAddr::new(core.pc);
+            s.next_pc = GuestVirtAddr::new(core.pc.wrapping_add(4));
             s.delay_slot = false;
         }
         self.host.get_mut().set_cpu(vm, &s);
-        // CP0 is the guest kernel's: the debugger reads it only.
+        let named = [
+            (reg::STATUS, 0, core.cp0.status),
+            (reg::BADVADDR, 0, core.cp0.badvaddr),
+            (reg::CAUSE, 0, core.cp0.cause),
+        ];
+        let extra = CP0_EXTRA
+            .iter()
+            .zip(regs.cp0)
+            .map(|(r, v)| (r.rd, r.sel, v));
+        for (rd, sel, v) in named.into_iter().chain(extra) {
+            self.write_cp0(vm, rd, sel, v)?;
+        }
         Ok(())
     }
 
@@ -146,8 +186,45 @@ impl MultiThreadBase for Debugged {
         Some(self)
     }
 
+    fn support_single_register_access(&mut self) -> Option<SingleRegisterAccessOps<'_, Tid, Self>> {
+        Some(self)
+    }
+
     fn support_thread_extra_info(&mut self) -> Option<ThreadExtraInfoOps<'_, Self>> {
         Some(self)
+    }
+}
+
+/// One register (`p`/`P`, what `p $epc` and `set $sr = ...` send): read
+/// and written through the whole set, so a register reads and writes
+/// exactly as in a `g`/`G` packet.
+impl SingleRegisterAccess<Tid> for Debugged {
+    fn read_register(&mut self, tid: Tid, reg: RegId, buf: &mut [u8]) -> TargetResult<usize, Self> {
+        let mut regs = Regs::default();
+        self.read_registers(&mut regs, tid)?;
+        let bytes = regs.to_bytes();
+        let value = bytes
+            .get(reg.0 * 4..reg.0 * 4 + 4)
+            .ok_or(TargetError::NonFatal)?;
+        let out = buf.get_mut(..4).ok_or(TargetError::NonFatal)?;
+        out.copy_from_slice(value);
+        Ok(4)
+    }
+
+    fn write_register(&mut self, tid: Tid, reg: RegId, val: &[u8]) -> TargetResult<(), Self> {
+        if val.len() != 4 {
+            return Err(TargetError::NonFatal);
+        }
+        let mut regs = Regs::default();
+        self.read_registers(&mut regs, tid)?;
+        let mut bytes = regs.to_bytes();
+        bytes
+            .get_mut(reg.0 * 4..reg.0 * 4 + 4)
+            .ok_or(TargetError::NonFatal)?
+            .copy_from_slice(val);
+        regs.gdb_deserialize(&bytes)
+            .map_err(|()| TargetError::NonFatal)?;
+        self.write_registers(&regs, tid)
     }
 }
 

@@ -39,8 +39,9 @@ impl Machine {
 
     /// Writes CP0 register `rd`, select `sel`, as MTC0 would: through the
     /// register's write mask, with its side effects. Read-only and
-    /// unimplemented registers ignore the write.
-    pub fn write_cp0(&mut self, rd: u8, sel: u8, v: u32) {
+    /// unimplemented registers ignore the write (a debugger's write is
+    /// [`Machine::set_real_cp0`]).
+    pub(crate) fn write_cp0(&mut self, rd: u8, sel: u8, v: u32) {
         let now = self.ticks();
         match self.cp0.write(rd, sel, v, cp0::INDEX_MASK, now) {
             Cp0Write::Stored | Cp0Write::EBase => {}

@@ -59,7 +59,7 @@ impl ExitCtx<'_> {
     }
 
     /// Acts on what a virtual CP0 write changed.
-    fn apply_effects(&mut self, fx: Effects) {
+    pub(in crate::monitor) fn apply_effects(&mut self, fx: Effects) {
         if fx.erl {
             self.erl_changed();
         }
