@@ -105,18 +105,11 @@ fn bad_vm_specs_are_usage_errors() {
 }
 
 #[test]
-fn a_thousand_idle_pv_vms_complete() {
+fn a_thousand_idle_pv_vms_complete_overcommitted() {
+    // 1000 VMs of the default 32 MiB: 31 GiB of guest RAM on a machine of
+    // at most 3 GiB; frames are taken as the VMs touch pages.
     let out = Command::new(RUNNER)
-        .args([
-            "--mode",
-            "para",
-            "--vms",
-            "1000",
-            "--mem",
-            "2",
-            "--programs",
-            "sleeper",
-        ])
+        .args(["--mode", "para", "--vms", "1000", "--programs", "sleeper"])
         .env("HV_NO_PROGRESS", "1")
         .output()
         .expect("the runner starts");
@@ -136,13 +129,130 @@ fn a_thousand_idle_pv_vms_complete() {
         console.matches("(sleeper) exited with status").count(),
         1000
     );
-    // Too much RAM for the machine: a clear error before anything runs.
+    // The table sums the VMs instead of 1000 columns; the summary groups.
+    assert!(err.contains("1000 vms: sum"), "{err}");
+    assert!(
+        err.contains("stopped: vm0..vm999 guest exited with code 0"),
+        "{err}"
+    );
+    // Too little host memory allowed for 1000 VMs' state: a clear error
+    // before anything runs.
     let out = Command::new(RUNNER)
         .args(["--mode", "para", "--vms", "1000", "--programs", "sleeper"])
+        .args(["--max-host-mem", "256M"])
         .output()
         .expect("the runner starts");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("MiB of machine memory in all"), "{err}");
+    assert!(
+        err.contains("more than the 256 MiB allowed (--max-host-mem)"),
+        "{err}"
+    );
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_vm_that_finds_the_pool_used_up_is_stopped_not_the_host() {
+    // Four VMs of 64 MiB on 1 MiB of frames: each stops when it needs a
+    // frame no VM gave back, with that reason; the run ends normally.
+    let out = Command::new(RUNNER)
+        .args([
+            "--mode",
+            "full",
+            "--vms",
+            "4",
+            "--mem",
+            "64",
+            "--programs",
+            "memory",
+        ])
+        .args(["--max-host-mem", "20M"])
+        .env("HV_NO_PROGRESS", "1")
+        .output()
+        .expect("the runner starts");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("out of machine memory: every frame of the pool is in use"),
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    // With 3 MiB of frames, all four fit (they touch about 1 MiB each).
+    let out = Command::new(RUNNER)
+        .args([
+            "--mode",
+            "full",
+            "--vms",
+            "4",
+            "--mem",
+            "64",
+            "--programs",
+            "memory",
+        ])
+        .args(["--max-host-mem", "21M"])
+        .env("HV_NO_PROGRESS", "1")
+        .output()
+        .expect("the runner starts");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A size that is none.
+    let out = Command::new(RUNNER)
+        .args(["--max-host-mem", "12X"])
+        .output()
+        .expect("the runner starts");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn shared_pages_change_no_vms_output() {
+    // Two PV and two unmodified demo VMs with page sharing: each VM prints
+    // what it prints without sharing (timing lines aside), frames were
+    // merged and copied on write, and the machine uses fewer frames than
+    // the guests see.
+    let specs = [
+        "image=pv",
+        "image=pv",
+        "image=unmodified",
+        "image=unmodified",
+    ];
+    let run_with = |share: bool| {
+        let mut cmd = Command::new(RUNNER);
+        cmd.args(["--mode", "para"]).env("HV_NO_PROGRESS", "1");
+        for v in specs {
+            cmd.arg("--vm").arg(v);
+        }
+        if share {
+            cmd.arg("--share-pages");
+        }
+        let dir = std::env::temp_dir().join(format!("hv-share-{}-{share}", std::process::id()));
+        let json = dir.with_extension("json");
+        cmd.arg("--stats-json").arg(&json);
+        let out = cmd.output().expect("the runner starts");
+        let stats: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&json).expect("stats written")).expect("json");
+        let _ = std::fs::remove_file(&json);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            stats,
+        )
+    };
+    let (code, plain, _, _) = run_with(false);
+    assert_eq!(code, Some(0));
+    let (code, shared, err, stats) = run_with(true);
+    assert_eq!(code, Some(0), "{err}");
+    for vm in 0..specs.len() {
+        let p = format!("[vm{vm}] ");
+        assert_eq!(lines(&shared, Some(&p)), lines(&plain, Some(&p)), "vm{vm}");
+    }
+    let vms = stats["vms"].as_array().expect("vms");
+    let sum = |k: &str| vms.iter().map(|v| v[k].as_u64().unwrap_or(0)).sum::<u64>();
+    assert!(sum("frames_merged") > 100, "{stats}");
+    assert!(sum("cow_breaks") > 0, "{stats}");
+    assert!(err.contains("page sharing:"), "{err}");
+    assert!(!err.contains("page sharing: 0.0 MiB saved"), "{err}");
 }

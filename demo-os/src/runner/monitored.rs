@@ -463,7 +463,30 @@ pub fn run(
     Ok(status)
 }
 
-/// The statistics table: one column per VM.
+/// A row of many VMs' figures as three: their sum, least and most (a row
+/// that is not all counts: the value if all VMs have it, else `mixed`).
+fn summarize(cols: &[String]) -> Vec<String> {
+    let nums: Option<Vec<u64>> = cols.iter().map(|c| c.parse().ok()).collect();
+    match nums {
+        Some(n) => vec![
+            n.iter().sum::<u64>().to_string(),
+            n.iter().min().copied().unwrap_or(0).to_string(),
+            n.iter().max().copied().unwrap_or(0).to_string(),
+        ],
+        None => {
+            let same = cols.windows(2).all(|w| w[0] == w[1]);
+            let v = if same {
+                cols.first().cloned().unwrap_or_default()
+            } else {
+                "mixed".into()
+            };
+            vec![v, "-".into(), "-".into()]
+        }
+    }
+}
+
+/// The statistics table: one column per VM (past
+/// [`super::target::GROUP_PAST`] VMs, their sum, least and most).
 fn write_stats(mon: &Monitor, ends: &[Stop], out: &mut dyn Write) -> io::Result<()> {
     let stats: Vec<VmStats> = (0..mon.vm_count())
         .filter_map(|i| mon.stats(VmId(i)))
@@ -543,10 +566,23 @@ fn write_stats(mon: &Monitor, ends: &[Stop], out: &mut dyn Write) -> io::Result<
         s.stopped_at.map_or("-".into(), |t| t.to_string())
     });
     rows.push(("stopped".into(), ends.iter().map(Stop::short).collect()));
+    let heads: Vec<String> = if stats.len() > super::target::GROUP_PAST {
+        // Too many VMs for a column each: their sum, least and most.
+        for (_, cols) in &mut rows {
+            *cols = summarize(cols);
+        }
+        vec![
+            format!("{} vms: sum", stats.len()),
+            "min".into(),
+            "max".into(),
+        ]
+    } else {
+        (0..stats.len()).map(|i| format!("vm{i}")).collect()
+    };
     let w = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     write!(out, "monitor: {:<w$}", "statistics", w = w - 9)?;
-    for i in 0..stats.len() {
-        write!(out, " {:>14}", format!("vm{i}"))?;
+    for h in &heads {
+        write!(out, " {h:>14}")?;
     }
     writeln!(out)?;
     for (name, cols) in rows {

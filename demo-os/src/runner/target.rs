@@ -167,6 +167,39 @@ pub enum Stop {
 /// ([`Stop::InputEnded`]).
 pub const INPUT_ENDED_WINDOW: u64 = 60 * 100_000_000;
 
+/// The summary line's reasons, one per VM (`vmN ...` with several); past
+/// [`GROUP_PAST`] VMs, a run of VMs that ended the same way is one entry
+/// (`vm3..vm999 guest exited with code 0`).
+fn reasons_of(described: &[String]) -> Vec<String> {
+    if described.len() == 1 {
+        return described.to_vec();
+    }
+    if described.len() <= GROUP_PAST {
+        return described
+            .iter()
+            .enumerate()
+            .map(|(vm, d)| format!("vm{vm} {d}"))
+            .collect();
+    }
+    let mut out = Vec::new();
+    let mut first = 0;
+    for vm in 1..=described.len() {
+        if vm == described.len() || described[vm] != described[first] {
+            let who = if vm - first == 1 {
+                format!("vm{first}")
+            } else {
+                format!("vm{first}..vm{}", vm - 1)
+            };
+            out.push(format!("{who} {}", described[first]));
+            first = vm;
+        }
+    }
+    out
+}
+
+/// VMs past which the summary and the statistics table group VMs.
+pub const GROUP_PAST: usize = 16;
+
 impl Stop {
     /// The process exit status this end means: the guest's code modulo
     /// 256, or one of the runner's codes (see `--help`).
@@ -534,18 +567,12 @@ pub fn run_with_summary_from(
 
     let ends = ends(target, cut.as_ref());
     target.report(&ends, stderr)?;
-    let reasons: Vec<String> = ends
+    let described: Vec<String> = ends
         .iter()
         .enumerate()
-        .map(|(vm, end)| {
-            let d = end.describe(target, vm);
-            if ends.len() > 1 {
-                format!("vm{vm} {d}")
-            } else {
-                d
-            }
-        })
+        .map(|(vm, end)| end.describe(target, vm))
         .collect();
+    let reasons = reasons_of(&described);
     let line = summary_of(
         target.instructions(),
         target.instructions() - first,

@@ -58,10 +58,21 @@ impl ExitCtx<'_> {
 
     /// Before the guest runs: write its page.
     pub(super) fn commpage_out(&mut self) {
-        let vm = &*self.vm;
-        let Some(gpa) = vm.commpage else {
+        let Some(gpa) = self.vm.commpage else {
             return;
         };
+        // Page sharing may have backed another VM's frame with this one:
+        // the monitor's writes must stay this VM's.
+        if self.vm.mem.is_shared(gpa, self.pool)
+            && self
+                .vm
+                .mem
+                .private_frame(gpa, self.pool, self.machine)
+                .is_ok()
+        {
+            self.frame_copied();
+        }
+        let vm = &*self.vm;
         let Some(ma) = vm.mem.peek(gpa) else {
             return;
         };

@@ -145,7 +145,10 @@ impl Monitor {
                 };
                 if let Some(t) = target {
                     vm.mem.merge(gpa, t, &mut self.pool, &mut self.machine);
-                    flush |= v % n == self.cur;
+                    // The current VM may map the frame it gave back, or
+                    // own the target and map it writable: either way its
+                    // real entries go.
+                    flush = true;
                 }
             }
             if f >= frames {
@@ -156,7 +159,6 @@ impl Monitor {
         }
         self.sharing.cursor = (v % n, f);
         if flush {
-            // The current VM may have real entries to frames it gave back.
             self.rtlb.flush(&mut self.machine);
         }
     }
