@@ -34,7 +34,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hv_benches::{RAM_BYTES, bench_units, spin_kernel, syscall_kernel, tlb_kernel};
+use hv_benches::{RAM_BYTES, bench_units, idle_kernel, spin_kernel, syscall_kernel, tlb_kernel};
 use hv_host::machine::elf::ElfImage;
 use hv_host::machine::exception::ExcCode;
 use hv_host::machine::{Exit, Machine, MachineConfig};
@@ -284,8 +284,38 @@ fn machine_switch(c: &mut Criterion) {
         })
         .collect();
 
+    // Two busy VMs among many idle ones (descheduled, waiting for their
+    // timer): a switch should not look at the idle ones either.
+    let idle = idle_kernel();
+    let mut among_idle: Vec<(usize, Monitor, f64)> = [2, 100, 1000]
+        .into_iter()
+        .map(|n| {
+            let vm = VmConfig {
+                ram_bytes: 1 << 20,
+                ..VmConfig::default()
+            };
+            let mut m = Monitor::new(config, &vec![vm; n]).expect("valid VMs");
+            for i in 0..n {
+                let image = if i < 2 { &img } else { &idle };
+                m.load(VmId(i), image).expect("the image fits");
+            }
+            let s = profile_monitor(&mut m);
+            let tpu = per(s.ticks, s.switches);
+            println!(
+                "machine_switch/busy2_idle{}: {tpu:.1} ticks per switch",
+                n - 2
+            );
+            (n, m, tpu)
+        })
+        .collect();
+
     let mut g = c.benchmark_group("machine_switch");
     bench_units(&mut g, "two_vms", tpu, |t| run_monitor(&mut two, t));
+    for (n, m, tpu) in &mut among_idle {
+        bench_units(&mut g, &format!("busy2_idle{}", *n - 2), *tpu, |t| {
+            run_monitor(m, t)
+        });
+    }
     // One slice of the same length and nothing else.
     bench_units(&mut g, "one_vm", SLICE as f64, |t| run_monitor(&mut one, t));
     for (n, m, tpu) in &mut many {

@@ -242,6 +242,26 @@ pub fn spin_kernel() -> ElfImage {
         .expect("the benchmark image is valid")
 }
 
+/// A kernel that idles: it arms its timer 100 M ticks ahead, unmasks the
+/// timer's interrupt (IE stays off: `wait` ends without an exception) and
+/// executes `wait`, forever. Under the monitor it waits nearly all the
+/// time, descheduled.
+pub fn idle_kernel() -> ElfImage {
+    let mut a = Asm::new(KERNEL);
+    let top = a.here();
+    a.emit(mfc0(T0, reg::COUNT, 0));
+    a.li(T1, 100_000_000);
+    a.emit(addu(T0, T0, T1));
+    a.emit(mtc0(T0, reg::COMPARE, 0));
+    a.li(T2, 0x8000); // IM7: the timer, IE off, ERL and BEV cleared
+    a.emit(mtc0(T2, reg::STATUS, 0));
+    a.emit(wait(0));
+    a.b(top);
+    a.emit(nop());
+    ElfImage::parse(&ElfBuilder::new(KERNEL).code(KERNEL, &words(a)).build())
+        .expect("the benchmark image is valid")
+}
+
 /// Packs kernel-mode `code` at [`KERNEL`] (and `data` at kseg0 `at`).
 fn flat_image(code: Asm, data: Option<(u32, Vec<u8>)>) -> ElfImage {
     let mut b = ElfBuilder::new(KERNEL).code(KERNEL, &words(code));

@@ -67,6 +67,8 @@ use memory::{FramePool, MemoryError};
 use rtlb::RealTlb;
 pub use snapshot::MonitorImage;
 use stats::{ExitReason, VmStats};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
 use thiserror::Error;
 pub use trace::ExitRecord;
 pub use vm::{CrashReport, Vm, VmConfig, VmId, VmState, VmStop};
@@ -218,10 +220,17 @@ pub struct Monitor {
     rtlb: RealTlb,
     /// The exit trace and the hypercall log.
     log: ExitLog,
-    /// Every waiting VM (and perhaps some that no longer wait, dropped
-    /// at the next step): what a step wakes from, without looking at
-    /// every VM.
-    waiting: Vec<usize>,
+    /// Every waiting VM (and perhaps some that stopped meanwhile).
+    waiting: BTreeSet<usize>,
+    /// Waiting VMs by the tick their wake-up is next checked at (entries
+    /// whose tick is not the VM's `wake_at` are stale): a step looks
+    /// only at those due, whatever the number of VMs.
+    wake: BinaryHeap<Reverse<(u64, usize)>>,
+    /// The VMs that may run (and perhaps some that no longer may, dropped
+    /// when met): the round robin picks from these.
+    runnable: BTreeSet<usize>,
+    /// Ticks the clock skipped with every VM idle, since boot.
+    idle_total: u64,
     /// A VM woken in this step passed [`OUTPUT_HIGH_WATER`].
     woke_output: bool,
     /// Page sharing's scans ([`share`]).
@@ -307,6 +316,7 @@ impl Monitor {
             built.push(Vm::new(VmId(i), c, now));
         }
         let vms = built;
+        let n_vms = vms.len();
         let mut m = Self {
             machine,
             config,
@@ -317,7 +327,10 @@ impl Monitor {
             paused: None,
             rtlb: RealTlb::new(),
             log: ExitLog::default(),
-            waiting: Vec::new(),
+            waiting: BTreeSet::new(),
+            wake: BinaryHeap::new(),
+            runnable: (0..n_vms).collect(),
+            idle_total: 0,
             woke_output: false,
             sharing: share::Sharing::new(now),
         };
@@ -404,6 +417,7 @@ impl Monitor {
         cpu.gpr[usize::from(regs::A0)] = ram;
         v.cpu = cpu;
         v.state = VmState::Running;
+        self.runnable.insert(i);
         if i == self.cur {
             self.machine.set_cpu_state(&cpu);
             self.enter_current();
@@ -458,6 +472,7 @@ impl Monitor {
         };
         let n = v.board.push_input(bytes);
         v.board_accessed(now);
+        self.poke(vm.0);
         n
     }
 
@@ -636,7 +651,12 @@ impl Monitor {
             Ok(Action::Wait) => {
                 if vm.state != VmState::Waiting {
                     vm.state = VmState::Waiting;
-                    self.waiting.push(cur);
+                    vm.idle_mark = self.idle_total;
+                    self.waiting.insert(cur);
+                    // Checked at the next step (an interrupt may be
+                    // pending already).
+                    vm.wake_at = 0;
+                    self.wake.push(Reverse((0, cur)));
                 }
             }
             Ok(Action::Stop { reason, at }) => vm.stop(reason, at),
@@ -763,6 +783,8 @@ impl Monitor {
             // A VM off the CPU gets its mode, and a flushed real TLB,
             // when it is switched in; its page is written then.
             self.vms[vm.0].cp0.write(rd, sel, value, now);
+            // A software interrupt may wake it.
+            self.poke(vm.0);
         }
         self.guest_cp0(vm, rd, sel)
     }
@@ -853,6 +875,7 @@ impl Monitor {
         let v = self.vms.get(vm.0)?;
         Some(VmStats {
             frames_zeroed: v.mem.frames_zeroed,
+            idle_ticks: v.stats.idle_ticks + self.idle_pending(v),
             frames_in_use: v.mem.frames_in_use(),
             frames_merged: v.mem.frames_merged,
             cow_breaks: v.mem.cow_breaks,

@@ -19,6 +19,7 @@
 use super::vm::{VmState, VmStop};
 use super::{Monitor, cost};
 use crate::machine::Deadline;
+use std::cmp::Reverse;
 
 impl Monitor {
     /// One scheduling step: wakes VMs whose interrupts are pending, picks
@@ -30,14 +31,22 @@ impl Monitor {
         self.share_scan_due();
         let end = end.min(self.share_deadline());
         let now = self.now();
-        // The waiting VMs only: the list holds every one of them (and VMs
-        // that stopped meanwhile, dropped here).
-        let mut k = 0;
-        while let Some(&i) = self.waiting.get(k) {
-            let Some(vm) = self.vms.get_mut(i).filter(|v| v.state == VmState::Waiting) else {
-                self.waiting.swap_remove(k);
+        // The waiting VMs due only: a waiting VM wakes for its timer, its
+        // board's next event or the end of a yield (its deadline, the key
+        // it waits under), or for input or a debugger's write (which poke
+        // it: due at once).
+        while let Some(&Reverse((at, i))) = self.wake.peek() {
+            if at > now {
+                break;
+            }
+            self.wake.pop();
+            let Some(vm) = self.vms.get_mut(i) else {
                 continue;
             };
+            if vm.state != VmState::Waiting || vm.wake_at != at {
+                // Stale: woken or stopped, or queued again since.
+                continue;
+            }
             vm.cp0.tick(now);
             vm.board_tick(now);
             self.woke_output |= vm.output_high();
@@ -53,12 +62,27 @@ impl Monitor {
                 vm.state = VmState::Running;
                 vm.yield_until = None;
                 vm.spinning = false;
-                self.waiting.swap_remove(k);
+                vm.wake_at = u64::MAX;
+                vm.stats.idle_ticks += self.idle_total - vm.idle_mark;
+                self.waiting.remove(&i);
+                self.runnable.insert(i);
             } else if vm.state == VmState::Waiting {
-                k += 1;
+                let next = vm
+                    .next_event()
+                    .min(vm.yield_until.unwrap_or(Deadline::NEVER));
+                let key = if next.is_never() {
+                    u64::MAX
+                } else {
+                    next.bound(u64::MAX - 1).max(now + 1)
+                };
+                vm.wake_at = key;
+                if key != u64::MAX {
+                    self.wake.push(Reverse((key, i)));
+                }
             } else {
                 // Stopped by its board (power-off) while waiting.
-                self.waiting.swap_remove(k);
+                vm.stats.idle_ticks += self.idle_total - vm.idle_mark;
+                self.waiting.remove(&i);
             }
         }
         let cur = self.current();
@@ -98,43 +122,86 @@ impl Monitor {
 
     /// The next VM to run after the current one, round robin: a runnable
     /// one, or without idle inference a waiting one.
-    fn next_vm(&self) -> Option<usize> {
+    fn next_vm(&mut self) -> Option<usize> {
         let n = self.vms.len();
-        (1..=n)
-            .map(|k| (self.cur + k) % n)
-            .find(|&i| match self.vms[i].state {
-                VmState::Running => true,
-                VmState::Waiting => !self.config.idle_inference,
-                VmState::Stopped(_) => false,
-            })
+        if !self.config.idle_inference {
+            // Waiting VMs run too: every VM in turn.
+            return (1..=n)
+                .map(|k| (self.cur + k) % n)
+                .find(|&i| !self.vms[i].stopped());
+        }
+        // The next runnable VM after the current one, round robin; VMs
+        // met that no longer run leave the set.
+        loop {
+            let next = self
+                .runnable
+                .range(self.cur + 1..)
+                .next()
+                .or_else(|| self.runnable.range(..=self.cur).next())
+                .copied()?;
+            if self.vms[next].state == VmState::Running {
+                return Some(next);
+            }
+            self.runnable.remove(&next);
+        }
+    }
+
+    /// VM `i` may have an interrupt pending now (input, a debugger's
+    /// write): if it waits, its wake-up is checked at the next step.
+    pub(super) fn poke(&mut self, i: usize) {
+        if let Some(vm) = self.vms.get_mut(i)
+            && vm.state == VmState::Waiting
+        {
+            vm.wake_at = 0;
+            self.wake.push(Reverse((0, i)));
+        }
+    }
+
+    /// Idle ticks of `vm` not yet in its counters (it waits).
+    pub(super) fn idle_pending(&self, vm: &super::Vm) -> u64 {
+        if vm.state == VmState::Waiting {
+            self.idle_total - vm.idle_mark
+        } else {
+            0
+        }
     }
 
     /// Every VM that is not stopped waits: let time pass to the earliest
     /// timer deadline (or `end`).
     fn all_idle(&mut self, end: u64) {
         let now = self.now();
-        let wake = self
-            .vms
-            .iter()
-            .filter(|v| v.state == VmState::Waiting)
-            .map(|v| v.next_event().min(v.yield_until.unwrap_or(Deadline::NEVER)))
-            .min()
-            .unwrap_or(Deadline::NEVER);
+        // The earliest wake-up queued (stale entries dropped): every
+        // waiting VM is queued at its deadline, unless it has none.
+        let wake = loop {
+            match self.wake.peek() {
+                None => break Deadline::NEVER,
+                Some(&Reverse((at, i))) => {
+                    let vm = &self.vms[i];
+                    if vm.state == VmState::Waiting && vm.wake_at == at {
+                        break Deadline::at(at);
+                    }
+                    self.wake.pop();
+                }
+            }
+        };
         if wake.is_never() {
             // Nothing can ever wake them (timers frozen): they are stalled.
-            for vm in &mut self.vms {
+            for &i in &self.waiting {
+                let vm = &mut self.vms[i];
                 if vm.state == VmState::Waiting {
+                    vm.stats.idle_ticks += self.idle_total - vm.idle_mark;
                     vm.stop(VmStop::Stalled, now);
                 }
             }
+            self.waiting.clear();
             return;
         }
         let until = wake.bound(end).max(now);
         self.machine.idle_ticks_add(until - now);
-        for (i, vm) in self.vms.iter_mut().enumerate() {
-            if vm.state == VmState::Waiting {
-                vm.stats.idle_ticks += until - now;
-                if let Some(t) = &mut self.log.timeline {
+        self.idle_total += until - now;
+        if let Some(t) = &mut self.log.timeline {
+            for &i in &self.waiting {
+                if self.vms[i].state == VmState::Waiting {
                     t.idle(i, now, until);
                 }
             }

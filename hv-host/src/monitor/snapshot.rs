@@ -32,6 +32,7 @@ pub struct MonitorImage {
     rtlb: RealTlb,
     log: ExitLog,
     sharing: super::share::Sharing,
+    idle_total: u64,
 }
 
 impl MonitorImage {
@@ -56,8 +57,11 @@ impl Monitor {
             log,
             // Derived from the VMs' states on restore.
             waiting: _,
+            wake: _,
+            runnable: _,
             woke_output: _,
             sharing,
+            idle_total,
         } = self;
         MonitorImage {
             machine: machine.snapshot(),
@@ -71,6 +75,7 @@ impl Monitor {
             rtlb: rtlb.clone(),
             log: log.clone(),
             sharing: sharing.clone(),
+            idle_total: *idle_total,
         }
     }
 
@@ -137,9 +142,20 @@ impl Monitor {
         self.paused = image.paused;
         self.rtlb = image.rtlb.clone();
         self.sharing = image.sharing.clone();
+        self.idle_total = image.idle_total;
         self.waiting = (0..n)
             .filter(|&i| self.vms[i].state == super::VmState::Waiting)
             .collect();
+        self.runnable = (0..n)
+            .filter(|&i| self.vms[i].state == super::VmState::Running)
+            .collect();
+        // Every waiting VM is checked at the next step (as often as
+        // before: a check changes nothing that time did not).
+        self.wake.clear();
+        for &i in &self.waiting {
+            self.vms[i].wake_at = 0;
+            self.wake.push(std::cmp::Reverse((0, i)));
+        }
         let record_hypercalls = self.log.record_hypercalls;
         let timeline = self.log.timeline.take();
         self.log = image.log.clone();

@@ -122,6 +122,12 @@ pub struct Vm {
     /// Whether its wait is a skipped polling loop ([`super::spin`]): it
     /// wakes for an interrupt only if it would take it.
     pub(super) spinning: bool,
+    /// While waiting: the tick its wake-up is next checked at (its key in
+    /// the scheduler's queue; `u64::MAX`: none).
+    pub(super) wake_at: u64,
+    /// While waiting: the monitor's all-idle ticks when it began to wait
+    /// (its idle ticks are added when it stops waiting).
+    pub(super) idle_mark: u64,
     /// The watch for polling loops.
     pub(super) spin: super::spin::SpinWatch,
     /// The guest-physical frame of the page of CP0 registers it shares
@@ -213,6 +219,8 @@ impl Vm {
             features: hv_abi::Features::empty(),
             yield_until: None,
             spinning: false,
+            wake_at: u64::MAX,
+            idle_mark: 0,
             spin: Default::default(),
             commpage: None,
             refill_walk: None,
