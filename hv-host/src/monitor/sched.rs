@@ -1,7 +1,11 @@
 //! Sharing the CPU: time slices, idle inference and machine switches.
 //!
 //! A VM runs until its slice ([`super::MonitorConfig::slice_ticks`]) ends;
-//! then the next runnable VM (round robin) gets the CPU. A VM that
+//! then the next runnable VM (round robin, from the set of runnable VMs)
+//! gets the CPU. Waiting VMs sit in a queue by the tick their wake-up is
+//! next checked at, so a step looks only at those due, and their idle
+//! ticks are added when they stop waiting: a step's cost does not grow
+//! with the number of VMs. A VM that
 //! executes `wait` is inferred idle and descheduled until an interrupt it
 //! unmasks is pending (its timer, its UART); when every VM is idle the
 //! clock jumps to the earliest deadline. Without idle inference a waiting
