@@ -242,6 +242,25 @@ fn tlb_miss(c: &mut Criterion) {
 
 // ----- 3. machine switches -----
 
+/// `n` VMs of 1 MiB (so that 1,000 fit), VM `i` booting `image(i)`,
+/// warmed up; and their clock ticks per machine switch.
+fn switching<'a>(
+    config: MonitorConfig,
+    n: usize,
+    image: impl Fn(usize) -> &'a ElfImage,
+) -> (Monitor, f64) {
+    let vm = VmConfig {
+        ram_bytes: 1 << 20,
+        ..VmConfig::default()
+    };
+    let mut m = Monitor::new(config, &vec![vm; n]).expect("valid VMs");
+    for i in 0..n {
+        m.load(VmId(i), image(i)).expect("the image fits");
+    }
+    let s = profile_monitor(&mut m);
+    (m, per(s.ticks, s.switches))
+}
+
 fn machine_switch(c: &mut Criterion) {
     const SLICE: u64 = 1000;
     let img = spin_kernel();
@@ -269,16 +288,7 @@ fn machine_switch(c: &mut Criterion) {
     let mut many: Vec<(usize, Monitor, f64)> = [2, 100, 1000]
         .into_iter()
         .map(|n| {
-            let vm = VmConfig {
-                ram_bytes: 1 << 20,
-                ..VmConfig::default()
-            };
-            let mut m = Monitor::new(config, &vec![vm; n]).expect("valid VMs");
-            for i in 0..n {
-                m.load(VmId(i), &img).expect("the image fits");
-            }
-            let s = profile_monitor(&mut m);
-            let tpu = per(s.ticks, s.switches);
+            let (m, tpu) = switching(config, n, |_| &img);
             println!("machine_switch/vms_{n}: {tpu:.1} ticks per switch");
             (n, m, tpu)
         })
@@ -290,17 +300,7 @@ fn machine_switch(c: &mut Criterion) {
     let mut among_idle: Vec<(usize, Monitor, f64)> = [2, 100, 1000]
         .into_iter()
         .map(|n| {
-            let vm = VmConfig {
-                ram_bytes: 1 << 20,
-                ..VmConfig::default()
-            };
-            let mut m = Monitor::new(config, &vec![vm; n]).expect("valid VMs");
-            for i in 0..n {
-                let image = if i < 2 { &img } else { &idle };
-                m.load(VmId(i), image).expect("the image fits");
-            }
-            let s = profile_monitor(&mut m);
-            let tpu = per(s.ticks, s.switches);
+            let (m, tpu) = switching(config, n, |i| if i < 2 { &img } else { &idle });
             println!(
                 "machine_switch/busy2_idle{}: {tpu:.1} ticks per switch",
                 n - 2

@@ -153,51 +153,32 @@ fn a_thousand_idle_pv_vms_complete_overcommitted() {
 
 #[test]
 fn a_vm_that_finds_the_pool_used_up_is_stopped_not_the_host() {
-    // Four VMs of 64 MiB on 1 MiB of frames: each stops when it needs a
-    // frame no VM gave back, with that reason; the run ends normally.
-    let out = Command::new(RUNNER)
-        .args([
-            "--mode",
-            "full",
-            "--vms",
-            "4",
-            "--mem",
-            "64",
-            "--programs",
-            "memory",
-        ])
-        .args(["--max-host-mem", "20M"])
-        .env("HV_NO_PROGRESS", "1")
-        .output()
-        .expect("the runner starts");
-    let err = String::from_utf8_lossy(&out.stderr);
+    // Eight VMs of 64 MiB (512 MiB of guest RAM) under a host memory
+    // limit that leaves `frames` for their frames.
+    let run = |limit: &str| {
+        let out = Command::new(RUNNER)
+            .args(["--mode", "full", "--vms", "8", "--mem", "64"])
+            .args(["--programs", "memory", "--max-host-mem", limit])
+            .env("HV_NO_PROGRESS", "1")
+            .output()
+            .expect("the runner starts");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // 2 MiB of frames: a VM stops when it needs a frame no VM gave back,
+    // with that reason; the run ends normally.
+    let (code, err) = run("22M");
     assert!(
         err.contains("out of machine memory: every frame of the pool is in use"),
         "{err}"
     );
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    // With 3 MiB of frames, all four fit (they touch about 1 MiB each).
-    let out = Command::new(RUNNER)
-        .args([
-            "--mode",
-            "full",
-            "--vms",
-            "4",
-            "--mem",
-            "64",
-            "--programs",
-            "memory",
-        ])
-        .args(["--max-host-mem", "21M"])
-        .env("HV_NO_PROGRESS", "1")
-        .output()
-        .expect("the runner starts");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(code, Some(126), "{err}");
+    // 4 MiB of frames: all eight fit (they touch about 0.4 MiB each).
+    let (code, err) = run("24M");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("machine memory: "), "{err}");
     // A size that is none.
     let out = Command::new(RUNNER)
         .args(["--max-host-mem", "12X"])
