@@ -63,6 +63,36 @@ fn end_of_piped_input_ends_the_run_not_hangs_it() {
     );
 }
 
+#[test]
+fn end_of_piped_input_ends_a_run_of_several_vms() {
+    // Two Linux VMs at their shells under the monitor: the console VM
+    // gets the input, the other none; once it ended, both wait (each busy
+    // a few percent of the time between timer ticks) and the run ends.
+    // It used to count only the console VM's all-idle time, which other
+    // VMs' timer ticks cut short: it never ended.
+    let Some(dir) = fetch() else {
+        return;
+    };
+    let mut args = malta_args(&dir, 128, "console=ttyS0 rdinit=/bin/sh");
+    args.extend(["--mode", "full", "--vms", "2"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_with_input(
+        Path::new(RUNNER),
+        &args,
+        Some(b"echo HV-EOF-$((6*7))\n"),
+        Duration::from_secs(600),
+    );
+    let console = out.stdout_text();
+    assert!(console.contains("[vm0] HV-EOF-42"), "{console}");
+    assert_eq!(out.code, Some(125), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("vm1 stdin ended, and the guest has since waited"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// Boots into the shell with `extra` flags, pipes the commands in, checks
 /// their answers and the clean power-off.
 fn shell(extra: &[&str]) {

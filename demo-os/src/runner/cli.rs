@@ -84,9 +84,10 @@ The Malta board (--board malta):
   a time, at the end of a run slice where the guest has read everything
   before and has the UART's receive interrupt enabled, so a run is
   deterministic. When that input has ended and the guest, given all of it,
-  then prints nothing and idles (90% of its cycles in `wait`) for 60
-  virtual seconds, it waits for input that will never come: the run ends
-  there with status 125 (a guest that works or prints runs on). The
+  then prints nothing and idles (90% of its cycles in `wait`; under the
+  monitor, every VM busy at most 10% of the time) for 60 virtual
+  seconds, it waits for input that will never come: the run ends there
+  with status 125 (a guest that works or prints runs on). The
   guest's power-off (PIIX4 soft-off) or reset (FPGA)
   ends the run with status 0. With --mode full (or para) the same kernel
   runs unmodified under the monitor, each VM on its own emulated Malta

@@ -19,7 +19,8 @@
 //!
 //! End of input: once a pipe or a file has ended and the guest has been
 //! given all of it, a guest that then stays quiet (no console output,
-//! idle in `wait` for at least 90% of its cycles) for 60 virtual seconds waits
+//! idle in `wait` for at least 90% of its cycles; under the monitor, no
+//! VM busy more than 10% of them) for 60 virtual seconds waits
 //! for input that will never come: the run ends there, with status 125
 //! (`target::Stop::InputEnded`). A guest still working or printing runs
 //! on to its own end.

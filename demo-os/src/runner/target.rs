@@ -156,9 +156,9 @@ pub enum Stop {
     Limit(u64),
     /// Ctrl-C stopped the run.
     Interrupted,
-    /// stdin (a pipe or a file) ended, and the guest then ran for
-    /// [`INPUT_ENDED_WINDOW`] cycles without console output, at least 90%
-    /// of them idle: it waits for input that will never come.
+    /// stdin (a pipe or a file) ended, and the guests then ran for
+    /// [`INPUT_ENDED_WINDOW`] cycles without console output, each busy at
+    /// most 10% of them: they wait for input that will never come.
     InputEnded,
 }
 
@@ -460,22 +460,29 @@ pub fn drive(
 /// since when (clock, console VM's instructions) it has been quiet.
 #[derive(Default)]
 struct InputWatch {
-    since: Option<(u64, u64)>,
+    since: Option<(u64, Vec<u64>)>,
 }
 
 impl InputWatch {
-    /// After a slice: whether the console's guest (VM 0) has printed
-    /// nothing and idled (in `wait`) at least 90% of the cycles for
-    /// [`INPUT_ENDED_WINDOW`] cycles. Output, or more work than that,
-    /// starts the window again.
+    /// After a slice: whether the guests have printed nothing and each VM
+    /// worked (ran instructions or the monitor's work for it) at most 10%
+    /// of the cycles for [`INPUT_ENDED_WINDOW`] cycles: the one reading
+    /// the console, and every other, waits. Output, or more work than
+    /// that, starts the window again. (Natively: the guest idled in
+    /// `wait` at least 90% of the time.)
     fn idle_since_input_ended(&mut self, target: &dyn Target, printed: bool) -> bool {
-        let now = (target.ticks(), target.stats(0).idle_ticks);
-        match self.since {
-            Some((t0, i0)) if !printed && (now.1 - i0) * 10 >= (now.0 - t0) * 9 => {
-                now.0 - t0 >= INPUT_ENDED_WINDOW
+        let now = target.ticks();
+        let busy: Vec<u64> = (0..target.vm_count())
+            .map(|vm| target.stats(vm).virtual_cycles())
+            .collect();
+        match &self.since {
+            Some((t0, b0))
+                if !printed && busy.iter().zip(b0).all(|(b, b0)| (b - b0) * 10 <= now - t0) =>
+            {
+                now - t0 >= INPUT_ENDED_WINDOW
             }
             _ => {
-                self.since = Some(now);
+                self.since = Some((now, busy));
                 false
             }
         }
