@@ -166,6 +166,19 @@ fn unmodified_kernel(name: &str) -> PathBuf {
     kernel
 }
 
+/// The demo's paravirtualized kernel as an ELF (what `--mode para` boots),
+/// for gdb's symbols.
+fn pv_kernel(name: &str) -> PathBuf {
+    let kernel = scratch().join(format!("kernel-pv-{name}.elf"));
+    let export = Command::new(RUNNER)
+        .args(["--export-image", "pv"])
+        .arg(&kernel)
+        .output()
+        .expect("the runner starts");
+    assert!(export.status.success(), "{export:?}");
+    kernel
+}
+
 /// A socket path of its own for the test `name`.
 fn socket_path(name: &str) -> String {
     let path = scratch().join(format!("{name}-{}.sock", std::process::id()));
@@ -474,10 +487,16 @@ info registers
 delete
 continue
 ";
-    for args in [&["--mode", "native"][..], &["--mode", "full"]] {
+    let pv = pv_kernel("cp0");
+    for args in [
+        &["--mode", "native"][..],
+        &["--mode", "full"],
+        &["--mode", "para"],
+    ] {
+        let kernel = if args[1] == "para" { &pv } else { &kernel };
         let (plain_out, plain_err) = plain_run(args);
         let sock = socket_path("cp0");
-        let (gdb, status, stdout, stderr) = debug_args(args, &sock, &sock, &kernel, script);
+        let (gdb, status, stdout, stderr) = debug_args(args, &sock, &sock, kernel, script);
         let p = printed(&gdb);
         assert_eq!(p.len(), 9, "{args:?}: {gdb}");
         let hex = |s: &str| {
