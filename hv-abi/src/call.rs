@@ -19,6 +19,10 @@ pub const TLB_BATCH_MAX: u32 = 64;
 /// The most bytes one [`Hypercall::ConsoleWrite`] writes.
 pub const CONSOLE_WRITE_MAX: u32 = 256;
 
+/// The most frames one [`Hypercall::FramesRelease`] or
+/// [`Hypercall::FramesReclaim`] names (4 MiB).
+pub const BALLOON_MAX: u32 = 1024;
+
 /// The `a0` of [`Hypercall::CommpageSet`] that stops sharing.
 pub const COMMPAGE_OFF: u32 = u32::MAX;
 
@@ -140,6 +144,39 @@ pub enum Hypercall {
     /// EntryHi, EntryLo, Context and BadVAddr registers are left as the
     /// refill exception would have set them.
     RefillWalkSet = 8,
+    /// Give frames of the guest's RAM back to the monitor (since 1.2, the
+    /// balloon): the guest will not use them until it reclaims them.
+    ///
+    /// - IN `a0`: guest-physical address of the first frame, a multiple of
+    ///   [`PAGE_SIZE`](crate::PAGE_SIZE).
+    /// - IN `a1`: number of frames, `0..=`[`BALLOON_MAX`].
+    /// - OUT `v1`: how many of them were not released already (released
+    ///   now).
+    /// - Errors: [`HvError::BadAlignment`], [`HvError::CountTooLarge`],
+    ///   [`HvError::BadAddress`] if a frame of the run is not the VM's RAM,
+    ///   [`HvError::InUse`] if the run holds the VM's shared CP0 page
+    ///   ([`Hypercall::CommpageSet`]). Nothing is released on an error.
+    ///
+    /// The contents of the frames are dropped: the monitor unmaps them and
+    /// gives their machine memory to other VMs. A released frame reads as
+    /// zeros once reclaimed. A guest that touches a released frame without
+    /// reclaiming it gets a frame of zeros, as if it had reclaimed it first
+    /// (the monitor counts it); it never sees another VM's data.
+    FramesRelease = 9,
+    /// Take released frames back into use (since 1.2, the balloon).
+    ///
+    /// - IN `a0`: guest-physical address of the first frame, a multiple of
+    ///   [`PAGE_SIZE`](crate::PAGE_SIZE).
+    /// - IN `a1`: number of frames, `0..=`[`BALLOON_MAX`].
+    /// - OUT `v1`: how many of them were released (reclaimed now); frames
+    ///   not released are left as they are.
+    /// - Errors: [`HvError::BadAlignment`], [`HvError::CountTooLarge`],
+    ///   [`HvError::BadAddress`] if a frame of the run is not the VM's RAM.
+    ///   Nothing is reclaimed on an error.
+    ///
+    /// A reclaimed frame reads as zeros. The monitor backs it with machine
+    /// memory at its first touch, as any frame the guest never touched.
+    FramesReclaim = 10,
 }
 
 /// A `v0` that names no hypercall of this version.
@@ -166,7 +203,7 @@ pub enum DiscoverLeaf {
 
 impl Hypercall {
     /// Every hypercall, in number order.
-    pub const ALL: [Hypercall; 8] = [
+    pub const ALL: [Hypercall; 10] = [
         Hypercall::Discover,
         Hypercall::PageZeroed,
         Hypercall::IdleYield,
@@ -175,6 +212,8 @@ impl Hypercall {
         Hypercall::Shutdown,
         Hypercall::CommpageSet,
         Hypercall::RefillWalkSet,
+        Hypercall::FramesRelease,
+        Hypercall::FramesReclaim,
     ];
 
     /// The number, as loaded into `v0`.
@@ -196,6 +235,7 @@ impl Hypercall {
             Hypercall::Shutdown => Some(Features::SHUTDOWN),
             Hypercall::CommpageSet => Some(Features::COMMPAGE),
             Hypercall::RefillWalkSet => Some(Features::REFILL_WALK),
+            Hypercall::FramesRelease | Hypercall::FramesReclaim => Some(Features::BALLOON),
         }
     }
 
@@ -222,6 +262,8 @@ impl TryFrom<u32> for Hypercall {
             6 => Hypercall::Shutdown,
             7 => Hypercall::CommpageSet,
             8 => Hypercall::RefillWalkSet,
+            9 => Hypercall::FramesRelease,
+            10 => Hypercall::FramesReclaim,
             _ => return Err(UnknownHypercall(number)),
         })
     }
@@ -275,6 +317,8 @@ impl fmt::Display for Hypercall {
             Hypercall::Shutdown => "Shutdown",
             Hypercall::CommpageSet => "CommpageSet",
             Hypercall::RefillWalkSet => "RefillWalkSet",
+            Hypercall::FramesRelease => "FramesRelease",
+            Hypercall::FramesReclaim => "FramesReclaim",
         };
         f.write_str(name)
     }
@@ -301,7 +345,7 @@ mod tests {
     use super::*;
 
     /// The stable number table: changing a row is an incompatible change.
-    const NUMBERS: [(Hypercall, u32); 8] = [
+    const NUMBERS: [(Hypercall, u32); 10] = [
         (Hypercall::Discover, 1),
         (Hypercall::PageZeroed, 2),
         (Hypercall::IdleYield, 3),
@@ -310,6 +354,8 @@ mod tests {
         (Hypercall::Shutdown, 6),
         (Hypercall::CommpageSet, 7),
         (Hypercall::RefillWalkSet, 8),
+        (Hypercall::FramesRelease, 9),
+        (Hypercall::FramesReclaim, 10),
     ];
 
     #[test]
@@ -324,10 +370,10 @@ mod tests {
 
     #[test]
     fn unknown_numbers_are_rejected_with_the_number() {
-        for number in [0, 9, 0x100, u32::MAX] {
+        for number in [0, 11, 0x100, u32::MAX] {
             assert_eq!(Hypercall::try_from(number), Err(UnknownHypercall(number)));
         }
-        assert_eq!(HvError::from(UnknownHypercall(9)), HvError::UnknownCall);
+        assert_eq!(HvError::from(UnknownHypercall(11)), HvError::UnknownCall);
     }
 
     #[test]
@@ -353,7 +399,9 @@ mod tests {
             assert!(call.is_offered(Features::all()));
             if let Some(bit) = call.feature() {
                 assert_eq!(bit.bits().count_ones(), 1, "{call}");
-                assert!(!seen.intersects(bit), "{call} shares a bit");
+                // The balloon's two calls are one feature.
+                let pair = call == Hypercall::FramesReclaim && bit == Features::BALLOON;
+                assert!(pair || !seen.intersects(bit), "{call} shares a bit");
                 seen |= bit;
                 assert!(!call.is_offered(Features::all() - bit));
             } else {

@@ -34,6 +34,9 @@ pub enum HvError {
     /// guest's own Reserved Instruction handler when a `HYPCALL` trapped on
     /// bare hardware. Code -7.
     NoMonitor,
+    /// A frame the call would give up is in use by the monitor: the VM's
+    /// shared CP0 page, for `FramesRelease` (since 1.2). Code -8.
+    InUse,
     /// A nonzero status that this version does not name (the raw `v0`).
     Unrecognized(u32),
 }
@@ -43,7 +46,7 @@ pub const STATUS_OK: u32 = 0;
 
 impl HvError {
     /// Every named error, in code order (-1 downwards).
-    pub const ALL: [HvError; 7] = [
+    pub const ALL: [HvError; 8] = [
         HvError::UnknownCall,
         HvError::NotPermitted,
         HvError::BadAddress,
@@ -51,6 +54,7 @@ impl HvError {
         HvError::CountTooLarge,
         HvError::BadEntry,
         HvError::NoMonitor,
+        HvError::InUse,
     ];
 
     /// The code as a signed number (negative for every named error).
@@ -64,6 +68,7 @@ impl HvError {
             HvError::CountTooLarge => -5,
             HvError::BadEntry => -6,
             HvError::NoMonitor => -7,
+            HvError::InUse => -8,
             HvError::Unrecognized(raw) => raw as i32,
         }
     }
@@ -88,6 +93,7 @@ impl HvError {
             -5 => HvError::CountTooLarge,
             -6 => HvError::BadEntry,
             -7 => HvError::NoMonitor,
+            -8 => HvError::InUse,
             _ => HvError::Unrecognized(status),
         })
     }
@@ -111,6 +117,7 @@ impl fmt::Display for HvError {
             HvError::CountTooLarge => "count exceeds the call's maximum",
             HvError::BadEntry => "invalid record in guest memory",
             HvError::NoMonitor => "no monitor (HYPCALL trapped on bare hardware)",
+            HvError::InUse => "frame in use by the monitor",
             HvError::Unrecognized(raw) => {
                 return write!(f, "unrecognized hypercall status {:#010x}", raw);
             }
@@ -126,7 +133,7 @@ mod tests {
     use super::*;
 
     /// The stable code table: changing a row is an incompatible change.
-    const CODES: [(HvError, i32); 7] = [
+    const CODES: [(HvError, i32); 8] = [
         (HvError::UnknownCall, -1),
         (HvError::NotPermitted, -2),
         (HvError::BadAddress, -3),
@@ -134,6 +141,7 @@ mod tests {
         (HvError::CountTooLarge, -5),
         (HvError::BadEntry, -6),
         (HvError::NoMonitor, -7),
+        (HvError::InUse, -8),
     ];
 
     #[test]
@@ -160,7 +168,7 @@ mod tests {
     fn zero_is_success_and_other_statuses_are_kept() {
         assert_eq!(HvError::from_status(STATUS_OK), None);
         assert_eq!(HvError::check(STATUS_OK), Ok(()));
-        for raw in [1, 8, -8i32 as u32, 0x8000_0000] {
+        for raw in [1, 8, -9i32 as u32, 0x8000_0000] {
             assert_eq!(HvError::from_status(raw), Some(HvError::Unrecognized(raw)));
         }
     }

@@ -1,4 +1,6 @@
-//! The feature bits `Discover` reports: one bit per optional hypercall.
+//! The feature bits `Discover` reports: one bit per optional hypercall
+//! (the balloon's two calls, `FramesRelease` and `FramesReclaim`, share
+//! one: a guest uses both or neither).
 //!
 //! `Discover` itself is always available. A monitor answers a call whose
 //! bit it does not report with [`HvError::UnknownCall`](crate::HvError).
@@ -25,6 +27,10 @@ bitflags! {
         const COMMPAGE = 1 << 5;
         /// [`Hypercall::RefillWalkSet`](crate::Hypercall::RefillWalkSet) (1.1).
         const REFILL_WALK = 1 << 6;
+        /// [`Hypercall::FramesRelease`](crate::Hypercall::FramesRelease) and
+        /// [`Hypercall::FramesReclaim`](crate::Hypercall::FramesReclaim), the
+        /// balloon (1.2).
+        const BALLOON = 1 << 7;
     }
 }
 
@@ -41,7 +47,8 @@ mod tests {
         assert_eq!(Features::SHUTDOWN.bits(), 0x10);
         assert_eq!(Features::COMMPAGE.bits(), 0x20);
         assert_eq!(Features::REFILL_WALK.bits(), 0x40);
-        assert_eq!(Features::all().bits(), 0x7F);
+        assert_eq!(Features::BALLOON.bits(), 0x80);
+        assert_eq!(Features::all().bits(), 0xFF);
     }
 
     #[test]
@@ -51,6 +58,6 @@ mod tests {
             f,
             Features::PAGE_ZEROED | Features::CONSOLE | Features::from_bits_truncate(0)
         );
-        assert_eq!(Features::from_bits(0x80), None);
+        assert_eq!(Features::from_bits(0x100), None);
     }
 }

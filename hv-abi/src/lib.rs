@@ -40,7 +40,7 @@ pub mod version;
 
 pub use addr::{GuestPhysAddr, GuestVirtAddr, PAGE_SIZE};
 pub use call::{
-    COMMPAGE_OFF, CONSOLE_WRITE_MAX, DiscoverLeaf, Hypercall, PAGE_ZEROED_MAX, TLB_BATCH_MAX,
+    BALLOON_MAX, COMMPAGE_OFF, CONSOLE_WRITE_MAX, DiscoverLeaf, Hypercall, PAGE_ZEROED_MAX, TLB_BATCH_MAX,
     UnknownHypercall, UnknownLeaf, WALK_FORMAT_MIPS32_4K,
 };
 pub use commpage::Commpage;

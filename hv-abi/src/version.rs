@@ -21,7 +21,7 @@ pub struct AbiVersion {
 }
 
 /// The version this crate describes.
-pub const ABI_VERSION: AbiVersion = AbiVersion::new(1, 1);
+pub const ABI_VERSION: AbiVersion = AbiVersion::new(1, 2);
 
 impl AbiVersion {
     /// A version from its parts.

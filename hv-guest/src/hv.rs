@@ -8,7 +8,7 @@
 use core::fmt;
 
 use hv_abi::{
-    ABI_VERSION, AbiVersion, COMMPAGE_OFF, CONSOLE_WRITE_MAX, DiscoverLeaf, Features,
+    ABI_VERSION, AbiVersion, BALLOON_MAX, COMMPAGE_OFF, CONSOLE_WRITE_MAX, DiscoverLeaf, Features,
     GuestPhysAddr, GuestVirtAddr, HvError, Hypercall, PAGE_ZEROED_MAX, TLB_BATCH_MAX,
     TlbEntryRecord, WALK_FORMAT_MIPS32_4K,
 };
@@ -294,6 +294,79 @@ impl<T: Transport> Hv<T> {
         // The format must still be a known one: the monitor checks it first.
         unsafe { self.raw_call(Hypercall::RefillWalkSet, [0, WALK_FORMAT_MIPS32_4K, 0, 0]) }
             .map(drop)
+    }
+
+    /// Gives `count` frames from `first` back to the monitor
+    /// (`FramesRelease`, since 1.2, the balloon), in calls of at most
+    /// [`BALLOON_MAX`] frames, and returns how many were not released
+    /// already. The monitor drops their contents and lends their memory
+    /// to other VMs until the guest takes them back with
+    /// [`frames_reclaim`](Self::frames_reclaim); they then read as zeros.
+    ///
+    /// `first` must be page-aligned (checked here without a call). The
+    /// monitor refuses a run that is not all the VM's RAM
+    /// ([`HvError::BadAddress`]) or that holds the shared CP0 page
+    /// ([`HvError::InUse`]); a refused call releases nothing, but the
+    /// calls before it (for a run over [`BALLOON_MAX`]) stay done.
+    ///
+    /// # Safety
+    ///
+    /// Nothing the guest still uses may lie in the frames: their contents
+    /// are lost (they read as zeros when used again, reclaimed or not), so
+    /// no live reference, stack, static, page table or DMA buffer may be
+    /// in them.
+    pub unsafe fn frames_release(
+        &mut self,
+        first: GuestPhysAddr,
+        count: u32,
+    ) -> Result<u32, HvError> {
+        // SAFETY: the caller gives the frames up.
+        unsafe { self.balloon(Hypercall::FramesRelease, first, count) }
+    }
+
+    /// Takes `count` frames from `first` back into use (`FramesReclaim`,
+    /// since 1.2), in calls of at most [`BALLOON_MAX`] frames, and
+    /// returns how many of them were released. A reclaimed frame reads as
+    /// zeros (so the guest need not zero it); frames that were not
+    /// released are left as they are.
+    ///
+    /// `first` must be page-aligned (checked here without a call); the
+    /// monitor refuses a run that is not all the VM's RAM
+    /// ([`HvError::BadAddress`]).
+    pub fn frames_reclaim(&mut self, first: GuestPhysAddr, count: u32) -> Result<u32, HvError> {
+        // SAFETY: reclaiming changes only released frames, which hold
+        // nothing the guest uses.
+        unsafe { self.balloon(Hypercall::FramesReclaim, first, count) }
+    }
+
+    /// A balloon call over a run of any length, split at [`BALLOON_MAX`];
+    /// the sum of the `v1`s.
+    ///
+    /// # Safety
+    ///
+    /// As [`frames_release`](Self::frames_release) for that call.
+    unsafe fn balloon(
+        &mut self,
+        call: Hypercall,
+        first: GuestPhysAddr,
+        count: u32,
+    ) -> Result<u32, HvError> {
+        if !first.is_page_aligned() {
+            return Err(HvError::BadAlignment);
+        }
+        let mut done = 0;
+        let mut total = 0;
+        while done < count {
+            let n = (count - done).min(BALLOON_MAX);
+            let at = first
+                .raw()
+                .checked_add(done * hv_abi::PAGE_SIZE)
+                .ok_or(HvError::BadAddress)?;
+            // SAFETY: the caller vouches for the frames (see above).
+            total += unsafe { self.raw_call(call, [at, n, 0, 0]) }?;
+            done += n;
+        }
+        Ok(total)
     }
 
     /// Writes `bytes` to the console in calls of at most
@@ -707,6 +780,51 @@ mod tests {
             hv.transport().calls,
             [regs(Hypercall::RefillWalkSet, [0x8001_2340, 7, 0, 0])]
         );
+    }
+
+    #[test]
+    fn balloon_calls_encode_the_run_and_split_at_the_maximum() {
+        let max = BALLOON_MAX;
+        let mut hv = Hv::new(Mock::answering(&[(OK, max), (OK, 3), (OK, 2)]));
+        let first = GuestPhysAddr::new(0x0010_0000);
+        // SAFETY: the mock releases nothing.
+        assert_eq!(unsafe { hv.frames_release(first, max + 5) }, Ok(max + 3));
+        assert_eq!(hv.frames_reclaim(first, 2), Ok(2));
+        assert_eq!(
+            hv.transport().calls,
+            [
+                regs(Hypercall::FramesRelease, [0x0010_0000, max, 0, 0]),
+                regs(
+                    Hypercall::FramesRelease,
+                    [0x0010_0000 + max * hv_abi::PAGE_SIZE, 5, 0, 0]
+                ),
+                regs(Hypercall::FramesReclaim, [0x0010_0000, 2, 0, 0]),
+            ]
+        );
+    }
+
+    #[test]
+    fn balloon_calls_check_alignment_and_report_refusals() {
+        let mut hv = Hv::new(Mock::answering(&[
+            (HvError::InUse.code(), 0),
+            (HvError::BadAddress.code(), 0),
+        ]));
+        let odd = GuestPhysAddr::new(0x0010_0800);
+        // SAFETY: the mock releases nothing.
+        unsafe {
+            assert_eq!(hv.frames_release(odd, 1), Err(HvError::BadAlignment));
+            assert_eq!(
+                hv.frames_release(GuestPhysAddr::new(0x2000), 1),
+                Err(HvError::InUse)
+            );
+        }
+        assert_eq!(hv.frames_reclaim(odd, 1), Err(HvError::BadAlignment));
+        let past = GuestPhysAddr::new(0x7000_0000);
+        assert_eq!(hv.frames_reclaim(past, 1), Err(HvError::BadAddress));
+        assert_eq!(hv.transport().calls.len(), 2, "misaligned: no call");
+        // Nothing to do: no call.
+        assert_eq!(hv.frames_reclaim(past, 0), Ok(0));
+        assert_eq!(hv.transport().calls.len(), 2);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! What a guest kernel links to detect the monitor and make hypercalls:
 //! [`detect()`], and [`Hv`] with one wrapper per hypercall of `hv-abi`
-//! (ABI 1.1), safe wherever the call cannot break memory safety.
+//! (ABI 1.2), safe wherever the call cannot break memory safety.
 //!
 //! On `target_arch = "mips"` the calls execute `HYPCALL`
 //! (`hv_abi::HYPCALL`) through inline assembly, following the register
@@ -67,6 +67,7 @@
 //! | [`Hv::commpage_set`], [`Hv::commpage_off`] | `CommpageSet` (1.1) | `mfc0`/`mtc0` |
 //! | [`Hv::refill_walk_set`], [`Hv::refill_walk_off`] | `RefillWalkSet` (1.1) | the refill handler does every refill |
 //! | [`Hv::disable_features`] | `Discover(DisableFeatures)` (1.1) | nothing to turn off |
+//! | [`Hv::frames_release`], [`Hv::frames_reclaim`] | `FramesRelease`, `FramesReclaim` (1.2) | keep the frames (they stay the VM's) |
 //!
 //! ## The page of CP0 registers
 //!
@@ -134,6 +135,36 @@
 //!         && unsafe { Hv::native().refill_walk_set(word, WALK_FORMAT_MIPS32_4K) }.is_ok()
 //! }
 //! ```
+//!
+//! ## The balloon
+//!
+//! With `FramesRelease` a guest gives frames it will not use for a while
+//! (the frames of an exited process, say) back to the monitor, which
+//! lends their memory to other VMs; `FramesReclaim` takes them back
+//! before reuse, and they then read as zeros. Both calls share the
+//! feature bit [`BALLOON`](hv_abi::Features::BALLOON). Keep the released
+//! frames in a list that is not inside them (their contents are gone):
+//!
+//! ```no_run
+//! use hv_abi::{GuestPhysAddr, Hypercall};
+//! use hv_guest::{Hv, MonitorInfo};
+//!
+//! /// A run of free frames the kernel will not need soon.
+//! fn give_back(info: &MonitorInfo, first: u32, count: u32) -> bool {
+//!     // SAFETY: the frames are free: nothing refers to them.
+//!     info.offers(Hypercall::FramesRelease)
+//!         && unsafe { Hv::native().frames_release(GuestPhysAddr::new(first), count) }.is_ok()
+//! }
+//!
+//! /// Before handing one of them out again: it is then all zeros.
+//! fn take_back(first: u32, count: u32) -> bool {
+//!     Hv::native().frames_reclaim(GuestPhysAddr::new(first), count).is_ok()
+//! }
+//! ```
+//!
+//! A guest that touches a released frame without reclaiming it gets a
+//! frame of zeros all the same (the monitor counts it); it cannot see
+//! another VM's data.
 //!
 //! ## Turning features off
 //!

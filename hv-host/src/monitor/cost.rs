@@ -23,6 +23,8 @@
 //! | [`MACHINE_SWITCH`] | 400 | saving and restoring 32 registers and the CP0 state of two VMs (~150 instructions) and flushing the 32-entry real TLB (32 `tlbwi`) |
 //! | [`HYPERCALL`] | 40 | dispatch of a hypercall after the exit |
 //! | [`COMMPAGE_SYNC`] | 24 | reading back the 8 writable words of a VM's shared CP0 page and writing its 12 words, at each exit |
+//! | [`BALLOON_FRAME`] | 20 | per frame a balloon call names: the range check, clearing the frame's map entry and dropping its count in the pool (Xen's `decrease_reservation` loop does the same per page) |
+//! | [`TLB_FLUSH`] | 64 | invalidating the 32-entry real TLB (32 `tlbwi` of an invalid entry, two cycles each with the hazard), after frames were unmapped |
 //! | [`WALK`] | 30 | a refill from the guest's page tables: three dependent loads from guest memory and the address arithmetic of the guest's own refill handler |
 
 /// Exception entry into the monitor and return to the guest.
@@ -55,3 +57,7 @@ pub const HYPERCALL: u64 = 40;
 pub const COMMPAGE_SYNC: u64 = 24;
 /// Walking the guest's page tables for one refill.
 pub const WALK: u64 = 30;
+/// A balloon call's work for one frame of its run.
+pub const BALLOON_FRAME: u64 = 20;
+/// Emptying the real TLB after frames were unmapped.
+pub const TLB_FLUSH: u64 = 64;

@@ -10,10 +10,16 @@
 //! guest's own current mapping ([`super::gmmu::guest_translate`]), never
 //! written. A call from the guest's user mode gets `NotPermitted`.
 //!
+//! The balloon (`FramesRelease`, `FramesReclaim`, ABI 1.2) gives a run
+//! of the guest's frames back to the frame pool and takes them back: a
+//! released frame is unmapped (the real TLB is emptied when one was
+//! backed) and reads as zeros when used again, reclaimed or not.
+//!
 //! "Page already zeroed" is exact: while it is offered the monitor tracks
 //! writes (frames it can vouch for are mapped without the dirty bit, so
 //! the first store through any mapping exits and marks the frame), and it
-//! vouches only for frames it zeroed and nobody wrote since.
+//! vouches only for frames it zeroed and nobody wrote since (a released
+//! frame is one: it is zeroed at its next touch).
 
 use super::cost;
 use super::exit::{Action, ExitCtx, ExitError};
@@ -27,7 +33,7 @@ use crate::machine::insn::regs::{A0, A1, V0, V1};
 use crate::machine::tlb::{TlbEntry, lo};
 use crate::machine::{Deadline, Trap};
 use hv_abi::{
-    ABI_VERSION, COMMPAGE_OFF, CONSOLE_WRITE_MAX, DiscoverLeaf, Features, HvError, Hypercall,
+    ABI_VERSION, BALLOON_MAX, COMMPAGE_OFF, CONSOLE_WRITE_MAX, DiscoverLeaf, Features, HvError, Hypercall,
     PAGE_ZEROED_MAX, TLB_BATCH_MAX, TlbEntryRecord, TlbSlot, WALK_FORMAT_MIPS32_4K,
 };
 
@@ -143,7 +149,76 @@ impl ExitCtx<'_> {
             Hypercall::Shutdown => Ok(0),
             Hypercall::CommpageSet => self.commpage_set(GuestPhysAddr::new(a0)),
             Hypercall::RefillWalkSet => self.refill_walk_set(GuestVirtAddr::new(a0), a1),
+            Hypercall::FramesRelease => self.frames_release(GuestPhysAddr::new(a0), a1),
+            Hypercall::FramesReclaim => self.frames_reclaim(GuestPhysAddr::new(a0), a1),
         }
+    }
+
+    /// Checks a balloon call's run of frames: aligned, at most
+    /// [`BALLOON_MAX`], every frame the VM's RAM (not its boot ROM window
+    /// nor a device page).
+    fn balloon_run(&self, first: GuestPhysAddr, count: u32) -> Result<(), HvFailure> {
+        if !first.is_page_aligned() {
+            return Err(HvError::BadAlignment.into());
+        }
+        if count > BALLOON_MAX {
+            return Err(HvError::CountTooLarge.into());
+        }
+        let vm = &*self.vm;
+        let page = u64::from(hv_abi::PAGE_SIZE);
+        let end = u64::from(first.raw()) + u64::from(count) * page;
+        if end > u64::from(vm.mem.ram_bytes()) {
+            return Err(HvError::BadAddress.into());
+        }
+        let ram = (0..count).all(|i| {
+            vm.board.page_kind(first.wrapping_add(i * hv_abi::PAGE_SIZE)) == PageKind::Ram
+        });
+        if !ram {
+            return Err(HvError::BadAddress.into());
+        }
+        Ok(())
+    }
+
+    /// `FramesRelease`: the run's frames go back to the pool, unmapped;
+    /// `v1` = how many were not released already.
+    fn frames_release(&mut self, first: GuestPhysAddr, count: u32) -> Result<u32, HvFailure> {
+        self.balloon_run(first, count)?;
+        let end = u64::from(first.raw()) + u64::from(count) * u64::from(hv_abi::PAGE_SIZE);
+        // The monitor writes the shared CP0 page at every resume: the
+        // guest must stop sharing it before it gives it up.
+        if let Some(page) = self.vm.commpage
+            && (u64::from(first.raw())..end).contains(&u64::from(page.raw()))
+        {
+            return Err(HvError::InUse.into());
+        }
+        let (mut released, mut unmapped) = (0, false);
+        for i in 0..count {
+            let gpa = first.wrapping_add(i * hv_abi::PAGE_SIZE);
+            let (newly, backed) = self.vm.mem.balloon_release(gpa, self.pool, self.machine);
+            released += u32::from(newly);
+            unmapped |= backed;
+        }
+        if unmapped {
+            // The real TLB (a large page over the run, or one entry per
+            // pair) must not keep a mapping to a frame now another VM's.
+            self.rtlb.flush(self.machine);
+            self.charge(cost::TLB_FLUSH);
+        }
+        self.charge(cost::BALLOON_FRAME * u64::from(count));
+        Ok(released)
+    }
+
+    /// `FramesReclaim`: the run's released frames are usable again (all
+    /// zeros, backed at their first touch); `v1` = how many were released.
+    fn frames_reclaim(&mut self, first: GuestPhysAddr, count: u32) -> Result<u32, HvFailure> {
+        self.balloon_run(first, count)?;
+        let mut reclaimed = 0;
+        for i in 0..count {
+            let gpa = first.wrapping_add(i * hv_abi::PAGE_SIZE);
+            reclaimed += u32::from(self.vm.mem.balloon_reclaim(gpa));
+        }
+        self.charge(cost::BALLOON_FRAME * u64::from(count));
+        Ok(reclaimed)
     }
 
     fn commpage_set(&mut self, frame: GuestPhysAddr) -> Result<u32, HvFailure> {
@@ -325,4 +400,186 @@ fn frame_range_ok(_tlb: &VirtTlb, ram: u32, entry_lo: u32, page_size: u32) -> bo
     }
     let base = u64::from((entry_lo >> lo::PFN_SHIFT) & 0x00ff_ffff) << 12;
     base + u64::from(page_size) <= u64::from(ram)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{exit, image};
+    use super::super::{Monitor, MonitorConfig, MonitorExit, VmConfig, VmId, VmStop};
+    use super::HypercallRecord;
+    use crate::machine::asm::*;
+    use crate::machine::elf::ElfImage;
+    use hv_abi::{BALLOON_MAX, HvError, Hypercall};
+
+    /// A hypercall with `a0`, `a1`.
+    fn hyp(a: &mut Asm, call: Hypercall, a0: u32, a1: u32) {
+        a.li32(V0, call.number());
+        a.li32(A0, a0);
+        a.li32(A1, a1);
+        a.emit(hv_abi::HYPCALL);
+    }
+
+    /// Runs `vms` VMs of `ram` bytes booting `img` under `--mode para`
+    /// with `limit` bytes of host memory, until all stop or 100 runs of a
+    /// million ticks; the monitor and the calls made.
+    fn para(
+        img: &[ElfImage],
+        ram: u32,
+        limit: Option<u64>,
+    ) -> (Monitor, Vec<(VmId, HypercallRecord)>) {
+        let cfg = MonitorConfig {
+            hypercalls: true,
+            host_memory_limit: limit,
+            ..MonitorConfig::default()
+        };
+        let vm = VmConfig {
+            ram_bytes: ram,
+            ..VmConfig::default()
+        };
+        let mut m = Monitor::new(cfg, &vec![vm; img.len()]).unwrap();
+        for (i, img) in img.iter().enumerate() {
+            m.load(VmId(i), img).unwrap();
+        }
+        m.record_hypercalls(true);
+        let mut calls = Vec::new();
+        for _ in 0..100 {
+            let done = m.run(1_000_000) == MonitorExit::AllStopped;
+            calls.extend(m.take_hypercalls());
+            if done {
+                break;
+            }
+        }
+        (m, calls)
+    }
+
+    fn status(r: &HypercallRecord) -> Result<u32, HvError> {
+        match HvError::from_status(r.result.0) {
+            None => Ok(r.result.1),
+            Some(e) => Err(e),
+        }
+    }
+
+    #[test]
+    fn balloon_calls_check_their_run_and_released_frames_read_zeros() {
+        const RAM: u32 = 1 << 20;
+        let img = image(|a| {
+            // Data in two frames, then the bad runs.
+            a.li32(T1, 0x8004_0000);
+            a.li32(T0, 0x1234_5678);
+            a.emit(sw(T0, 0, T1));
+            a.emit(sw(T0, 0x1000, T1));
+            hyp(a, Hypercall::FramesRelease, 0x4_0800, 1);
+            hyp(a, Hypercall::FramesReclaim, 0x4_0004, 1);
+            hyp(a, Hypercall::FramesRelease, 0x4_0000, BALLOON_MAX + 1);
+            hyp(a, Hypercall::FramesReclaim, 0x4_0000, BALLOON_MAX + 1);
+            hyp(a, Hypercall::FramesRelease, RAM - 0x1000, 2);
+            hyp(a, Hypercall::FramesRelease, 0x1fc0_0000, 1);
+            hyp(a, Hypercall::FramesReclaim, 0xffff_f000, 2);
+            // The shared CP0 page cannot be released while shared.
+            hyp(a, Hypercall::CommpageSet, 0x5_0000, 0);
+            hyp(a, Hypercall::FramesRelease, 0x4_f000, 2);
+            hyp(a, Hypercall::CommpageSet, u32::MAX, 0);
+            // Release both frames (twice: counted once), reclaim one.
+            hyp(a, Hypercall::FramesRelease, 0x4_0000, 2);
+            hyp(a, Hypercall::FramesRelease, 0x4_0000, 2);
+            hyp(a, Hypercall::FramesReclaim, 0x4_0000, 1);
+            hyp(a, Hypercall::FramesReclaim, 0x4_0000, 0);
+            // The reclaimed frame and the one still released read zeros.
+            a.li32(T1, 0x8004_0000);
+            a.emit(lw(S0, 0, T1));
+            a.emit(lw(S1, 0x1000, T1));
+            a.emit(or(A0, S0, S1));
+            a.li(T9, 1);
+            a.emit(sdbbp(1));
+        });
+        let (m, calls) = para(&[img], RAM, None);
+        assert_eq!(m.stop_reason(VmId(0)), Some(&VmStop::Exited(0)), "zeros");
+        let got: Vec<Result<u32, HvError>> = calls.iter().map(|(_, r)| status(r)).collect();
+        use HvError::*;
+        assert_eq!(
+            got,
+            [
+                Err(BadAlignment),
+                Err(BadAlignment),
+                Err(CountTooLarge),
+                Err(CountTooLarge),
+                Err(BadAddress),
+                Err(BadAddress),
+                Err(BadAddress),
+                Ok(0),
+                Err(InUse),
+                Ok(0),
+                Ok(2),
+                Ok(0),
+                Ok(1),
+                Ok(0),
+            ]
+        );
+        let s = m.stats(VmId(0)).unwrap();
+        assert_eq!(
+            (s.frames_released, s.frames_reclaimed, s.released_touched),
+            (2, 1, 1)
+        );
+    }
+
+    /// A kernel that stores to `frames` frames from 1 MiB, after waiting
+    /// `delay` loop turns; then, with `release`, gives them back and spins
+    /// for good, or else exits 0.
+    fn toucher(frames: u32, delay: u32, release: bool) -> ElfImage {
+        image(|a| {
+            a.li32(T2, delay);
+            let wait = a.here();
+            a.emit(addiu(T2, T2, -1));
+            a.bgtz(T2, wait);
+            a.nop();
+            a.li32(T0, 0x8010_0000);
+            a.li32(T1, 0x8010_0000 + frames * 0x1000);
+            let touch = a.here();
+            a.emit(sw(T0, 0, T0));
+            a.emit(addiu(T0, T0, 0x1000));
+            a.bne(T0, T1, touch);
+            a.nop();
+            if release {
+                hyp(a, Hypercall::FramesRelease, 0x10_0000, frames);
+                let spin = a.here();
+                a.b(spin);
+                a.nop();
+            } else {
+                exit(a, 0);
+            }
+        })
+    }
+
+    #[test]
+    fn a_released_frame_goes_back_to_the_pool_for_another_vm() {
+        const RAM: u32 = 4 << 20;
+        let vm = VmConfig {
+            ram_bytes: RAM,
+            ..VmConfig::default()
+        };
+        // A pool of 2 MiB (512 frames) for two VMs that touch 384 each:
+        // the second fits only if the first gives its frames back.
+        let limit = Monitor::fixed_bytes(&[vm, vm]) + (2 << 20);
+        for release in [true, false] {
+            let a = toucher(384, 0, release);
+            let b = toucher(384, 2_000_000, false);
+            let (m, _) = para(&[a, b], RAM, Some(limit));
+            let (machine, guest) = m.frames_in_use();
+            if release {
+                assert_eq!(m.stop_reason(VmId(1)), Some(&VmStop::Exited(0)));
+                assert_eq!(m.stop_reason(VmId(0)), None, "A spins on");
+                let s = m.stats(VmId(0)).unwrap();
+                assert_eq!(s.frames_released, 384);
+                assert!(s.frames_in_use < 4, "{s:?}");
+                assert!(machine < 512 && guest >= 384, "{machine} {guest}");
+            } else {
+                // The control: without the release, B runs out.
+                assert!(
+                    matches!(m.stop_reason(VmId(1)), Some(VmStop::Crashed(_))),
+                    "{:?}",
+                    m.stop_reason(VmId(1))
+                );
+            }
+        }
+    }
 }

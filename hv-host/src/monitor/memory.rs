@@ -325,6 +325,16 @@ pub struct GuestMemory {
     /// Whether each guest frame may have been written since the monitor
     /// zeroed it (write tracking, for "page already zeroed").
     written: Vec<bool>,
+    /// Whether each guest frame is released (the balloon,
+    /// `FramesRelease`): not backed, and not to be used until reclaimed.
+    released: Vec<bool>,
+    /// Frames the guest released (each counted once per release).
+    pub frames_released: u64,
+    /// Released frames the guest reclaimed (`FramesReclaim`).
+    pub frames_reclaimed: u64,
+    /// Released frames touched without being reclaimed (by the guest, or
+    /// by a monitor write to them): taken back into use implicitly.
+    pub released_touched: u64,
     /// Frames the monitor zeroed before the VM first saw them.
     pub frames_zeroed: u64,
     /// Stores that found their frame shared and got a private copy.
@@ -344,6 +354,10 @@ impl GuestMemory {
             frames: vec![NONE; n],
             homes: vec![NONE; ram_bytes.div_ceil(REGION_ALIGN) as usize],
             written: vec![false; n],
+            released: vec![false; n],
+            frames_released: 0,
+            frames_reclaimed: 0,
+            released_touched: 0,
             frames_zeroed: 0,
             cow_breaks: 0,
             frames_merged: 0,
@@ -357,7 +371,7 @@ impl GuestMemory {
 
     /// Bytes of host memory this map takes beside its frames.
     pub fn bookkeeping_bytes(&self) -> u64 {
-        (self.frames.len() * 5 + self.homes.len() * 4) as u64
+        (self.frames.len() * 6 + self.homes.len() * 4) as u64
     }
 
     /// Guest frames in use (backed by a machine frame, private or shared).
@@ -372,6 +386,7 @@ impl GuestMemory {
             && self.frames.len() == other.frames.len()
             && self.homes.len() == other.homes.len()
             && self.written.len() == other.written.len()
+            && self.released.len() == other.released.len()
     }
 
     /// Whether every frame this map uses is one of `pool`'s in use or its
@@ -410,6 +425,10 @@ impl GuestMemory {
         machine.zero_machine(f, FRAME)?;
         self.frames[i] = f.raw();
         self.frames_zeroed += 1;
+        if std::mem::take(&mut self.released[i]) {
+            // Touched while released: in use again, with zeros.
+            self.released_touched += 1;
+        }
         Ok(f)
     }
 
@@ -492,6 +511,52 @@ impl GuestMemory {
             pool.drop_ref(MachineAddr::new(own), machine);
         }
         self.written[i] = false;
+    }
+
+    /// Releases RAM frame `gpa` (the balloon's `FramesRelease`): its
+    /// frame goes back to the pool as with [`GuestMemory::release`], and
+    /// the frame is marked released until reclaimed or touched. Returns
+    /// whether it was not released already, and whether a machine frame
+    /// backed it (the caller then drops the real TLB's mappings).
+    pub fn balloon_release(
+        &mut self,
+        gpa: GuestPhysAddr,
+        pool: &mut FramePool,
+        machine: &mut Machine,
+    ) -> (bool, bool) {
+        let Ok(i) = self.index(gpa) else {
+            return (false, false);
+        };
+        let backed = self.frames[i] != NONE;
+        self.release(gpa, pool, machine);
+        let newly = !std::mem::replace(&mut self.released[i], true);
+        if newly {
+            self.frames_released += 1;
+        }
+        (newly, backed)
+    }
+
+    /// Reclaims RAM frame `gpa` (the balloon's `FramesReclaim`): usable
+    /// again, all zeros, backed at its first touch. Returns whether it was
+    /// released.
+    pub fn balloon_reclaim(&mut self, gpa: GuestPhysAddr) -> bool {
+        let Ok(i) = self.index(gpa) else { return false };
+        let was = std::mem::take(&mut self.released[i]);
+        if was {
+            self.frames_reclaimed += 1;
+        }
+        was
+    }
+
+    /// Whether RAM frame `gpa` is released and not reclaimed.
+    pub fn is_released(&self, gpa: GuestPhysAddr) -> bool {
+        let i = (gpa.raw() / FRAME) as usize;
+        self.released.get(i).copied().unwrap_or(false)
+    }
+
+    /// Guest frames released now (not reclaimed, not touched since).
+    pub fn frames_released_now(&self) -> u64 {
+        self.released.iter().filter(|&&r| r).count() as u64
     }
 
     /// Whether the aligned group of `frames` frames holding `gpa` is all
@@ -709,6 +774,36 @@ mod tests {
         assert!(a.is_shared(gpa(0x9000), &pool));
         let (f, copied) = a.private_frame(gpa(0x9000), &mut pool, &mut m).unwrap();
         assert!(copied && f != pool.zero_frame());
+    }
+
+    #[test]
+    fn released_frames_go_back_to_the_pool_and_come_back_as_zeros() {
+        let mut m = Machine::for_monitor(4 << 20).unwrap();
+        let mut pool = FramePool::new(&mut m).unwrap();
+        let mut a = GuestMemory::new(1 << 20);
+        let f = a.frame(gpa(0x4000), &mut pool, &mut m).unwrap();
+        m.write_machine(f, b"secret").unwrap();
+        let used = pool.frames_in_use();
+        assert_eq!(a.balloon_release(gpa(0x4000), &mut pool, &mut m), (true, true));
+        assert_eq!(pool.frames_in_use(), used - 1, "back in the pool");
+        assert_eq!(a.peek(gpa(0x4000)), None);
+        assert!(a.is_released(gpa(0x4000)) && a.vouch_zero(gpa(0x4000)));
+        // Again: nothing more to do, counted once; a frame never touched
+        // is released too.
+        assert_eq!(a.balloon_release(gpa(0x4000), &mut pool, &mut m), (false, false));
+        assert_eq!(a.balloon_release(gpa(0x5000), &mut pool, &mut m), (true, false));
+        assert_eq!((a.frames_released, a.frames_released_now()), (2, 2));
+        // Reclaimed: zeros at the next touch.
+        assert!(a.balloon_reclaim(gpa(0x4000)));
+        assert!(!a.balloon_reclaim(gpa(0x4000)), "not released any more");
+        let again = a.frame(gpa(0x4000), &mut pool, &mut m).unwrap();
+        assert_eq!(m.read_machine_u32(again).unwrap(), 0);
+        // Touched while released: taken back implicitly, zeros, counted.
+        let g = a.frame(gpa(0x5000), &mut pool, &mut m).unwrap();
+        assert_eq!(m.read_machine_u32(g).unwrap(), 0);
+        assert!(!a.is_released(gpa(0x5000)));
+        assert_eq!((a.frames_reclaimed, a.released_touched), (1, 1));
+        assert_eq!(a.balloon_release(gpa(1 << 20), &mut pool, &mut m), (false, false));
     }
 
     #[test]

@@ -345,7 +345,7 @@ impl Monitor {
 
     /// Host memory the monitor takes for VMs of these configurations
     /// beside their frames: each VM's state (CPU, virtual CP0 and TLB,
-    /// board and devices, statistics) and its frame map (5 bytes per
+    /// board and devices, statistics) and its frame map (6 bytes per
     /// frame of its RAM), with the real machine's fixed part (its caches).
     /// An estimate from the sizes of the structures, which
     /// `--max-host-mem` is checked against before a run.
@@ -879,6 +879,9 @@ impl Monitor {
             frames_in_use: v.mem.frames_in_use(),
             frames_merged: v.mem.frames_merged,
             cow_breaks: v.mem.cow_breaks,
+            frames_released: v.mem.frames_released,
+            frames_reclaimed: v.mem.frames_reclaimed,
+            released_touched: v.mem.released_touched,
             ..v.stats.clone()
         })
     }

@@ -212,6 +212,16 @@ pub struct VmStats {
     pub frames_merged: u64,
     /// Stores that found their frame shared and got a private copy.
     pub cow_breaks: u64,
+    /// Guest frames the guest gave back with `FramesRelease` (the
+    /// balloon; a frame released twice without use in between counts
+    /// once).
+    pub frames_released: u64,
+    /// Released frames the guest took back with `FramesReclaim`.
+    pub frames_reclaimed: u64,
+    /// Released frames touched without `FramesReclaim` (by the guest, or
+    /// by a monitor write such as the loader's): taken back implicitly,
+    /// as zeros.
+    pub released_touched: u64,
     /// Machine switches to this VM.
     pub machine_switches: u64,
     /// Clock ticks the VM spent idle (in `wait`).

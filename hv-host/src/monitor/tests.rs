@@ -9,7 +9,7 @@ use crate::machine::elf::ElfImage;
 
 const ORIGIN: u32 = 0x8000_1000;
 
-fn image(build: impl FnOnce(&mut Asm)) -> ElfImage {
+pub(super) fn image(build: impl FnOnce(&mut Asm)) -> ElfImage {
     let mut a = Asm::new(ORIGIN);
     build(&mut a);
     let words = a.finish().unwrap();
@@ -40,7 +40,7 @@ fn monitor(img: &ElfImage, n: usize) -> Monitor {
     m
 }
 
-fn exit(a: &mut Asm, code: u32) {
+pub(super) fn exit(a: &mut Asm, code: u32) {
     a.li(A0, code);
     a.li(T9, 1);
     a.emit(sdbbp(1));
