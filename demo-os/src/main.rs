@@ -31,7 +31,7 @@ fn main() -> ExitCode {
                 .help("Print the version, the hypercall ABI version and the commit")
                 .long_help(
                     "Print the runner's version, the hypercall ABI version and the \
-                     commit it was built from: `demo-os 0.1.0 (ABI 1.1, commit abc1234)` \
+                     commit it was built from: `demo-os 0.1.0 (ABI 1.2, commit abc1234)` \
                      (`unknown` when built outside a git checkout)",
                 ),
         )

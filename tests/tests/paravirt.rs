@@ -1,7 +1,8 @@
 //! The paravirtualized demo kernel under `--mode para`: the same
 //! timing-free output as natively, through the ABI 1.1 calls (the shared
-//! page of CP0 registers and the monitor's refill walk), at a fraction of
-//! the exits the unmodified kernel takes fully virtualized.
+//! page of CP0 registers and the monitor's refill walk) and the 1.2
+//! balloon, at a fraction of the exits the unmodified kernel takes fully
+//! virtualized.
 
 use demo_os::BootArgs;
 use hv_abi::{COMMPAGE_OFF, Hypercall, WALK_FORMAT_MIPS32_4K};
@@ -97,6 +98,18 @@ fn check(work: u32) {
         let (p, n) = (stat(&text, counter), stat(&native_text, counter));
         assert!(p < n, "work {work}: {counter} {p} under para, {n} natively");
     }
+    // The balloon: the frames of exited processes go back to the monitor
+    // and are reclaimed before reuse; natively nothing is released.
+    assert_eq!(stat(&native_text, "frames released"), 0);
+    assert!(s.frames_released > 0, "{s:?}");
+    assert_eq!(stat(&text, "frames released"), s.frames_released);
+    assert_eq!(stat(&text, "frames reclaimed"), s.frames_reclaimed);
+    assert_eq!(s.released_touched, 0, "{s:?}");
+    let released: u32 = calls_of(&para, Hypercall::FramesRelease)
+        .iter()
+        .map(|c| c.result.1)
+        .sum();
+    assert_eq!(u64::from(released), s.frames_released);
     let by_number = |call: Hypercall| s.hypercalls[call.number() as usize];
     assert_eq!(by_number(Hypercall::CommpageSet), 2);
     assert_eq!(by_number(Hypercall::RefillWalkSet), 1);

@@ -29,7 +29,10 @@
 //! `monitor_frames_zeroed`, `monitor_frames_vouched` (frames the monitor
 //! zeroed, frames it vouched were zero); `frames_in_use`,
 //! `frames_merged`, `cow_breaks` (guest frames backed now, merged by
-//! page sharing, copied on a store to a shared frame); `monitor_cycles`; `idle_ticks`;
+//! page sharing, copied on a store to a shared frame); `frames_released`,
+//! `frames_reclaimed`, `released_touched` (the balloon: frames the guest
+//! gave back with `FramesRelease`, took back with `FramesReclaim`, and
+//! touched while released; 0 without hypercalls); `monitor_cycles`; `idle_ticks`;
 //! `machine_switches`; `spins_inferred` and `spin_ticks_skipped` (polling
 //! loops the monitor skipped, and the clock ticks it saved; null
 //! natively); `stopped_at_cycle` (the clock when the VM stopped);
@@ -108,6 +111,9 @@ pub fn vm(s: &VmStats, monitored: bool) -> Map<String, Value> {
     o.insert("frames_in_use".into(), m(json!(s.frames_in_use)));
     o.insert("frames_merged".into(), m(json!(s.frames_merged)));
     o.insert("cow_breaks".into(), m(json!(s.cow_breaks)));
+    o.insert("frames_released".into(), m(json!(s.frames_released)));
+    o.insert("frames_reclaimed".into(), m(json!(s.frames_reclaimed)));
+    o.insert("released_touched".into(), m(json!(s.released_touched)));
     o.insert("monitor_cycles".into(), m(json!(s.monitor_cycles)));
     o.insert("idle_ticks".into(), json!(s.idle_ticks));
     o.insert("machine_switches".into(), m(json!(s.machine_switches)));

@@ -9,6 +9,16 @@
 //! monitor ("page already zeroed", 32 frames per question, answers cached)
 //! and skips zeroing the ones it vouches for. A recycled frame is always
 //! zeroed here; the monitor could not vouch for it anyway.
+//!
+//! The paravirtualized build also has a balloon (`FramesRelease`,
+//! `FramesReclaim`, when the monitor offers them): the frames of an exited
+//! process are not put on the free list but given back to the monitor, in
+//! one call per contiguous run ([`FrameAllocator::give_back`], then
+//! [`FrameAllocator::release_given`]), and kept as runs in a list outside
+//! them (their contents are gone). When the free list is empty the
+//! allocator reclaims up to [`RECLAIM_BATCH`] frames of a run in one call
+//! before it takes never-used frames; a reclaimed frame reads as zeros, so
+//! it is handed out without zeroing.
 
 use core::fmt;
 
@@ -93,7 +103,7 @@ impl Frame {
 /// Zeroes `frame` one word store at a time and returns the number of
 /// stores made (so the count is exact: volatile stores are neither
 /// merged nor turned into a `memset` call).
-fn zero(frame: &mut Frame) -> u32 {
+fn zero_frame(frame: &mut Frame) -> u32 {
     let words = frame.bytes().as_mut_ptr().cast::<u32>();
     let mut stores = 0;
     for i in 0..(FRAME_SIZE / 4) as usize {
@@ -105,6 +115,17 @@ fn zero(frame: &mut Frame) -> u32 {
     stores
 }
 
+/// Why a frame handed out is known to hold zeros, if it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Zero {
+    /// It is not: the allocator zeroes it.
+    No,
+    /// A never-used frame the monitor vouched for (`PageZeroed`).
+    Vouched,
+    /// A frame reclaimed from the monitor's balloon (`FramesReclaim`).
+    Reclaimed,
+}
+
 /// No frame is left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutOfMemory;
@@ -113,6 +134,103 @@ impl fmt::Display for OutOfMemory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("out of memory")
     }
+}
+
+/// Runs of released frames the allocator keeps track of (PV).
+#[cfg(feature = "pv")]
+const RELEASED_RUNS: usize = 64;
+
+/// Runs of frames an exit gathers before releasing them (PV).
+#[cfg(feature = "pv")]
+const GATHERED_RUNS: usize = 16;
+
+/// The most frames one reclaim takes back.
+#[cfg(feature = "pv")]
+pub const RECLAIM_BATCH: u32 = 32;
+
+/// A run of frames: the first one's physical address and how many.
+#[cfg(feature = "pv")]
+#[derive(Debug, Clone, Copy, Default)]
+struct Run {
+    first: u32,
+    count: u32,
+}
+
+#[cfg(feature = "pv")]
+impl Run {
+    const EMPTY: Run = Run { first: 0, count: 0 };
+
+    fn end(self) -> u32 {
+        self.first + self.count * FRAME_SIZE
+    }
+
+    /// Adds `other` if it touches this run at either end.
+    fn merge(&mut self, other: Run) -> bool {
+        if other.first == self.end() {
+            self.count += other.count;
+        } else if other.end() == self.first {
+            self.first = other.first;
+            self.count += other.count;
+        } else {
+            return false;
+        }
+        true
+    }
+}
+
+/// A list of runs of frames, kept outside the frames.
+#[cfg(feature = "pv")]
+#[derive(Debug)]
+struct Runs<const N: usize> {
+    runs: [Run; N],
+    len: usize,
+}
+
+#[cfg(feature = "pv")]
+impl<const N: usize> Runs<N> {
+    const EMPTY: Self = Self {
+        runs: [Run::EMPTY; N],
+        len: 0,
+    };
+
+    /// Adds `run`, merged with one it touches; false if the list is full.
+    fn add(&mut self, run: Run) -> bool {
+        if self.runs[..self.len].iter_mut().any(|r| r.merge(run)) {
+            return true;
+        }
+        if self.len == N {
+            return false;
+        }
+        self.runs[self.len] = run;
+        self.len += 1;
+        true
+    }
+
+    /// Takes every run out, in address order and coalesced.
+    fn take_sorted(&mut self) -> ([Run; N], usize) {
+        let runs = &mut self.runs[..self.len];
+        runs.sort_unstable_by_key(|r| r.first);
+        let mut out = [Run::EMPTY; N];
+        let mut n = 0;
+        for &r in runs.iter() {
+            if n == 0 || !out[n - 1].merge(r) {
+                out[n] = r;
+                n += 1;
+            }
+        }
+        self.len = 0;
+        (out, n)
+    }
+}
+
+/// The balloon's state (PV): released runs, the runs an exit is
+/// gathering, and reclaimed frames not handed out yet (all zero).
+#[cfg(feature = "pv")]
+#[derive(Debug)]
+struct Balloon {
+    released: Runs<RELEASED_RUNS>,
+    gathered: Runs<GATHERED_RUNS>,
+    reclaimed: Run,
 }
 
 /// The monitor's last answer about which never-used frames are zero.
@@ -139,6 +257,9 @@ pub struct FrameAllocator {
     in_use: u32,
     /// The monitor's last "page already zeroed" answer.
     hint: Option<ZeroedHint>,
+    /// Frames given back to the monitor (PV).
+    #[cfg(feature = "pv")]
+    balloon: Balloon,
 }
 
 impl FrameAllocator {
@@ -151,6 +272,12 @@ impl FrameAllocator {
             free_head: None,
             in_use: 0,
             hint: None,
+            #[cfg(feature = "pv")]
+            balloon: Balloon {
+                released: Runs::EMPTY,
+                gathered: Runs::EMPTY,
+                reclaimed: Run::EMPTY,
+            },
         }
     }
 
@@ -163,39 +290,136 @@ impl FrameAllocator {
     /// Hands out a zeroed frame. `pv` is the monitor when the
     /// paravirtualized path is taken.
     pub fn alloc(&mut self, pv: Option<&Pv>, stats: &mut Stats) -> Result<Frame, OutOfMemory> {
-        let (mut frame, known_zero) = if let Some(addr) = self.free_head {
+        let (mut frame, zero) = if let Some(addr) = self.free_head {
             // SAFETY: free-list frames are owned by the allocator; the
             // first word holds the link written by `free`.
             let next = unsafe { *(addr.kseg0() as *const u32) };
             self.free_head = (next != 0).then_some(PhysAddr::new(next));
-            (Frame(addr), false)
+            (Frame(addr), Zero::No)
+        } else if let Some(frame) = self.take_reclaimed(pv, stats) {
+            (frame, Zero::Reclaimed)
         } else if self.next_fresh < self.end {
             let addr = self.next_fresh;
             self.next_fresh += FRAME_SIZE;
             let known_zero = pv.is_some_and(|pv| self.vouched_zero(pv, addr));
-            (Frame(PhysAddr::new(addr)), known_zero)
+            let zero = if known_zero { Zero::Vouched } else { Zero::No };
+            (Frame(PhysAddr::new(addr)), zero)
         } else {
             return Err(OutOfMemory);
         };
-        if known_zero {
-            stats.frames_vouched += 1;
-        } else {
-            stats.zeroing_stores += u64::from(zero(&mut frame));
-            stats.frames_zeroed += 1;
+        match zero {
+            Zero::Vouched => stats.frames_vouched += 1,
+            // Counted when reclaimed; zeros by the ABI.
+            Zero::Reclaimed => {}
+            Zero::No => {
+                stats.zeroing_stores += u64::from(zero_frame(&mut frame));
+                stats.frames_zeroed += 1;
+            }
         }
         self.in_use += 1;
         Ok(frame)
     }
 
     /// Gives a frame back.
-    pub fn free(&mut self, mut frame: Frame) {
+    pub fn free(&mut self, frame: Frame) {
+        self.push_free(frame);
+        self.in_use -= 1;
+    }
+
+    /// Puts a frame on the free list.
+    fn push_free(&mut self, mut frame: Frame) {
         let next = self.free_head.map_or(0, PhysAddr::raw);
         let link = frame.bytes().as_mut_ptr().cast::<u32>();
         // SAFETY: the frame is ours now and 4 KiB long; its first word
         // becomes the free-list link (the frame is zeroed before reuse).
         unsafe { link.write(next) };
         self.free_head = Some(frame.addr());
-        self.in_use -= 1;
+    }
+
+    /// Gives back a frame of an address space being destroyed: with the
+    /// monitor's balloon, gathered to be released by
+    /// [`release_given`](Self::release_given); otherwise freed.
+    pub fn give_back(&mut self, frame: Frame, pv: Option<&Pv>, stats: &mut Stats) {
+        #[cfg(feature = "pv")]
+        if pv.is_some_and(|pv| pv.offers(crate::pv::Call::Balloon)) {
+            let run = Run {
+                first: frame.into_raw().raw(),
+                count: 1,
+            };
+            self.in_use -= 1;
+            if !self.balloon.gathered.add(run) {
+                self.release_given(pv, stats);
+                let _ = self.balloon.gathered.add(run);
+            }
+            return;
+        }
+        let _ = (pv, stats);
+        self.free(frame);
+    }
+
+    /// Releases the frames [`give_back`](Self::give_back) gathered to the
+    /// monitor, one `FramesRelease` per contiguous run, and keeps the runs
+    /// to reclaim; a run the list has no room for, or the monitor refuses,
+    /// goes on the free list instead.
+    pub fn release_given(&mut self, pv: Option<&Pv>, stats: &mut Stats) {
+        #[cfg(feature = "pv")]
+        {
+            let (runs, n) = self.balloon.gathered.take_sorted();
+            for &run in &runs[..n] {
+                let kept = self.balloon.released.len < RELEASED_RUNS
+                    || self.balloon.released.runs[..RELEASED_RUNS]
+                        .iter()
+                        .any(|r| r.first == run.end() || r.end() == run.first);
+                let released = kept
+                    && pv.is_some_and(|pv| pv.frames_release(PhysAddr::new(run.first), run.count));
+                if released {
+                    let _ = self.balloon.released.add(run);
+                    stats.frames_released += run.count;
+                    continue;
+                }
+                for i in 0..run.count {
+                    self.push_free(Frame(PhysAddr::new(run.first + i * FRAME_SIZE)));
+                }
+            }
+        }
+        let _ = (pv, stats);
+    }
+
+    /// A reclaimed frame, reclaiming up to [`RECLAIM_BATCH`] released
+    /// frames from the monitor if none is left (PV).
+    #[allow(clippy::unnecessary_wraps, clippy::needless_pass_by_ref_mut)]
+    fn take_reclaimed(&mut self, pv: Option<&Pv>, stats: &mut Stats) -> Option<Frame> {
+        #[cfg(feature = "pv")]
+        {
+            let b = &mut self.balloon;
+            if b.reclaimed.count == 0 && b.released.len > 0 {
+                let pv = pv?;
+                let last = b.released.len - 1;
+                let run = &mut b.released.runs[last];
+                let n = run.count.min(RECLAIM_BATCH);
+                if !pv.frames_reclaim(PhysAddr::new(run.first), n) {
+                    return None;
+                }
+                b.reclaimed = Run {
+                    first: run.first,
+                    count: n,
+                };
+                run.first += n * FRAME_SIZE;
+                run.count -= n;
+                if run.count == 0 {
+                    b.released.len = last;
+                }
+                stats.frames_reclaimed += n;
+            }
+            if b.reclaimed.count > 0 {
+                let frame = Frame(PhysAddr::new(b.reclaimed.first));
+                b.reclaimed.first += FRAME_SIZE;
+                b.reclaimed.count -= 1;
+                return Some(frame);
+            }
+        }
+        let _ = (pv, stats);
+        None
     }
 
     /// Tells whether the monitor vouches that never-used frame `addr` is

@@ -807,8 +807,10 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Gives every frame back (pages, page tables, the directory) and
-    /// removes the address space's TLB entries.
+    /// Gives every frame back (pages, page tables, the directory; in the
+    /// paravirtualized build to the monitor's balloon, see
+    /// [`FrameAllocator::give_back`]) and removes the address space's TLB
+    /// entries.
     pub fn destroy(mut self, ctx: &mut MemCtx<'_>) {
         let empty = invalid_table();
         for slot in 0..512 {
@@ -821,14 +823,19 @@ impl AddressSpace {
             let ptes = unsafe { &*(table as *const [u32; 1024]) };
             for &pte in ptes.iter().filter(|&&pte| Pte(pte).is_valid()) {
                 // SAFETY: every valid PTE owns its frame (see `map_new`).
-                ctx.frames
-                    .free(unsafe { Frame::from_raw(Pte(pte).frame()) });
+                let frame = unsafe { Frame::from_raw(Pte(pte).frame()) };
+                ctx.frames.give_back(frame, ctx.pv, ctx.stats);
             }
             // SAFETY: the table frame came from the allocator (`set_pte`).
-            ctx.frames
-                .free(unsafe { Frame::from_raw(PhysAddr::from_kseg0(table)) });
+            let frame = unsafe { Frame::from_raw(PhysAddr::from_kseg0(table)) };
+            ctx.frames.give_back(frame, ctx.pv, ctx.stats);
         }
-        ctx.frames.free(self.pgd);
+        // PGD_CURRENT may name the directory until the next process is
+        // scheduled, but nothing runs in a mapped segment until then (and
+        // a released directory reads as zeros: a walk of it fails).
+        ctx.frames.give_back(self.pgd, ctx.pv, ctx.stats);
+        // The paravirtualized build gives them to the monitor's balloon.
+        ctx.frames.release_given(ctx.pv, ctx.stats);
         ctx.ahead.forget_space(self.asid);
         if ctx.batch().is_some() {
             // Left for `new` to park when the ASID comes back.

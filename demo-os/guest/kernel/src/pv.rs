@@ -18,6 +18,7 @@
 //! | TLB refills | the refill handler (`mfc0`, `mtc0`, `tlbwr`, `eret` trap) | the monitor walks `PGD_CURRENT`'s tables (`RefillWalkSet`) |
 //! | exception entry/return | `mfc0` EPC/Status/Cause/BadVAddr, `mtc0` EPC/Status | loads and stores to the shared page of CP0 registers (`CommpageSet`) |
 //! | Count at each trap, EntryHi/Index in a probe | `mfc0` | the shared page |
+//! | the frames of an exited process | the free list | given back to the monitor (`FramesRelease`, one call per run), reclaimed before reuse (`FramesReclaim`, up to 32 frames a call) and not zeroed then (see `frame`) |
 //! | clearing the TLB (boot, a shrinking heap, a reused ASID) | `tlbwi` per entry, `tlbr` per entry to find an ASID's | one `TlbInstallBatch` parking every entry; a dead ASID's entries are left until the ASID is reused |
 //!
 //! The shared page is a frame from the kernel's allocator, reached through
@@ -191,6 +192,30 @@ mod imp {
                 .ok()
         }
 
+        /// Gives `count` frames from `first` back to the monitor
+        /// (`FramesRelease`); false if it does not offer the balloon or
+        /// refused (the frames are then still the guest's).
+        ///
+        /// The frames must be free: nothing may refer to them, and the
+        /// kernel must not touch them until [`Pv::frames_reclaim`].
+        #[must_use]
+        pub fn frames_release(&self, first: PhysAddr, count: u32) -> bool {
+            // SAFETY: the caller passes free frames nobody refers to.
+            self.offers(Call::Balloon)
+                && unsafe { Hv::native().frames_release(GuestPhysAddr::new(first.raw()), count) }
+                    .is_ok()
+        }
+
+        /// Takes `count` released frames from `first` back
+        /// (`FramesReclaim`): they read as zeros. False if refused.
+        #[must_use]
+        pub fn frames_reclaim(&self, first: PhysAddr, count: u32) -> bool {
+            self.offers(Call::Balloon)
+                && Hv::native()
+                    .frames_reclaim(GuestPhysAddr::new(first.raw()), count)
+                    .is_ok()
+        }
+
         /// Installs `writes` with `TlbInstallBatch`, [`BATCH`] records per
         /// call. Returns false (having installed a prefix) if the monitor
         /// does not offer it or refuses a record; the caller then falls back
@@ -240,6 +265,8 @@ mod imp {
         Commpage,
         /// The refill walk.
         RefillWalk,
+        /// The balloon: `FramesRelease` and `FramesReclaim`.
+        Balloon,
     }
 
     impl Call {
@@ -253,6 +280,7 @@ mod imp {
                 Call::Shutdown => Hypercall::Shutdown,
                 Call::Commpage => Hypercall::CommpageSet,
                 Call::RefillWalk => Hypercall::RefillWalkSet,
+                Call::Balloon => Hypercall::FramesRelease,
             }
         }
     }
@@ -408,6 +436,8 @@ mod imp {
         Commpage,
         /// The refill walk.
         RefillWalk,
+        /// The balloon.
+        Balloon,
     }
 
     impl Pv {

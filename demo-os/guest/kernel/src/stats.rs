@@ -29,6 +29,12 @@ pub struct Stats {
     /// Frames taken back when memory ran out: pages mapped ahead and
     /// still zero, the shared page of CP0 registers (PV).
     pub frames_taken_back: u32,
+    /// Frames of exited processes given back to the monitor
+    /// (`FramesRelease`, PV).
+    pub frames_released: u32,
+    /// Released frames taken back before reuse (`FramesReclaim`, PV);
+    /// they are zeros, so they are not zeroed.
+    pub frames_reclaimed: u32,
     /// Count ticks spent in the idle context.
     pub idle_ticks: u64,
 }
@@ -45,6 +51,8 @@ impl Stats {
         frames_vouched: 0,
         tlb_batches: 0,
         frames_taken_back: 0,
+        frames_released: 0,
+        frames_reclaimed: 0,
         idle_ticks: 0,
     };
 
@@ -72,19 +80,24 @@ impl Stats {
             self.zeroing_stores,
             self.frames_vouched,
             self.tlb_batches,
-            TakenBack(self.frames_taken_back)
+            TakenBack(self)
         );
     }
 }
 
-/// `, frames taken back N` in the paravirtualized build (the unmodified
-/// build takes nothing back, and its line stays as it was).
-struct TakenBack(u32);
+/// `, frames taken back N, frames released N, frames reclaimed N` in the
+/// paravirtualized build (the unmodified build takes nothing back and
+/// releases nothing, and its line stays as it was).
+struct TakenBack<'a>(&'a Stats);
 
-impl fmt::Display for TakenBack {
+impl fmt::Display for TakenBack<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if cfg!(feature = "pv") {
-            write!(f, ", frames taken back {}", self.0)
+            write!(
+                f,
+                ", frames taken back {}, frames released {}, frames reclaimed {}",
+                self.0.frames_taken_back, self.0.frames_released, self.0.frames_reclaimed
+            )
         } else {
             Ok(())
         }
