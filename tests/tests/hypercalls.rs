@@ -240,7 +240,7 @@ fn error_table_kernel() -> ElfImage {
     // FramesRelease/FramesReclaim: misaligned, too many, past RAM, the
     // boot ROM window, a run holding the shared CP0 page, good runs (a
     // frame never touched, and one the kernel wrote).
-    let balloon = |n| 0x50_0000 + n * 0x1000;
+    let balloon = |n: u32| 0x50_0000 + n * 0x1000;
     hyp(&mut a, hc(Hypercall::FramesRelease), balloon(0) + 0x10, 1);
     hyp(&mut a, hc(Hypercall::FramesReclaim), balloon(0), 1025);
     hyp(&mut a, hc(Hypercall::FramesRelease), RAM - 0x1000, 2);

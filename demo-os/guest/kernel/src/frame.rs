@@ -103,7 +103,7 @@ impl Frame {
 /// Zeroes `frame` one word store at a time and returns the number of
 /// stores made (so the count is exact: volatile stores are neither
 /// merged nor turned into a `memset` call).
-fn zero_frame(frame: &mut Frame) -> u32 {
+fn zero(frame: &mut Frame) -> u32 {
     let words = frame.bytes().as_mut_ptr().cast::<u32>();
     let mut stores = 0;
     for i in 0..(FRAME_SIZE / 4) as usize {
@@ -113,17 +113,6 @@ fn zero_frame(frame: &mut Frame) -> u32 {
         stores += 1;
     }
     stores
-}
-
-/// Why a frame handed out is known to hold zeros, if it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Zero {
-    /// It is not: the allocator zeroes it.
-    No,
-    /// A never-used frame the monitor vouched for (`PageZeroed`).
-    Vouched,
-    /// A frame reclaimed from the monitor's balloon (`FramesReclaim`).
-    Reclaimed,
 }
 
 /// No frame is left.
@@ -290,43 +279,52 @@ impl FrameAllocator {
     /// Hands out a zeroed frame. `pv` is the monitor when the
     /// paravirtualized path is taken.
     pub fn alloc(&mut self, pv: Option<&Pv>, stats: &mut Stats) -> Result<Frame, OutOfMemory> {
-        let (mut frame, zero) = if let Some(addr) = self.free_head {
+        #[cfg(feature = "pv")]
+        if self.free_head.is_none()
+            && let Some(frame) = self.take_reclaimed(pv, stats)
+        {
+            // Reclaimed from the monitor: zeros, by the ABI (counted as
+            // reclaimed, not zeroed).
+            self.in_use += 1;
+            return Ok(frame);
+        }
+        let (mut frame, known_zero) = if let Some(addr) = self.free_head {
             // SAFETY: free-list frames are owned by the allocator; the
             // first word holds the link written by `free`.
             let next = unsafe { *(addr.kseg0() as *const u32) };
             self.free_head = (next != 0).then_some(PhysAddr::new(next));
-            (Frame(addr), Zero::No)
-        } else if let Some(frame) = self.take_reclaimed(pv, stats) {
-            (frame, Zero::Reclaimed)
+            (Frame(addr), false)
         } else if self.next_fresh < self.end {
             let addr = self.next_fresh;
             self.next_fresh += FRAME_SIZE;
             let known_zero = pv.is_some_and(|pv| self.vouched_zero(pv, addr));
-            let zero = if known_zero { Zero::Vouched } else { Zero::No };
-            (Frame(PhysAddr::new(addr)), zero)
+            (Frame(PhysAddr::new(addr)), known_zero)
         } else {
             return Err(OutOfMemory);
         };
-        match zero {
-            Zero::Vouched => stats.frames_vouched += 1,
-            // Counted when reclaimed; zeros by the ABI.
-            Zero::Reclaimed => {}
-            Zero::No => {
-                stats.zeroing_stores += u64::from(zero_frame(&mut frame));
-                stats.frames_zeroed += 1;
-            }
+        if known_zero {
+            stats.frames_vouched += 1;
+        } else {
+            stats.zeroing_stores += u64::from(zero(&mut frame));
+            stats.frames_zeroed += 1;
         }
         self.in_use += 1;
         Ok(frame)
     }
 
     /// Gives a frame back.
-    pub fn free(&mut self, frame: Frame) {
-        self.push_free(frame);
+    pub fn free(&mut self, mut frame: Frame) {
+        let next = self.free_head.map_or(0, PhysAddr::raw);
+        let link = frame.bytes().as_mut_ptr().cast::<u32>();
+        // SAFETY: the frame is ours now and 4 KiB long; its first word
+        // becomes the free-list link (the frame is zeroed before reuse).
+        unsafe { link.write(next) };
+        self.free_head = Some(frame.addr());
         self.in_use -= 1;
     }
 
-    /// Puts a frame on the free list.
+    /// Puts a frame on the free list (it is not in use already).
+    #[cfg(feature = "pv")]
     fn push_free(&mut self, mut frame: Frame) {
         let next = self.free_head.map_or(0, PhysAddr::raw);
         let link = frame.bytes().as_mut_ptr().cast::<u32>();
@@ -339,6 +337,7 @@ impl FrameAllocator {
     /// Gives back a frame of an address space being destroyed: with the
     /// monitor's balloon, gathered to be released by
     /// [`release_given`](Self::release_given); otherwise freed.
+    #[cfg_attr(not(feature = "pv"), inline(always))]
     pub fn give_back(&mut self, frame: Frame, pv: Option<&Pv>, stats: &mut Stats) {
         #[cfg(feature = "pv")]
         if pv.is_some_and(|pv| pv.offers(crate::pv::Call::Balloon)) {
@@ -361,6 +360,7 @@ impl FrameAllocator {
     /// monitor, one `FramesRelease` per contiguous run, and keeps the runs
     /// to reclaim; a run the list has no room for, or the monitor refuses,
     /// goes on the free list instead.
+    #[cfg_attr(not(feature = "pv"), inline(always))]
     pub fn release_given(&mut self, pv: Option<&Pv>, stats: &mut Stats) {
         #[cfg(feature = "pv")]
         {
@@ -387,9 +387,8 @@ impl FrameAllocator {
 
     /// A reclaimed frame, reclaiming up to [`RECLAIM_BATCH`] released
     /// frames from the monitor if none is left (PV).
-    #[allow(clippy::unnecessary_wraps, clippy::needless_pass_by_ref_mut)]
+    #[cfg(feature = "pv")]
     fn take_reclaimed(&mut self, pv: Option<&Pv>, stats: &mut Stats) -> Option<Frame> {
-        #[cfg(feature = "pv")]
         {
             let b = &mut self.balloon;
             if b.reclaimed.count == 0 && b.released.len > 0 {
@@ -418,7 +417,6 @@ impl FrameAllocator {
                 return Some(frame);
             }
         }
-        let _ = (pv, stats);
         None
     }
 

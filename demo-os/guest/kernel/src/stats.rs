@@ -30,10 +30,13 @@ pub struct Stats {
     /// still zero, the shared page of CP0 registers (PV).
     pub frames_taken_back: u32,
     /// Frames of exited processes given back to the monitor
-    /// (`FramesRelease`, PV).
+    /// (`FramesRelease`, PV; the unmodified build has no such field, so
+    /// its state stays as it was).
+    #[cfg(feature = "pv")]
     pub frames_released: u32,
     /// Released frames taken back before reuse (`FramesReclaim`, PV);
     /// they are zeros, so they are not zeroed.
+    #[cfg(feature = "pv")]
     pub frames_reclaimed: u32,
     /// Count ticks spent in the idle context.
     pub idle_ticks: u64,
@@ -51,7 +54,9 @@ impl Stats {
         frames_vouched: 0,
         tlb_batches: 0,
         frames_taken_back: 0,
+        #[cfg(feature = "pv")]
         frames_released: 0,
+        #[cfg(feature = "pv")]
         frames_reclaimed: 0,
         idle_ticks: 0,
     };
@@ -80,24 +85,53 @@ impl Stats {
             self.zeroing_stores,
             self.frames_vouched,
             self.tlb_batches,
-            TakenBack(self)
+            self.taken_back()
         );
     }
 }
 
 /// `, frames taken back N, frames released N, frames reclaimed N` in the
-/// paravirtualized build (the unmodified build takes nothing back and
-/// releases nothing, and its line stays as it was).
-struct TakenBack<'a>(&'a Stats);
+/// paravirtualized build.
+#[cfg(feature = "pv")]
+struct TakenBack(u32, u32, u32);
 
-impl fmt::Display for TakenBack<'_> {
+/// Nothing in the unmodified build, which takes nothing back and releases
+/// nothing: its line stays as it was.
+#[cfg(not(feature = "pv"))]
+struct TakenBack(u32);
+
+impl Stats {
+    /// What [`TakenBack`] shows.
+    #[cfg(feature = "pv")]
+    fn taken_back(&self) -> TakenBack {
+        TakenBack(
+            self.frames_taken_back,
+            self.frames_released,
+            self.frames_reclaimed,
+        )
+    }
+
+    /// What [`TakenBack`] shows.
+    #[cfg(not(feature = "pv"))]
+    fn taken_back(&self) -> TakenBack {
+        TakenBack(self.frames_taken_back)
+    }
+}
+
+impl fmt::Display for TakenBack {
+    #[cfg(feature = "pv")]
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            ", frames taken back {}, frames released {}, frames reclaimed {}",
+            self.0, self.1, self.2
+        )
+    }
+
+    #[cfg(not(feature = "pv"))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if cfg!(feature = "pv") {
-            write!(
-                f,
-                ", frames taken back {}, frames released {}, frames reclaimed {}",
-                self.0.frames_taken_back, self.0.frames_released, self.0.frames_reclaimed
-            )
+            write!(f, ", frames taken back {}", self.0)
         } else {
             Ok(())
         }
