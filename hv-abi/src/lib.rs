@@ -40,8 +40,8 @@ pub mod version;
 
 pub use addr::{GuestPhysAddr, GuestVirtAddr, PAGE_SIZE};
 pub use call::{
-    BALLOON_MAX, COMMPAGE_OFF, CONSOLE_WRITE_MAX, DiscoverLeaf, Hypercall, PAGE_ZEROED_MAX, TLB_BATCH_MAX,
-    UnknownHypercall, UnknownLeaf, WALK_FORMAT_MIPS32_4K,
+    BALLOON_MAX, COMMPAGE_OFF, CONSOLE_WRITE_MAX, DiscoverLeaf, Hypercall, PAGE_ZEROED_MAX,
+    TLB_BATCH_MAX, UnknownHypercall, UnknownLeaf, WALK_FORMAT_MIPS32_4K,
 };
 pub use commpage::Commpage;
 pub use error::{HvError, STATUS_OK};

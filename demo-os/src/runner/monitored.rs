@@ -556,8 +556,12 @@ fn write_stats(mon: &Monitor, ends: &[Stop], out: &mut dyn Write) -> io::Result<
         row("  released by the guest (balloon)", &|s| {
             s.frames_released.to_string()
         });
-        row("  reclaimed by the guest", &|s| s.frames_reclaimed.to_string());
-        row("  touched while released", &|s| s.released_touched.to_string());
+        row("  reclaimed by the guest", &|s| {
+            s.frames_reclaimed.to_string()
+        });
+        row("  touched while released", &|s| {
+            s.released_touched.to_string()
+        });
     }
     row("frames vouched zero (page-zeroed)", &|s| {
         s.frames_vouched.to_string()

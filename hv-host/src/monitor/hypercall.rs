@@ -33,8 +33,8 @@ use crate::machine::insn::regs::{A0, A1, V0, V1};
 use crate::machine::tlb::{TlbEntry, lo};
 use crate::machine::{Deadline, Trap};
 use hv_abi::{
-    ABI_VERSION, BALLOON_MAX, COMMPAGE_OFF, CONSOLE_WRITE_MAX, DiscoverLeaf, Features, HvError, Hypercall,
-    PAGE_ZEROED_MAX, TLB_BATCH_MAX, TlbEntryRecord, TlbSlot, WALK_FORMAT_MIPS32_4K,
+    ABI_VERSION, BALLOON_MAX, COMMPAGE_OFF, CONSOLE_WRITE_MAX, DiscoverLeaf, Features, HvError,
+    Hypercall, PAGE_ZEROED_MAX, TLB_BATCH_MAX, TlbEntryRecord, TlbSlot, WALK_FORMAT_MIPS32_4K,
 };
 
 /// What a hypercall did, for the trace and the snapshot tests.
@@ -171,7 +171,9 @@ impl ExitCtx<'_> {
             return Err(HvError::BadAddress.into());
         }
         let ram = (0..count).all(|i| {
-            vm.board.page_kind(first.wrapping_add(i * hv_abi::PAGE_SIZE)) == PageKind::Ram
+            vm.board
+                .page_kind(first.wrapping_add(i * hv_abi::PAGE_SIZE))
+                == PageKind::Ram
         });
         if !ram {
             return Err(HvError::BadAddress.into());

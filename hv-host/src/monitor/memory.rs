@@ -784,14 +784,23 @@ mod tests {
         let f = a.frame(gpa(0x4000), &mut pool, &mut m).unwrap();
         m.write_machine(f, b"secret").unwrap();
         let used = pool.frames_in_use();
-        assert_eq!(a.balloon_release(gpa(0x4000), &mut pool, &mut m), (true, true));
+        assert_eq!(
+            a.balloon_release(gpa(0x4000), &mut pool, &mut m),
+            (true, true)
+        );
         assert_eq!(pool.frames_in_use(), used - 1, "back in the pool");
         assert_eq!(a.peek(gpa(0x4000)), None);
         assert!(a.is_released(gpa(0x4000)) && a.vouch_zero(gpa(0x4000)));
         // Again: nothing more to do, counted once; a frame never touched
         // is released too.
-        assert_eq!(a.balloon_release(gpa(0x4000), &mut pool, &mut m), (false, false));
-        assert_eq!(a.balloon_release(gpa(0x5000), &mut pool, &mut m), (true, false));
+        assert_eq!(
+            a.balloon_release(gpa(0x4000), &mut pool, &mut m),
+            (false, false)
+        );
+        assert_eq!(
+            a.balloon_release(gpa(0x5000), &mut pool, &mut m),
+            (true, false)
+        );
         assert_eq!((a.frames_released, a.frames_released_now()), (2, 2));
         // Reclaimed: zeros at the next touch.
         assert!(a.balloon_reclaim(gpa(0x4000)));
@@ -803,7 +812,10 @@ mod tests {
         assert_eq!(m.read_machine_u32(g).unwrap(), 0);
         assert!(!a.is_released(gpa(0x5000)));
         assert_eq!((a.frames_reclaimed, a.released_touched), (1, 1));
-        assert_eq!(a.balloon_release(gpa(1 << 20), &mut pool, &mut m), (false, false));
+        assert_eq!(
+            a.balloon_release(gpa(1 << 20), &mut pool, &mut m),
+            (false, false)
+        );
     }
 
     #[test]
