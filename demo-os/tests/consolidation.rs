@@ -237,3 +237,132 @@ fn shared_pages_change_no_vms_output() {
     assert!(err.contains("page sharing:"), "{err}");
     assert!(!err.contains("page sharing: 0.0 MiB saved"), "{err}");
 }
+
+#[test]
+fn one_pv_vm_with_page_sharing_runs_as_without() {
+    // A scan charges its hashing to the clock while the VM's stretch is
+    // paused; an interrupt that became due then was delivered on the
+    // stale virtual CP0 and the guest's shared page was not written
+    // after it, so the guest's next exit read back a Status without EXL
+    // and its handler faulted at the vector ("no exception handler at
+    // 0x80000180"). A single VM has no switch to end the pause.
+    for work in ["1", "5"] {
+        let run_with = |share: bool| {
+            let mut cmd = Command::new(RUNNER);
+            cmd.args(["--mode", "para", "--work", work])
+                .env("HV_NO_PROGRESS", "1");
+            if share {
+                cmd.arg("--share-pages");
+            }
+            let out = cmd.output().expect("the runner starts");
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let (code, plain, err) = run_with(false);
+        assert_eq!(code, Some(0), "work {work}: {err}");
+        let (code, shared, err) = run_with(true);
+        assert_eq!(code, Some(0), "work {work} with sharing: {err}");
+        assert!(err.contains("page sharing:"), "{err}");
+        assert_eq!(lines(&shared, None), lines(&plain, None), "work {work}");
+    }
+}
+
+/// `--mode consolidate` with `args`: status, stdout, stderr.
+fn consolidate(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(RUNNER)
+        .args(["--mode", "consolidate"])
+        .args(args)
+        .env("HV_NO_PROGRESS", "1")
+        .output()
+        .expect("the runner starts");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn consolidate_reports_each_vm_alone_and_together() {
+    let (code, out, err) = consolidate(&[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(err.contains("every VM ended and printed as alone"), "{err}");
+    for row in [
+        "pv (sieve,memory,pages)",
+        "unmodified (sleeper)",
+        "clock at its end, alone",
+        "  slowdown",
+        "console as alone",
+        "machine memory at the end:",
+    ] {
+        assert!(out.contains(row), "no {row:?} in\n{out}");
+    }
+    let (code, out, err) = consolidate(&["--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let vms = v["vms"].as_array().expect("vms");
+    assert_eq!(vms.len(), 2);
+    for vm in vms {
+        // Sharing the CPU never makes a VM finish earlier in virtual time.
+        let (alone, together) = (vm["alone_ticks"].as_u64(), vm["together_ticks"].as_u64());
+        assert!(alone.is_some() && together >= alone, "{vm}");
+        assert_eq!(vm["console_as_alone"], true, "{vm}");
+        assert!(vm["cpu_ticks"].as_u64() > Some(0), "{vm}");
+    }
+    // Neither demo VM polls a clock register.
+    assert_eq!(v["polling"].as_array().map(Vec::len), Some(0), "{v}");
+    assert!(v["problems"].as_array().is_some_and(Vec::is_empty), "{v}");
+    // It runs both ways itself: flags that pick one are usage errors.
+    for flag in ["--share-pages", "--no-spin-inference"] {
+        let (code, _, err) = consolidate(&[flag]);
+        assert_eq!(code, Some(2), "{flag}: {err}");
+        assert!(
+            err.contains("runs the VMs together with and without"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_busy_vm_keeps_the_cpu_while_linux_calibrates_its_clock() {
+    // Debian's Linux beside the busy demo: while Linux polls the RTC to
+    // calibrate, spin inference leaves the CPU to the demo (issue target:
+    // its slowdown in that window at most 1.10x); without it, Linux takes
+    // about half.
+    let Some(dir) = fetch() else {
+        return;
+    };
+    let linux = format!(
+        "board=malta,mem=128,kernel={},initrd={},append=console=ttyS0 rdinit=/init",
+        dir.join("vmlinuz").display(),
+        dir.join("initrd.gz").display()
+    );
+    let (code, out, err) = consolidate(&[
+        "--json",
+        "--work",
+        "1000",
+        "--vm",
+        &linux,
+        "--vm",
+        "image=pv,programs=sieve,memory,pages",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let polls = v["polling"].as_array().expect("polling");
+    assert_eq!(polls.len(), 1, "{v}");
+    let p = &polls[0];
+    assert_eq!(p["vm"], 0, "{p}");
+    let slowdown = p["others_slowdown"].as_f64().expect("slowdown");
+    assert!(slowdown <= 1.10, "{p}");
+    let without = p["without_inference"]["others_slowdown"]
+        .as_f64()
+        .expect("without");
+    assert!(without >= 1.6, "{p}");
+    // Each VM's console is what it prints alone, timing lines aside.
+    for vm in v["vms"].as_array().expect("vms") {
+        assert_eq!(vm["console_as_alone"], true, "{vm}");
+    }
+}

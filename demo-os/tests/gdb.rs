@@ -153,25 +153,13 @@ fn gdb_ready() -> bool {
     true
 }
 
-/// The demo's unmodified kernel as an ELF, for gdb's symbols (a file of
-/// its own for the test `name`: the tests run at once).
-fn unmodified_kernel(name: &str) -> PathBuf {
-    let kernel = scratch().join(format!("kernel-unmodified-{name}.elf"));
+/// A built-in demo kernel (`unmodified`, or `pv`: what `--mode para`
+/// boots) as an ELF, for gdb's symbols (a file of its own for the test
+/// `name`: the tests run at once).
+fn exported_kernel(image: &str, name: &str) -> PathBuf {
+    let kernel = scratch().join(format!("kernel-{image}-{name}.elf"));
     let export = Command::new(RUNNER)
-        .args(["--export-image", "unmodified"])
-        .arg(&kernel)
-        .output()
-        .expect("the runner starts");
-    assert!(export.status.success(), "{export:?}");
-    kernel
-}
-
-/// The demo's paravirtualized kernel as an ELF (what `--mode para` boots),
-/// for gdb's symbols.
-fn pv_kernel(name: &str) -> PathBuf {
-    let kernel = scratch().join(format!("kernel-pv-{name}.elf"));
-    let export = Command::new(RUNNER)
-        .args(["--export-image", "pv"])
+        .args(["--export-image", image])
         .arg(&kernel)
         .output()
         .expect("the runner starts");
@@ -341,7 +329,7 @@ fn gdb_sees_each_vm_as_a_thread() {
     if !gdb_ready() {
         return;
     }
-    let kernel = unmodified_kernel("vms");
+    let kernel = exported_kernel("unmodified", "vms");
     let args = ["--mode", "full", "--vms", "2"];
     let (plain_out, plain_err) = plain_run(&args);
     // Both VMs boot the same kernel: VM 0 reaches kmain first (it has
@@ -396,7 +384,7 @@ fn gdb_read_and_access_watchpoints_stop_after_the_access() {
     if !gdb_ready() {
         return;
     }
-    let kernel = unmodified_kernel("rwatch");
+    let kernel = exported_kernel("unmodified", "rwatch");
     // The refill handler (at EBase, 0x80000000) reads the page directory
     // pointer with its third instruction, and counts refills with a load
     // and a store: gdb stops right after each.
@@ -461,7 +449,7 @@ fn gdb_reads_and_writes_cp0_through_the_write_masks() {
     if !gdb_ready() {
         return;
     }
-    let kernel = unmodified_kernel("cp0");
+    let kernel = exported_kernel("unmodified", "cp0");
     // At kmain: Status, EPC and BadVAddr as the kernel left them; then
     // IM2 (writable) set, FR (bit 26, read-only) tried, EPC written,
     // BadVAddr (read-only) tried, IM2 cleared again; `info registers`
@@ -487,7 +475,7 @@ info registers
 delete
 continue
 ";
-    let pv = pv_kernel("cp0");
+    let pv = exported_kernel("pv", "cp0");
     for args in [
         &["--mode", "native"][..],
         &["--mode", "full"],

@@ -42,24 +42,10 @@ fn busybox_shell_works_the_same_under_the_monitor() {
 /// message and status 125 (not a hang, not a silent stop).
 #[test]
 fn end_of_piped_input_ends_the_run_not_hangs_it() {
-    let Some(dir) = fetch() else {
-        return;
-    };
-    let args = malta_args(&dir, 128, "console=ttyS0 rdinit=/bin/sh");
-    let out = run_with_input(
-        Path::new(RUNNER),
-        &args,
-        Some(b"echo HV-EOF-$((6*7))\n"),
-        Duration::from_secs(600),
-    );
-    let console = out.stdout_text();
-    assert!(console.contains("HV-EOF-42"), "{console}");
-    assert_eq!(out.code, Some(125), "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("stdin ended, and the guest has since waited 60 virtual seconds"),
-        "{}",
-        out.stderr
+    input_ends(
+        &[],
+        "HV-EOF-42",
+        "stdin ended, and the guest has since waited 60 virtual seconds",
     );
 }
 
@@ -70,11 +56,22 @@ fn end_of_piped_input_ends_a_run_of_several_vms() {
     // a few percent of the time between timer ticks) and the run ends.
     // It used to count only the console VM's all-idle time, which other
     // VMs' timer ticks cut short: it never ended.
+    input_ends(
+        &["--mode", "full", "--vms", "2"],
+        "[vm0] HV-EOF-42",
+        "vm1 stdin ended, and the guest has since waited",
+    );
+}
+
+/// Boots into the shell with `extra` flags, pipes one command in and lets
+/// stdin end: the console shows `answer`, and the run ends with status
+/// 125 and `why` on stderr.
+fn input_ends(extra: &[&str], answer: &str, why: &str) {
     let Some(dir) = fetch() else {
         return;
     };
     let mut args = malta_args(&dir, 128, "console=ttyS0 rdinit=/bin/sh");
-    args.extend(["--mode", "full", "--vms", "2"].map(String::from));
+    args.extend(extra.iter().map(|&a| a.to_owned()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run_with_input(
         Path::new(RUNNER),
@@ -83,14 +80,9 @@ fn end_of_piped_input_ends_a_run_of_several_vms() {
         Duration::from_secs(600),
     );
     let console = out.stdout_text();
-    assert!(console.contains("[vm0] HV-EOF-42"), "{console}");
+    assert!(console.contains(answer), "{console}");
     assert_eq!(out.code, Some(125), "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("vm1 stdin ended, and the guest has since waited"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains(why), "{}", out.stderr);
 }
 
 /// Boots into the shell with `extra` flags, pipes the commands in, checks

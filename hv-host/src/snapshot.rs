@@ -35,7 +35,7 @@ pub const MAGIC: [u8; 8] = *b"HVSNAP\r\n";
 /// record that is saved (a field added to a device, the CPU, the monitor)
 /// bumps it: an old file is then refused with a clear error instead of
 /// being misread.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 /// Bytes before the payload.
 pub const HEADER_BYTES: usize = 24;
 

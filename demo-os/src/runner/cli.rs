@@ -158,7 +158,26 @@ The comparison (--mode compare [--json]):
   lines not starting with `stat `, sorted). Status 0 when every run
   exits 0 with the native output, else 1 with the reasons on stderr.
   --mem, --vtlb, --slice, --no-idle-inference and --max-instructions
-  apply to every run; --kernel, --image, --vms and --trace do not apply.";
+  apply to every run; --kernel, --image, --vms and --trace do not apply.
+
+The consolidation report (--mode consolidate [--json]):
+  Runs the VMs of the command line (--vm specs, or --vms with --kernel
+  and --programs; default: the PV demo's busy programs beside the
+  unmodified demo's sleeper) under the monitor with hypercalls offered:
+  each VM alone, then all together, together with page sharing, and, if
+  a VM polled a clock register (Linux calibrating against the RTC),
+  together without spin inference. stdout gets one table: per VM its
+  clock at its end alone and together (the slowdown), its share of the
+  CPU, exits, machine switches, how it ended, and whether its console is
+  what it prints alone (timing lines aside: demo `stat` lines, Linux's
+  timestamps, audit times, BogoMIPS, the RTC time it boots with, and the
+  sched_clock and clocksource limits computed from the frequency it
+  measures); for a polling VM, the other VMs'
+  share of the CPU while it polled, with and without spin inference; and
+  the machine memory in use, without and with page sharing. Every run
+  reads no input (as `< /dev/null`). Status 0 when every VM ends and
+  prints as alone, else 1 with the reasons on stderr. --share-pages and
+  --no-spin-inference are usage errors (the report runs both ways).";
 
 /// Which board the machine is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -181,6 +200,8 @@ pub enum Mode {
     Para,
     /// Every mode in turn, comparing output and counts.
     Compare,
+    /// Each VM alone, then all together: what sharing the CPU costs each.
+    Consolidate,
 }
 
 /// Boots a MIPS32 little-endian ELF kernel on the emulated machine.
@@ -190,7 +211,9 @@ pub struct Cli {
     /// How to run the kernel: on the bare machine (`native`); under the
     /// monitor, fully virtualized by trap-and-emulate (`full`) or offering
     /// hypercalls (`para`, for `--image pv`); or the demo every way in
-    /// turn, printing one comparison table (`compare`).
+    /// turn, printing one comparison table (`compare`); or the VMs each
+    /// alone and then together, reporting what sharing the CPU costs each
+    /// (`consolidate`).
     #[arg(long, value_enum, default_value_t = Mode::Native)]
     pub mode: Mode,
 
@@ -333,8 +356,8 @@ pub struct Cli {
     #[arg(long, value_name = "TICKS", value_parser = clap::value_parser!(u64).range(1000..))]
     pub slice: Option<u64>,
 
-    /// With `--mode compare`: print the comparison as one JSON object
-    /// instead of a table.
+    /// With `--mode compare` or `consolidate`: print the report as one
+    /// JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
 
@@ -514,11 +537,12 @@ impl Cli {
     /// The built-in image to boot: `--image`, else the PV build under
     /// `--mode para` and the unmodified one otherwise.
     pub fn image(&self) -> Image {
-        self.image.unwrap_or(if self.mode == Mode::Para {
-            Image::Pv
-        } else {
-            Image::Unmodified
-        })
+        self.image
+            .unwrap_or(if matches!(self.mode, Mode::Para | Mode::Consolidate) {
+                Image::Pv
+            } else {
+                Image::Unmodified
+            })
     }
 
     /// The kernel VM `i` boots: the `--kernel` files round robin, else the

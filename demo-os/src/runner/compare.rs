@@ -10,8 +10,8 @@
 //! exits 0 with the native output. Every figure but the host wall time is
 //! deterministic.
 
-use super::cli::{Cli, EXIT_ERROR, EXIT_INTERRUPTED, Image, KernelSource};
-use super::console;
+use super::cli::{Cli, EXIT_ERROR, EXIT_INTERRUPTED, Image, KernelSource, Mode};
+use super::console::{self, ConsoleInput};
 use super::monitored::{self, Guest};
 use super::session::Native;
 use super::target::{self, Capture, Target};
@@ -37,29 +37,29 @@ const WORK_SCALE_PREFIX: &str = "demo-os: work scale";
 
 /// One VM's part of a run (natively, the machine's).
 #[derive(Debug)]
-struct VmRun {
+pub(super) struct VmRun {
     /// Its counters; natively only `guest_instructions`, `idle_ticks` and
     /// `stopped_at` are set.
-    stats: VmStats,
+    pub(super) stats: VmStats,
     /// Its console output (UART and UHI fd 1).
-    console: String,
+    pub(super) console: String,
     /// The exit status its end means (see `--help`).
-    status: u8,
+    pub(super) status: u8,
     /// How it ended, as the summary line says.
-    stop: String,
+    pub(super) stop: String,
 }
 
 /// One run of the machine or the monitor to its end.
 #[derive(Debug)]
-struct Run {
+pub(super) struct Run {
     /// Virtual cycles: the machine's or the monitor's clock at the end.
-    cycles: u64,
+    pub(super) cycles: u64,
     /// Host time the run took.
-    wall: Duration,
+    pub(super) wall: Duration,
     /// The engine that ran it, and its translating tier's counters.
     engine: (Engine, JitStats),
     /// Its VMs, in order (one natively).
-    vms: Vec<VmRun>,
+    pub(super) vms: Vec<VmRun>,
 }
 
 impl Run {
@@ -75,7 +75,7 @@ impl Run {
 
     /// The clock tick at which VM `i` stopped (the end of the run if it
     /// did not).
-    fn stopped_at(&self, i: usize) -> u64 {
+    pub(super) fn stopped_at(&self, i: usize) -> u64 {
         self.vms[i].stats.stopped_at.unwrap_or(self.cycles)
     }
 
@@ -85,11 +85,28 @@ impl Run {
     }
 }
 
-/// Runs `target` to its end, keeping each VM's console.
-fn run_to_end(cli: &Cli, label: &str, target: &mut dyn Target) -> Result<Run, RunnerError> {
-    let mut capture = Capture::new(target.vm_count(), &format!("compare: {label}: "));
+/// Runs `target` to its end, keeping each VM's console; `input` feeds the
+/// console VM (none: the guest waits for input for ever).
+pub(super) fn run_to_end(
+    cli: &Cli,
+    label: &str,
+    target: &mut dyn Target,
+    mut input: Option<ConsoleInput>,
+) -> Result<Run, RunnerError> {
+    let report = if cli.mode == Mode::Consolidate {
+        "consolidate"
+    } else {
+        "compare"
+    };
+    let mut capture = Capture::new(target.vm_count(), &format!("{report}: {label}: "));
     let started = Instant::now();
-    let cut = target::drive(target, cli.max_instructions, None, &mut capture, None)?;
+    let cut = target::drive(
+        target,
+        cli.max_instructions,
+        input.as_mut(),
+        &mut capture,
+        None,
+    )?;
     capture.finish()?;
     let wall = started.elapsed();
     let vms = target::ends(target, cut.as_ref())
@@ -119,7 +136,7 @@ fn run_native(
     args: BootArgs,
 ) -> Result<Run, RunnerError> {
     let machine = boot_machine(cli.ram_bytes(), &image.0, &image.1, args)?;
-    run_to_end(cli, label, &mut Native::new(machine, &image.1, false))
+    run_to_end(cli, label, &mut Native::new(machine, &image.1, false), None)
 }
 
 /// Boots one VM per guest under the monitor (`hypercalls` offered or
@@ -136,7 +153,7 @@ fn run_monitor(
         &vec![monitored::vm_config(cli); guests.len()],
         guests,
     )?;
-    run_to_end(cli, label, &mut monitored)
+    run_to_end(cli, label, &mut monitored, None)
 }
 
 /// The console lines that do not depend on timing or on the path taken

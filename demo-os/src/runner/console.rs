@@ -137,6 +137,17 @@ impl ConsoleInput {
         }
     }
 
+    /// An input that has already ended, as `< /dev/null` gives.
+    pub fn ended_input() -> Self {
+        let (_, rx) = mpsc::channel();
+        Self {
+            rx,
+            pending: Vec::new(),
+            eof: true,
+            _raw: None,
+        }
+    }
+
     /// Whether the input was a pipe or a file that has ended, everything
     /// in it handed to the guest.
     pub fn ended(&self) -> bool {

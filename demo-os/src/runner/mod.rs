@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod compare;
 pub mod console;
+pub mod consolidate;
 pub mod gdb;
 pub mod monitored;
 pub mod progress;
@@ -242,10 +243,15 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
         return Ok(0);
     }
     select_engine(cli, stderr)?;
-    if (!cli.vm.is_empty() || cli.console.is_some()) && !matches!(cli.mode, Mode::Full | Mode::Para)
-    {
+    if !cli.vm.is_empty() && !matches!(cli.mode, Mode::Full | Mode::Para | Mode::Consolidate) {
         return Err(RunnerError::Usage(
-            "--vm and --console describe the VMs of a run under the monitor (--mode full or para)"
+            "--vm describes the VMs of a run under the monitor (--mode full, para or consolidate)"
+                .into(),
+        ));
+    }
+    if cli.console.is_some() && !matches!(cli.mode, Mode::Full | Mode::Para) {
+        return Err(RunnerError::Usage(
+            "--console picks the VM that reads stdin in a run under the monitor (--mode full or para)"
                 .into(),
         ));
     }
@@ -259,8 +265,10 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
             "--initrd and --append need --board malta".into(),
         ));
     }
-    if cli.json && cli.mode != Mode::Compare {
-        return Err(RunnerError::Usage("--json is for --mode compare".into()));
+    if cli.json && !matches!(cli.mode, Mode::Compare | Mode::Consolidate) {
+        return Err(RunnerError::Usage(
+            "--json is for --mode compare and --mode consolidate".into(),
+        ));
     }
     if cli.timeline.is_some() && !matches!(cli.mode, Mode::Full | Mode::Para) {
         return Err(RunnerError::Usage(
@@ -270,19 +278,19 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
     if cli.svg.is_some() && cli.mode != Mode::Compare {
         return Err(RunnerError::Usage("--svg is for --mode compare".into()));
     }
-    if cli.gdb.is_some() && cli.mode == Mode::Compare {
+    if cli.gdb.is_some() && matches!(cli.mode, Mode::Compare | Mode::Consolidate) {
         return Err(RunnerError::Usage(
             "--gdb debugs one run: --mode native, full or para".into(),
         ));
     }
-    if cli.mode == Mode::Compare && !cli.save_at.is_empty() {
+    if matches!(cli.mode, Mode::Compare | Mode::Consolidate) && !cli.save_at.is_empty() {
         return Err(RunnerError::Usage(
             "--save-at saves one run: --mode native, full or para".into(),
         ));
     }
-    if cli.stats_json.is_some() && cli.mode == Mode::Compare {
+    if cli.stats_json.is_some() && matches!(cli.mode, Mode::Compare | Mode::Consolidate) {
         return Err(RunnerError::Usage(
-            "--stats-json is for a single run; --mode compare has --json".into(),
+            "--stats-json is for a single run; --mode compare and consolidate have --json".into(),
         ));
     }
     if cli.board == BoardKind::Malta && cli.kernel.is_empty() {
@@ -311,6 +319,7 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
         Mode::Full => monitored::run(cli, false, stdout, stderr),
         Mode::Para => monitored::run(cli, true, stdout, stderr),
         Mode::Compare => compare::run(cli, stdout, stderr),
+        Mode::Consolidate => consolidate::run(cli, stdout, stderr),
     }
 }
 

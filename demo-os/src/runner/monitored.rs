@@ -10,6 +10,7 @@ use super::cli::BoardKind;
 use super::cli::{Cli, TraceKind};
 use super::console::ConsoleInput;
 use super::target::{self, Sink, Step, Stop, Target, location};
+use super::vmspec::VmSpec;
 use super::{RunnerError, load_image};
 use demo_os::BootArgs;
 use hv_host::addr::GuestVirtAddr;
@@ -171,7 +172,7 @@ fn board_of(b: BoardKind) -> board::BoardKind {
 
 /// The monitor and its VMs, VM `i` running `images[i]`.
 pub struct Monitored<'a> {
-    mon: Monitor,
+    pub(super) mon: Monitor,
     images: Vec<&'a ElfImage>,
     /// The VM whose console takes stdin (`--console`).
     console_vm: usize,
@@ -322,6 +323,106 @@ impl Target for Monitored<'_> {
     }
 }
 
+/// The VMs of a run under the monitor as the command line gives them
+/// (`--vm` specs, or `--vms` with `--kernel`, `--programs`, ...), their
+/// kernels and initrds read.
+pub struct Loaded {
+    /// Each VM's spec.
+    pub specs: Vec<VmSpec>,
+    images: Vec<(String, ElfImage)>,
+    initrds: Vec<Option<Vec<u8>>>,
+}
+
+impl Loaded {
+    /// Reads the command line's VMs: an error for too many kernels or
+    /// program lists, a bad spec, a file that cannot be read or a Linux
+    /// kernel on a mipssim spec.
+    pub fn load(cli: &Cli) -> Result<Self, RunnerError> {
+        Self::load_specs(cli, cli.vm_specs().map_err(RunnerError::Usage)?)
+    }
+
+    /// [`Loaded::load`] for VMs described by `specs`.
+    pub fn load_specs(cli: &Cli, specs: Vec<VmSpec>) -> Result<Self, RunnerError> {
+        let n = cli.vms as usize;
+        for (flag, what, given) in [
+            ("--kernel", "files", cli.kernel.len()),
+            ("--programs", "lists", cli.programs.len()),
+        ] {
+            if given > n {
+                return Err(RunnerError::Usage(format!(
+                    "{given} {flag} {what} for {n} VM{s}: give at most one per VM \
+                     (--vms {given} runs {given} VMs)",
+                    s = if n == 1 { "" } else { "s" },
+                )));
+            }
+        }
+        let mut images: Vec<(String, ElfImage)> = Vec::with_capacity(specs.len());
+        let mut initrds: Vec<Option<Vec<u8>>> = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            let source = match &spec.kernel {
+                Some(path) => super::cli::KernelSource::File(path),
+                None => super::cli::KernelSource::Builtin(spec.image),
+            };
+            let (name, image) = load_image(source)?;
+            if spec.board == BoardKind::Mipssim
+                && !cli.vm.is_empty()
+                && let Some(why) = image.linux
+            {
+                return Err(RunnerError::Usage(format!(
+                    "{name} looks like a Linux kernel ({why}): give its --vm board=malta"
+                )));
+            }
+            images.push((name, image));
+            initrds.push(match (spec.board, spec.initrd.as_deref()) {
+                (BoardKind::Malta, Some(path)) => Some(super::read_kernel_file(path)?),
+                _ => None,
+            });
+        }
+        Ok(Self {
+            specs,
+            images,
+            initrds,
+        })
+    }
+
+    /// Each VM's kernel name (the file's, or the built-in image's).
+    pub fn name(&self, vm: usize) -> &str {
+        &self.images[vm].0
+    }
+
+    /// What to boot in each VM.
+    pub fn guests(&self) -> Vec<Guest<'_>> {
+        self.images
+            .iter()
+            .zip(&self.specs)
+            .zip(&self.initrds)
+            .map(|(((name, image), spec), initrd)| Guest {
+                name,
+                image,
+                args: spec.args,
+                linux: (spec.board == BoardKind::Malta).then(|| LinuxBoot {
+                    kernel_name: name,
+                    initrd: initrd.as_deref(),
+                    cmdline: &spec.append,
+                }),
+            })
+            .collect()
+    }
+
+    /// Each VM's configuration: its RAM and board, the rest from the
+    /// command line.
+    pub fn vm_configs(&self, cli: &Cli) -> Vec<VmConfig> {
+        self.specs
+            .iter()
+            .map(|spec| VmConfig {
+                ram_bytes: spec.mem << 20,
+                board: board_of(spec.board),
+                ..vm_config(cli)
+            })
+            .collect()
+    }
+}
+
 /// Runs the command line under the monitor; `hypercalls` offers the
 /// hypercall interface (`--mode para`).
 pub fn run(
@@ -335,21 +436,8 @@ pub fn run(
             "--trace insns is for native mode; under the monitor use --trace exits".into(),
         ));
     }
-    let n = cli.vms as usize;
-    for (flag, what, given) in [
-        ("--kernel", "files", cli.kernel.len()),
-        ("--programs", "lists", cli.programs.len()),
-    ] {
-        if given > n {
-            return Err(RunnerError::Usage(format!(
-                "{given} {flag} {what} for {n} VM{s}: give at most one per VM \
-                 (--vms {given} runs {given} VMs)",
-                s = if n == 1 { "" } else { "s" },
-            )));
-        }
-    }
-    let specs = cli.vm_specs().map_err(RunnerError::Usage)?;
-    let n = specs.len();
+    let loaded = Loaded::load(cli)?;
+    let n = loaded.specs.len();
     let console_vm = cli.console.unwrap_or(0);
     if console_vm >= n {
         return Err(RunnerError::Usage(format!(
@@ -357,51 +445,8 @@ pub fn run(
             if n == 1 { "" } else { "s" }
         )));
     }
-    let mut images: Vec<(String, ElfImage)> = Vec::with_capacity(n);
-    let mut initrds: Vec<Option<Vec<u8>>> = Vec::with_capacity(n);
-    for spec in &specs {
-        let source = match &spec.kernel {
-            Some(path) => super::cli::KernelSource::File(path),
-            None => super::cli::KernelSource::Builtin(spec.image),
-        };
-        let (name, image) = load_image(source)?;
-        if spec.board == BoardKind::Mipssim
-            && !cli.vm.is_empty()
-            && let Some(why) = image.linux
-        {
-            return Err(RunnerError::Usage(format!(
-                "{name} looks like a Linux kernel ({why}): give its --vm board=malta"
-            )));
-        }
-        images.push((name, image));
-        initrds.push(match (spec.board, spec.initrd.as_deref()) {
-            (BoardKind::Malta, Some(path)) => Some(super::read_kernel_file(path)?),
-            _ => None,
-        });
-    }
-    let guests: Vec<Guest<'_>> = images
-        .iter()
-        .zip(&specs)
-        .zip(&initrds)
-        .map(|(((name, image), spec), initrd)| Guest {
-            name,
-            image,
-            args: spec.args,
-            linux: (spec.board == BoardKind::Malta).then(|| LinuxBoot {
-                kernel_name: name,
-                initrd: initrd.as_deref(),
-                cmdline: &spec.append,
-            }),
-        })
-        .collect();
-    let vms: Vec<VmConfig> = specs
-        .iter()
-        .map(|spec| VmConfig {
-            ram_bytes: spec.mem << 20,
-            board: board_of(spec.board),
-            ..vm_config(cli)
-        })
-        .collect();
+    let guests = loaded.guests();
+    let vms = loaded.vm_configs(cli);
     let mut monitored = build(monitor_config(cli, hypercalls), &vms, &guests)?;
     monitored.console_vm = console_vm;
     if cli.timeline.is_some() {
@@ -573,6 +618,19 @@ fn write_stats(mon: &Monitor, ends: &[Stop], out: &mut dyn Write) -> io::Result<
     row("idle ticks", &|s| s.idle_ticks.to_string());
     row("spins inferred", &|s| s.spins_inferred.to_string());
     row("  ticks skipped", &|s| s.spin_ticks_skipped.to_string());
+    if stats.iter().any(|s| s.poll.is_some()) {
+        // A VM polled a register only time changes (Linux calibrating its
+        // clock): how long, and what the others got of the CPU meanwhile.
+        row("ticks polling a clock register", &|s| {
+            s.poll.map_or("-".into(), |p| p.ticks().to_string())
+        });
+        row("  others' share of the cpu", &|s| {
+            s.poll.map_or("-".into(), |p| {
+                let share = p.others_ticks() as f64 * 100.0 / p.ticks().max(1) as f64;
+                format!("{share:.1}%")
+            })
+        });
+    }
     row("stopped at clock tick", &|s| {
         s.stopped_at.map_or("-".into(), |t| t.to_string())
     });

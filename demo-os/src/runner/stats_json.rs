@@ -35,7 +35,11 @@
 //! touched while released; 0 without hypercalls); `monitor_cycles`; `idle_ticks`;
 //! `machine_switches`; `spins_inferred` and `spin_ticks_skipped` (polling
 //! loops the monitor skipped, and the clock ticks it saved; null
-//! natively); `stopped_at_cycle` (the clock when the VM stopped);
+//! natively); `cpu_ticks` (clock ticks the VM held the CPU running);
+//! `poll_window` (null unless the VM polled a device register only time
+//! changes, as Linux calibrating its clock against the RTC: `first_tick`
+//! and `last_tick` of those polls, `others_cpu_ticks` the other VMs held
+//! the CPU between them); `stopped_at_cycle` (the clock when the VM stopped);
 //! `exit_code` (the status its end means) and `stopped` (the summary
 //! line's words for it). All monitor counters are null natively (in
 //! `--mode compare --json`, whose keys predate this schema, they are 0
@@ -119,6 +123,15 @@ pub fn vm(s: &VmStats, monitored: bool) -> Map<String, Value> {
     o.insert("machine_switches".into(), m(json!(s.machine_switches)));
     o.insert("spins_inferred".into(), m(json!(s.spins_inferred)));
     o.insert("spin_ticks_skipped".into(), m(json!(s.spin_ticks_skipped)));
+    o.insert("cpu_ticks".into(), m(json!(s.cpu_ticks)));
+    let poll = s.poll.map(|p| {
+        json!({
+            "first_tick": p.first,
+            "last_tick": p.last,
+            "others_cpu_ticks": p.others_ticks(),
+        })
+    });
+    o.insert("poll_window".into(), json!(poll));
     o.insert("stopped_at_cycle".into(), json!(s.stopped_at));
     o
 }

@@ -648,6 +648,7 @@ fn stats_document(
             Mode::Full => "full",
             Mode::Para => "para",
             Mode::Compare => "compare",
+            Mode::Consolidate => "consolidate",
         },
         "board": match cli.board {
             super::cli::BoardKind::Malta => "malta",

@@ -546,22 +546,19 @@ impl Machine {
     /// Fills `len` bytes of machine RAM at `pa` with zeros (a monitor
     /// zeroing a frame), as [`Machine::write_machine`].
     pub fn zero_machine(&mut self, pa: MachineAddr, len: u32) -> Result<(), MemError> {
-        if len == 0 {
-            return Ok(());
-        }
-        let (off, writable) = self.mem_range(pa, len)?;
-        if !writable {
-            return Err(MemError::ReadOnly(pa));
-        }
-        self.bus.mem[off..off + len as usize].fill(0);
-        self.code.invalidate_range(off as u32, len);
-        Ok(())
+        self.clear_machine(pa, len, false)
     }
 
     /// Zeroes `len` bytes of machine RAM at `pa` as
     /// [`Machine::zero_machine`] does, and gives the host pages they cover
     /// back to the host (a monitor's frame going back to its pool).
     pub fn release_machine(&mut self, pa: MachineAddr, len: u32) -> Result<(), MemError> {
+        self.clear_machine(pa, len, true)
+    }
+
+    /// Zeroes `len` bytes of writable machine RAM at `pa` (`release`:
+    /// by giving the host pages back) and drops code decoded from them.
+    fn clear_machine(&mut self, pa: MachineAddr, len: u32, release: bool) -> Result<(), MemError> {
         if len == 0 {
             return Ok(());
         }
@@ -569,7 +566,11 @@ impl Machine {
         if !writable {
             return Err(MemError::ReadOnly(pa));
         }
-        self.bus.mem.release(off, len as usize);
+        if release {
+            self.bus.mem.release(off, len as usize);
+        } else {
+            self.bus.mem[off..off + len as usize].fill(0);
+        }
         self.code.invalidate_range(off as u32, len);
         Ok(())
     }

@@ -56,6 +56,28 @@ impl ExitCtx<'_> {
         }
     }
 
+    /// Whether an interrupt is deliverable to the VM by the Status it has
+    /// stored in its page since its last exit (by its virtual CP0 when it
+    /// shares none): while a stretch is paused, the virtual CP0 is stale
+    /// and the page is what the guest set.
+    pub(super) fn page_interrupt_deliverable(&self) -> bool {
+        let vm = &*self.vm;
+        let lines = vm.irq_lines();
+        let page = vm.commpage.and_then(|gpa| vm.mem.peek(gpa)).and_then(|ma| {
+            let mut bytes = [0u8; Commpage::SIZE];
+            self.machine.read_machine(ma, &mut bytes).ok()?;
+            Some(Commpage::from_wire(bytes))
+        });
+        match page {
+            Some(page) => {
+                let mut cp0 = vm.cp0.clone();
+                cp0.write(reg::STATUS, 0, page.status.get(), self.now());
+                cp0.interrupt_deliverable(lines)
+            }
+            None => vm.cp0.interrupt_deliverable(lines),
+        }
+    }
+
     /// Before the guest runs: write its page.
     pub(super) fn commpage_out(&mut self) {
         let Some(gpa) = self.vm.commpage else {

@@ -96,6 +96,9 @@ pub struct FramePool {
     /// The ROM pages boards fill: board, guest-physical page, frame
     /// (shared read-only).
     rom_pages: Vec<(BoardKind, u32, MachineAddr)>,
+    /// Frames in use now, and the most ever in use at once.
+    used: u64,
+    peak: u64,
 }
 
 /// Alignment of a home (the largest page the monitor maps with).
@@ -149,6 +152,8 @@ impl FramePool {
             chunks,
             zero,
             rom_pages,
+            used: 0,
+            peak: 0,
         })
     }
 
@@ -189,7 +194,12 @@ impl FramePool {
 
     /// Frames of the pool in use.
     pub fn frames_in_use(&self) -> u64 {
-        self.frames() - self.available() / u64::from(FRAME)
+        self.used
+    }
+
+    /// The most frames of the pool ever in use at once.
+    pub fn peak_frames_in_use(&self) -> u64 {
+        self.peak
     }
 
     /// Whether `other` has the same frames (a snapshot's pool is checked
@@ -243,6 +253,8 @@ impl FramePool {
 
     fn take(&mut self, i: usize) -> MachineAddr {
         self.refs[i] = 1;
+        self.used += 1;
+        self.peak = self.peak.max(self.used);
         let c = i / CHUNK_FRAMES as usize;
         let chunk = &mut self.chunks[c];
         chunk.free -= 1;
@@ -302,6 +314,7 @@ impl FramePool {
             u16::MAX => {}
             1 => {
                 self.refs[i] = 0;
+                self.used -= 1;
                 let c = i / CHUNK_FRAMES as usize;
                 self.chunks[c].free += 1;
                 self.with_free.insert(c as u32);

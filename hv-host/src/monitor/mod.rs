@@ -231,6 +231,8 @@ pub struct Monitor {
     runnable: BTreeSet<usize>,
     /// Ticks the clock skipped with every VM idle, since boot.
     idle_total: u64,
+    /// Every VM's [`stats::VmStats::cpu_ticks`] added up.
+    cpu_total: u64,
     /// A VM woken in this step passed [`OUTPUT_HIGH_WATER`].
     woke_output: bool,
     /// Page sharing's scans ([`share`]).
@@ -331,6 +333,7 @@ impl Monitor {
             wake: BinaryHeap::new(),
             runnable: (0..n_vms).collect(),
             idle_total: 0,
+            cpu_total: 0,
             woke_output: false,
             sharing: share::Sharing::new(now),
         };
@@ -562,7 +565,24 @@ impl Monitor {
         if vm.stopped() {
             return;
         }
-        if vm.cp0.interrupt_deliverable(vm.irq_lines()) {
+        // A paused stretch (a budget end or a page-sharing scan) goes on
+        // unless time (a scan's cost) or a poke (input, a debugger) has
+        // made an interrupt due by the Status the guest keeps in its
+        // shared page: then the stretch ends here, the page is read in,
+        // and the interrupt is delivered on what the guest set (not on
+        // the stale virtual CP0), its page written before it runs again.
+        let deliverable = if self.paused == Some(self.cur) {
+            let due = self.ctx().page_interrupt_deliverable();
+            if due {
+                self.paused = None;
+                self.ctx().commpage_in();
+            }
+            due
+        } else {
+            let vm = self.current();
+            vm.cp0.interrupt_deliverable(vm.irq_lines())
+        };
+        if deliverable {
             let pc = self.machine.pc();
             let done = self.ctx().deliver_interrupt();
             self.apply(done, pc, None);

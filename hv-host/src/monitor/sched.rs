@@ -97,6 +97,9 @@ impl Monitor {
                 VmState::Waiting => !self.config.idle_inference && cur.yield_until.is_none(),
                 VmState::Stopped(_) => false,
             };
+        // The switch's ticks are the monitor's work for the VM it puts on
+        // the CPU.
+        let start = self.now();
         if !keep {
             match self.next_vm() {
                 Some(next) if next != self.cur => self.switch_to(next),
@@ -109,12 +112,17 @@ impl Monitor {
         }
         let (from, vm) = (self.now(), self.cur);
         let idle = self.current().state == VmState::Waiting;
+        let others = self.cpu_total - self.current().stats.cpu_ticks;
+        self.vms[vm].others_cpu = others;
         if idle {
             self.idle_current(end);
         } else {
             self.run_current(end);
         }
         let to = self.now();
+        let held = if idle { from } else { to } - start;
+        self.vms[vm].stats.cpu_ticks += held;
+        self.cpu_total += held;
         if let Some(t) = &mut self.log.timeline {
             if idle {
                 t.idle(vm, from, to);

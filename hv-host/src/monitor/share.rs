@@ -170,6 +170,11 @@ impl Monitor {
         (self.pool.frames_in_use(), guest)
     }
 
+    /// The most machine frames the VMs ever held at once.
+    pub fn peak_frames_in_use(&self) -> u64 {
+        self.pool.peak_frames_in_use()
+    }
+
     /// Scans done by page sharing.
     pub fn share_scans(&self) -> u64 {
         self.sharing.scans

@@ -60,6 +60,7 @@ impl Monitor {
             wake: _,
             runnable: _,
             woke_output: _,
+            cpu_total: _,
             sharing,
             idle_total,
         } = self;
@@ -143,6 +144,7 @@ impl Monitor {
         self.rtlb = image.rtlb.clone();
         self.sharing = image.sharing.clone();
         self.idle_total = image.idle_total;
+        self.cpu_total = self.vms.iter().map(|v| v.stats.cpu_ticks).sum();
         self.waiting = (0..n)
             .filter(|&i| self.vms[i].state == super::VmState::Waiting)
             .collect();

@@ -27,7 +27,7 @@
 //! `spins_inferred`, `spin_ticks_skipped`.
 
 use super::exit::ExitCtx;
-use super::stats::ExitReason;
+use super::stats::{ExitReason, PollWindow};
 use crate::addr::{GuestPhysAddr, GuestVirtAddr};
 use crate::machine::Deadline;
 use crate::machine::board::Width;
@@ -81,9 +81,6 @@ impl ExitCtx<'_> {
         value: u32,
         now: u64,
     ) -> Option<u64> {
-        if !self.config.spin_inference {
-            return None;
-        }
         let s = &self.vm.stats;
         let here = Point {
             pc,
@@ -108,6 +105,27 @@ impl ExitCtx<'_> {
                 p.insns <= MAX_LOOP_INSTRUCTIONS && p.clock > 0 && here.mmio - l.mmio == p.exits
             });
         w.last = Some(here);
+        // A repeat of a register only time changes is a poll: it bounds
+        // the VM's poll window, with or without inference.
+        let until = match same {
+            Some(_) => self.vm.board.stable_until(gpa, width),
+            None => None,
+        };
+        if until.is_some() {
+            let others = self.vm.others_cpu;
+            let poll = self.vm.stats.poll.get_or_insert(PollWindow {
+                first: now,
+                last: now,
+                others_first: others,
+                others_last: others,
+            });
+            poll.last = now;
+            poll.others_last = others;
+        }
+        if !self.config.spin_inference {
+            return None;
+        }
+        let w = &mut self.vm.spin;
         match same {
             Some(p) if w.period == Some(p) => w.repeats += 1,
             Some(p) => {
@@ -123,7 +141,7 @@ impl ExitCtx<'_> {
             return None;
         }
         let period = w.period?;
-        let until = self.vm.board.stable_until(gpa, width)?;
+        let until = until?;
         // Whole periods before the change, less the one the VM runs
         // itself to see it.
         let whole = until.saturating_sub(now) / period.clock;

@@ -242,6 +242,42 @@ pub struct VmStats {
     pub spins_inferred: u64,
     /// Clock ticks those skips saved the VM from spinning.
     pub spin_ticks_skipped: u64,
+    /// Clock ticks the VM held the CPU running (its instructions and the
+    /// monitor's work for it; not its idle ticks).
+    pub cpu_ticks: u64,
+    /// When the VM polled a device register that only time changes, and
+    /// what the other VMs got of the CPU meanwhile ([`PollWindow`]).
+    pub poll: Option<PollWindow>,
+}
+
+/// The stretch of virtual time in which a VM polled a device register
+/// that only time changes (Linux calibrating its clock against the RTC):
+/// from the first to the last load of such a register that repeated the
+/// value the same load read at its previous exit, a few instructions
+/// before. Recorded with or without spin inference; it shows what a
+/// polling VM costs the VMs beside it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PollWindow {
+    /// The clock at the first such load.
+    pub first: u64,
+    /// The clock at the last one.
+    pub last: u64,
+    /// The other VMs' [`VmStats::cpu_ticks`], added up, at the first.
+    pub others_first: u64,
+    /// The same at the last.
+    pub others_last: u64,
+}
+
+impl PollWindow {
+    /// Clock ticks from the first poll to the last.
+    pub fn ticks(&self) -> u64 {
+        self.last - self.first
+    }
+
+    /// Clock ticks the other VMs held the CPU within the window.
+    pub fn others_ticks(&self) -> u64 {
+        self.others_last - self.others_first
+    }
 }
 
 impl VmStats {

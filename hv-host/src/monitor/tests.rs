@@ -514,6 +514,53 @@ fn a_polling_loop_on_the_rtc_is_skipped_and_reads_count_the_same() {
 }
 
 #[test]
+fn a_busy_vm_keeps_the_cpu_while_its_neighbour_polls_the_rtc() {
+    // VM 0 calibrates against the RTC; VM 1 only computes, for ever.
+    let calibrate = rtc_calibration_kernel();
+    let busy = image(|a| {
+        let top = a.here();
+        a.emit(addiu(T0, T0, 1));
+        a.b(top);
+        a.nop();
+    });
+    let run = |spin_inference: bool| {
+        let cfg = VmConfig {
+            ram_bytes: 1 << 20,
+            board: BoardKind::Malta,
+            ..VmConfig::default()
+        };
+        let config = MonitorConfig {
+            spin_inference,
+            ..MonitorConfig::default()
+        };
+        let mut m = Monitor::new(config, &[cfg, cfg]).unwrap();
+        m.load(VmId(0), &calibrate).unwrap();
+        m.load(VmId(1), &busy).unwrap();
+        while m.stop_reason(VmId(0)).is_none() {
+            m.run(10_000_000);
+        }
+        let (a, b) = (m.stats(VmId(0)).unwrap(), m.stats(VmId(1)).unwrap());
+        // Every tick went to one of them: they are never both idle.
+        assert_eq!(a.cpu_ticks + b.cpu_ticks, m.ticks(), "{a:?} {b:?}");
+        a.poll.expect("the calibration polls register A")
+    };
+    let (with, without) = (run(true), run(false));
+    // The window spans two UIP periods (a second each at 200 MHz).
+    for w in [with, without] {
+        assert!(w.ticks() > 300_000_000, "{w:?}");
+    }
+    // Skipped polls leave the CPU to the busy VM; spun ones take half.
+    assert!(
+        with.others_ticks() * 100 >= with.ticks() * 95,
+        "with inference: {with:?}"
+    );
+    assert!(
+        without.others_ticks() * 100 <= without.ticks() * 60,
+        "without: {without:?}"
+    );
+}
+
+#[test]
 fn shared_frames_never_show_another_vms_stores() {
     // Both VMs store the same word in a data page and spin past a few
     // sharing scans (their code and data pages merge); then VM 0 (a1 = 0)

@@ -130,6 +130,9 @@ pub struct Vm {
     pub(super) idle_mark: u64,
     /// The watch for polling loops.
     pub(super) spin: super::spin::SpinWatch,
+    /// While it runs: the other VMs' CPU ticks added up (they cannot
+    /// change until it leaves the CPU), for its [`super::stats::PollWindow`].
+    pub(super) others_cpu: u64,
     /// The guest-physical frame of the page of CP0 registers it shares
     /// (`CommpageSet`).
     pub(super) commpage: Option<crate::addr::GuestPhysAddr>,
@@ -222,6 +225,7 @@ impl Vm {
             wake_at: u64::MAX,
             idle_mark: 0,
             spin: Default::default(),
+            others_cpu: 0,
             commpage: None,
             refill_walk: None,
             pending_refill: None,
