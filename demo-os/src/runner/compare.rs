@@ -47,6 +47,8 @@ pub(super) struct VmRun {
     pub(super) status: u8,
     /// How it ended, as the summary line says.
     pub(super) stop: String,
+    /// The same in a word or two, as the statistics table says.
+    pub(super) short: String,
 }
 
 /// One run of the machine or the monitor to its end.
@@ -118,6 +120,7 @@ pub(super) fn run_to_end(
             console: String::from_utf8_lossy(&console).into_owned(),
             status: end.exit_status(),
             stop: end.describe(target, i),
+            short: end.short(),
         })
         .collect();
     Ok(Run {

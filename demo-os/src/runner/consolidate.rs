@@ -222,13 +222,12 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
 
     let name = |i: usize| {
         let spec = &loaded.specs[i];
-        let mut s = loaded.name(i).to_owned();
-        if spec.kernel.is_none() {
-            s = match spec.image {
-                Image::Pv => "pv",
-                Image::Unmodified => "unmodified",
-            }
-            .to_owned();
+        let mut s = match (&spec.kernel, spec.image) {
+            (Some(_), _) => loaded.name(i).to_owned(),
+            (None, Image::Pv) => "pv".to_owned(),
+            (None, Image::Unmodified) => "unmodified".to_owned(),
+        };
+        if spec.kernel.is_none() && spec.args.programs != 0 {
             let list: Vec<&str> = demo_os::USER_PROGRAMS
                 .iter()
                 .enumerate()
@@ -253,6 +252,7 @@ pub fn run(cli: &Cli, stdout: &mut impl Write, stderr: &mut impl Write) -> Resul
                     "exits_together": t.vms[i].stats.exits_total(),
                     "machine_switches": t.vms[i].stats.machine_switches,
                     "status": t.vms[i].status,
+                    "stopped": t.vms[i].short,
                     "console_as_alone": difference(&t.vms[i].console, &a.vms[0].console).is_none(),
                 })
             })
@@ -359,7 +359,7 @@ fn table(
     row("machine switches together", &|i| {
         t.vms[i].stats.machine_switches.to_string()
     });
-    row("ended together", &|i| t.vms[i].stop.clone());
+    row("ended together", &|i| t.vms[i].short.clone());
     row("console as alone", &|i| {
         let same = difference(&t.vms[i].console, &alone[i].run.vms[0].console).is_none();
         (if same { "yes" } else { "NO" }).to_owned()
