@@ -46,16 +46,21 @@ fn lines(text: &str, prefix: Option<&str>) -> Vec<String> {
     v
 }
 
+/// The `--vm` spec of Debian's Linux (Malta, 128 MiB) from `dir`.
+fn linux_spec(dir: &std::path::Path) -> String {
+    format!(
+        "board=malta,mem=128,kernel={},initrd={},append=console=ttyS0 rdinit=/init",
+        dir.join("vmlinuz").display(),
+        dir.join("initrd.gz").display()
+    )
+}
+
 #[test]
 fn linux_beside_both_demo_images_prints_what_each_prints_alone() {
     let Some(dir) = fetch() else {
         return;
     };
-    let linux = format!(
-        "board=malta,mem=128,kernel={},initrd={},append=console=ttyS0 rdinit=/init",
-        dir.join("vmlinuz").display(),
-        dir.join("initrd.gz").display()
-    );
+    let linux = linux_spec(&dir);
     let specs = [
         linux,
         "image=pv,programs=sieve,memory".to_owned(),
@@ -335,11 +340,7 @@ fn a_busy_vm_keeps_the_cpu_while_linux_calibrates_its_clock() {
     let Some(dir) = fetch() else {
         return;
     };
-    let linux = format!(
-        "board=malta,mem=128,kernel={},initrd={},append=console=ttyS0 rdinit=/init",
-        dir.join("vmlinuz").display(),
-        dir.join("initrd.gz").display()
-    );
+    let linux = linux_spec(&dir);
     let (code, out, err) = consolidate(&[
         "--json",
         "--work",

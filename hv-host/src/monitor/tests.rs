@@ -477,20 +477,25 @@ fn rtc_calibration_kernel() -> ElfImage {
     })
 }
 
+/// A monitor of `vms` Malta VMs of 1 MiB, spin inference as given.
+fn malta_monitor(vms: usize, spin_inference: bool) -> Monitor {
+    let cfg = VmConfig {
+        ram_bytes: 1 << 20,
+        board: BoardKind::Malta,
+        ..VmConfig::default()
+    };
+    let config = MonitorConfig {
+        spin_inference,
+        ..MonitorConfig::default()
+    };
+    Monitor::new(config, &vec![cfg; vms]).unwrap()
+}
+
 #[test]
 fn a_polling_loop_on_the_rtc_is_skipped_and_reads_count_the_same() {
     let img = rtc_calibration_kernel();
     let run = |spin_inference: bool| {
-        let cfg = VmConfig {
-            ram_bytes: 1 << 20,
-            board: BoardKind::Malta,
-            ..VmConfig::default()
-        };
-        let config = MonitorConfig {
-            spin_inference,
-            ..MonitorConfig::default()
-        };
-        let mut m = Monitor::new(config, &[cfg]).unwrap();
+        let mut m = malta_monitor(1, spin_inference);
         m.load(VmId(0), &img).unwrap();
         assert_eq!(m.run(1_000_000_000), MonitorExit::AllStopped);
         let stats = m.stats(VmId(0)).unwrap();
@@ -524,16 +529,7 @@ fn a_busy_vm_keeps_the_cpu_while_its_neighbour_polls_the_rtc() {
         a.nop();
     });
     let run = |spin_inference: bool| {
-        let cfg = VmConfig {
-            ram_bytes: 1 << 20,
-            board: BoardKind::Malta,
-            ..VmConfig::default()
-        };
-        let config = MonitorConfig {
-            spin_inference,
-            ..MonitorConfig::default()
-        };
-        let mut m = Monitor::new(config, &[cfg, cfg]).unwrap();
+        let mut m = malta_monitor(2, spin_inference);
         m.load(VmId(0), &calibrate).unwrap();
         m.load(VmId(1), &busy).unwrap();
         while m.stop_reason(VmId(0)).is_none() {
