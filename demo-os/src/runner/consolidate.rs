@@ -136,6 +136,15 @@ fn slowdown_text(p: &PollWindow) -> String {
     }
 }
 
+/// `frames` of 4 KiB for the table: MiB from 1 MiB on, else KiB.
+fn size(frames: u64) -> String {
+    if frames >= 256 {
+        format!("{:.1} MiB", mib(frames))
+    } else {
+        format!("{} KiB", frames * 4)
+    }
+}
+
 fn mib(frames: u64) -> f64 {
     frames as f64 * 4096.0 / f64::from(1 << 20)
 }
@@ -412,15 +421,14 @@ fn table(
     let alone_frames: u64 = alone.iter().map(|a| a.peak_frames).sum();
     let _ = writeln!(
         s,
-        "machine memory at the end: {:.1} MiB together, {:.1} MiB with page sharing ({:.0}%); \
-         at its peak: {:.1} MiB together ({:.1} MiB for the VMs alone, added up), {:.1} MiB \
-         with page sharing",
-        mib(together.end_frames),
-        mib(shared.end_frames),
+        "machine memory at the end: {} together, {} with page sharing ({:.0}%); at its peak: \
+         {} together ({} for the VMs alone, added up), {} with page sharing",
+        size(together.end_frames),
+        size(shared.end_frames),
         shared.end_frames as f64 * 100.0 / together.end_frames.max(1) as f64,
-        mib(together.peak_frames),
-        mib(alone_frames),
-        mib(shared.peak_frames),
+        size(together.peak_frames),
+        size(alone_frames),
+        size(shared.peak_frames),
     );
     s
 }
