@@ -881,21 +881,7 @@ impl Machine {
                         }
                     }
                     jit::Probe::Translate => {
-                        let base = self.fetch_base;
-                        let region = jit::translate::region(pc, |off| self.bus.mem_u32(base + off));
-                        // The words the region is made of (at least the
-                        // first, so that a store to it is noticed even
-                        // when nothing could be translated).
-                        let first = (pc & 0xfff) / 4;
-                        let mut generation = self.code.mark_translated(slot, first, first + 1);
-                        for p in &region {
-                            if let Some(&(start, _)) = p.insns.first() {
-                                let w = (start & 0xfff) / 4;
-                                generation =
-                                    self.code.mark_translated(slot, w, w + p.insns.len() as u32);
-                            }
-                        }
-                        jit.install(phys, pc, slot, generation, &region);
+                        self.translate_region(&mut jit, pc, phys, slot);
                         continue;
                     }
                     jit::Probe::Interpret => {}
@@ -906,6 +892,63 @@ impl Machine {
             probe = self.pc != pc.wrapping_add(4) || self.cur_delay || core::mem::take(&mut fresh);
         }
         self.jit = Some(jit);
+    }
+
+    /// Plans, translates and installs the region starting at `pc` (buffer
+    /// offset `phys`, in code slot `slot`, the current fetch page).
+    #[cold]
+    fn translate_region(&mut self, jit: &mut jit::Jit, pc: u32, phys: u32, slot: u32) {
+        let base = self.fetch_base;
+        let vpage = pc & !0xfff;
+        // The page after this one, if the read translation cache holds it
+        // (a fetch is granted exactly when a load is): blocks may run on
+        // into it, and check on entry that it still has this translation
+        // (see `jit::translate::Placement::page2`).
+        let vpage2 = vpage.wrapping_add(0x1000);
+        let page2 = if vpage2 == 0 {
+            None
+        } else {
+            self.xlat
+                .read(GuestVirtAddr::new(vpage2))
+                .map(|off| (vpage2, off & !0xfff))
+        };
+        let region = jit::translate::region(pc, |a| {
+            if a & !0xfff == vpage {
+                Some(self.bus.mem_u32(base + (a & 0xfff)))
+            } else {
+                match page2 {
+                    Some((v2, b2)) if a & !0xfff == v2 => Some(self.bus.mem_u32(b2 + (a & 0xfff))),
+                    _ => None,
+                }
+            }
+        });
+        // The words the region is made of (at least the first, so that a
+        // store to it is noticed even when nothing could be translated).
+        let first = (pc & 0xfff) / 4;
+        let mut generation = self.code.mark_translated(slot, first, first + 1);
+        let mut slot2 = None;
+        for p in &region {
+            for &(a, _) in &p.insns {
+                let w = (a & 0xfff) / 4;
+                if a & !0xfff == vpage {
+                    generation = self.code.mark_translated(slot, w, w + 1);
+                } else if let Some((_, b2)) = page2 {
+                    let s2 = *slot2.get_or_insert_with(|| {
+                        let had = self.code.slot(b2) != code::NO_SLOT;
+                        let s2 = self.code.slot_or_alloc(b2);
+                        if !had {
+                            // Write entries cached before the page held
+                            // code must learn its slot.
+                            self.xlat.drop_writes_to(b2);
+                        }
+                        s2
+                    });
+                    self.code.mark_translated(s2, w, w + 1);
+                    self.code.link(s2, slot);
+                }
+            }
+        }
+        jit.install(phys, pc, slot, generation, &region, page2);
     }
 
     /// Runs the translated block `f` from the current PC, and the blocks

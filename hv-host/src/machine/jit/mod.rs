@@ -516,7 +516,9 @@ impl Jit {
     /// Translates the block planned as `plan` for dispatch point `vpc`
     /// (buffer offset `phys`, valid for `generation` of `slot`) and
     /// installs it; a block that cannot be translated is marked never to
-    /// be tried again (for this generation).
+    /// be tried again (for this generation). `page2` is the virtual
+    /// address and buffer offset of the page after `vpc`'s that the plan
+    /// was given, if any ([`translate::Placement::page2`]).
     pub(crate) fn install(
         &mut self,
         phys: u32,
@@ -524,6 +526,7 @@ impl Jit {
         slot: u32,
         generation: u32,
         region: &[translate::Plan],
+        page2: Option<(u32, u32)>,
     ) {
         let len = region.first().map_or(0, |p| p.insns.len() as u32);
         let code = if len == 0 {
@@ -537,8 +540,9 @@ impl Jit {
             // bug in it or here) must not take the host down: the block
             // stays interpreted, and after a panic, whose half-finished
             // work may be left in the module, everything is dropped.
-            let code =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.compile(region)));
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.compile(region, page2)
+            }));
             self.stats.translate_time += start.elapsed();
             match code {
                 Ok(code) => code,
@@ -570,7 +574,11 @@ impl Jit {
         };
     }
 
-    fn compile(&mut self, region: &[translate::Plan]) -> Option<(BlockFn, Vec<translate::Exit>)> {
+    fn compile(
+        &mut self,
+        region: &[translate::Plan],
+        page2: Option<(u32, u32)>,
+    ) -> Option<(BlockFn, Vec<translate::Exit>)> {
         let start = region.first()?.insns.first()?.0;
         if self.trampoline.is_none() {
             self.stub = self.compile_stub()?;
@@ -581,6 +589,7 @@ impl Jit {
             vpage: start & !0xfff,
             first_exit,
             cells,
+            page2,
         };
         let module = self.module.as_mut()?;
         let config = module.target_config();

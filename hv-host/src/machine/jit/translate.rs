@@ -174,27 +174,34 @@ pub struct Plan {
 }
 
 /// Plans the block starting at virtual address `pc`, reading instruction
-/// words of its page with `word(page_offset)`. An empty plan means the
-/// first instruction is not translated.
-pub fn plan(pc: u32, mut word: impl FnMut(u32) -> u32) -> Plan {
+/// words with `word(address)`, which gives `None` for an address the block
+/// may not hold (one outside the block's page and the page after it, or in
+/// a page whose translation is not known). An empty plan means the first
+/// instruction is not translated.
+pub fn plan(pc: u32, mut word: impl FnMut(u32) -> Option<u32>) -> Plan {
     let mut insns = Vec::new();
     let mut a = pc;
     loop {
         if insns.len() >= MAX_BLOCK {
             break;
         }
-        let d = crate::machine::decode::decode(crate::machine::insn::Instruction(word(a & 0xfff)));
+        let Some(w) = word(a) else {
+            break;
+        };
+        let d = crate::machine::decode::decode(crate::machine::insn::Instruction(w));
         match kind(d.op) {
             Kind::Simple => insns.push((a, d)),
             Kind::Branch => {
-                // The delay slot must be in the same page, and simple.
+                // The delay slot must be one the block may hold, and
+                // simple.
                 let slot = a.wrapping_add(4);
-                if slot & 0xfff == 0 || insns.len() + 2 > MAX_BLOCK {
+                if insns.len() + 2 > MAX_BLOCK {
                     break;
                 }
-                let s = crate::machine::decode::decode(crate::machine::insn::Instruction(word(
-                    slot & 0xfff,
-                )));
+                let Some(sw) = word(slot) else {
+                    break;
+                };
+                let s = crate::machine::decode::decode(crate::machine::insn::Instruction(sw));
                 if kind(s.op) != Kind::Simple {
                     break;
                 }
@@ -216,7 +223,7 @@ pub fn plan(pc: u32, mut word: impl FnMut(u32) -> u32) -> Plan {
                         | Op::Bgezal
                 ) && !(matches!(d.op, Op::Beq) && d.rs == d.rt);
                 let next = slot.wrapping_add(4);
-                if !side_exit || next & 0xfff == 0 || insns.len() + 1 >= MAX_BLOCK {
+                if !side_exit || word(next).is_none() || insns.len() + 1 >= MAX_BLOCK {
                     return Plan {
                         insns,
                         ends_in_branch: true,
@@ -228,9 +235,6 @@ pub fn plan(pc: u32, mut word: impl FnMut(u32) -> u32) -> Plan {
             Kind::Stop => break,
         }
         a = a.wrapping_add(4);
-        if a & 0xfff == 0 {
-            break;
-        }
     }
     Plan {
         insns,
@@ -275,12 +279,12 @@ impl Plan {
 }
 
 /// Plans the region starting at `pc`: its block, then (breadth first) the
-/// blocks its known successors in the same page start, up to
+/// blocks its known successors that `word` gives start (see [`plan`]), up to
 /// [`MAX_REGION_BLOCKS`] blocks and [`MAX_REGION_INSNS`] instructions.
 /// Translated as one function, the region's blocks go to each other with
 /// plain jumps, keeping guest registers in host registers. An empty result
 /// means the first instruction is not translated.
-pub fn region(pc: u32, mut word: impl FnMut(u32) -> u32) -> Vec<Plan> {
+pub fn region(pc: u32, mut word: impl FnMut(u32) -> Option<u32>) -> Vec<Plan> {
     let first = plan(pc, &mut word);
     if first.insns.is_empty() {
         return Vec::new();
@@ -293,7 +297,7 @@ pub fn region(pc: u32, mut word: impl FnMut(u32) -> u32) -> Vec<Plan> {
             if out.len() >= MAX_REGION_BLOCKS {
                 break;
             }
-            if t & !0xfff != pc & !0xfff
+            if word(t).is_none()
                 || t & 3 != 0
                 || out
                     .iter()
@@ -386,6 +390,14 @@ pub struct Placement {
     /// The address of the chain cell of exit `first_exit`, followed by
     /// those of the next [`MAX_EXITS`] - 1 exits.
     pub cells: usize,
+    /// The page after the block's (its virtual address and the buffer
+    /// offset it had when the block was planned), if the region holds
+    /// instructions from there. Its code is the block's as much as the
+    /// first page's (the code cache links the two pages' generations),
+    /// but its translation may differ the next time the block runs: the
+    /// block checks it on entry and leaves before the first instruction
+    /// from that page if it is not the same.
+    pub page2: Option<(u32, u32)>,
 }
 
 /// How a block left, by the number its code returns.
@@ -408,9 +420,10 @@ pub struct Exit {
 }
 
 /// The exits of one region that may have a chain cell (a region has at
-/// most a guard per instruction, a side exit per branch and three at each
-/// block's end; exits past this many chain through the stub instead).
-pub const MAX_EXITS: u32 = 2 * MAX_REGION_INSNS as u32 + 3 * MAX_REGION_BLOCKS as u32 + 8;
+/// most a guard per instruction, a side exit per branch, and per block
+/// three at its end and the check of the page after its own; exits past
+/// this many chain through the stub instead).
+pub const MAX_EXITS: u32 = 2 * MAX_REGION_INSNS as u32 + 4 * MAX_REGION_BLOCKS as u32 + 8;
 
 /// Where one exit to a known target in the block's own page chains to:
 /// the target's block, once the run loop has seen the exit taken and the
@@ -463,8 +476,7 @@ pub fn emit(b: &mut FunctionBuilder<'_>, ptr: Type, region: &[Plan], at: Placeme
     let sig = b.func.signature.clone();
     let sig = b.import_signature(sig);
     let stub_sig = b.import_signature(stub_signature(ptr));
-    let mut e = Emitter::new(b, ptr, [ctx, left, chained], region);
-    e.at = at;
+    let mut e = Emitter::new(b, ptr, [ctx, left, chained], region, at);
     e.sig = Some(sig);
     e.stub_sig = Some(stub_sig);
     for (i, plan) in region.iter().enumerate() {
@@ -517,6 +529,12 @@ struct Emitter<'a, 'b> {
     mem: MemBase,
     /// The registers whose variable holds their value (bit n for GPR n).
     loaded: u64,
+    /// Non-zero if the page after the block's no longer has the
+    /// translation the block was made for ([`Placement::page2`]).
+    page2_fail: Option<Value>,
+    /// Whether the block being emitted has checked [`Emitter::page2_fail`]
+    /// on its path so far.
+    crossed: bool,
 }
 
 /// What loads and stores need from the context, each loaded where first
@@ -564,6 +582,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
         ptr: Type,
         [ctx, left0, chained0]: [Value; 3],
         region: &[Plan],
+        at: Placement,
     ) -> Self {
         let ret = b.create_block();
         b.append_block_param(ret, types::I32);
@@ -639,6 +658,32 @@ impl<'a, 'b> Emitter<'a, 'b> {
                 asid: Some(b.ins().load(types::I32, flags(), ctx, offsets::ASID)),
             };
         }
+        // Whether the page after the block's still has the translation it
+        // had when planned (non-zero if not): nothing the region's code
+        // does can change that, so it is checked once, here.
+        let crosses = region
+            .iter()
+            .flat_map(|p| &p.insns)
+            .any(|&(a, _)| a & !0xfff != at.vpage);
+        let page2_fail = if !crosses {
+            None
+        } else if let Some((vpage2, base2)) = at.page2 {
+            let read = b.ins().load(ptr, flags(), ctx, offsets::XLAT_READ);
+            let asid = b.ins().load(types::I32, flags(), ctx, offsets::ASID);
+            let off = (((vpage2 >> 12) & 0xff) * 16) as i32;
+            let tag = b.ins().load(types::I32, flags(), read, off);
+            let mask = b.ins().load(types::I32, flags(), read, off + 4);
+            let base = b.ins().load(types::I32, flags(), read, off + 8);
+            let key = b.ins().bor_imm_s(asid, c(vpage2));
+            let diff = b.ins().bxor(tag, key);
+            let miss = b.ins().band(diff, mask);
+            let moved = b.ins().bxor_imm_s(base, c(base2));
+            Some(b.ins().bor(miss, moved))
+        } else {
+            // `plan` was given no second page: unreachable, but leaving
+            // is always right.
+            Some(b.ins().iconst(types::I32, 1))
+        };
         let left = b.declare_var(types::I64);
         b.def_var(left, left0);
         let chained = b.declare_var(types::I64);
@@ -662,7 +707,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
             vars,
             exits: Vec::new(),
             ret,
-            at: Placement::default(),
+            at,
             sig: None,
             stub_sig: None,
             heads,
@@ -673,6 +718,8 @@ impl<'a, 'b> Emitter<'a, 'b> {
             lo_ptr,
             mem,
             loaded: if lazy { 0 } else { used },
+            page2_fail,
+            crossed: false,
         }
     }
 
@@ -874,9 +921,25 @@ impl<'a, 'b> Emitter<'a, 'b> {
         self.b.seal_block(ok);
     }
 
+    /// Before the instruction at `pc`: if it is the block's first from
+    /// the page after its own, leaves with `bail` unless that page has
+    /// the translation the block was made for.
+    fn cross(&mut self, pc: u32, bail: Bail) {
+        if pc & !0xfff == self.at.vpage || self.crossed {
+            return;
+        }
+        self.crossed = true;
+        let fail = match self.page2_fail {
+            Some(v) => v,
+            None => self.iconst(1),
+        };
+        self.guard(fail, bail);
+    }
+
     // ----- the block -----
 
     fn body(&mut self, plan: &Plan) {
+        self.crossed = false;
         let n = plan.insns.len();
         let straight = if plan.ends_in_branch { n - 2 } else { n };
         let mut i = 0;
@@ -895,6 +958,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
                 delay: false,
                 executed: i as u32,
             };
+            self.cross(pc, bail);
             self.simple(d, bail);
             i += 1;
         }
@@ -918,6 +982,15 @@ impl<'a, 'b> Emitter<'a, 'b> {
     /// delay slot, then leave for the target if taken, else go on.
     fn side_exit(&mut self, bpc: u32, d: Decoded, spc: u32, sd: Decoded, index: u32) {
         use Op::*;
+        self.cross(
+            bpc,
+            Bail {
+                pc: bpc,
+                next_pc: Some(bpc.wrapping_add(4)),
+                delay: false,
+                executed: index,
+            },
+        );
         let rs = self.get(d.rs);
         let rt = self.get(d.rt);
         let cond = match d.op {
@@ -947,6 +1020,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
             delay: true,
             executed: index + 1,
         };
+        self.cross(spc, bail);
         self.simple(sd, bail);
         let (taken, go_on) = (self.b.create_block(), self.b.create_block());
         self.b.ins().brif(cond, taken, &[], go_on, &[]);
@@ -966,6 +1040,15 @@ impl<'a, 'b> Emitter<'a, 'b> {
     /// A branch at `bpc` (instruction number `index`) and its delay slot.
     fn branch(&mut self, bpc: u32, d: Decoded, spc: u32, sd: Decoded, index: u32) {
         use Op::*;
+        self.cross(
+            bpc,
+            Bail {
+                pc: bpc,
+                next_pc: Some(bpc.wrapping_add(4)),
+                delay: false,
+                executed: index,
+            },
+        );
         let rs = self.get(d.rs);
         let rt = self.get(d.rt);
         let zero = self.iconst(0);
@@ -1066,6 +1149,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
             delay: true,
             executed: index + 1,
         };
+        self.cross(spc, bail);
         self.simple(sd, bail);
         if let Some((taken, target)) = cond {
             let (t, f) = (self.b.create_block(), self.b.create_block());
@@ -1604,9 +1688,13 @@ fn reg_uses(d: Decoded) -> u64 {
 mod tests {
     use super::*;
 
-    /// Words of a page: `code` from offset 0, `nop` elsewhere.
-    fn page(code: &[u32]) -> impl FnMut(u32) -> u32 + '_ {
-        move |off| code.get((off / 4) as usize).copied().unwrap_or(0)
+    /// Words of the page at 0x8000_1000: `code` from offset 0, `nop`
+    /// elsewhere; no other page.
+    fn page(code: &[u32]) -> impl FnMut(u32) -> Option<u32> + '_ {
+        move |a| {
+            (a & !0xfff == 0x8000_1000)
+                .then(|| code.get(((a & 0xfff) / 4) as usize).copied().unwrap_or(0))
+        }
     }
 
     const ADDIU_T0: u32 = 0x2508_0001; // addiu t0, t0, 1
