@@ -717,7 +717,7 @@ impl Machine {
     pub(crate) fn mode_changed(&mut self) {
         self.regime = Regime::of(self.cp0.status);
         self.xlat.regime_base = self.regime as usize * SETS_ENTRIES;
-        self.xlat.asid = u32::from(self.cp0.asid());
+        self.xlat.set_asid(self.cp0.asid());
         self.fetch_tag = INVALID_TAG;
     }
 

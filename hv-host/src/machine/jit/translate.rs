@@ -36,8 +36,8 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, InstBuilder, MemFlagsData as MemFlags, Type, Value, types};
 use cranelift_frontend::{FunctionBuilder, Variable};
 
-use crate::machine::code::NO_SLOT;
 use crate::machine::decode::{Decoded, Op, SINK};
+use crate::machine::xlat::CODE_BIT;
 
 /// The most instructions one block holds.
 pub const MAX_BLOCK: usize = 32;
@@ -60,7 +60,8 @@ pub struct JitCtx {
     pub xlat_read: *const u8,
     /// The current regime's write translation set (256 entries).
     pub xlat_write: *const u8,
-    /// The current ASID.
+    /// The current ASID, in its place in translation-cache keys
+    /// (`Xlat::asid`).
     pub asid: u32,
     /// The dispatch table ([`super::TABLE_ENTRIES`] entries of
     /// [`super::ENTRY_SIZE`] bytes), for chaining.
@@ -365,11 +366,23 @@ const VARS: usize = 35;
 #[derive(Clone, Copy)]
 struct Bail {
     pc: u32,
-    /// The next PC after it, or `None` if the code has stored it in
-    /// [`JitCtx::next_pc`] (a delay slot after a jump through a register).
-    next_pc: Option<u32>,
+    /// The next PC after it.
+    next_pc: BailNext,
     delay: bool,
     executed: u32,
+}
+
+/// The next PC of a bail: known at translation time, or (a delay slot)
+/// computed at run time, by the leaving path only, which stores it into
+/// [`JitCtx::next_pc`].
+#[derive(Clone, Copy)]
+enum BailNext {
+    Const(u32),
+    /// The target of a jump through a register.
+    Dyn(Value),
+    /// A conditional branch's: if the condition is non-zero the first,
+    /// else the second.
+    Cond(Value, u32, u32),
 }
 
 /// A next-PC value known at translation time or only at run time.
@@ -803,16 +816,23 @@ impl<'a, 'b> Emitter<'a, 'b> {
             bailed,
             cell: false,
         };
+        // A chained exit to a PC known only at run time goes through the
+        // chaining stub, which stores it (and the one after) if it leaves.
+        let chains = !bailed && !delay;
         match pc {
             Next::Const(c) => info.pc = Some(c),
             Next::Dyn(v) => {
-                self.b.ins().store(flags(), v, ctx, offsets::PC);
+                if !chains {
+                    self.b.ins().store(flags(), v, ctx, offsets::PC);
+                }
             }
         }
         match next_pc {
             Next::Const(c) => info.next_pc = Some(c),
             Next::Dyn(v) => {
-                self.b.ins().store(flags(), v, ctx, offsets::NEXT_PC);
+                if !chains {
+                    self.b.ins().store(flags(), v, ctx, offsets::NEXT_PC);
+                }
             }
         }
         let n = self.exits.len() as u32;
@@ -907,7 +927,10 @@ impl<'a, 'b> Emitter<'a, 'b> {
         let k = self.at.first_exit + self.exits.len() as u32;
         self.exits.push(Exit {
             pc: Some(bail.pc),
-            next_pc: bail.next_pc,
+            next_pc: match bail.next_pc {
+                BailNext::Const(c) => Some(c),
+                BailNext::Dyn(_) | BailNext::Cond(..) => None,
+            },
             delay: bail.delay,
             executed: bail.executed,
             bailed: true,
@@ -916,7 +939,28 @@ impl<'a, 'b> Emitter<'a, 'b> {
         let k = self.iconst(k);
         let ok = self.b.create_block();
         let ret = self.ret;
-        self.b.ins().brif(fail, ret, &[k.into()], ok, &[]);
+        if let BailNext::Const(_) = bail.next_pc {
+            self.b.ins().brif(fail, ret, &[k.into()], ok, &[]);
+        } else {
+            // The next PC is stored on the way out only.
+            let out = self.b.create_block();
+            self.b.set_cold_block(out);
+            self.b.ins().brif(fail, out, &[], ok, &[]);
+            self.b.switch_to_block(out);
+            self.b.seal_block(out);
+            let next = match bail.next_pc {
+                BailNext::Dyn(v) => v,
+                BailNext::Cond(c, t, f) => {
+                    let t = self.iconst(t);
+                    let f = self.iconst(f);
+                    self.b.ins().select(c, t, f)
+                }
+                BailNext::Const(c) => self.iconst(c),
+            };
+            let ctx = self.ctx;
+            self.b.ins().store(flags(), next, ctx, offsets::NEXT_PC);
+            self.b.ins().jump(ret, &[k.into()]);
+        }
         self.b.switch_to_block(ok);
         self.b.seal_block(ok);
     }
@@ -954,7 +998,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
             }
             let bail = Bail {
                 pc,
-                next_pc: Some(pc.wrapping_add(4)),
+                next_pc: BailNext::Const(pc.wrapping_add(4)),
                 delay: false,
                 executed: i as u32,
             };
@@ -986,7 +1030,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
             bpc,
             Bail {
                 pc: bpc,
-                next_pc: Some(bpc.wrapping_add(4)),
+                next_pc: BailNext::Const(bpc.wrapping_add(4)),
                 delay: false,
                 executed: index,
             },
@@ -1009,14 +1053,9 @@ impl<'a, 'b> Emitter<'a, 'b> {
             self.set(31, v);
         }
         let target = spc.wrapping_add(d.imm);
-        let tv = self.iconst(target);
-        let f = self.iconst(spc.wrapping_add(4));
-        let next = self.b.ins().select(cond, tv, f);
-        let ctx = self.ctx;
-        self.b.ins().store(flags(), next, ctx, offsets::NEXT_PC);
         let bail = Bail {
             pc: spc,
-            next_pc: None,
+            next_pc: BailNext::Cond(cond, target, spc.wrapping_add(4)),
             delay: true,
             executed: index + 1,
         };
@@ -1044,7 +1083,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
             bpc,
             Bail {
                 pc: bpc,
-                next_pc: Some(bpc.wrapping_add(4)),
+                next_pc: BailNext::Const(bpc.wrapping_add(4)),
                 delay: false,
                 executed: index,
             },
@@ -1109,12 +1148,8 @@ impl<'a, 'b> Emitter<'a, 'b> {
             match (cond, target) {
                 (None, t) => self.slot_and_leave(spc, sd, t, None, index),
                 (Some(c), Next::Const(t)) => {
-                    // A bail in the slot needs the target chosen; after
-                    // the slot, each way leaves with a constant PC.
-                    let tv = self.iconst(t);
-                    let f = self.iconst(spc.wrapping_add(4));
-                    let next = Next::Dyn(self.b.ins().select(c, tv, f));
-                    self.slot_and_leave(spc, sd, next, Some((c, t)), index);
+                    // After the slot, each way leaves with a constant PC.
+                    self.slot_and_leave(spc, sd, Next::Const(t), Some((c, t)), index);
                 }
                 (Some(_), Next::Dyn(_)) => {
                     unreachable!("conditional branches have constant targets")
@@ -1134,14 +1169,10 @@ impl<'a, 'b> Emitter<'a, 'b> {
         cond: Option<(Value, u32)>,
         index: u32,
     ) {
-        let next_pc = match next {
-            Next::Const(c) => Some(c),
-            Next::Dyn(v) => {
-                // Where a bail in the slot finds it.
-                let ctx = self.ctx;
-                self.b.ins().store(flags(), v, ctx, offsets::NEXT_PC);
-                None
-            }
+        let next_pc = match (cond, next) {
+            (Some((taken, target)), _) => BailNext::Cond(taken, target, spc.wrapping_add(4)),
+            (None, Next::Const(c)) => BailNext::Const(c),
+            (None, Next::Dyn(v)) => BailNext::Dyn(v),
         };
         let bail = Bail {
             pc: spc,
@@ -1510,31 +1541,28 @@ impl<'a, 'b> Emitter<'a, 'b> {
             self.base(|m| &mut m.read, self.ptr, offsets::XLAT_READ)
         };
         let asid = self.base(|m| &mut m.asid, types::I32, offsets::ASID);
-        // One test for every reason to leave: a misaligned address, a
-        // translation-cache miss, (stores) a page holding code. (A hit is
-        // inside the memory buffer: the cache holds whole pages inside it
-        // only.) Each field of the entry is loaded where it is used, so
-        // that few values are live at once.
-        let page = self.b.ins().ushr_imm_s(va, 12);
-        let idx = self.b.ins().band_imm_s(page, 0xff);
-        let idx = self.b.ins().uextend(self.ptr, idx);
-        let byte = self.b.ins().ishl_imm_s(idx, 4);
+        // One test for every reason to leave: a misaligned address (the
+        // key keeps the address's low bits, which no tag has), a
+        // translation-cache miss, (stores) a page holding code (its tag
+        // has `CODE_BIT`, which the mask then keeps). (A hit is inside the
+        // memory buffer: the cache holds whole pages inside it only.)
+        // Each field of the entry is loaded where it is used, so that few
+        // values are live at once.
+        let byte = self.b.ins().ushr_imm_s(va, 8);
+        let byte = self.b.ins().band_imm_s(byte, 0xff0);
+        let byte = self.b.ins().uextend(self.ptr, byte);
         let entry = self.b.ins().iadd(set, byte);
-        let vpage = self.b.ins().band_imm_s(va, c(!0xfff));
+        let vpage = self.b.ins().band_imm_s(va, c(!0xfff | (size - 1)));
         let key = self.b.ins().bor(vpage, asid);
         let tag = self.b.ins().load(types::I32, flags(), entry, 0);
         let diff = self.b.ins().bxor(tag, key);
         let mask = self.b.ins().load(types::I32, flags(), entry, 4);
-        let mut fail = self.b.ins().band(diff, mask);
-        if size > 1 {
-            let mis = self.b.ins().band_imm_s(va, c(size - 1));
-            fail = self.b.ins().bor(fail, mis);
-        }
-        if store {
-            let slot = self.b.ins().load(types::I32, flags(), entry, 12);
-            let code = self.b.ins().bxor_imm_s(slot, c(NO_SLOT));
-            fail = self.b.ins().bor(fail, code);
-        }
+        let mask = if store {
+            self.b.ins().bor_imm_s(mask, c(CODE_BIT))
+        } else {
+            mask
+        };
+        let fail = self.b.ins().band(diff, mask);
         self.guard(fail, bail);
         let base = self.b.ins().load(types::I32, flags(), entry, 8);
         let in_page = self.b.ins().band_imm_s(va, 0xfff);
@@ -1598,12 +1626,11 @@ pub fn emit_stub(b: &mut FunctionBuilder<'_>, ptr: Type, block_sig: ir::Signatur
     let tag = b.ins().load(types::I32, flags(), e, 0);
     let mask = b.ins().load(types::I32, flags(), e, 4);
     let base = b.ins().load(types::I32, flags(), e, 8);
-    let vpage = b.ins().band_imm_s(t, c(!0xfff));
+    // A misaligned target keeps its low bits in the key: a miss.
+    let vpage = b.ins().band_imm_s(t, c(!0xfff | 3));
     let key = b.ins().bor(vpage, asid);
     let diff = b.ins().bxor(tag, key);
-    let miss = b.ins().band(diff, mask);
-    let mis = b.ins().band_imm_s(t, 3);
-    let fail = b.ins().bor(miss, mis);
+    let fail = b.ins().band(diff, mask);
     let in_page = b.ins().band_imm_s(t, 0xfff);
     let phys = b.ins().iadd(base, in_page);
     // The dispatch-table entry.
@@ -1656,8 +1683,13 @@ pub fn emit_stub(b: &mut FunctionBuilder<'_>, ptr: Type, block_sig: ir::Signatur
     let n = b.ins().iadd_imm_s(chained, 1);
     b.ins()
         .return_call_indirect(block_sig, e_code, &[ctx, left, n]);
-    // The exit's own count is the run loop's to subtract.
+    // The exit's own count is the run loop's to subtract. The target
+    // and the PC after it, for an exit whose PC is known only at run time
+    // (the others' are constants in their exits).
     b.switch_to_block(leave);
+    b.ins().store(flags(), t, ctx, offsets::PC);
+    let after = b.ins().iadd_imm_s(t, 4);
+    b.ins().store(flags(), after, ctx, offsets::NEXT_PC);
     b.ins().store(flags(), before, ctx, offsets::LEFT);
     b.ins().store(flags(), chained, ctx, offsets::CHAINED);
     b.ins().return_(&[k]);
