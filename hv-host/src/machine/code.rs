@@ -164,6 +164,14 @@ impl CodeCache {
             .unwrap_or(u32::MAX)
     }
 
+    /// The slot of every page of the memory buffer, [`NO_SLOT`] for a
+    /// page with none (translated code reads it to leave stores to pages
+    /// holding code to the interpreter).
+    #[inline]
+    pub fn slot_table(&self) -> &[u32] {
+        &self.slot_of
+    }
+
     /// The generation of every slot (translated code reads them to chain
     /// blocks).
     #[inline]

@@ -970,6 +970,15 @@ impl Machine {
         ctx.xlat_read = read.as_ptr().cast();
         ctx.xlat_write = write.as_ptr().cast();
         ctx.asid = self.xlat.asid;
+        // Kernel mode: kseg0 is unmapped, `pa = va - 0x8000_0000`, and
+        // low RAM (`Bus::target`) is plain memory at buffer offset `pa`.
+        ctx.kseg0_limit = match self.regime {
+            Regime::Kernel | Regime::KernelErl => self.bus.ram_bytes().min(0x2000_0000),
+            Regime::Supervisor | Regime::User => 0,
+        };
+        let slot_of = self.code.slot_table();
+        debug_assert!(slot_of.len() as u64 * u64::from(PAGE_SIZE) >= u64::from(ctx.kseg0_limit));
+        ctx.slot_of = slot_of.as_ptr();
         ctx.table = table;
         ctx.gens = gens.as_ptr();
         ctx.gens_len = gens.len() as u64;
@@ -982,11 +991,16 @@ impl Machine {
         // sets and `table`/`gens` to the dispatch table and the code
         // cache's generations (`gens_len` of them), which the code only
         // reads, `stub` to the chaining stub compiled with the blocks,
-        // and `mem` to the memory buffer. The code reaches guest memory
-        // only at a page offset taken from one of those translation
-        // entries plus 0..4096, and `Xlat` caches only pages wholly inside
-        // the buffer (its `limit` is the buffer's length, which never
-        // changes), so no guest value can make it touch anything else.
+        // `slot_of` to the code cache's slot table (one entry per page of
+        // the buffer), which the code only reads, and `mem` to the memory
+        // buffer. The code reaches guest memory only at a page offset
+        // taken from one of those translation entries plus 0..4096, and
+        // `Xlat` caches only pages wholly inside the buffer (its `limit`
+        // is the buffer's length, which never changes), or at an offset
+        // below `kseg0_limit`, at most the low RAM's size, which lies
+        // inside the buffer at offset 0 (`Bus::target`); it reads
+        // `slot_of` only at the page of such an offset. So no guest value
+        // can make it touch anything else.
         let k = unsafe { jit.call(f) };
         let ctx = &*jit.ctx;
         let (done, next_pc, pc) = (ctx.budget - ctx.left, ctx.next_pc, ctx.pc);

@@ -36,6 +36,7 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, InstBuilder, MemFlagsData as MemFlags, Type, Value, types};
 use cranelift_frontend::{FunctionBuilder, Variable};
 
+use crate::machine::code::NO_SLOT;
 use crate::machine::decode::{Decoded, Op, SINK};
 use crate::machine::xlat::CODE_BIT;
 
@@ -63,6 +64,16 @@ pub struct JitCtx {
     /// The current ASID, in its place in translation-cache keys
     /// (`Xlat::asid`).
     pub asid: u32,
+    /// Bytes of kseg0 from its start that are plain memory at the same
+    /// offset in the memory buffer in the current mode: the low RAM (at
+    /// most 512 MiB) in kernel mode, where kseg0 is unmapped with
+    /// `pa = va - 0x8000_0000` and low RAM is at buffer offset `pa`; zero
+    /// in other modes. Loads and stores there need no translation cache.
+    pub kseg0_limit: u32,
+    /// The code cache's slot of each page of the memory buffer
+    /// (`NO_SLOT` for a page holding no code): at least
+    /// `kseg0_limit / 4096` entries.
+    pub slot_of: *const u32,
     /// The dispatch table ([`super::TABLE_ENTRIES`] entries of
     /// [`super::ENTRY_SIZE`] bytes), for chaining.
     pub table: *const u8,
@@ -97,6 +108,8 @@ impl JitCtx {
             xlat_read: core::ptr::null(),
             xlat_write: core::ptr::null(),
             asid: 0,
+            kseg0_limit: 0,
+            slot_of: core::ptr::null(),
             table: core::ptr::null(),
             gens: core::ptr::null(),
             gens_len: 0,
@@ -125,6 +138,8 @@ pub(crate) mod offsets {
     pub const XLAT_READ: i32 = offset_of!(JitCtx, xlat_read) as i32;
     pub const XLAT_WRITE: i32 = offset_of!(JitCtx, xlat_write) as i32;
     pub const ASID: i32 = offset_of!(JitCtx, asid) as i32;
+    pub const KSEG0_LIMIT: i32 = offset_of!(JitCtx, kseg0_limit) as i32;
+    pub const SLOT_OF: i32 = offset_of!(JitCtx, slot_of) as i32;
     pub const TABLE: i32 = offset_of!(JitCtx, table) as i32;
     pub const GENS: i32 = offset_of!(JitCtx, gens) as i32;
     pub const GENS_LEN: i32 = offset_of!(JitCtx, gens_len) as i32;
@@ -558,6 +573,8 @@ struct MemBase {
     read: Option<Value>,
     write: Option<Value>,
     asid: Option<Value>,
+    kseg0_limit: Option<Value>,
+    slot_of: Option<Value>,
 }
 
 /// The target of a branch or jump at `pc` known at translation time.
@@ -669,6 +686,8 @@ impl<'a, 'b> Emitter<'a, 'b> {
                 read: Some(b.ins().load(ptr, flags(), ctx, offsets::XLAT_READ)),
                 write: Some(b.ins().load(ptr, flags(), ctx, offsets::XLAT_WRITE)),
                 asid: Some(b.ins().load(types::I32, flags(), ctx, offsets::ASID)),
+                kseg0_limit: Some(b.ins().load(types::I32, flags(), ctx, offsets::KSEG0_LIMIT)),
+                slot_of: Some(b.ins().load(ptr, flags(), ctx, offsets::SLOT_OF)),
             };
         }
         // Whether the page after the block's still has the translation it
@@ -1530,17 +1549,68 @@ impl<'a, 'b> Emitter<'a, 'b> {
         self.set_var(LO, lo);
     }
 
-    /// The host address of a `size`-byte access at guest virtual `va`,
-    /// through the translation cache; leaves with `bail` if the address is
-    /// misaligned, the cache misses, the entry is for a page holding code
-    /// (stores), or the offset is not inside the memory buffer.
+    /// The host address of a `size`-byte access at guest virtual `va`:
+    /// straight from the address in kseg0 in kernel mode (see
+    /// [`JitCtx::kseg0_limit`]), else through the translation cache;
+    /// leaves with `bail` if the address is misaligned, the cache misses,
+    /// or the page holds code (stores).
     fn access(&mut self, va: Value, size: u32, store: bool, bail: Bail) -> Value {
+        // Everything both ways use, loaded here, before they part (a
+        // value first loaded on one way would not reach the other).
         let set = if store {
             self.base(|m| &mut m.write, self.ptr, offsets::XLAT_WRITE)
         } else {
             self.base(|m| &mut m.read, self.ptr, offsets::XLAT_READ)
         };
         let asid = self.base(|m| &mut m.asid, types::I32, offsets::ASID);
+        let mem = self.base(|m| &mut m.mem, self.ptr, offsets::MEM);
+        let limit = self.base(|m| &mut m.kseg0_limit, types::I32, offsets::KSEG0_LIMIT);
+        let slot_of = if store {
+            Some(self.base(|m| &mut m.slot_of, self.ptr, offsets::SLOT_OF))
+        } else {
+            None
+        };
+        let join = self.b.create_block();
+        self.b.append_block_param(join, self.ptr);
+        let direct = self.b.create_block();
+        let slow = self.b.create_block();
+        // Kseg0 in kernel mode: `va - 0x8000_0000` is the buffer offset
+        // if it is below the limit (a multiple of the page size, so an
+        // aligned access there ends below it too).
+        let off = self.b.ins().iadd_imm_s(va, c(0x8000_0000));
+        let inside = self.b.ins().icmp(IntCC::UnsignedLessThan, off, limit);
+        let ok = if size > 1 {
+            let low = self.b.ins().band_imm_s(va, c(size - 1));
+            let aligned = self.b.ins().icmp_imm_s(IntCC::Equal, low, 0);
+            self.b.ins().band(inside, aligned)
+        } else {
+            inside
+        };
+        self.b.ins().brif(ok, direct, &[], slow, &[]);
+        self.b.switch_to_block(direct);
+        self.b.seal_block(direct);
+        let off = if self.ptr == types::I64 {
+            self.b.ins().uextend(types::I64, off)
+        } else {
+            off
+        };
+        if let Some(slot_of) = slot_of {
+            // A store to a page holding code takes the slow way, which
+            // leaves (its write entry, if any, has `CODE_BIT`).
+            let page = self.b.ins().ushr_imm_s(off, 12);
+            let byte = self.b.ins().ishl_imm_s(page, 2);
+            let at = self.b.ins().iadd(slot_of, byte);
+            let slot = self.b.ins().load(types::I32, flags(), at, 0);
+            let no_code = self.b.ins().icmp_imm_s(IntCC::Equal, slot, c(NO_SLOT));
+            let plain = self.b.create_block();
+            self.b.ins().brif(no_code, plain, &[], slow, &[]);
+            self.b.switch_to_block(plain);
+            self.b.seal_block(plain);
+        }
+        let addr = self.b.ins().iadd(mem, off);
+        self.b.ins().jump(join, &[addr.into()]);
+        self.b.switch_to_block(slow);
+        self.b.seal_block(slow);
         // One test for every reason to leave: a misaligned address (the
         // key keeps the address's low bits, which no tag has), a
         // translation-cache miss, (stores) a page holding code (its tag
@@ -1572,8 +1642,11 @@ impl<'a, 'b> Emitter<'a, 'b> {
         } else {
             off
         };
-        let mem = self.base(|m| &mut m.mem, self.ptr, offsets::MEM);
-        self.b.ins().iadd(mem, off)
+        let addr = self.b.ins().iadd(mem, off);
+        self.b.ins().jump(join, &[addr.into()]);
+        self.b.switch_to_block(join);
+        self.b.seal_block(join);
+        self.b.block_params(join)[0]
     }
 }
 
