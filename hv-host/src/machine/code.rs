@@ -116,16 +116,34 @@ impl CodeCache {
         };
         let hit = (from..to).any(|w| bits[(w / 64) as usize & 15] & (1 << (w % 64)) != 0);
         if hit {
+            self.make_stale(slot);
+        }
+    }
+
+    /// Makes the blocks of `slot`, and of the slots linked to it, stale
+    /// (out of line: the stores of the interpreter's hot path only test
+    /// for it).
+    #[cold]
+    #[inline(never)]
+    fn make_stale(&mut self, slot: u32) {
+        let s = slot as usize;
+        if let Some(bits) = self.translated.get_mut(s) {
             *bits = [0; WORDS_PER_PAGE / 64];
-            self.generation[slot as usize] = self.generation[slot as usize].wrapping_add(1);
-            // The blocks of the linked slots hold words of this one: they
-            // are stale too. (Their own translated words stay marked:
-            // blocks of other slots may hold them.)
-            let links = core::mem::take(&mut self.links[slot as usize]);
-            for s in links {
-                if let Some(g) = self.generation.get_mut(s as usize) {
-                    *g = g.wrapping_add(1);
-                }
+        }
+        if let Some(g) = self.generation.get_mut(s) {
+            *g = g.wrapping_add(1);
+        }
+        // The blocks of the linked slots hold words of this one: they are
+        // stale too. (Their own translated words stay marked: blocks of
+        // other slots may hold them.)
+        let links = self
+            .links
+            .get_mut(s)
+            .map(core::mem::take)
+            .unwrap_or_default();
+        for l in links {
+            if let Some(g) = self.generation.get_mut(l as usize) {
+                *g = g.wrapping_add(1);
             }
         }
     }

@@ -831,7 +831,9 @@ impl Machine {
     /// The hot loop with the translating tier: at each dispatch point (a PC
     /// outside a delay slot) enter the block translated from it if it fits
     /// before `stop_at`, else interpret one instruction as
-    /// [`Machine::run_inner`] does.
+    /// [`Machine::run_inner`] does. Out of line, so that the interpreter's
+    /// loop in [`Machine::run_loop`] does not depend on this one's code.
+    #[inline(never)]
     fn run_inner_jit(&mut self) {
         let Some(mut jit) = self.jit.take() else {
             return;
