@@ -950,7 +950,10 @@ impl Machine {
                 }
             }
         }
-        jit.install(phys, pc, slot, generation, &region, page2);
+        // Code translated in kernel mode tries kseg0 straight first.
+        let kseg0 = matches!(self.regime, Regime::Kernel | Regime::KernelErl);
+        let how = jit::translate::Planned { page2, kseg0 };
+        jit.install(phys, pc, slot, generation, &region, how);
     }
 
     /// Runs the translated block `f` from the current PC, and the blocks

@@ -516,9 +516,8 @@ impl Jit {
     /// Translates the block planned as `plan` for dispatch point `vpc`
     /// (buffer offset `phys`, valid for `generation` of `slot`) and
     /// installs it; a block that cannot be translated is marked never to
-    /// be tried again (for this generation). `page2` is the virtual
-    /// address and buffer offset of the page after `vpc`'s that the plan
-    /// was given, if any ([`translate::Placement::page2`]).
+    /// be tried again (for this generation). `how` says what the plan was
+    /// made with.
     pub(crate) fn install(
         &mut self,
         phys: u32,
@@ -526,7 +525,7 @@ impl Jit {
         slot: u32,
         generation: u32,
         region: &[translate::Plan],
-        page2: Option<(u32, u32)>,
+        how: translate::Planned,
     ) {
         let len = region.first().map_or(0, |p| p.insns.len() as u32);
         let code = if len == 0 {
@@ -541,7 +540,7 @@ impl Jit {
             // stays interpreted, and after a panic, whose half-finished
             // work may be left in the module, everything is dropped.
             let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.compile(region, page2)
+                self.compile(region, how)
             }));
             self.stats.translate_time += start.elapsed();
             match code {
@@ -577,7 +576,7 @@ impl Jit {
     fn compile(
         &mut self,
         region: &[translate::Plan],
-        page2: Option<(u32, u32)>,
+        how: translate::Planned,
     ) -> Option<(BlockFn, Vec<translate::Exit>)> {
         let start = region.first()?.insns.first()?.0;
         if self.trampoline.is_none() {
@@ -589,7 +588,8 @@ impl Jit {
             vpage: start & !0xfff,
             first_exit,
             cells,
-            page2,
+            page2: how.page2,
+            kseg0: how.kseg0,
         };
         let module = self.module.as_mut()?;
         let config = module.target_config();

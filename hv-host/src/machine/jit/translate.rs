@@ -407,6 +407,15 @@ enum Next {
     Dyn(Value),
 }
 
+/// What a region was planned with, besides its instructions.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Planned {
+    /// See [`Placement::page2`].
+    pub page2: Option<(u32, u32)>,
+    /// See [`Placement::kseg0`].
+    pub kseg0: bool,
+}
+
 /// Where a block is: what its code needs to chain to its successors.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Placement {
@@ -426,6 +435,11 @@ pub struct Placement {
     /// block checks it on entry and leaves before the first instruction
     /// from that page if it is not the same.
     pub page2: Option<(u32, u32)>,
+    /// Whether loads and stores try kseg0 straight ([`JitCtx::kseg0_limit`])
+    /// before the translation cache: for code translated in kernel mode,
+    /// which likely runs in kernel mode again (elsewhere the limit is
+    /// zero, and the test would only cost).
+    pub kseg0: bool,
 }
 
 /// How a block left, by the number its code returns.
@@ -686,8 +700,12 @@ impl<'a, 'b> Emitter<'a, 'b> {
                 read: Some(b.ins().load(ptr, flags(), ctx, offsets::XLAT_READ)),
                 write: Some(b.ins().load(ptr, flags(), ctx, offsets::XLAT_WRITE)),
                 asid: Some(b.ins().load(types::I32, flags(), ctx, offsets::ASID)),
-                kseg0_limit: Some(b.ins().load(types::I32, flags(), ctx, offsets::KSEG0_LIMIT)),
-                slot_of: Some(b.ins().load(ptr, flags(), ctx, offsets::SLOT_OF)),
+                kseg0_limit: at
+                    .kseg0
+                    .then(|| b.ins().load(types::I32, flags(), ctx, offsets::KSEG0_LIMIT)),
+                slot_of: at
+                    .kseg0
+                    .then(|| b.ins().load(ptr, flags(), ctx, offsets::SLOT_OF)),
             };
         }
         // Whether the page after the block's still has the translation it
@@ -1564,6 +1582,9 @@ impl<'a, 'b> Emitter<'a, 'b> {
         };
         let asid = self.base(|m| &mut m.asid, types::I32, offsets::ASID);
         let mem = self.base(|m| &mut m.mem, self.ptr, offsets::MEM);
+        if !self.at.kseg0 {
+            return self.cached(va, size, store, bail, set, asid, mem);
+        }
         let limit = self.base(|m| &mut m.kseg0_limit, types::I32, offsets::KSEG0_LIMIT);
         let slot_of = if store {
             Some(self.base(|m| &mut m.slot_of, self.ptr, offsets::SLOT_OF))
@@ -1611,6 +1632,29 @@ impl<'a, 'b> Emitter<'a, 'b> {
         self.b.ins().jump(join, &[addr.into()]);
         self.b.switch_to_block(slow);
         self.b.seal_block(slow);
+        let addr = self.cached(va, size, store, bail, set, asid, mem);
+        self.b.ins().jump(join, &[addr.into()]);
+        self.b.switch_to_block(join);
+        self.b.seal_block(join);
+        self.b.block_params(join)[0]
+    }
+
+    /// The host address of a `size`-byte access at guest virtual `va`
+    /// through the translation cache (`set`, the current regime's read
+    /// or write set; `asid`, the context's; `mem`, the memory buffer);
+    /// leaves with `bail` if the address is misaligned, the cache misses,
+    /// or the page holds code (stores).
+    #[allow(clippy::too_many_arguments)]
+    fn cached(
+        &mut self,
+        va: Value,
+        size: u32,
+        store: bool,
+        bail: Bail,
+        set: Value,
+        asid: Value,
+        mem: Value,
+    ) -> Value {
         // One test for every reason to leave: a misaligned address (the
         // key keeps the address's low bits, which no tag has), a
         // translation-cache miss, (stores) a page holding code (its tag
@@ -1642,11 +1686,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
         } else {
             off
         };
-        let addr = self.b.ins().iadd(mem, off);
-        self.b.ins().jump(join, &[addr.into()]);
-        self.b.switch_to_block(join);
-        self.b.seal_block(join);
-        self.b.block_params(join)[0]
+        self.b.ins().iadd(mem, off)
     }
 }
 
