@@ -2,9 +2,11 @@
 //! hold ([`plan`]) and the code for each of them ([`emit`]).
 //!
 //! A translated block is straight-line code from its first instruction up
-//! to and including a branch and its delay slot, the end of the page, the
-//! first instruction it does not hold, or [`MAX_BLOCK`] instructions,
-//! whichever comes first; a conditional branch that is not a
+//! to and including a branch and its delay slot, the end of the page (or,
+//! when the page after it is known, the end of that one: the block checks
+//! on entry that the page still has the same translation, and leaves
+//! before its first instruction there if not), the first instruction it
+//! does not hold, or [`MAX_BLOCK`] instructions, whichever comes first; a conditional branch that is not a
 //! branch-likely does not end it but is a side exit (the block goes on
 //! along the path not taken: a superblock). It holds
 //! only instructions whose whole effect is on registers and plain memory:
@@ -29,8 +31,10 @@
 //! is the page offset of a translation-cache entry (which holds only
 //! translations the MMU granted to plain memory, and only whole pages
 //! inside the memory buffer: `machine/xlat.rs` checks that when it fills
-//! an entry) plus the address's low 12 bits: never a host pointer built
-//! from a guest value.
+//! an entry) plus the address's low 12 bits, or, for a kseg0 address in
+//! kernel mode, `va - 0x8000_0000` checked below [`JitCtx::kseg0_limit`]
+//! (at most the low RAM's size, which lies inside the buffer): never a
+//! host pointer built from a guest value.
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, InstBuilder, MemFlagsData as MemFlags, Type, Value, types};
