@@ -230,6 +230,13 @@ fn body(rng: &mut Rng) -> Vec<u32> {
 
 /// A whole program: (words at ENTRY, whether the timer interrupts).
 fn program(seed: u64) -> (Vec<u32>, bool) {
+    program_at(seed, ENTRY)
+}
+
+/// Program `seed` placed at `entry` (a kseg0 address in the first 4 MiB)
+/// instead of [`ENTRY`]. Where that is not ENTRY, user-mode programs map
+/// two more pages of code (the loop may run on into them).
+fn program_at(seed: u64, entry: u32) -> (Vec<u32>, bool) {
     let mut rng = Rng::new(seed);
     let timer = rng.below(2) == 0;
     // A third of the programs run their loop in user mode, from useg
@@ -243,10 +250,16 @@ fn program(seed: u64) -> (Vec<u32>, bool) {
     }
     let entry_lo = |pfn: u32| (pfn << 6) | (2 << 3) | 0x7; // uncached, D, V, G
     if user {
-        for (index, va, pfn) in [
+        let mut maps = vec![
             (0, USER_CODE, 0),
             (1, USER_DATA, (DATA_BASE & 0x1fff_ffff) >> 12),
-        ] {
+        ];
+        if entry != ENTRY {
+            let pfn = ((entry & 0x1fff_ffff) >> 12) & !1;
+            maps[0] = (0, USER_CODE + (pfn << 12), pfn);
+            maps.push((2, USER_CODE + ((pfn + 2) << 12), pfn + 2));
+        }
+        for (index, va, pfn) in maps {
             p.extend([
                 itype(0x0f, 0, K0, va >> 16),
                 mtc0(K0, 10), // EntryHi
@@ -279,7 +292,7 @@ fn program(seed: u64) -> (Vec<u32>, bool) {
         } else {
             0
         } + 1;
-    let body_at = ENTRY + 4 * (p.len() as u32 + rest);
+    let body_at = entry + 4 * (p.len() as u32 + rest);
     // s6 = data, s5 = the body's address, s7 = iterations.
     let data = if user { USER_DATA } else { DATA_BASE };
     p.push(itype(0x0f, 0, S6, data >> 16));
@@ -299,19 +312,24 @@ fn program(seed: u64) -> (Vec<u32>, bool) {
         p.extend([itype(0x0d, ZERO, K0, ie), mtc0(K0, 12)]);
     }
     p.push(NOP);
-    assert_eq!(ENTRY + 4 * p.len() as u32, body_at);
+    assert_eq!(entry + 4 * p.len() as u32, body_at);
     let n = body.len() as i32;
     p.extend(&body);
     p.push(itype(0x09, S7, S7, 0xffff)); // addiu s7, -1
     p.push(itype(0x07, S7, 0, (-(n + 2)) as u32 & 0xffff)); // bgtz s7, body
     p.push(NOP);
-    let here = at(ENTRY + 4 * p.len() as u32);
+    let here = at(entry + 4 * p.len() as u32);
     p.push(j(here)); // spin at the end
     p.push(NOP);
     (p, timer)
 }
 
 fn boot(words: &[u32], engine: Engine) -> Machine {
+    boot_at(words, engine, ENTRY)
+}
+
+/// [`boot`] with the program at `entry`.
+fn boot_at(words: &[u32], engine: Engine, entry: u32) -> Machine {
     let mut m = Machine::new(MachineConfig { ram_bytes: RAM }).expect("1 MiB is valid");
     m.set_engine(engine).expect("the engine is available");
     m.set_jit_threshold(3);
@@ -320,9 +338,9 @@ fn boot(words: &[u32], engine: Engine) -> Machine {
         .expect("refill vector");
     m.write_phys(MachineAddr::new(0x180), &bytes(&handler()))
         .expect("handler");
-    m.write_phys(MachineAddr::new(ENTRY & 0x1fff_ffff), &bytes(words))
+    m.write_phys(MachineAddr::new(entry & 0x1fff_ffff), &bytes(words))
         .expect("program");
-    m.boot(GuestVirtAddr::new(ENTRY));
+    m.boot(GuestVirtAddr::new(entry));
     m
 }
 
@@ -348,8 +366,19 @@ fn hash(bytes: &[u8]) -> u64 {
 }
 
 fn state(m: &Machine) -> State {
+    state_at(m, ENTRY)
+}
+
+/// [`state`] of a program at `entry`: its code pages are the page of
+/// `entry` and the next.
+fn state_at(m: &Machine, entry: u32) -> State {
     let mut pages = Vec::new();
-    for base in [0u32, ENTRY & 0x1fff_f000, DATA_BASE & 0x1fff_f000] {
+    let code = entry & 0x1fff_f000;
+    let mut bases = vec![0u32, code, DATA_BASE & 0x1fff_f000];
+    if entry != ENTRY {
+        bases.push(code + 0x1000);
+    }
+    for base in bases {
         let mut buf = vec![0; 0x1000];
         m.read_machine(MachineAddr::new(base), &mut buf)
             .expect("RAM");
@@ -377,9 +406,14 @@ fn ram(m: &Machine) -> u64 {
 /// Runs program `seed` on both engines in lockstep for about `total`
 /// instructions; returns the instructions the translated code ran.
 fn lockstep(seed: u64, total: u64) -> u64 {
-    let (words, _timer) = program(seed);
-    let mut interp = boot(&words, Engine::Interp);
-    let mut jit = boot(&words, Engine::Jit);
+    lockstep_at(seed, total, ENTRY)
+}
+
+/// [`lockstep`] with the program at `entry`.
+fn lockstep_at(seed: u64, total: u64, entry: u32) -> u64 {
+    let (words, _timer) = program_at(seed, entry);
+    let mut interp = boot_at(&words, Engine::Interp, entry);
+    let mut jit = boot_at(&words, Engine::Jit, entry);
     let mut rng = Rng::new(seed ^ 0x5eed);
     let mut out = (Vec::new(), Vec::new());
     while interp.instructions() < total {
@@ -388,7 +422,7 @@ fn lockstep(seed: u64, total: u64) -> u64 {
         let b = jit.run(budget);
         out.0.extend(interp.take_stdout());
         out.1.extend(jit.take_stdout());
-        let (sa, sb) = (state(&interp), state(&jit));
+        let (sa, sb) = (state_at(&interp, entry), state_at(&jit, entry));
         assert_eq!(
             (a, &sa),
             (b, &sb),
@@ -419,6 +453,120 @@ fn random_programs_agree_on_both_engines() {
         translated > seeds * 1_000,
         "only {translated} instructions ran translated"
     );
+}
+
+/// Where program `seed` starts for its loop to straddle a page boundary:
+/// the boundary falls at a random word of the loop (its branch back and
+/// delay slot included).
+fn straddling_entry(seed: u64) -> u32 {
+    // (The layout is the same at any entry but ENTRY.)
+    let (words, _) = program_at(seed, 0x8000_2000);
+    // The loop is everything between the prologue and the final jump
+    // (the last four words: branch back, slot, `j`, slot).
+    let mut rng = Rng::new(seed ^ 0xc055);
+    let body_end = words.len() as u32 - 2;
+    let prologue = words
+        .iter()
+        .position(|&w| w == NOP)
+        .map_or(0, |i| i as u32 + 1);
+    let at = prologue + rng.below(body_end - prologue);
+    // ENTRY's page is followed by a free one; the boundary is the next.
+    0x8000_3000 - 4 * at
+}
+
+#[test]
+fn random_programs_across_a_page_boundary_agree() {
+    // Loops that run on from one page into the next: translated blocks
+    // that hold words of both (and chain, store into, and fault in
+    // either), in user mode through TLB mappings too.
+    let mut translated = 0;
+    let seeds = 600;
+    for seed in 0..seeds {
+        translated += lockstep_at(seed, 10_000, straddling_entry(seed));
+    }
+    assert!(
+        translated > seeds * 1_000,
+        "only {translated} instructions ran translated"
+    );
+    for seed in 1000..1010 {
+        let entry = straddling_entry(seed);
+        let (words, _) = program_at(seed, entry);
+        let mut interp = boot_at(&words, Engine::Interp, entry);
+        let mut jit = boot_at(&words, Engine::Jit, entry);
+        for budget in (1..=40).cycle().take(400) {
+            assert_eq!(interp.run(budget), jit.run(budget), "seed {seed}");
+            assert_eq!(
+                state_at(&interp, entry),
+                state_at(&jit, entry),
+                "seed {seed}, budget {budget}"
+            );
+        }
+    }
+}
+
+#[test]
+fn stores_into_the_next_page_of_a_translated_loop_agree() {
+    // A loop that runs on from one page into the next and, every eighth
+    // pass, rewrites an instruction of the second page with one of two
+    // different ones: the blocks holding it (made for the first page)
+    // must not run the old word.
+    const T0: u32 = 8;
+    const T1: u32 = 9;
+    const T2: u32 = 10;
+    const T3: u32 = 11;
+    const T4: u32 = 12;
+    const V0: u32 = 2;
+    const V1: u32 = 3;
+    const A0: u32 = 4;
+    let entry = 0x8000_2fc0;
+    let w = 0x8000_3004;
+    let add1 = itype(0x09, V0, V0, 1); // addiu v0, v0, 1
+    let add2 = itype(0x09, V0, V0, 2); // addiu v0, v0, 2
+    let mut p = vec![
+        itype(0x0f, 0, S5, w >> 16),
+        itype(0x0d, S5, S5, w & 0xffff),
+        itype(0x0f, 0, T0, add1 >> 16),
+        itype(0x0d, T0, T0, add1 & 0xffff),
+        itype(0x0f, 0, T1, add2 >> 16),
+        itype(0x0d, T1, T1, add2 & 0xffff),
+        itype(0x0d, ZERO, S7, 2000),
+        // loop (word 7):
+        itype(0x0c, S7, T2, 7),     // andi t2, s7, 7
+        itype(0x05, T2, ZERO, 4),   // bne t2, zero, skip
+        itype(0x0c, S7, T3, 8),     // andi t3, s7, 8
+        rtype(T0, T3, T4, 0, 0x0b), // movn t4, t0, t3
+        rtype(T1, T3, T4, 0, 0x0a), // movz t4, t1, t3
+        itype(0x2b, S5, T4, 0),     // sw t4, 0(s5)
+        // skip (word 13):
+        itype(0x09, V1, V1, 3),
+        itype(0x09, V1, V1, 3),
+        itype(0x09, V1, V1, 3),
+        // The next page (word 16, 0x8000_3000):
+        itype(0x09, V1, V1, 1),
+        add1, // the word rewritten (0x8000_3004)
+        itype(0x09, A0, A0, 5),
+        itype(0x09, S7, S7, 0xffff), // addiu s7, -1
+    ];
+    let n = p.len() as i32;
+    p.push(itype(0x07, S7, 0, (7 - (n + 1)) as u32 & 0xffff)); // bgtz s7, loop
+    p.push(NOP);
+    p.push(j(entry + 4 * p.len() as u32));
+    p.push(NOP);
+    for seed in 0..20 {
+        let mut interp = boot_at(&p, Engine::Interp, entry);
+        let mut jit = boot_at(&p, Engine::Jit, entry);
+        let mut rng = Rng::new(seed);
+        while interp.instructions() < 40_000 {
+            let budget = 1 + u64::from(rng.below(STEPS_MAX as u32));
+            assert_eq!(interp.run(budget), jit.run(budget), "seed {seed}");
+            assert_eq!(
+                state_at(&interp, entry),
+                state_at(&jit, entry),
+                "seed {seed}, budget {budget}"
+            );
+        }
+        assert!(jit.jit_stats().insns > 10_000, "the loop ran translated");
+    }
 }
 
 #[test]

@@ -12,7 +12,11 @@
 //! translated blocks were made from and a *generation*. A store to one of
 //! those words (by the guest or the host) bumps the page's generation,
 //! which makes every block translated from the page stale; a stale block
-//! is never entered again. [`CodeCache::clear`] bumps the cache's epoch,
+//! is never entered again. A block that runs on into the next page is
+//! valid for its first page's generation only: the next page's slot is
+//! *linked* to the first ([`CodeCache::link`]), and a store to a word
+//! translated in the next page bumps the generation of every slot linked
+//! to it too. [`CodeCache::clear`] bumps the cache's epoch,
 //! which the translator checks to drop everything.
 
 use super::bus::PAGE_SIZE;
@@ -35,6 +39,9 @@ pub struct CodeCache {
     translated: Vec<[u64; WORDS_PER_PAGE / 64]>,
     /// Per slot: the generation of its translated blocks.
     generation: Vec<u32>,
+    /// Per slot: the slots whose blocks hold words of this one (see
+    /// [`CodeCache::link`]).
+    links: Vec<Vec<u32>>,
     /// Bumped by [`CodeCache::clear`].
     epoch: u64,
 }
@@ -47,6 +54,7 @@ impl CodeCache {
             pages: Vec::new(),
             translated: Vec::new(),
             generation: Vec::new(),
+            links: Vec::new(),
             epoch: 0,
         }
     }
@@ -72,6 +80,7 @@ impl CodeCache {
             .push(Box::new([Decoded::UNDECODED; WORDS_PER_PAGE]));
         self.translated.push([0; WORDS_PER_PAGE / 64]);
         self.generation.push(0);
+        self.links.push(Vec::new());
         self.slot_of[page] = s;
         s
     }
@@ -107,8 +116,49 @@ impl CodeCache {
         };
         let hit = (from..to).any(|w| bits[(w / 64) as usize & 15] & (1 << (w % 64)) != 0);
         if hit {
+            self.make_stale(slot);
+        }
+    }
+
+    /// Makes the blocks of `slot`, and of the slots linked to it, stale
+    /// (out of line: the stores of the interpreter's hot path only test
+    /// for it).
+    #[cold]
+    #[inline(never)]
+    fn make_stale(&mut self, slot: u32) {
+        let s = slot as usize;
+        if let Some(bits) = self.translated.get_mut(s) {
             *bits = [0; WORDS_PER_PAGE / 64];
-            self.generation[slot as usize] = self.generation[slot as usize].wrapping_add(1);
+        }
+        if let Some(g) = self.generation.get_mut(s) {
+            *g = g.wrapping_add(1);
+        }
+        // The blocks of the linked slots hold words of this one: they are
+        // stale too. (Their own translated words stay marked: blocks of
+        // other slots may hold them.)
+        let links = self
+            .links
+            .get_mut(s)
+            .map(core::mem::take)
+            .unwrap_or_default();
+        for l in links {
+            if let Some(g) = self.generation.get_mut(l as usize) {
+                *g = g.wrapping_add(1);
+            }
+        }
+    }
+
+    /// Records that blocks of slot `to` hold translated words of slot
+    /// `from` (marked with [`CodeCache::mark_translated`]): a store to
+    /// one of those makes the blocks of `to` stale as well.
+    pub fn link(&mut self, from: u32, to: u32) {
+        if from == to {
+            return;
+        }
+        if let Some(l) = self.links.get_mut(from as usize)
+            && !l.contains(&to)
+        {
+            l.push(to);
         }
     }
 
@@ -130,6 +180,14 @@ impl CodeCache {
             .get(slot as usize)
             .copied()
             .unwrap_or(u32::MAX)
+    }
+
+    /// The slot of every page of the memory buffer, [`NO_SLOT`] for a
+    /// page with none (translated code reads it to leave stores to pages
+    /// holding code to the interpreter).
+    #[inline]
+    pub fn slot_table(&self) -> &[u32] {
+        &self.slot_of
     }
 
     /// The generation of every slot (translated code reads them to chain
@@ -173,6 +231,7 @@ impl CodeCache {
         self.pages.clear();
         self.translated.clear();
         self.generation.clear();
+        self.links.clear();
         self.epoch += 1;
     }
 }

@@ -718,7 +718,7 @@ impl Machine {
     pub(crate) fn mode_changed(&mut self) {
         self.regime = Regime::of(self.cp0.status);
         self.xlat.regime_base = self.regime as usize * SETS_ENTRIES;
-        self.xlat.asid = u32::from(self.cp0.asid());
+        self.xlat.set_asid(self.cp0.asid());
         self.fetch_tag = INVALID_TAG;
     }
 
@@ -832,7 +832,9 @@ impl Machine {
     /// The hot loop with the translating tier: at each dispatch point (a PC
     /// outside a delay slot) enter the block translated from it if it fits
     /// before `stop_at`, else interpret one instruction as
-    /// [`Machine::run_inner`] does.
+    /// [`Machine::run_inner`] does. Out of line, so that the interpreter's
+    /// loop in [`Machine::run_loop`] does not depend on this one's code.
+    #[inline(never)]
     fn run_inner_jit(&mut self) {
         let Some(mut jit) = self.jit.take() else {
             return;
@@ -882,21 +884,7 @@ impl Machine {
                         }
                     }
                     jit::Probe::Translate => {
-                        let base = self.fetch_base;
-                        let region = jit::translate::region(pc, |off| self.bus.mem_u32(base + off));
-                        // The words the region is made of (at least the
-                        // first, so that a store to it is noticed even
-                        // when nothing could be translated).
-                        let first = (pc & 0xfff) / 4;
-                        let mut generation = self.code.mark_translated(slot, first, first + 1);
-                        for p in &region {
-                            if let Some(&(start, _)) = p.insns.first() {
-                                let w = (start & 0xfff) / 4;
-                                generation =
-                                    self.code.mark_translated(slot, w, w + p.insns.len() as u32);
-                            }
-                        }
-                        jit.install(phys, pc, slot, generation, &region);
+                        self.translate_region(&mut jit, pc, phys, slot);
                         continue;
                     }
                     jit::Probe::Interpret => {}
@@ -907,6 +895,66 @@ impl Machine {
             probe = self.pc != pc.wrapping_add(4) || self.cur_delay || core::mem::take(&mut fresh);
         }
         self.jit = Some(jit);
+    }
+
+    /// Plans, translates and installs the region starting at `pc` (buffer
+    /// offset `phys`, in code slot `slot`, the current fetch page).
+    #[cold]
+    fn translate_region(&mut self, jit: &mut jit::Jit, pc: u32, phys: u32, slot: u32) {
+        let base = self.fetch_base;
+        let vpage = pc & !0xfff;
+        // The page after this one, if the read translation cache holds it
+        // (a fetch is granted exactly when a load is): blocks may run on
+        // into it, and check on entry that it still has this translation
+        // (see `jit::translate::Placement::page2`).
+        let vpage2 = vpage.wrapping_add(0x1000);
+        let page2 = if vpage2 == 0 {
+            None
+        } else {
+            self.xlat
+                .read(GuestVirtAddr::new(vpage2))
+                .map(|off| (vpage2, off & !0xfff))
+        };
+        let region = jit::translate::region(pc, |a| {
+            if a & !0xfff == vpage {
+                Some(self.bus.mem_u32(base + (a & 0xfff)))
+            } else {
+                match page2 {
+                    Some((v2, b2)) if a & !0xfff == v2 => Some(self.bus.mem_u32(b2 + (a & 0xfff))),
+                    _ => None,
+                }
+            }
+        });
+        // The words the region is made of (at least the first, so that a
+        // store to it is noticed even when nothing could be translated).
+        let first = (pc & 0xfff) / 4;
+        let mut generation = self.code.mark_translated(slot, first, first + 1);
+        let mut slot2 = None;
+        for p in &region {
+            for &(a, _) in &p.insns {
+                let w = (a & 0xfff) / 4;
+                if a & !0xfff == vpage {
+                    generation = self.code.mark_translated(slot, w, w + 1);
+                } else if let Some((_, b2)) = page2 {
+                    let s2 = *slot2.get_or_insert_with(|| {
+                        let had = self.code.slot(b2) != code::NO_SLOT;
+                        let s2 = self.code.slot_or_alloc(b2);
+                        if !had {
+                            // Write entries cached before the page held
+                            // code must learn its slot.
+                            self.xlat.drop_writes_to(b2);
+                        }
+                        s2
+                    });
+                    self.code.mark_translated(s2, w, w + 1);
+                    self.code.link(s2, slot);
+                }
+            }
+        }
+        // Code translated in kernel mode tries kseg0 straight first.
+        let kseg0 = matches!(self.regime, Regime::Kernel | Regime::KernelErl);
+        let how = jit::translate::Planned { page2, kseg0 };
+        jit.install(phys, pc, slot, generation, &region, how);
     }
 
     /// Runs the translated block `f` from the current PC, and the blocks
@@ -928,6 +976,15 @@ impl Machine {
         ctx.xlat_read = read.as_ptr().cast();
         ctx.xlat_write = write.as_ptr().cast();
         ctx.asid = self.xlat.asid;
+        // Kernel mode: kseg0 is unmapped, `pa = va - 0x8000_0000`, and
+        // low RAM (`Bus::target`) is plain memory at buffer offset `pa`.
+        ctx.kseg0_limit = match self.regime {
+            Regime::Kernel | Regime::KernelErl => self.bus.ram_bytes().min(0x2000_0000),
+            Regime::Supervisor | Regime::User => 0,
+        };
+        let slot_of = self.code.slot_table();
+        debug_assert!(slot_of.len() as u64 * u64::from(PAGE_SIZE) >= u64::from(ctx.kseg0_limit));
+        ctx.slot_of = slot_of.as_ptr();
         ctx.table = table;
         ctx.gens = gens.as_ptr();
         ctx.gens_len = gens.len() as u64;
@@ -940,11 +997,16 @@ impl Machine {
         // sets and `table`/`gens` to the dispatch table and the code
         // cache's generations (`gens_len` of them), which the code only
         // reads, `stub` to the chaining stub compiled with the blocks,
-        // and `mem` to the memory buffer. The code reaches guest memory
-        // only at a page offset taken from one of those translation
-        // entries plus 0..4096, and `Xlat` caches only pages wholly inside
-        // the buffer (its `limit` is the buffer's length, which never
-        // changes), so no guest value can make it touch anything else.
+        // `slot_of` to the code cache's slot table (one entry per page of
+        // the buffer), which the code only reads, and `mem` to the memory
+        // buffer. The code reaches guest memory only at a page offset
+        // taken from one of those translation entries plus 0..4096, and
+        // `Xlat` caches only pages wholly inside the buffer (its `limit`
+        // is the buffer's length, which never changes), or at an offset
+        // below `kseg0_limit`, at most the low RAM's size, which lies
+        // inside the buffer at offset 0 (`Bus::target`); it reads
+        // `slot_of` only at the page of such an offset. So no guest value
+        // can make it touch anything else.
         let k = unsafe { jit.call(f) };
         let ctx = &*jit.ctx;
         let (done, next_pc, pc) = (ctx.budget - ctx.left, ctx.next_pc, ctx.pc);

@@ -11,6 +11,13 @@
 //! ASID. So a change of ASID (a guest's kernel/user switch, a context
 //! switch, a VM switch) costs nothing here.
 //!
+//! A tag is the page address, the ASID in bits 2..=9 ([`ASID_SHIFT`]),
+//! and, in a write entry for a page holding code, [`CODE_BIT`]; bits 0
+//! and 1 are clear, so translated code ([`super::jit`]) checks an
+//! access's alignment with the same compare, by keeping the low bits of
+//! the address in its key, and its stores leave pages holding code to the
+//! slow path by keeping [`CODE_BIT`] in the mask.
+//!
 //! Every entry maps a whole page inside the memory buffer: an offset whose
 //! page would end past the buffer's length (`Xlat::limit`) is never
 //! cached. Translated code ([`super::jit`]) relies on that to reach memory
@@ -28,12 +35,19 @@ pub const SETS_ENTRIES: usize = 256;
 /// Number of translation regimes.
 pub const REGIMES: usize = 4;
 /// A tag that matches no page: page tags are multiples of 4096 plus an
-/// 8-bit ASID, so bit 11 is never set in a real tag or lookup key.
+/// 8-bit ASID in bits 2..=9 and [`CODE_BIT`], so bit 11 is never set in a
+/// real tag or lookup key.
 pub const INVALID_TAG: u32 = 0x800;
+/// Where the ASID sits in tags and keys.
+pub const ASID_SHIFT: u32 = 2;
+/// Set in the tag of a write entry whose page holds code (its
+/// `code_slot` is not [`NO_SLOT`]); lookups here ignore it (no mask has
+/// it), translated code's stores do not.
+pub const CODE_BIT: u32 = 0x400;
 /// Mask of an entry valid under one ASID only.
-const MASK_ASID: u32 = !0;
+const MASK_ASID: u32 = !CODE_BIT;
 /// Mask of an entry valid under every ASID.
-const MASK_ANY_ASID: u32 = !0xff;
+const MASK_ANY_ASID: u32 = !(CODE_BIT | (0xff << ASID_SHIFT));
 
 /// One cached translation. `repr(C)`: translated code ([`super::jit`])
 /// reads the fields at fixed offsets (0, 4, 8, 12).
@@ -41,7 +55,8 @@ const MASK_ANY_ASID: u32 = !0xff;
 #[repr(C)]
 pub struct XlatEntry {
     /// Virtual page address (`vaddr & !0xfff`) plus the ASID it was
-    /// granted under, or [`INVALID_TAG`].
+    /// granted under (shifted by [`ASID_SHIFT`]) and, for a write entry of
+    /// a page holding code, [`CODE_BIT`]; or [`INVALID_TAG`].
     pub tag: u32,
     /// Which bits of the tag must match: all of them, or all but the ASID
     /// for a translation that holds under every ASID.
@@ -68,7 +83,8 @@ pub struct Xlat {
     write: Vec<XlatEntry>,
     /// Offset of the current regime's set in `read`/`write`.
     pub regime_base: usize,
-    /// The current ASID (low 8 bits of lookup keys).
+    /// The current ASID, shifted into its place in keys ([`ASID_SHIFT`]):
+    /// set with [`Xlat::set_asid`].
     pub asid: u32,
     /// Bytes in the memory buffer the offsets point into: no entry maps a
     /// page that does not end at or before it.
@@ -87,6 +103,12 @@ impl Xlat {
         }
     }
 
+    /// Makes `asid` the current ASID.
+    #[inline]
+    pub fn set_asid(&mut self, asid: u8) {
+        self.asid = u32::from(asid) << ASID_SHIFT;
+    }
+
     /// Whether the page at buffer offset `page_off` lies wholly inside the
     /// buffer (and may be cached).
     #[inline]
@@ -101,8 +123,9 @@ impl Xlat {
 
     #[inline]
     fn entry(&self, vaddr: u32, base: u32, code_slot: u32, any_asid: bool) -> XlatEntry {
+        let code = if code_slot == NO_SLOT { 0 } else { CODE_BIT };
         XlatEntry {
-            tag: self.key(vaddr),
+            tag: self.key(vaddr) | code,
             mask: if any_asid { MASK_ANY_ASID } else { MASK_ASID },
             base,
             code_slot,

@@ -516,7 +516,8 @@ impl Jit {
     /// Translates the block planned as `plan` for dispatch point `vpc`
     /// (buffer offset `phys`, valid for `generation` of `slot`) and
     /// installs it; a block that cannot be translated is marked never to
-    /// be tried again (for this generation).
+    /// be tried again (for this generation). `how` says what the plan was
+    /// made with.
     pub(crate) fn install(
         &mut self,
         phys: u32,
@@ -524,6 +525,7 @@ impl Jit {
         slot: u32,
         generation: u32,
         region: &[translate::Plan],
+        how: translate::Planned,
     ) {
         let len = region.first().map_or(0, |p| p.insns.len() as u32);
         let code = if len == 0 {
@@ -537,8 +539,9 @@ impl Jit {
             // bug in it or here) must not take the host down: the block
             // stays interpreted, and after a panic, whose half-finished
             // work may be left in the module, everything is dropped.
-            let code =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.compile(region)));
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.compile(region, how)
+            }));
             self.stats.translate_time += start.elapsed();
             match code {
                 Ok(code) => code,
@@ -570,7 +573,11 @@ impl Jit {
         };
     }
 
-    fn compile(&mut self, region: &[translate::Plan]) -> Option<(BlockFn, Vec<translate::Exit>)> {
+    fn compile(
+        &mut self,
+        region: &[translate::Plan],
+        how: translate::Planned,
+    ) -> Option<(BlockFn, Vec<translate::Exit>)> {
         let start = region.first()?.insns.first()?.0;
         if self.trampoline.is_none() {
             self.stub = self.compile_stub()?;
@@ -581,6 +588,8 @@ impl Jit {
             vpage: start & !0xfff,
             first_exit,
             cells,
+            page2: how.page2,
+            kseg0: how.kseg0,
         };
         let module = self.module.as_mut()?;
         let config = module.target_config();

@@ -2,9 +2,11 @@
 //! hold ([`plan`]) and the code for each of them ([`emit`]).
 //!
 //! A translated block is straight-line code from its first instruction up
-//! to and including a branch and its delay slot, the end of the page, the
-//! first instruction it does not hold, or [`MAX_BLOCK`] instructions,
-//! whichever comes first; a conditional branch that is not a
+//! to and including a branch and its delay slot, the end of the page (or,
+//! when the page after it is known, the end of that one: the block checks
+//! on entry that the page still has the same translation, and leaves
+//! before its first instruction there if not), the first instruction it
+//! does not hold, or [`MAX_BLOCK`] instructions, whichever comes first; a conditional branch that is not a
 //! branch-likely does not end it but is a side exit (the block goes on
 //! along the path not taken: a superblock). It holds
 //! only instructions whose whole effect is on registers and plain memory:
@@ -29,8 +31,10 @@
 //! is the page offset of a translation-cache entry (which holds only
 //! translations the MMU granted to plain memory, and only whole pages
 //! inside the memory buffer: `machine/xlat.rs` checks that when it fills
-//! an entry) plus the address's low 12 bits: never a host pointer built
-//! from a guest value.
+//! an entry) plus the address's low 12 bits, or, for a kseg0 address in
+//! kernel mode, `va - 0x8000_0000` checked below [`JitCtx::kseg0_limit`]
+//! (at most the low RAM's size, which lies inside the buffer): never a
+//! host pointer built from a guest value.
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, InstBuilder, MemFlagsData as MemFlags, Type, Value, types};
@@ -38,6 +42,7 @@ use cranelift_frontend::{FunctionBuilder, Variable};
 
 use crate::machine::code::NO_SLOT;
 use crate::machine::decode::{Decoded, Op, SINK};
+use crate::machine::xlat::CODE_BIT;
 
 /// The most instructions one block holds.
 pub const MAX_BLOCK: usize = 32;
@@ -60,8 +65,19 @@ pub struct JitCtx {
     pub xlat_read: *const u8,
     /// The current regime's write translation set (256 entries).
     pub xlat_write: *const u8,
-    /// The current ASID.
+    /// The current ASID, in its place in translation-cache keys
+    /// (`Xlat::asid`).
     pub asid: u32,
+    /// Bytes of kseg0 from its start that are plain memory at the same
+    /// offset in the memory buffer in the current mode: the low RAM (at
+    /// most 512 MiB) in kernel mode, where kseg0 is unmapped with
+    /// `pa = va - 0x8000_0000` and low RAM is at buffer offset `pa`; zero
+    /// in other modes. Loads and stores there need no translation cache.
+    pub kseg0_limit: u32,
+    /// The code cache's slot of each page of the memory buffer
+    /// (`NO_SLOT` for a page holding no code): at least
+    /// `kseg0_limit / 4096` entries.
+    pub slot_of: *const u32,
     /// The dispatch table ([`super::TABLE_ENTRIES`] entries of
     /// [`super::ENTRY_SIZE`] bytes), for chaining.
     pub table: *const u8,
@@ -96,6 +112,8 @@ impl JitCtx {
             xlat_read: core::ptr::null(),
             xlat_write: core::ptr::null(),
             asid: 0,
+            kseg0_limit: 0,
+            slot_of: core::ptr::null(),
             table: core::ptr::null(),
             gens: core::ptr::null(),
             gens_len: 0,
@@ -124,6 +142,8 @@ pub(crate) mod offsets {
     pub const XLAT_READ: i32 = offset_of!(JitCtx, xlat_read) as i32;
     pub const XLAT_WRITE: i32 = offset_of!(JitCtx, xlat_write) as i32;
     pub const ASID: i32 = offset_of!(JitCtx, asid) as i32;
+    pub const KSEG0_LIMIT: i32 = offset_of!(JitCtx, kseg0_limit) as i32;
+    pub const SLOT_OF: i32 = offset_of!(JitCtx, slot_of) as i32;
     pub const TABLE: i32 = offset_of!(JitCtx, table) as i32;
     pub const GENS: i32 = offset_of!(JitCtx, gens) as i32;
     pub const GENS_LEN: i32 = offset_of!(JitCtx, gens_len) as i32;
@@ -174,27 +194,34 @@ pub struct Plan {
 }
 
 /// Plans the block starting at virtual address `pc`, reading instruction
-/// words of its page with `word(page_offset)`. An empty plan means the
-/// first instruction is not translated.
-pub fn plan(pc: u32, mut word: impl FnMut(u32) -> u32) -> Plan {
+/// words with `word(address)`, which gives `None` for an address the block
+/// may not hold (one outside the block's page and the page after it, or in
+/// a page whose translation is not known). An empty plan means the first
+/// instruction is not translated.
+pub fn plan(pc: u32, mut word: impl FnMut(u32) -> Option<u32>) -> Plan {
     let mut insns = Vec::new();
     let mut a = pc;
     loop {
         if insns.len() >= MAX_BLOCK {
             break;
         }
-        let d = crate::machine::decode::decode(crate::machine::insn::Instruction(word(a & 0xfff)));
+        let Some(w) = word(a) else {
+            break;
+        };
+        let d = crate::machine::decode::decode(crate::machine::insn::Instruction(w));
         match kind(d.op) {
             Kind::Simple => insns.push((a, d)),
             Kind::Branch => {
-                // The delay slot must be in the same page, and simple.
+                // The delay slot must be one the block may hold, and
+                // simple.
                 let slot = a.wrapping_add(4);
-                if slot & 0xfff == 0 || insns.len() + 2 > MAX_BLOCK {
+                if insns.len() + 2 > MAX_BLOCK {
                     break;
                 }
-                let s = crate::machine::decode::decode(crate::machine::insn::Instruction(word(
-                    slot & 0xfff,
-                )));
+                let Some(sw) = word(slot) else {
+                    break;
+                };
+                let s = crate::machine::decode::decode(crate::machine::insn::Instruction(sw));
                 if kind(s.op) != Kind::Simple {
                     break;
                 }
@@ -216,7 +243,7 @@ pub fn plan(pc: u32, mut word: impl FnMut(u32) -> u32) -> Plan {
                         | Op::Bgezal
                 ) && !(matches!(d.op, Op::Beq) && d.rs == d.rt);
                 let next = slot.wrapping_add(4);
-                if !side_exit || next & 0xfff == 0 || insns.len() + 1 >= MAX_BLOCK {
+                if !side_exit || word(next).is_none() || insns.len() + 1 >= MAX_BLOCK {
                     return Plan {
                         insns,
                         ends_in_branch: true,
@@ -228,9 +255,6 @@ pub fn plan(pc: u32, mut word: impl FnMut(u32) -> u32) -> Plan {
             Kind::Stop => break,
         }
         a = a.wrapping_add(4);
-        if a & 0xfff == 0 {
-            break;
-        }
     }
     Plan {
         insns,
@@ -275,12 +299,12 @@ impl Plan {
 }
 
 /// Plans the region starting at `pc`: its block, then (breadth first) the
-/// blocks its known successors in the same page start, up to
+/// blocks its known successors that `word` gives start (see [`plan`]), up to
 /// [`MAX_REGION_BLOCKS`] blocks and [`MAX_REGION_INSNS`] instructions.
 /// Translated as one function, the region's blocks go to each other with
 /// plain jumps, keeping guest registers in host registers. An empty result
 /// means the first instruction is not translated.
-pub fn region(pc: u32, mut word: impl FnMut(u32) -> u32) -> Vec<Plan> {
+pub fn region(pc: u32, mut word: impl FnMut(u32) -> Option<u32>) -> Vec<Plan> {
     let first = plan(pc, &mut word);
     if first.insns.is_empty() {
         return Vec::new();
@@ -293,7 +317,7 @@ pub fn region(pc: u32, mut word: impl FnMut(u32) -> u32) -> Vec<Plan> {
             if out.len() >= MAX_REGION_BLOCKS {
                 break;
             }
-            if t & !0xfff != pc & !0xfff
+            if word(t).is_none()
                 || t & 3 != 0
                 || out
                     .iter()
@@ -361,11 +385,23 @@ const VARS: usize = 35;
 #[derive(Clone, Copy)]
 struct Bail {
     pc: u32,
-    /// The next PC after it, or `None` if the code has stored it in
-    /// [`JitCtx::next_pc`] (a delay slot after a jump through a register).
-    next_pc: Option<u32>,
+    /// The next PC after it.
+    next_pc: BailNext,
     delay: bool,
     executed: u32,
+}
+
+/// The next PC of a bail: known at translation time, or (a delay slot)
+/// computed at run time, by the leaving path only, which stores it into
+/// [`JitCtx::next_pc`].
+#[derive(Clone, Copy)]
+enum BailNext {
+    Const(u32),
+    /// The target of a jump through a register.
+    Dyn(Value),
+    /// A conditional branch's: if the condition is non-zero the first,
+    /// else the second.
+    Cond(Value, u32, u32),
 }
 
 /// A next-PC value known at translation time or only at run time.
@@ -373,6 +409,15 @@ struct Bail {
 enum Next {
     Const(u32),
     Dyn(Value),
+}
+
+/// What a region was planned with, besides its instructions.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Planned {
+    /// See [`Placement::page2`].
+    pub page2: Option<(u32, u32)>,
+    /// See [`Placement::kseg0`].
+    pub kseg0: bool,
 }
 
 /// Where a block is: what its code needs to chain to its successors.
@@ -386,6 +431,19 @@ pub struct Placement {
     /// The address of the chain cell of exit `first_exit`, followed by
     /// those of the next [`MAX_EXITS`] - 1 exits.
     pub cells: usize,
+    /// The page after the block's (its virtual address and the buffer
+    /// offset it had when the block was planned), if the region holds
+    /// instructions from there. Its code is the block's as much as the
+    /// first page's (the code cache links the two pages' generations),
+    /// but its translation may differ the next time the block runs: the
+    /// block checks it on entry and leaves before the first instruction
+    /// from that page if it is not the same.
+    pub page2: Option<(u32, u32)>,
+    /// Whether loads and stores try kseg0 straight ([`JitCtx::kseg0_limit`])
+    /// before the translation cache: for code translated in kernel mode,
+    /// which likely runs in kernel mode again (elsewhere the limit is
+    /// zero, and the test would only cost).
+    pub kseg0: bool,
 }
 
 /// How a block left, by the number its code returns.
@@ -408,9 +466,10 @@ pub struct Exit {
 }
 
 /// The exits of one region that may have a chain cell (a region has at
-/// most a guard per instruction, a side exit per branch and three at each
-/// block's end; exits past this many chain through the stub instead).
-pub const MAX_EXITS: u32 = 2 * MAX_REGION_INSNS as u32 + 3 * MAX_REGION_BLOCKS as u32 + 8;
+/// most a guard per instruction, a side exit per branch, and per block
+/// three at its end and the check of the page after its own; exits past
+/// this many chain through the stub instead).
+pub const MAX_EXITS: u32 = 2 * MAX_REGION_INSNS as u32 + 4 * MAX_REGION_BLOCKS as u32 + 8;
 
 /// Where one exit to a known target in the block's own page chains to:
 /// the target's block, once the run loop has seen the exit taken and the
@@ -463,8 +522,7 @@ pub fn emit(b: &mut FunctionBuilder<'_>, ptr: Type, region: &[Plan], at: Placeme
     let sig = b.func.signature.clone();
     let sig = b.import_signature(sig);
     let stub_sig = b.import_signature(stub_signature(ptr));
-    let mut e = Emitter::new(b, ptr, [ctx, left, chained], region);
-    e.at = at;
+    let mut e = Emitter::new(b, ptr, [ctx, left, chained], region, at);
     e.sig = Some(sig);
     e.stub_sig = Some(stub_sig);
     for (i, plan) in region.iter().enumerate() {
@@ -517,6 +575,12 @@ struct Emitter<'a, 'b> {
     mem: MemBase,
     /// The registers whose variable holds their value (bit n for GPR n).
     loaded: u64,
+    /// Non-zero if the page after the block's no longer has the
+    /// translation the block was made for ([`Placement::page2`]).
+    page2_fail: Option<Value>,
+    /// Whether the block being emitted has checked [`Emitter::page2_fail`]
+    /// on its path so far.
+    crossed: bool,
 }
 
 /// What loads and stores need from the context, each loaded where first
@@ -527,6 +591,8 @@ struct MemBase {
     read: Option<Value>,
     write: Option<Value>,
     asid: Option<Value>,
+    kseg0_limit: Option<Value>,
+    slot_of: Option<Value>,
 }
 
 /// The target of a branch or jump at `pc` known at translation time.
@@ -564,6 +630,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
         ptr: Type,
         [ctx, left0, chained0]: [Value; 3],
         region: &[Plan],
+        at: Placement,
     ) -> Self {
         let ret = b.create_block();
         b.append_block_param(ret, types::I32);
@@ -637,8 +704,40 @@ impl<'a, 'b> Emitter<'a, 'b> {
                 read: Some(b.ins().load(ptr, flags(), ctx, offsets::XLAT_READ)),
                 write: Some(b.ins().load(ptr, flags(), ctx, offsets::XLAT_WRITE)),
                 asid: Some(b.ins().load(types::I32, flags(), ctx, offsets::ASID)),
+                kseg0_limit: at
+                    .kseg0
+                    .then(|| b.ins().load(types::I32, flags(), ctx, offsets::KSEG0_LIMIT)),
+                slot_of: at
+                    .kseg0
+                    .then(|| b.ins().load(ptr, flags(), ctx, offsets::SLOT_OF)),
             };
         }
+        // Whether the page after the block's still has the translation it
+        // had when planned (non-zero if not): nothing the region's code
+        // does can change that, so it is checked once, here.
+        let crosses = region
+            .iter()
+            .flat_map(|p| &p.insns)
+            .any(|&(a, _)| a & !0xfff != at.vpage);
+        let page2_fail = if !crosses {
+            None
+        } else if let Some((vpage2, base2)) = at.page2 {
+            let read = b.ins().load(ptr, flags(), ctx, offsets::XLAT_READ);
+            let asid = b.ins().load(types::I32, flags(), ctx, offsets::ASID);
+            let off = (((vpage2 >> 12) & 0xff) * 16) as i32;
+            let tag = b.ins().load(types::I32, flags(), read, off);
+            let mask = b.ins().load(types::I32, flags(), read, off + 4);
+            let base = b.ins().load(types::I32, flags(), read, off + 8);
+            let key = b.ins().bor_imm_s(asid, c(vpage2));
+            let diff = b.ins().bxor(tag, key);
+            let miss = b.ins().band(diff, mask);
+            let moved = b.ins().bxor_imm_s(base, c(base2));
+            Some(b.ins().bor(miss, moved))
+        } else {
+            // `plan` was given no second page: unreachable, but leaving
+            // is always right.
+            Some(b.ins().iconst(types::I32, 1))
+        };
         let left = b.declare_var(types::I64);
         b.def_var(left, left0);
         let chained = b.declare_var(types::I64);
@@ -662,7 +761,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
             vars,
             exits: Vec::new(),
             ret,
-            at: Placement::default(),
+            at,
             sig: None,
             stub_sig: None,
             heads,
@@ -673,6 +772,8 @@ impl<'a, 'b> Emitter<'a, 'b> {
             lo_ptr,
             mem,
             loaded: if lazy { 0 } else { used },
+            page2_fail,
+            crossed: false,
         }
     }
 
@@ -756,16 +857,23 @@ impl<'a, 'b> Emitter<'a, 'b> {
             bailed,
             cell: false,
         };
+        // A chained exit to a PC known only at run time goes through the
+        // chaining stub, which stores it (and the one after) if it leaves.
+        let chains = !bailed && !delay;
         match pc {
             Next::Const(c) => info.pc = Some(c),
             Next::Dyn(v) => {
-                self.b.ins().store(flags(), v, ctx, offsets::PC);
+                if !chains {
+                    self.b.ins().store(flags(), v, ctx, offsets::PC);
+                }
             }
         }
         match next_pc {
             Next::Const(c) => info.next_pc = Some(c),
             Next::Dyn(v) => {
-                self.b.ins().store(flags(), v, ctx, offsets::NEXT_PC);
+                if !chains {
+                    self.b.ins().store(flags(), v, ctx, offsets::NEXT_PC);
+                }
             }
         }
         let n = self.exits.len() as u32;
@@ -860,7 +968,10 @@ impl<'a, 'b> Emitter<'a, 'b> {
         let k = self.at.first_exit + self.exits.len() as u32;
         self.exits.push(Exit {
             pc: Some(bail.pc),
-            next_pc: bail.next_pc,
+            next_pc: match bail.next_pc {
+                BailNext::Const(c) => Some(c),
+                BailNext::Dyn(_) | BailNext::Cond(..) => None,
+            },
             delay: bail.delay,
             executed: bail.executed,
             bailed: true,
@@ -869,14 +980,51 @@ impl<'a, 'b> Emitter<'a, 'b> {
         let k = self.iconst(k);
         let ok = self.b.create_block();
         let ret = self.ret;
-        self.b.ins().brif(fail, ret, &[k.into()], ok, &[]);
+        if let BailNext::Const(_) = bail.next_pc {
+            self.b.ins().brif(fail, ret, &[k.into()], ok, &[]);
+        } else {
+            // The next PC is stored on the way out only.
+            let out = self.b.create_block();
+            self.b.set_cold_block(out);
+            self.b.ins().brif(fail, out, &[], ok, &[]);
+            self.b.switch_to_block(out);
+            self.b.seal_block(out);
+            let next = match bail.next_pc {
+                BailNext::Dyn(v) => v,
+                BailNext::Cond(c, t, f) => {
+                    let t = self.iconst(t);
+                    let f = self.iconst(f);
+                    self.b.ins().select(c, t, f)
+                }
+                BailNext::Const(c) => self.iconst(c),
+            };
+            let ctx = self.ctx;
+            self.b.ins().store(flags(), next, ctx, offsets::NEXT_PC);
+            self.b.ins().jump(ret, &[k.into()]);
+        }
         self.b.switch_to_block(ok);
         self.b.seal_block(ok);
+    }
+
+    /// Before the instruction at `pc`: if it is the block's first from
+    /// the page after its own, leaves with `bail` unless that page has
+    /// the translation the block was made for.
+    fn cross(&mut self, pc: u32, bail: Bail) {
+        if pc & !0xfff == self.at.vpage || self.crossed {
+            return;
+        }
+        self.crossed = true;
+        let fail = match self.page2_fail {
+            Some(v) => v,
+            None => self.iconst(1),
+        };
+        self.guard(fail, bail);
     }
 
     // ----- the block -----
 
     fn body(&mut self, plan: &Plan) {
+        self.crossed = false;
         let n = plan.insns.len();
         let straight = if plan.ends_in_branch { n - 2 } else { n };
         let mut i = 0;
@@ -891,10 +1039,11 @@ impl<'a, 'b> Emitter<'a, 'b> {
             }
             let bail = Bail {
                 pc,
-                next_pc: Some(pc.wrapping_add(4)),
+                next_pc: BailNext::Const(pc.wrapping_add(4)),
                 delay: false,
                 executed: i as u32,
             };
+            self.cross(pc, bail);
             self.simple(d, bail);
             i += 1;
         }
@@ -918,6 +1067,15 @@ impl<'a, 'b> Emitter<'a, 'b> {
     /// delay slot, then leave for the target if taken, else go on.
     fn side_exit(&mut self, bpc: u32, d: Decoded, spc: u32, sd: Decoded, index: u32) {
         use Op::*;
+        self.cross(
+            bpc,
+            Bail {
+                pc: bpc,
+                next_pc: BailNext::Const(bpc.wrapping_add(4)),
+                delay: false,
+                executed: index,
+            },
+        );
         let rs = self.get(d.rs);
         let rt = self.get(d.rt);
         let cond = match d.op {
@@ -936,17 +1094,13 @@ impl<'a, 'b> Emitter<'a, 'b> {
             self.set(31, v);
         }
         let target = spc.wrapping_add(d.imm);
-        let tv = self.iconst(target);
-        let f = self.iconst(spc.wrapping_add(4));
-        let next = self.b.ins().select(cond, tv, f);
-        let ctx = self.ctx;
-        self.b.ins().store(flags(), next, ctx, offsets::NEXT_PC);
         let bail = Bail {
             pc: spc,
-            next_pc: None,
+            next_pc: BailNext::Cond(cond, target, spc.wrapping_add(4)),
             delay: true,
             executed: index + 1,
         };
+        self.cross(spc, bail);
         self.simple(sd, bail);
         let (taken, go_on) = (self.b.create_block(), self.b.create_block());
         self.b.ins().brif(cond, taken, &[], go_on, &[]);
@@ -966,6 +1120,15 @@ impl<'a, 'b> Emitter<'a, 'b> {
     /// A branch at `bpc` (instruction number `index`) and its delay slot.
     fn branch(&mut self, bpc: u32, d: Decoded, spc: u32, sd: Decoded, index: u32) {
         use Op::*;
+        self.cross(
+            bpc,
+            Bail {
+                pc: bpc,
+                next_pc: BailNext::Const(bpc.wrapping_add(4)),
+                delay: false,
+                executed: index,
+            },
+        );
         let rs = self.get(d.rs);
         let rt = self.get(d.rt);
         let zero = self.iconst(0);
@@ -1026,12 +1189,8 @@ impl<'a, 'b> Emitter<'a, 'b> {
             match (cond, target) {
                 (None, t) => self.slot_and_leave(spc, sd, t, None, index),
                 (Some(c), Next::Const(t)) => {
-                    // A bail in the slot needs the target chosen; after
-                    // the slot, each way leaves with a constant PC.
-                    let tv = self.iconst(t);
-                    let f = self.iconst(spc.wrapping_add(4));
-                    let next = Next::Dyn(self.b.ins().select(c, tv, f));
-                    self.slot_and_leave(spc, sd, next, Some((c, t)), index);
+                    // After the slot, each way leaves with a constant PC.
+                    self.slot_and_leave(spc, sd, Next::Const(t), Some((c, t)), index);
                 }
                 (Some(_), Next::Dyn(_)) => {
                     unreachable!("conditional branches have constant targets")
@@ -1051,14 +1210,10 @@ impl<'a, 'b> Emitter<'a, 'b> {
         cond: Option<(Value, u32)>,
         index: u32,
     ) {
-        let next_pc = match next {
-            Next::Const(c) => Some(c),
-            Next::Dyn(v) => {
-                // Where a bail in the slot finds it.
-                let ctx = self.ctx;
-                self.b.ins().store(flags(), v, ctx, offsets::NEXT_PC);
-                None
-            }
+        let next_pc = match (cond, next) {
+            (Some((taken, target)), _) => BailNext::Cond(taken, target, spc.wrapping_add(4)),
+            (None, Next::Const(c)) => BailNext::Const(c),
+            (None, Next::Dyn(v)) => BailNext::Dyn(v),
         };
         let bail = Bail {
             pc: spc,
@@ -1066,6 +1221,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
             delay: true,
             executed: index + 1,
         };
+        self.cross(spc, bail);
         self.simple(sd, bail);
         if let Some((taken, target)) = cond {
             let (t, f) = (self.b.create_block(), self.b.create_block());
@@ -1415,42 +1571,116 @@ impl<'a, 'b> Emitter<'a, 'b> {
         self.set_var(LO, lo);
     }
 
-    /// The host address of a `size`-byte access at guest virtual `va`,
-    /// through the translation cache; leaves with `bail` if the address is
-    /// misaligned, the cache misses, the entry is for a page holding code
-    /// (stores), or the offset is not inside the memory buffer.
+    /// The host address of a `size`-byte access at guest virtual `va`:
+    /// straight from the address in kseg0 in kernel mode (see
+    /// [`JitCtx::kseg0_limit`]), else through the translation cache;
+    /// leaves with `bail` if the address is misaligned, the cache misses,
+    /// or the page holds code (stores).
     fn access(&mut self, va: Value, size: u32, store: bool, bail: Bail) -> Value {
+        // Everything both ways use, loaded here, before they part (a
+        // value first loaded on one way would not reach the other).
         let set = if store {
             self.base(|m| &mut m.write, self.ptr, offsets::XLAT_WRITE)
         } else {
             self.base(|m| &mut m.read, self.ptr, offsets::XLAT_READ)
         };
         let asid = self.base(|m| &mut m.asid, types::I32, offsets::ASID);
-        // One test for every reason to leave: a misaligned address, a
-        // translation-cache miss, (stores) a page holding code. (A hit is
-        // inside the memory buffer: the cache holds whole pages inside it
-        // only.) Each field of the entry is loaded where it is used, so
-        // that few values are live at once.
-        let page = self.b.ins().ushr_imm_s(va, 12);
-        let idx = self.b.ins().band_imm_s(page, 0xff);
-        let idx = self.b.ins().uextend(self.ptr, idx);
-        let byte = self.b.ins().ishl_imm_s(idx, 4);
+        let mem = self.base(|m| &mut m.mem, self.ptr, offsets::MEM);
+        if !self.at.kseg0 {
+            return self.cached(va, size, store, bail, set, asid, mem);
+        }
+        let limit = self.base(|m| &mut m.kseg0_limit, types::I32, offsets::KSEG0_LIMIT);
+        let slot_of = if store {
+            Some(self.base(|m| &mut m.slot_of, self.ptr, offsets::SLOT_OF))
+        } else {
+            None
+        };
+        let join = self.b.create_block();
+        self.b.append_block_param(join, self.ptr);
+        let direct = self.b.create_block();
+        let slow = self.b.create_block();
+        // Kseg0 in kernel mode: `va - 0x8000_0000` is the buffer offset
+        // if it is below the limit (a multiple of the page size, so an
+        // aligned access there ends below it too).
+        let off = self.b.ins().iadd_imm_s(va, c(0x8000_0000));
+        let inside = self.b.ins().icmp(IntCC::UnsignedLessThan, off, limit);
+        let ok = if size > 1 {
+            let low = self.b.ins().band_imm_s(va, c(size - 1));
+            let aligned = self.b.ins().icmp_imm_s(IntCC::Equal, low, 0);
+            self.b.ins().band(inside, aligned)
+        } else {
+            inside
+        };
+        self.b.ins().brif(ok, direct, &[], slow, &[]);
+        self.b.switch_to_block(direct);
+        self.b.seal_block(direct);
+        let off = if self.ptr == types::I64 {
+            self.b.ins().uextend(types::I64, off)
+        } else {
+            off
+        };
+        if let Some(slot_of) = slot_of {
+            // A store to a page holding code takes the slow way, which
+            // leaves (its write entry, if any, has `CODE_BIT`).
+            let page = self.b.ins().ushr_imm_s(off, 12);
+            let byte = self.b.ins().ishl_imm_s(page, 2);
+            let at = self.b.ins().iadd(slot_of, byte);
+            let slot = self.b.ins().load(types::I32, flags(), at, 0);
+            let no_code = self.b.ins().icmp_imm_s(IntCC::Equal, slot, c(NO_SLOT));
+            let plain = self.b.create_block();
+            self.b.ins().brif(no_code, plain, &[], slow, &[]);
+            self.b.switch_to_block(plain);
+            self.b.seal_block(plain);
+        }
+        let addr = self.b.ins().iadd(mem, off);
+        self.b.ins().jump(join, &[addr.into()]);
+        self.b.switch_to_block(slow);
+        self.b.seal_block(slow);
+        let addr = self.cached(va, size, store, bail, set, asid, mem);
+        self.b.ins().jump(join, &[addr.into()]);
+        self.b.switch_to_block(join);
+        self.b.seal_block(join);
+        self.b.block_params(join)[0]
+    }
+
+    /// The host address of a `size`-byte access at guest virtual `va`
+    /// through the translation cache (`set`, the current regime's read
+    /// or write set; `asid`, the context's; `mem`, the memory buffer);
+    /// leaves with `bail` if the address is misaligned, the cache misses,
+    /// or the page holds code (stores).
+    #[allow(clippy::too_many_arguments)]
+    fn cached(
+        &mut self,
+        va: Value,
+        size: u32,
+        store: bool,
+        bail: Bail,
+        set: Value,
+        asid: Value,
+        mem: Value,
+    ) -> Value {
+        // One test for every reason to leave: a misaligned address (the
+        // key keeps the address's low bits, which no tag has), a
+        // translation-cache miss, (stores) a page holding code (its tag
+        // has `CODE_BIT`, which the mask then keeps). (A hit is inside the
+        // memory buffer: the cache holds whole pages inside it only.)
+        // Each field of the entry is loaded where it is used, so that few
+        // values are live at once.
+        let byte = self.b.ins().ushr_imm_s(va, 8);
+        let byte = self.b.ins().band_imm_s(byte, 0xff0);
+        let byte = self.b.ins().uextend(self.ptr, byte);
         let entry = self.b.ins().iadd(set, byte);
-        let vpage = self.b.ins().band_imm_s(va, c(!0xfff));
+        let vpage = self.b.ins().band_imm_s(va, c(!0xfff | (size - 1)));
         let key = self.b.ins().bor(vpage, asid);
         let tag = self.b.ins().load(types::I32, flags(), entry, 0);
         let diff = self.b.ins().bxor(tag, key);
         let mask = self.b.ins().load(types::I32, flags(), entry, 4);
-        let mut fail = self.b.ins().band(diff, mask);
-        if size > 1 {
-            let mis = self.b.ins().band_imm_s(va, c(size - 1));
-            fail = self.b.ins().bor(fail, mis);
-        }
-        if store {
-            let slot = self.b.ins().load(types::I32, flags(), entry, 12);
-            let code = self.b.ins().bxor_imm_s(slot, c(NO_SLOT));
-            fail = self.b.ins().bor(fail, code);
-        }
+        let mask = if store {
+            self.b.ins().bor_imm_s(mask, c(CODE_BIT))
+        } else {
+            mask
+        };
+        let fail = self.b.ins().band(diff, mask);
         self.guard(fail, bail);
         let base = self.b.ins().load(types::I32, flags(), entry, 8);
         let in_page = self.b.ins().band_imm_s(va, 0xfff);
@@ -1460,7 +1690,6 @@ impl<'a, 'b> Emitter<'a, 'b> {
         } else {
             off
         };
-        let mem = self.base(|m| &mut m.mem, self.ptr, offsets::MEM);
         self.b.ins().iadd(mem, off)
     }
 }
@@ -1514,12 +1743,11 @@ pub fn emit_stub(b: &mut FunctionBuilder<'_>, ptr: Type, block_sig: ir::Signatur
     let tag = b.ins().load(types::I32, flags(), e, 0);
     let mask = b.ins().load(types::I32, flags(), e, 4);
     let base = b.ins().load(types::I32, flags(), e, 8);
-    let vpage = b.ins().band_imm_s(t, c(!0xfff));
+    // A misaligned target keeps its low bits in the key: a miss.
+    let vpage = b.ins().band_imm_s(t, c(!0xfff | 3));
     let key = b.ins().bor(vpage, asid);
     let diff = b.ins().bxor(tag, key);
-    let miss = b.ins().band(diff, mask);
-    let mis = b.ins().band_imm_s(t, 3);
-    let fail = b.ins().bor(miss, mis);
+    let fail = b.ins().band(diff, mask);
     let in_page = b.ins().band_imm_s(t, 0xfff);
     let phys = b.ins().iadd(base, in_page);
     // The dispatch-table entry.
@@ -1572,8 +1800,13 @@ pub fn emit_stub(b: &mut FunctionBuilder<'_>, ptr: Type, block_sig: ir::Signatur
     let n = b.ins().iadd_imm_s(chained, 1);
     b.ins()
         .return_call_indirect(block_sig, e_code, &[ctx, left, n]);
-    // The exit's own count is the run loop's to subtract.
+    // The exit's own count is the run loop's to subtract. The target
+    // and the PC after it, for an exit whose PC is known only at run time
+    // (the others' are constants in their exits).
     b.switch_to_block(leave);
+    b.ins().store(flags(), t, ctx, offsets::PC);
+    let after = b.ins().iadd_imm_s(t, 4);
+    b.ins().store(flags(), after, ctx, offsets::NEXT_PC);
     b.ins().store(flags(), before, ctx, offsets::LEFT);
     b.ins().store(flags(), chained, ctx, offsets::CHAINED);
     b.ins().return_(&[k]);
@@ -1604,9 +1837,13 @@ fn reg_uses(d: Decoded) -> u64 {
 mod tests {
     use super::*;
 
-    /// Words of a page: `code` from offset 0, `nop` elsewhere.
-    fn page(code: &[u32]) -> impl FnMut(u32) -> u32 + '_ {
-        move |off| code.get((off / 4) as usize).copied().unwrap_or(0)
+    /// Words of the page at 0x8000_1000: `code` from offset 0, `nop`
+    /// elsewhere; no other page.
+    fn page(code: &[u32]) -> impl FnMut(u32) -> Option<u32> + '_ {
+        move |a| {
+            (a & !0xfff == 0x8000_1000)
+                .then(|| code.get(((a & 0xfff) / 4) as usize).copied().unwrap_or(0))
+        }
     }
 
     const ADDIU_T0: u32 = 0x2508_0001; // addiu t0, t0, 1
