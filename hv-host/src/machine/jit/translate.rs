@@ -1063,10 +1063,9 @@ impl<'a, 'b> Emitter<'a, 'b> {
         self.branch(bpc, bd, spc, sd, (n - 2) as u32);
     }
 
-    /// A conditional branch (not likely) in the middle of a block: the
-    /// delay slot, then leave for the target if taken, else go on.
-    fn side_exit(&mut self, bpc: u32, d: Decoded, spc: u32, sd: Decoded, index: u32) {
-        use Op::*;
+    /// The page-crossing check before the branch at `bpc` (instruction
+    /// number `index`): a bail there resumes at the branch itself.
+    fn cross_at_branch(&mut self, bpc: u32, index: u32) {
         self.cross(
             bpc,
             Bail {
@@ -1076,6 +1075,13 @@ impl<'a, 'b> Emitter<'a, 'b> {
                 executed: index,
             },
         );
+    }
+
+    /// A conditional branch (not likely) in the middle of a block: the
+    /// delay slot, then leave for the target if taken, else go on.
+    fn side_exit(&mut self, bpc: u32, d: Decoded, spc: u32, sd: Decoded, index: u32) {
+        use Op::*;
+        self.cross_at_branch(bpc, index);
         let rs = self.get(d.rs);
         let rt = self.get(d.rt);
         let cond = match d.op {
@@ -1120,15 +1126,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
     /// A branch at `bpc` (instruction number `index`) and its delay slot.
     fn branch(&mut self, bpc: u32, d: Decoded, spc: u32, sd: Decoded, index: u32) {
         use Op::*;
-        self.cross(
-            bpc,
-            Bail {
-                pc: bpc,
-                next_pc: BailNext::Const(bpc.wrapping_add(4)),
-                delay: false,
-                executed: index,
-            },
-        );
+        self.cross_at_branch(bpc, index);
         let rs = self.get(d.rs);
         let rt = self.get(d.rt);
         let zero = self.iconst(0);
