@@ -25,6 +25,12 @@
 //! only to the device. Off with [`super::MonitorConfig::spin_inference`]
 //! (`--no-spin-inference`). Counted in [`super::stats::VmStats`]:
 //! `spins_inferred`, `spin_ticks_skipped`.
+//!
+//! With or without inference, every repeat of such a load (the same load
+//! reading the same value a short loop after its last exit, of a register
+//! the board says only time changes) extends the VM's
+//! [`super::stats::PollWindow`]: when it polled, and what the other VMs
+//! got of the CPU meanwhile (`--mode consolidate` reports it).
 
 use super::exit::ExitCtx;
 use super::stats::{ExitReason, PollWindow};
