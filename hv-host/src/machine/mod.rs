@@ -915,16 +915,28 @@ impl Machine {
                 .read(GuestVirtAddr::new(vpage2))
                 .map(|off| (vpage2, off & !0xfff))
         };
-        let region = jit::translate::region(pc, |a| {
+        // Where the code at `a` is: its buffer offset and code slot.
+        let place = |a: u32| {
             if a & !0xfff == vpage {
-                Some(self.bus.mem_u32(base + (a & 0xfff)))
+                Some((base + (a & 0xfff), slot))
             } else {
                 match page2 {
-                    Some((v2, b2)) if a & !0xfff == v2 => Some(self.bus.mem_u32(b2 + (a & 0xfff))),
+                    Some((v2, b2)) if a & !0xfff == v2 => {
+                        Some((b2 + (a & 0xfff), self.code.slot(b2)))
+                    }
                     _ => None,
                 }
             }
-        });
+        };
+        let region = jit::translate::region(
+            pc,
+            |a| place(a).map(|(off, _)| self.bus.mem_u32(off)),
+            |a| {
+                place(a).is_some_and(|(off, s)| {
+                    s != code::NO_SLOT && jit.is_warm(off, a, s, self.code.generation(s))
+                })
+            },
+        );
         // The words the region is made of (at least the first, so that a
         // store to it is noticed even when nothing could be translated).
         let first = (pc & 0xfff) / 4;
@@ -952,9 +964,21 @@ impl Machine {
             }
         }
         // Code translated in kernel mode tries kseg0 straight first.
-        let kseg0 = matches!(self.regime, Regime::Kernel | Regime::KernelErl);
+        let kseg0 = Some(self.kseg0_limit()).filter(|&l| l != 0);
         let how = jit::translate::Planned { page2, kseg0 };
         jit.install(phys, pc, slot, generation, &region, how);
+    }
+
+    /// Bytes of kseg0 that translated code may reach straight in the
+    /// current mode ([`jit::JitCtx::kseg0_limit`]): in kernel mode, kseg0
+    /// is unmapped, `pa = va - 0x8000_0000`, and low RAM (`Bus::target`)
+    /// is plain memory at buffer offset `pa`; elsewhere none. A multiple
+    /// of the page size (translated code relies on that).
+    fn kseg0_limit(&self) -> u32 {
+        match self.regime {
+            Regime::Kernel | Regime::KernelErl => self.bus.ram_bytes().min(0x2000_0000) & !0xfff,
+            Regime::Supervisor | Regime::User => 0,
+        }
     }
 
     /// Runs the translated block `f` from the current PC, and the blocks
@@ -976,12 +1000,7 @@ impl Machine {
         ctx.xlat_read = read.as_ptr().cast();
         ctx.xlat_write = write.as_ptr().cast();
         ctx.asid = self.xlat.asid;
-        // Kernel mode: kseg0 is unmapped, `pa = va - 0x8000_0000`, and
-        // low RAM (`Bus::target`) is plain memory at buffer offset `pa`.
-        ctx.kseg0_limit = match self.regime {
-            Regime::Kernel | Regime::KernelErl => self.bus.ram_bytes().min(0x2000_0000),
-            Regime::Supervisor | Regime::User => 0,
-        };
+        ctx.kseg0_limit = self.kseg0_limit();
         let slot_of = self.code.slot_table();
         debug_assert!(slot_of.len() as u64 * u64::from(PAGE_SIZE) >= u64::from(ctx.kseg0_limit));
         ctx.slot_of = slot_of.as_ptr();

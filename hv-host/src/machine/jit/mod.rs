@@ -136,6 +136,11 @@ fn threshold_from_env() -> Option<u32> {
         .map(|n| n.max(1))
 }
 
+/// A dispatch point the interpreter has run at least `1 / WARM_SHARE` of
+/// [`HOT_THRESHOLD`] times is warm: a region translated from a hot
+/// point takes it in ([`Jit::is_warm`]).
+pub const WARM_SHARE: u32 = 16;
+
 /// Bytes of compiled code kept before everything is dropped.
 pub const CODE_LIMIT: usize = 64 << 20;
 /// Entries of the dispatch table (a power of two).
@@ -511,6 +516,23 @@ impl Jit {
             code: None,
         };
         Probe::Interpret
+    }
+
+    /// Whether the dispatch point `vpc` (buffer offset `phys`, in `slot`
+    /// at `generation`) is warm: the interpreter has run it at least a
+    /// [`WARM_SHARE`]th of the hot threshold times, and it is not
+    /// translated yet (a region taking a translated block in would only
+    /// compile it again). A region takes warm successors in
+    /// ([`translate::region`]).
+    pub(crate) fn is_warm(&self, phys: u32, vpc: u32, slot: u32, generation: u32) -> bool {
+        let e = &self.table[self.index(phys)];
+        e.phys == phys
+            && e.vpc == vpc
+            && e.slot == slot
+            && e.generation == generation
+            && e.code.is_none()
+            && e.count != NEVER
+            && e.count >= (self.threshold / WARM_SHARE).max(1)
     }
 
     /// Translates the block planned as `plan` for dispatch point `vpc`
