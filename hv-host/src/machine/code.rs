@@ -44,6 +44,8 @@ pub struct CodeCache {
     links: Vec<Vec<u32>>,
     /// Bumped by [`CodeCache::clear`].
     epoch: u64,
+    /// See [`CodeCache::changes`].
+    changes: u64,
 }
 
 impl CodeCache {
@@ -56,6 +58,7 @@ impl CodeCache {
             generation: Vec::new(),
             links: Vec::new(),
             epoch: 0,
+            changes: 0,
         }
     }
 
@@ -126,6 +129,7 @@ impl CodeCache {
     #[cold]
     #[inline(never)]
     fn make_stale(&mut self, slot: u32) {
+        self.changes += 1;
         let s = slot as usize;
         if let Some(bits) = self.translated.get_mut(s) {
             *bits = [0; WORDS_PER_PAGE / 64];
@@ -203,6 +207,14 @@ impl CodeCache {
         self.epoch
     }
 
+    /// How many times any slot's generation changed or the cache was
+    /// cleared (translated code's chain cells rely on it: see
+    /// `jit::translate::ChainCell`).
+    #[inline]
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
     /// Forgets the records of every word in buffer range `off..off+len`
     /// (the host wrote there).
     pub fn invalidate_range(&mut self, off: u32, len: u32) {
@@ -233,5 +245,6 @@ impl CodeCache {
         self.generation.clear();
         self.links.clear();
         self.epoch += 1;
+        self.changes += 1;
     }
 }

@@ -991,6 +991,12 @@ impl Machine {
         let gens = self.code.generations();
         let table = jit.table_ptr();
         let stub = jit.stub_ptr();
+        jit.refresh_epoch((
+            self.xlat.changes(),
+            self.code.changes(),
+            self.xlat.regime_base,
+            self.xlat.asid,
+        ));
         let ctx = &mut *jit.ctx;
         ctx.stub = stub;
         ctx.gpr = self.gpr.as_mut_ptr();

@@ -51,7 +51,7 @@ const MASK_ANY_ASID: u32 = !(CODE_BIT | (0xff << ASID_SHIFT));
 
 /// One cached translation. `repr(C)`: translated code ([`super::jit`])
 /// reads the fields at fixed offsets (0, 4, 8, 12).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C)]
 pub struct XlatEntry {
     /// Virtual page address (`vaddr & !0xfff`) plus the ASID it was
@@ -89,6 +89,8 @@ pub struct Xlat {
     /// Bytes in the memory buffer the offsets point into: no entry maps a
     /// page that does not end at or before it.
     limit: u64,
+    /// Counts the changes to any entry (see [`Xlat::changes`]).
+    changes: u64,
 }
 
 impl Xlat {
@@ -100,7 +102,17 @@ impl Xlat {
             regime_base: 0,
             asid: 0,
             limit: limit as u64,
+            changes: 0,
         }
+    }
+
+    /// How many times an entry changed (filled with something else,
+    /// dropped, flushed): while this and the regime and ASID are the same,
+    /// every lookup gives the same answer (translated code's chain cells
+    /// rely on that).
+    #[inline]
+    pub fn changes(&self) -> u64 {
+        self.changes
     }
 
     /// Makes `asid` the current ASID.
@@ -164,7 +176,11 @@ impl Xlat {
         }
         let vaddr = vaddr.raw();
         let i = self.index(vaddr);
-        self.read[i] = self.entry(vaddr, page_off & !0xfff, NO_SLOT, any_asid);
+        let e = self.entry(vaddr, page_off & !0xfff, NO_SLOT, any_asid);
+        if self.read[i] != e {
+            self.read[i] = e;
+            self.changes += 1;
+        }
     }
 
     /// Caches a write translation (see [`Xlat::fill_read`]).
@@ -181,7 +197,11 @@ impl Xlat {
         }
         let vaddr = vaddr.raw();
         let i = self.index(vaddr);
-        self.write[i] = self.entry(vaddr, page_off & !0xfff, code_slot, any_asid);
+        let e = self.entry(vaddr, page_off & !0xfff, code_slot, any_asid);
+        if self.write[i] != e {
+            self.write[i] = e;
+            self.changes += 1;
+        }
     }
 
     /// The current regime's read and write sets, for translated code:
@@ -195,6 +215,7 @@ impl Xlat {
     /// Drops every write entry pointing at the buffer page at offset
     /// `page_off` (its code slot changed).
     pub fn drop_writes_to(&mut self, page_off: u32) {
+        self.changes += 1;
         for e in self
             .write
             .iter_mut()
@@ -207,6 +228,7 @@ impl Xlat {
     /// Drops every entry for virtual pages in `start..start+len`, in every
     /// regime (a TLB entry covering them was replaced).
     pub fn drop_range(&mut self, start: u32, len: u64) {
+        self.changes += 1;
         if len > (SETS_ENTRIES as u64) * 4096 {
             self.flush();
             return;
@@ -227,6 +249,7 @@ impl Xlat {
 
     /// Drops everything.
     pub fn flush(&mut self) {
+        self.changes += 1;
         self.read.fill(XlatEntry::EMPTY);
         self.write.fill(XlatEntry::EMPTY);
     }

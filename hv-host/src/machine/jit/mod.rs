@@ -141,6 +141,11 @@ fn threshold_from_env() -> Option<u32> {
 /// point takes it in ([`Jit::is_warm`]).
 pub const WARM_SHARE: u32 = 16;
 
+/// What the chaining stub's answers depend on (see [`Jit::refresh_epoch`]):
+/// the translation cache's changes, the code cache's changes, the
+/// regime's set and the ASID.
+pub(crate) type EpochKey = (u64, u64, usize, u32);
+
 /// Bytes of compiled code kept before everything is dropped.
 pub const CODE_LIMIT: usize = 64 << 20;
 /// Entries of the dispatch table (a power of two).
@@ -300,6 +305,8 @@ pub struct Jit {
     /// The chain cells of the exits, by exit number, in chunks that never
     /// move (translated code holds their addresses).
     cells: Vec<Box<[translate::ChainCell]>>,
+    /// What [`JitCtx::epoch`] was last started for ([`Jit::refresh_epoch`]).
+    epoch_key: EpochKey,
     /// Calls a block (the blocks use the `tail` calling convention, so
     /// that they can chain with tail calls).
     trampoline: Option<Trampoline>,
@@ -376,6 +383,7 @@ impl Jit {
             table: vec![Entry::EMPTY; TABLE_ENTRIES],
             exits: Vec::new(),
             cells: Vec::new(),
+            epoch_key: EpochKey::default(),
             trampoline: None,
             ctx: Box::new(JitCtx::empty()),
             stub: core::ptr::null(),
@@ -408,6 +416,18 @@ impl Jit {
         self.exits.get(k as usize).copied()
     }
 
+    /// Starts a new [`JitCtx::epoch`] unless `key` (what the chaining
+    /// stub's answers depend on: the translation cache's and the code
+    /// cache's changes, the regime and the ASID) is the one of the last
+    /// entry.
+    #[inline(always)]
+    pub(crate) fn refresh_epoch(&mut self, key: EpochKey) {
+        if key != self.epoch_key {
+            self.epoch_key = key;
+            self.ctx.epoch += 1;
+        }
+    }
+
     /// Fills in the chain cell of exit `k` (one with
     /// [`translate::Exit::cell`], just taken) with the block `f` of `len`
     /// instructions that its target has now (current, and in the exiting
@@ -422,6 +442,7 @@ impl Jit {
             *cell = translate::ChainCell {
                 code: f as *const u8,
                 len: u64::from(len),
+                ..translate::ChainCell::EMPTY
             };
         }
     }
@@ -699,7 +720,8 @@ impl Jit {
             self.stats.flushes += 1;
             if let Some(old) = self.module.take() {
                 // SAFETY: no pointer into the old module's code remains:
-                // the table, the only holder, was just cleared, and no
+                // the table and the chain cells, the only holders, were
+                // just cleared, and no
                 // block is running (this is called from the run loop or
                 // the host, never from translated code).
                 unsafe { old.free_memory() };

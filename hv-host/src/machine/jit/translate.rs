@@ -95,6 +95,12 @@ pub struct JitCtx {
     pub chained: u64,
     /// The chaining stub (see [`emit_stub`]).
     pub stub: *const u8,
+    /// Changes whenever a target's block as the chaining stub finds it
+    /// may have changed: the translation cache, the regime or ASID, a
+    /// page's generation, the compiled code (the run loop compares them
+    /// before each entry: `Machine::enter_block`). Exits through the stub
+    /// trust their cell ([`ChainCell`]) while it holds this epoch.
+    pub epoch: u64,
     /// Out: the next instruction to execute, where only the code knows it.
     pub pc: u32,
     /// Out: the one after it, likewise.
@@ -121,6 +127,7 @@ impl JitCtx {
             left: 0,
             chained: 0,
             stub: core::ptr::null(),
+            epoch: 0,
             pc: 0,
             next_pc: 0,
         }
@@ -130,6 +137,8 @@ impl JitCtx {
 /// Field offsets of [`ChainCell`].
 const CELL_CODE: i32 = core::mem::offset_of!(ChainCell, code) as i32;
 const CELL_LEN: i32 = core::mem::offset_of!(ChainCell, len) as i32;
+const CELL_VPC: i32 = core::mem::offset_of!(ChainCell, vpc) as i32;
+const CELL_EPOCH: i32 = core::mem::offset_of!(ChainCell, epoch) as i32;
 
 /// Field offsets of [`JitCtx`].
 pub(crate) mod offsets {
@@ -151,6 +160,7 @@ pub(crate) mod offsets {
     pub const LEFT: i32 = offset_of!(JitCtx, left) as i32;
     pub const CHAINED: i32 = offset_of!(JitCtx, chained) as i32;
     pub const STUB: i32 = offset_of!(JitCtx, stub) as i32;
+    pub const EPOCH: i32 = offset_of!(JitCtx, epoch) as i32;
     pub const PC: i32 = offset_of!(JitCtx, pc) as i32;
     pub const NEXT_PC: i32 = offset_of!(JitCtx, next_pc) as i32;
 }
@@ -476,6 +486,14 @@ pub const MAX_EXITS: u32 = 2 * MAX_REGION_INSNS as u32 + 4 * MAX_REGION_BLOCKS a
 /// (a block runs only while its page's generation is the one it was made
 /// for, and translated code never changes a generation), so a block
 /// filled in once stays right for as long as the exiting block can run.
+///
+/// An exit that goes through the chaining stub (a target in another page,
+/// or known only at run time: `jr`) has a cell too, used as a one-entry
+/// cache of the stub's answer: the stub fills in the target it found
+/// (`vpc`) and the context's [`JitCtx::epoch`], and the exit goes straight
+/// to `code` while its target and the epoch are the same. The epoch
+/// changes whenever anything the stub's answer depends on may have
+/// changed (see `JitCtx::epoch`).
 /// `repr(C)`: translated code reads it.
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
@@ -484,6 +502,13 @@ pub struct ChainCell {
     pub code: *const u8,
     /// Its instructions (its most), or `u64::MAX` while empty.
     pub len: u64,
+    /// Through the stub: the target the stub found `code` for.
+    pub vpc: u32,
+    /// Unused: keeps `epoch` aligned.
+    pub pad: u32,
+    /// Through the stub: the [`JitCtx::epoch`] it was found in
+    /// (`u64::MAX`, which no epoch reaches, while empty).
+    pub epoch: u64,
 }
 
 impl Exit {
@@ -503,6 +528,9 @@ impl ChainCell {
     pub const EMPTY: ChainCell = ChainCell {
         code: core::ptr::null(),
         len: u64::MAX,
+        vpc: 0,
+        pad: 0,
+        epoch: u64::MAX,
     };
 }
 
@@ -923,7 +951,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
             let cell = info.cell;
             self.exits.push(info);
             let kv = self.iconst(k);
-            self.chain(pc, executed, kv, cell.then_some(n));
+            self.chain(pc, executed, kv, n, cell);
             return;
         }
         self.exits.push(info);
@@ -934,9 +962,10 @@ impl<'a, 'b> Emitter<'a, 'b> {
 
     /// Goes on to the block translated from `target` if there is a valid
     /// one and it fits in the budget (a tail call: the run loop never sees
-    /// the exit), else leaves through exit number `k` (with `cell`, the
-    /// region's `n`th exit, which has a chain cell).
-    fn chain(&mut self, target: Next, executed: u32, k: Value, cell: Option<u32>) {
+    /// the exit), else leaves through exit number `k`, the region's `n`th
+    /// (with `same_page`, a constant target in the block's page whose
+    /// chain cell the run loop fills).
+    fn chain(&mut self, target: Next, executed: u32, k: Value, n: u32, same_page: bool) {
         let ret = self.ret;
         let ctx = self.ctx;
         let before = self.b.use_var(self.left);
@@ -963,9 +992,10 @@ impl<'a, 'b> Emitter<'a, 'b> {
             return;
         }
         let chained = self.b.use_var(self.chained);
-        if let Some(n) = cell {
+        let cell =
+            (n < MAX_EXITS).then(|| self.at.cells + n as usize * core::mem::size_of::<ChainCell>());
+        if let (true, Some(cell)) = (same_page, cell) {
             // In this page: through the exit's own cell.
-            let cell = self.at.cells + n as usize * core::mem::size_of::<ChainCell>();
             let cell = self.b.ins().iconst(self.ptr, cell as i64);
             let code = self.b.ins().load(self.ptr, flags(), cell, CELL_CODE);
             let len = self.b.ins().load(types::I64, flags(), cell, CELL_LEN);
@@ -986,18 +1016,56 @@ impl<'a, 'b> Emitter<'a, 'b> {
             return;
         }
         // Anything else: the shared chaining stub decides (see
-        // `emit_stub`).
+        // `emit_stub`), unless the exit's cell holds its last answer for
+        // this target, still good (the same epoch).
         let t = match target {
             Next::Const(t) => self.iconst(t),
             Next::Dyn(v) => v,
         };
+        let cell = match cell {
+            Some(cell) => {
+                let cell = self.b.ins().iconst(self.ptr, cell as i64);
+                let vpc = self.b.ins().load(types::I32, flags(), cell, CELL_VPC);
+                let epoch = self.b.ins().load(types::I64, flags(), cell, CELL_EPOCH);
+                let now = self.b.ins().load(types::I64, flags(), ctx, offsets::EPOCH);
+                let len = self.b.ins().load(types::I64, flags(), cell, CELL_LEN);
+                let same = self.b.ins().icmp(IntCC::Equal, vpc, t);
+                let current = self.b.ins().icmp(IntCC::Equal, epoch, now);
+                let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, len, left);
+                let go = self.b.ins().band(same, current);
+                let go = self.b.ins().band(go, fits);
+                let call = self.b.create_block();
+                let stub = self.b.create_block();
+                self.b.ins().brif(go, call, &[], stub, &[]);
+                self.b.switch_to_block(call);
+                self.b.seal_block(call);
+                let code = self.b.ins().load(self.ptr, flags(), cell, CELL_CODE);
+                let n = self.b.ins().iadd_imm_s(chained, 1);
+                let sig = self
+                    .sig
+                    .expect("the blocks' signature is imported before emitting");
+                self.b
+                    .ins()
+                    .return_call_indirect(sig, code, &[ctx, left, n]);
+                self.b.switch_to_block(stub);
+                self.b.seal_block(stub);
+                cell
+            }
+            None => self.b.ins().iconst(self.ptr, 0),
+        };
+        // The exit's number and its target in one argument (a tail call
+        // passes six in registers).
+        let k64 = self.b.ins().uextend(types::I64, k);
+        let k64 = self.b.ins().ishl_imm_s(k64, 32);
+        let t64 = self.b.ins().uextend(types::I64, t);
+        let kt = self.b.ins().bor(k64, t64);
         let stub = self.b.ins().load(self.ptr, flags(), ctx, offsets::STUB);
         let sig = self
             .stub_sig
             .expect("the stub's signature is imported before emitting");
         self.b
             .ins()
-            .return_call_indirect(sig, stub, &[ctx, k, t, before, left, chained]);
+            .return_call_indirect(sig, stub, &[ctx, kt, before, left, chained, cell]);
     }
 
     /// Leaves with `bail`'s state if `fail` is non-zero: a branch to the
@@ -1751,18 +1819,11 @@ impl<'a, 'b> Emitter<'a, 'b> {
 }
 
 /// The signature of the chaining stub, in the `tail` convention:
-/// `(ctx, exit, target, budget left before the exiting block, and after
-/// it, chained exits so far) -> exit`.
+/// `(ctx, exit << 32 | target, budget left before the exiting block, and
+/// after it, chained exits so far, the exit's chain cell or null) -> exit`.
 pub fn stub_signature(ptr: Type) -> ir::Signature {
     let mut sig = ir::Signature::new(cranelift_codegen::isa::CallConv::Tail);
-    for t in [
-        ptr,
-        types::I32,
-        types::I32,
-        types::I64,
-        types::I64,
-        types::I64,
-    ] {
+    for t in [ptr, types::I64, types::I64, types::I64, types::I64, ptr] {
         sig.params.push(ir::AbiParam::new(t));
     }
     sig.returns.push(ir::AbiParam::new(types::I32));
@@ -1785,7 +1846,10 @@ pub fn emit_stub(b: &mut FunctionBuilder<'_>, ptr: Type, block_sig: ir::Signatur
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     let p = b.block_params(entry).to_vec();
-    let (ctx, k, t, before, left, chained) = (p[0], p[1], p[2], p[3], p[4], p[5]);
+    let (ctx, kt, before, left, chained, cell) = (p[0], p[1], p[2], p[3], p[4], p[5]);
+    let t = b.ins().ireduce(types::I32, kt);
+    let k = b.ins().ushr_imm_s(kt, 32);
+    let k = b.ins().ireduce(types::I32, k);
     let block_sig = b.import_signature(block_sig);
     // Leaving: store the counts, return the exit.
     let leave = b.create_block();
@@ -1853,6 +1917,18 @@ pub fn emit_stub(b: &mut FunctionBuilder<'_>, ptr: Type, block_sig: ir::Signatur
     let call = b.create_block();
     b.ins().brif(go, call, &[], leave, &[]);
     b.switch_to_block(call);
+    // Remember the answer in the exit's cell, if it has one.
+    let fill = b.create_block();
+    let go_on = b.create_block();
+    b.ins().brif(cell, fill, &[], go_on, &[]);
+    b.switch_to_block(fill);
+    let epoch = b.ins().load(types::I64, flags(), ctx, offsets::EPOCH);
+    b.ins().store(flags(), e_code, cell, CELL_CODE);
+    b.ins().store(flags(), e_len, cell, CELL_LEN);
+    b.ins().store(flags(), t, cell, CELL_VPC);
+    b.ins().store(flags(), epoch, cell, CELL_EPOCH);
+    b.ins().jump(go_on, &[]);
+    b.switch_to_block(go_on);
     let n = b.ins().iadd_imm_s(chained, 1);
     b.ins()
         .return_call_indirect(block_sig, e_code, &[ctx, left, n]);
