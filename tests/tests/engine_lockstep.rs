@@ -570,6 +570,92 @@ fn stores_into_the_next_page_of_a_translated_loop_agree() {
 }
 
 #[test]
+fn a_jump_through_a_register_into_a_remapped_page_agrees() {
+    // A kernel-mode loop that calls virtual page 0x0040_0000 with `jalr`
+    // and, every 16 passes, maps it to the other of two physical pages:
+    // one adds 1 to v0, the other 100. Between remappings, the jump keeps
+    // the block it went to in its chain cell and goes straight there; the
+    // TLB write must make that stale (no translation-cache fill comes
+    // between the write and the jump), or the loop calls the old page.
+    const V0: u32 = 2;
+    const T0: u32 = 8;
+    const T1: u32 = 9;
+    const T2: u32 = 10;
+    const T4: u32 = 12;
+    const T5: u32 = 13;
+    const RA: u32 = 31;
+    const TLBWI: u32 = 0x4200_0002;
+    // EntryLo: PFN, cacheable, dirty, valid, global.
+    let lo = |pa: u32| ((pa >> 12) << 6) | (3 << 3) | 0b111;
+    let callee = |add: u32| vec![itype(0x09, V0, V0, add), rtype(RA, 0, 0, 0, 0x08), NOP];
+    let mut p = vec![
+        mtc0(ZERO, 12), // Status = 0: kernel mode, ERL clear (kuseg mapped)
+        itype(0x0f, 0, T5, 0x0040),
+        itype(0x0d, ZERO, T0, lo(0x3000)),
+        itype(0x0d, ZERO, T1, lo(0x4000)),
+        itype(0x0d, ZERO, S7, 400),
+        // loop (word 5):
+        itype(0x0c, S7, T2, 15),    // andi t2, s7, 15
+        itype(0x05, T2, ZERO, 11),  // bne t2, zero, call
+        itype(0x0c, S7, T2, 16),    // andi t2, s7, 16
+        rtype(T0, T2, T4, 0, 0x0b), // movn t4, t0, t2
+        rtype(T1, T2, T4, 0, 0x0a), // movz t4, t1, t2
+        mtc0(T4, 2),
+        mtc0(T4, 3),
+        mtc0(T5, 10),
+        mtc0(ZERO, 0),
+        mtc0(ZERO, 5),
+        TLBWI,
+        // To the call with a jump, so that its block runs (straight
+        // after a TLB write the interpreter would run it).
+        j(ENTRY + 18 * 4),
+        NOP,
+        // call (word 18):
+        rtype(T5, 0, RA, 0, 0x09), // jalr t5
+        NOP,
+        itype(0x09, S7, S7, 0xffff), // addiu s7, -1
+    ];
+    let n = p.len() as i32;
+    p.push(itype(0x07, S7, 0, (5 - (n + 1)) as u32 & 0xffff)); // bgtz s7, loop
+    p.push(NOP);
+    p.push(j(ENTRY + 4 * p.len() as u32));
+    p.push(NOP);
+    let bytes = |w: &[u32]| w.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    for seed in 0..10 {
+        let mut machines = [Engine::Interp, Engine::Jit].map(|engine| {
+            let mut m = boot(&p, engine);
+            m.write_phys(MachineAddr::new(0x3000), &bytes(&callee(1)))
+                .expect("page A");
+            m.write_phys(MachineAddr::new(0x4000), &bytes(&callee(100)))
+                .expect("page B");
+            m
+        });
+        let mut rng = Rng::new(seed);
+        while machines[0].instructions() < 12_000 {
+            let budget = 1 + u64::from(rng.below(STEPS_MAX as u32));
+            let [interp, jit] = &mut machines;
+            assert_eq!(interp.run(budget), jit.run(budget), "seed {seed}");
+            assert_eq!(state(interp), state(jit), "seed {seed}, budget {budget}");
+        }
+        let [interp, jit] = &machines;
+        // 400 calls, each to the page bit 4 of the loop count picked at
+        // the last remapping (when the count was a multiple of 16).
+        let want: u32 = (1..=400u32)
+            .map(|s| {
+                if s.next_multiple_of(16) & 16 != 0 {
+                    1
+                } else {
+                    100
+                }
+            })
+            .sum();
+        assert_eq!(interp.gpr(V0 as u8), want, "seed {seed}");
+        assert_eq!(jit.gpr(V0 as u8), interp.gpr(V0 as u8), "seed {seed}");
+        assert!(jit.jit_stats().chained > 100, "the calls ran chained");
+    }
+}
+
+#[test]
 fn a_program_stopped_at_every_budget_agrees() {
     // Budgets of 1: the translated code may never run a block that does
     // not fit, so the JIT interprets everything; then budgets of 2..=40 on
