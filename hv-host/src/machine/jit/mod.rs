@@ -138,7 +138,7 @@ fn threshold_from_env() -> Option<u32> {
 
 /// A dispatch point the interpreter has run at least `1 / WARM_SHARE` of
 /// [`HOT_THRESHOLD`] times is warm: a region translated from a hot
-/// point takes it in ([`Jit::is_warm`]).
+/// point takes it in (`Jit::is_warm`).
 pub const WARM_SHARE: u32 = 16;
 
 /// What the chaining stub's answers depend on (see [`Jit::refresh_epoch`]):

@@ -378,7 +378,7 @@ pub fn region(
 
 /// The most registers (GPRs, HI and LO counting as one) a region that
 /// loops may use and still keep them all in host registers across the
-/// heads of its blocks ([`Emitter::carry`]).
+/// heads of its blocks (`Emitter::carry`).
 pub const CARRY_MAX: u32 = 8;
 
 /// Variables: GPRs 1..=32 (32 being [`SINK`]), then HI and LO.
