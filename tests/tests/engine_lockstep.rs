@@ -35,12 +35,22 @@ const USER_DATA: u32 = 0x0050_0000;
 
 // Registers by number.
 const ZERO: u32 = 0;
+const V0: u32 = 2;
+const V1: u32 = 3;
+const A0: u32 = 4;
+const T0: u32 = 8;
+const T1: u32 = 9;
+const T2: u32 = 10;
+const T3: u32 = 11;
+const T4: u32 = 12;
+const T5: u32 = 13;
 const T7: u32 = 15;
 const S5: u32 = 21;
 const S6: u32 = 22;
 const S7: u32 = 23;
 const K0: u32 = 26;
 const K1: u32 = 27;
+const RA: u32 = 31;
 /// The registers random instructions use: t0..t6, s0..s3, v0, v1, a0..a3.
 const WORK: [u32; 17] = [8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19, 2, 3, 4, 5, 6, 7];
 
@@ -504,20 +514,28 @@ fn random_programs_across_a_page_boundary_agree() {
     }
 }
 
+/// Runs a program (at `entry`) on both machines in the same random
+/// slices (`seed`) until `total` instructions, comparing their states
+/// after each.
+fn in_step(interp: &mut Machine, jit: &mut Machine, entry: u32, seed: u64, total: u64) {
+    let mut rng = Rng::new(seed);
+    while interp.instructions() < total {
+        let budget = 1 + u64::from(rng.below(STEPS_MAX as u32));
+        assert_eq!(interp.run(budget), jit.run(budget), "seed {seed}");
+        assert_eq!(
+            state_at(interp, entry),
+            state_at(jit, entry),
+            "seed {seed}, budget {budget}"
+        );
+    }
+}
+
 #[test]
 fn stores_into_the_next_page_of_a_translated_loop_agree() {
     // A loop that runs on from one page into the next and, every eighth
     // pass, rewrites an instruction of the second page with one of two
     // different ones: the blocks holding it (made for the first page)
     // must not run the old word.
-    const T0: u32 = 8;
-    const T1: u32 = 9;
-    const T2: u32 = 10;
-    const T3: u32 = 11;
-    const T4: u32 = 12;
-    const V0: u32 = 2;
-    const V1: u32 = 3;
-    const A0: u32 = 4;
     let entry = 0x8000_2fc0;
     let w = 0x8000_3004;
     let add1 = itype(0x09, V0, V0, 1); // addiu v0, v0, 1
@@ -555,16 +573,7 @@ fn stores_into_the_next_page_of_a_translated_loop_agree() {
     for seed in 0..20 {
         let mut interp = boot_at(&p, Engine::Interp, entry);
         let mut jit = boot_at(&p, Engine::Jit, entry);
-        let mut rng = Rng::new(seed);
-        while interp.instructions() < 40_000 {
-            let budget = 1 + u64::from(rng.below(STEPS_MAX as u32));
-            assert_eq!(interp.run(budget), jit.run(budget), "seed {seed}");
-            assert_eq!(
-                state_at(&interp, entry),
-                state_at(&jit, entry),
-                "seed {seed}, budget {budget}"
-            );
-        }
+        in_step(&mut interp, &mut jit, entry, seed, 40_000);
         assert!(jit.jit_stats().insns > 10_000, "the loop ran translated");
     }
 }
@@ -577,13 +586,6 @@ fn a_jump_through_a_register_into_a_remapped_page_agrees() {
     // the block it went to in its chain cell and goes straight there; the
     // TLB write must make that stale (no translation-cache fill comes
     // between the write and the jump), or the loop calls the old page.
-    const V0: u32 = 2;
-    const T0: u32 = 8;
-    const T1: u32 = 9;
-    const T2: u32 = 10;
-    const T4: u32 = 12;
-    const T5: u32 = 13;
-    const RA: u32 = 31;
     const TLBWI: u32 = 0x4200_0002;
     // EntryLo: PFN, cacheable, dirty, valid, global.
     let lo = |pa: u32| ((pa >> 12) << 6) | (3 << 3) | 0b111;
@@ -630,14 +632,8 @@ fn a_jump_through_a_register_into_a_remapped_page_agrees() {
                 .expect("page B");
             m
         });
-        let mut rng = Rng::new(seed);
-        while machines[0].instructions() < 12_000 {
-            let budget = 1 + u64::from(rng.below(STEPS_MAX as u32));
-            let [interp, jit] = &mut machines;
-            assert_eq!(interp.run(budget), jit.run(budget), "seed {seed}");
-            assert_eq!(state(interp), state(jit), "seed {seed}, budget {budget}");
-        }
-        let [interp, jit] = &machines;
+        let [interp, jit] = &mut machines;
+        in_step(interp, jit, ENTRY, seed, 12_000);
         // 400 calls, each to the page bit 4 of the loop count picked at
         // the last remapping (when the count was a multiple of 16).
         let want: u32 = (1..=400u32)

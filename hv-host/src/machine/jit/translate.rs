@@ -1006,13 +1006,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
             self.b.ins().brif(go, call, &[], ret, &[k.into()]);
             self.b.switch_to_block(call);
             self.b.seal_block(call);
-            let chained = self.b.ins().iadd_imm_s(chained, 1);
-            let sig = self
-                .sig
-                .expect("the blocks' signature is imported before emitting");
-            self.b
-                .ins()
-                .return_call_indirect(sig, code, &[ctx, left, chained]);
+            self.tail_call(code, left, chained);
             return;
         }
         // Anything else: the shared chaining stub decides (see
@@ -1040,13 +1034,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
                 self.b.switch_to_block(call);
                 self.b.seal_block(call);
                 let code = self.b.ins().load(self.ptr, flags(), cell, CELL_CODE);
-                let n = self.b.ins().iadd_imm_s(chained, 1);
-                let sig = self
-                    .sig
-                    .expect("the blocks' signature is imported before emitting");
-                self.b
-                    .ins()
-                    .return_call_indirect(sig, code, &[ctx, left, n]);
+                self.tail_call(code, left, chained);
                 self.b.switch_to_block(stub);
                 self.b.seal_block(stub);
                 cell
@@ -1066,6 +1054,19 @@ impl<'a, 'b> Emitter<'a, 'b> {
         self.b
             .ins()
             .return_call_indirect(sig, stub, &[ctx, kt, before, left, chained, cell]);
+    }
+
+    /// Goes on to the compiled block at `code` with `left` of the budget,
+    /// counting one more chained exit than `chained`: a tail call.
+    fn tail_call(&mut self, code: Value, left: Value, chained: Value) {
+        let n = self.b.ins().iadd_imm_s(chained, 1);
+        let sig = self
+            .sig
+            .expect("the blocks' signature is imported before emitting");
+        let ctx = self.ctx;
+        self.b
+            .ins()
+            .return_call_indirect(sig, code, &[ctx, left, n]);
     }
 
     /// Leaves with `bail`'s state if `fail` is non-zero: a branch to the
