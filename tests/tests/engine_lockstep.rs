@@ -652,6 +652,69 @@ fn a_jump_through_a_register_into_a_remapped_page_agrees() {
 }
 
 #[test]
+fn kernel_mode_loads_and_stores_through_the_tlb_agree() {
+    // Kernel-mode code (translated to try kseg0 straight first) loading
+    // and storing words, halves and bytes through a TLB mapping: its
+    // accesses take the translation-cache lookup out of line. The even
+    // page is data; the odd one aliases the program's own page, so every
+    // store there must leave for the interpreter (the page holds code;
+    // the stores keep off the program's own words).
+    const TLBWI: u32 = 0x4200_0002;
+    const T6: u32 = 14;
+    let lo = |pa: u32| ((pa >> 12) << 6) | (3 << 3) | 0b111;
+    let mut p = vec![
+        mtc0(ZERO, 12), // Status = 0: kernel mode, ERL clear (kuseg mapped)
+        itype(0x0f, 0, T5, 0x0040),
+        itype(0x0d, ZERO, T0, lo(0x5000)),
+        itype(0x0d, ZERO, T1, lo(ENTRY & 0x1fff_f000)),
+        mtc0(T0, 2),
+        mtc0(T1, 3),
+        mtc0(T5, 10),
+        mtc0(ZERO, 0),
+        mtc0(ZERO, 5),
+        TLBWI,
+        itype(0x0d, ZERO, S7, 700),
+        j(ENTRY + 13 * 4),
+        NOP,
+        // loop (word 13):
+        rtype(0, S7, T3, 3, 0x00),   // sll t3, s7, 3
+        itype(0x0c, T3, T3, 0x1ffc), // andi t3, t3, 0x1ffc
+        itype(0x0d, T3, T3, 0x100),  // ori t3, t3, 0x100 (not the program)
+        rtype(T5, T3, T4, 0, 0x21),  // addu t4, t5, t3
+        itype(0x2b, T4, S7, 0),      // sw s7, 0(t4)
+        itype(0x23, T4, T6, 4),      // lw t6, 4(t4)
+        rtype(V0, T6, V0, 0, 0x21),  // addu v0, v0, t6
+        itype(0x29, T4, S7, 2),      // sh s7, 2(t4)
+        itype(0x25, T4, T6, 2),      // lhu t6, 2(t4)
+        rtype(V0, T6, V0, 0, 0x21),  // addu v0, v0, t6
+        itype(0x28, T4, S7, 1),      // sb s7, 1(t4)
+        itype(0x20, T4, T6, 1),      // lb t6, 1(t4)
+        rtype(V0, T6, V0, 0, 0x23),  // subu v0, v0, t6
+        itype(0x09, S7, S7, 0xffff), // addiu s7, -1
+    ];
+    let n = p.len() as i32;
+    p.push(itype(0x07, S7, 0, (13 - (n + 1)) as u32 & 0xffff)); // bgtz s7, loop
+    p.push(NOP);
+    p.push(j(ENTRY + 4 * p.len() as u32));
+    p.push(NOP);
+    for seed in 0..6 {
+        let mut interp = boot(&p, Engine::Interp);
+        let mut jit = boot(&p, Engine::Jit);
+        in_step(&mut interp, &mut jit, ENTRY, seed, 14_000);
+        assert_eq!(jit.gpr(S7 as u8), 0, "seed {seed}: the loop ran to its end");
+        let stats = jit.jit_stats();
+        assert!(
+            stats.insns > 5_000,
+            "seed {seed}: ran translated: {stats:?}"
+        );
+        assert!(
+            stats.bailouts > 100,
+            "seed {seed}: stores to code left: {stats:?}"
+        );
+    }
+}
+
+#[test]
 fn a_program_stopped_at_every_budget_agrees() {
     // Budgets of 1: the translated code may never run a block that does
     // not fit, so the JIT interprets everything; then budgets of 2..=40 on

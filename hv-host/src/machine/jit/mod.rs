@@ -298,6 +298,9 @@ pub(crate) enum Probe {
 pub struct Jit {
     module: Option<JITModule>,
     fctx: FunctionBuilderContext,
+    /// The code generator's context, kept between functions so that its
+    /// buffers are reused.
+    cctx: cranelift_codegen::Context,
     table: Vec<Entry>,
     /// The exits of every compiled block: translated code returns an
     /// index into it.
@@ -314,6 +317,9 @@ pub struct Jit {
     pub(crate) ctx: Box<JitCtx>,
     /// The chaining stub (null until compiled with the trampoline).
     stub: *const u8,
+    /// The lookup thunk ([`translate::emit_lookup`]), compiled with the
+    /// stub; null when there is none.
+    lookup: *const u8,
     code_bytes: usize,
     epoch: u64,
     /// Executions before translation ([`HOT_THRESHOLD`] by default).
@@ -380,6 +386,7 @@ impl Jit {
         Ok(Self {
             module: Some(new_module()?),
             fctx: FunctionBuilderContext::new(),
+            cctx: cranelift_codegen::Context::new(),
             table: vec![Entry::EMPTY; TABLE_ENTRIES],
             exits: Vec::new(),
             cells: Vec::new(),
@@ -387,6 +394,7 @@ impl Jit {
             trampoline: None,
             ctx: Box::new(JitCtx::empty()),
             stub: core::ptr::null(),
+            lookup: core::ptr::null(),
             code_bytes: 0,
             epoch: 0,
             threshold: threshold_from_env().unwrap_or(HOT_THRESHOLD),
@@ -624,6 +632,7 @@ impl Jit {
         let start = region.first()?.insns.first()?.0;
         if self.trampoline.is_none() {
             self.stub = self.compile_stub()?;
+            self.lookup = self.compile_lookup()?;
             self.trampoline = Some(self.compile_trampoline()?);
         }
         let (first_exit, cells) = self.reserve_exits()?;
@@ -633,11 +642,13 @@ impl Jit {
             cells,
             page2: how.page2,
             kseg0: how.kseg0,
+            lookup: self.lookup as usize,
         };
         let module = self.module.as_mut()?;
         let config = module.target_config();
         let ptr = config.pointer_type();
-        let mut ctx = module.make_context();
+        let ctx = &mut self.cctx;
+        module.clear_context(ctx);
         ctx.func.signature = block_signature(module);
         let exits = {
             let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
@@ -646,7 +657,7 @@ impl Jit {
             b.finalize(config);
             exits
         };
-        let (p, size) = define(module, &mut ctx)?;
+        let (p, size) = define(module, ctx)?;
         self.code_bytes += size.max(16);
         // SAFETY: `p` is the entry of a function just compiled by this
         // module with the signature `fn(*mut JitCtx) -> u32` in the host's
@@ -656,19 +667,36 @@ impl Jit {
         Some((f, exits))
     }
 
+    /// Compiles the lookup thunk ([`translate::emit_lookup`]).
+    fn compile_lookup(&mut self) -> Option<*const u8> {
+        let module = self.module.as_mut()?;
+        let config = module.target_config();
+        let ptr = config.pointer_type();
+        let ctx = &mut self.cctx;
+        module.clear_context(ctx);
+        ctx.func.signature = translate::lookup_signature(ptr);
+        {
+            let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
+            translate::emit_lookup(&mut b, ptr);
+            b.finalize(config);
+        }
+        define(module, ctx).map(|(p, _)| p)
+    }
+
     /// Compiles the chaining stub ([`translate::emit_stub`]).
     fn compile_stub(&mut self) -> Option<*const u8> {
         let module = self.module.as_mut()?;
         let config = module.target_config();
         let ptr = config.pointer_type();
-        let mut ctx = module.make_context();
+        let ctx = &mut self.cctx;
+        module.clear_context(ctx);
         ctx.func.signature = translate::stub_signature(ptr);
         {
             let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
             translate::emit_stub(&mut b, ptr, block_signature(module), self.fold_mask != 0);
             b.finalize(config);
         }
-        define(module, &mut ctx).map(|(p, _)| p)
+        define(module, ctx).map(|(p, _)| p)
     }
 
     /// Compiles the trampoline: `fn(ctx, block) -> u32` in the host's
@@ -677,7 +705,8 @@ impl Jit {
         let module = self.module.as_mut()?;
         let config = module.target_config();
         let ptr = config.pointer_type();
-        let mut ctx = module.make_context();
+        let ctx = &mut self.cctx;
+        module.clear_context(ctx);
         ctx.func.signature.params.push(AbiParam::new(ptr));
         ctx.func.signature.params.push(AbiParam::new(ptr));
         ctx.func.signature.returns.push(AbiParam::new(types::I32));
@@ -701,7 +730,7 @@ impl Jit {
             b.seal_all_blocks();
             b.finalize(config);
         }
-        let (p, _) = define(module, &mut ctx)?;
+        let (p, _) = define(module, ctx)?;
         // SAFETY: `p` is the entry of the function just compiled with the
         // signature `fn(*mut JitCtx, BlockFn) -> u32` in the host's
         // default calling convention; it stays mapped until the module is
@@ -716,6 +745,7 @@ impl Jit {
         self.cells.clear();
         self.trampoline = None;
         self.stub = core::ptr::null();
+        self.lookup = core::ptr::null();
         if self.code_bytes > 0 {
             self.stats.flushes += 1;
             if let Some(old) = self.module.take() {

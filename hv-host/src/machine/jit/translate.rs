@@ -105,6 +105,8 @@ pub struct JitCtx {
     pub pc: u32,
     /// Out: the one after it, likewise.
     pub next_pc: u32,
+    /// Out of the lookup thunk ([`emit_lookup`]): a buffer offset, or -1.
+    pub lookup: i64,
 }
 
 impl JitCtx {
@@ -130,6 +132,7 @@ impl JitCtx {
             epoch: 0,
             pc: 0,
             next_pc: 0,
+            lookup: 0,
         }
     }
 }
@@ -163,6 +166,7 @@ pub(crate) mod offsets {
     pub const EPOCH: i32 = offset_of!(JitCtx, epoch) as i32;
     pub const PC: i32 = offset_of!(JitCtx, pc) as i32;
     pub const NEXT_PC: i32 = offset_of!(JitCtx, next_pc) as i32;
+    pub const LOOKUP: i32 = offset_of!(JitCtx, lookup) as i32;
 }
 
 /// What kind of instruction an operation is for the translator.
@@ -174,6 +178,19 @@ pub enum Kind {
     Branch,
     /// Not translated: ends the block before it.
     Stop,
+}
+
+/// Whether `d`, a branch, is always taken whatever the registers hold:
+/// `beq r, r` (the assembler's `b`), `blez`/`bgez`/`bgezal` of `$zero`
+/// (`bal`), and their branch-likely forms (whose slot then always runs).
+pub fn always_taken(d: Decoded) -> bool {
+    use Op::*;
+    match d.op {
+        J | Jal | Jr | Jalr => true,
+        Beq | Beql => d.rs == d.rt,
+        Blez | Blezl | Bgez | Bgezl | Bgezal | Bgezall => d.rs == 0,
+        _ => false,
+    }
 }
 
 /// The translator's view of an operation.
@@ -262,7 +279,7 @@ fn plan_until(
                         | Op::Bgez
                         | Op::Bltzal
                         | Op::Bgezal
-                ) && !(matches!(d.op, Op::Beq) && d.rs == d.rt);
+                ) && !always_taken(d);
                 let next = slot.wrapping_add(4);
                 if !side_exit || word(next).is_none() || insns.len() + 1 >= MAX_BLOCK {
                     return Plan {
@@ -304,9 +321,7 @@ impl Plan {
                 out.push(t);
             }
             let last = self.ends_in_branch && i + 2 == n;
-            let always = matches!(d.op, Op::J | Op::Jal | Op::Jr | Op::Jalr)
-                || (d.op == Op::Beq && d.rs == d.rt);
-            if last && !always {
+            if last && !always_taken(d) {
                 out.push(slot.wrapping_add(4));
             }
         }
@@ -426,7 +441,7 @@ pub struct Planned {
 }
 
 /// Where a block is: what its code needs to chain to its successors.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Placement {
     /// Virtual address of the block's page.
     pub vpage: u32,
@@ -452,6 +467,9 @@ pub struct Placement {
     /// instruction if not. `None` elsewhere (there the limit is zero, and
     /// the test would only cost).
     pub kseg0: Option<u32>,
+    /// The lookup thunk ([`emit_lookup`]), called by code translated
+    /// with `kseg0`.
+    pub lookup: usize,
 }
 
 /// How a block left, by the number its code returns.
@@ -604,6 +622,8 @@ struct Emitter<'a, 'b> {
     sig: Option<ir::SigRef>,
     /// The chaining stub's signature.
     stub_sig: Option<ir::SigRef>,
+    /// The lookup thunk's signature, once imported.
+    lookup_sig: Option<ir::SigRef>,
     /// Each block of the region: its first instruction's address, the IR
     /// block it starts at (the target of a jump from any block of the
     /// region, itself included) and its instructions.
@@ -815,6 +835,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
             at,
             sig: None,
             stub_sig: None,
+            lookup_sig: None,
             heads,
             left,
             chained,
@@ -1243,7 +1264,9 @@ impl<'a, 'b> Emitter<'a, 'b> {
         let rt = self.get(d.rt);
         let zero = self.iconst(0);
         // The condition (None: always), read before any link is written.
+        let always = always_taken(d);
         let cond = match d.op {
+            _ if always => None,
             Beq | Beql => Some(self.b.ins().icmp(IntCC::Equal, rs, rt)),
             Bne | Bnel => Some(self.b.ins().icmp(IntCC::NotEqual, rs, rt)),
             Blez | Blezl => Some(self.b.ins().icmp(IntCC::SignedLessThanOrEqual, rs, zero)),
@@ -1273,10 +1296,12 @@ impl<'a, 'b> Emitter<'a, 'b> {
             }
             _ => {}
         }
-        let likely = matches!(
-            d.op,
-            Beql | Bnel | Blezl | Bgtzl | Bltzl | Bgezl | Bltzall | Bgezall
-        );
+        // Always taken, a branch-likely runs its slot like any other.
+        let likely = !always
+            && matches!(
+                d.op,
+                Beql | Bnel | Blezl | Bgtzl | Bltzl | Bgezl | Bltzall | Bgezall
+            );
         if likely {
             let cond = cond.expect("branch-likely is conditional");
             let taken = self.b.create_block();
@@ -1461,6 +1486,12 @@ impl<'a, 'b> Emitter<'a, 'b> {
                 self.guard(neg, bail);
                 self.set(dst, r);
             }
+            // Moves (`move` is `or`/`addu` with `$zero`; `addiu r, s, 0`):
+            // the value itself, no IR instruction to compile away.
+            Addu | Or | Xor if d.rt == 0 => self.copy(d.rd, d.rs),
+            Addu | Or | Xor if d.rs == 0 => self.copy(d.rd, d.rt),
+            Subu if d.rt == 0 => self.copy(d.rd, d.rs),
+            Addiu | Ori | Xori if imm == 0 => self.copy(d.rt, d.rs),
             Addu => self.alu(d.rd, d.rs, d.rt, |b, x, y| b.ins().iadd(x, y)),
             Subu => self.alu(d.rd, d.rs, d.rt, |b, x, y| b.ins().isub(x, y)),
             And => self.alu(d.rd, d.rs, d.rt, |b, x, y| b.ins().band(x, y)),
@@ -1543,7 +1574,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
                     _ => 4,
                 };
                 let base = self.get(d.rs);
-                let va = self.b.ins().iadd_imm_s(base, c(imm));
+                let va = self.add_imm(base, imm);
                 let addr = self.access(va, size, false, bail);
                 let f = guest_flags();
                 let v = match d.op {
@@ -1562,7 +1593,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
                     _ => 4,
                 };
                 let base = self.get(d.rs);
-                let va = self.b.ins().iadd_imm_s(base, c(imm));
+                let va = self.add_imm(base, imm);
                 let v = self.get(d.rt);
                 let addr = self.access(va, size, true, bail);
                 let f = guest_flags();
@@ -1583,6 +1614,21 @@ impl<'a, 'b> Emitter<'a, 'b> {
                 let always = self.iconst(1);
                 self.guard(always, bail);
             }
+        }
+    }
+
+    /// `dst = src`.
+    fn copy(&mut self, dst: u8, src: u8) {
+        let v = self.get(src);
+        self.set(dst, v);
+    }
+
+    /// `x + imm`, or `x` itself for 0.
+    fn add_imm(&mut self, x: Value, imm: u32) -> Value {
+        if imm == 0 {
+            x
+        } else {
+            self.b.ins().iadd_imm_s(x, c(imm))
         }
     }
 
@@ -1751,17 +1797,32 @@ impl<'a, 'b> Emitter<'a, 'b> {
         self.b.ins().jump(join, &[addr.into()]);
         self.b.switch_to_block(slow);
         self.b.seal_block(slow);
-        // The slow way's own loads (not cached: they would not dominate
-        // a later use on the straight way).
+        // The slow way: the translation cache, looked up by a call to the
+        // lookup thunk ([`emit_lookup`]), which clobbers no register:
+        // kernel-mode code seldom goes there, and the call is a few IR
+        // instructions where the lookup inline is some twenty (compiling
+        // them cost more than the call ever did).
         let ctx = self.ctx;
-        let set_off = if store {
-            offsets::XLAT_WRITE
-        } else {
-            offsets::XLAT_READ
+        let sig = match self.lookup_sig {
+            Some(s) => s,
+            None => {
+                let s = self.b.import_signature(lookup_signature(self.ptr));
+                self.lookup_sig = Some(s);
+                s
+            }
         };
-        let set = self.b.ins().load(self.ptr, flags(), ctx, set_off);
-        let asid = self.b.ins().load(types::I32, flags(), ctx, offsets::ASID);
-        let addr = self.cached(va, size, store, bail, set, asid, mem);
+        let f = self.b.ins().iconst(self.ptr, self.at.lookup as i64);
+        let what = self.iconst(size | if store { LOOKUP_STORE } else { 0 });
+        self.b.ins().call_indirect(sig, f, &[ctx, va, what]);
+        let off = self.b.ins().load(types::I64, flags(), ctx, offsets::LOOKUP);
+        let fail = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, off, 0);
+        self.guard(fail, bail);
+        let off = if self.ptr == types::I64 {
+            off
+        } else {
+            self.b.ins().ireduce(self.ptr, off)
+        };
+        let addr = self.b.ins().iadd(mem, off);
         self.b.ins().jump(join, &[addr.into()]);
         self.b.switch_to_block(join);
         self.b.seal_block(join);
@@ -1817,6 +1878,67 @@ impl<'a, 'b> Emitter<'a, 'b> {
         };
         self.b.ins().iadd(mem, off)
     }
+}
+
+/// In the lookup thunk's `what` ([`emit_lookup`]): the access is a store.
+const LOOKUP_STORE: u32 = 0x100;
+
+/// The signature of the lookup thunk: `(ctx, va, what)` in the
+/// `preserve_all` convention (a call to it clobbers no register, so the
+/// calling block's registers stay where they are); it returns its answer
+/// in [`JitCtx::lookup`].
+pub fn lookup_signature(ptr: Type) -> ir::Signature {
+    let mut sig = ir::Signature::new(cranelift_codegen::isa::CallConv::PreserveAll);
+    sig.params.push(ir::AbiParam::new(ptr));
+    sig.params.push(ir::AbiParam::new(types::I32));
+    sig.params.push(ir::AbiParam::new(types::I32));
+    sig
+}
+
+/// Emits the lookup thunk: the translation-cache lookup of
+/// [`Emitter::cached`], out of line for the slow way of kernel-mode
+/// code's loads and stores. It stores into [`JitCtx::lookup`] the buffer
+/// offset of the `what & 0xff`-byte access at `va` (a store if `what` has
+/// [`LOOKUP_STORE`]), or -1 to leave (misaligned, a miss, or a store to a
+/// page holding code).
+pub fn emit_lookup(b: &mut FunctionBuilder<'_>, ptr: Type) {
+    let entry_block = b.create_block();
+    b.append_block_params_for_function_params(entry_block);
+    b.switch_to_block(entry_block);
+    b.seal_block(entry_block);
+    let p = b.block_params(entry_block);
+    let (ctx, va, what) = (p[0], p[1], p[2]);
+    let store = b.ins().band_imm_s(what, c(LOOKUP_STORE));
+    let read = b.ins().load(ptr, flags(), ctx, offsets::XLAT_READ);
+    let write = b.ins().load(ptr, flags(), ctx, offsets::XLAT_WRITE);
+    let set = b.ins().select(store, write, read);
+    let byte = b.ins().ushr_imm_s(va, 8);
+    let byte = b.ins().band_imm_s(byte, 0xff0);
+    let byte = b.ins().uextend(ptr, byte);
+    let entry = b.ins().iadd(set, byte);
+    // The key keeps the address's low bits below the access's size.
+    let size = b.ins().band_imm_s(what, 0xff);
+    let low = b.ins().iadd_imm_s(size, -1);
+    let keep = b.ins().bor_imm_s(low, c(!0xfff));
+    let vpage = b.ins().band(va, keep);
+    let asid = b.ins().load(types::I32, flags(), ctx, offsets::ASID);
+    let key = b.ins().bor(vpage, asid);
+    let tag = b.ins().load(types::I32, flags(), entry, 0);
+    let diff = b.ins().bxor(tag, key);
+    let mask = b.ins().load(types::I32, flags(), entry, 4);
+    let code = b.ins().iconst(types::I32, c(CODE_BIT));
+    let zero = b.ins().iconst(types::I32, 0);
+    let code = b.ins().select(store, code, zero);
+    let mask = b.ins().bor(mask, code);
+    let fail = b.ins().band(diff, mask);
+    let base = b.ins().load(types::I32, flags(), entry, 8);
+    let in_page = b.ins().band_imm_s(va, 0xfff);
+    let off = b.ins().iadd(base, in_page);
+    let off = b.ins().uextend(types::I64, off);
+    let none = b.ins().iconst(types::I64, -1);
+    let out = b.ins().select(fail, none, off);
+    b.ins().store(flags(), out, ctx, offsets::LOOKUP);
+    b.ins().return_(&[]);
 }
 
 /// The signature of the chaining stub, in the `tail` convention:
