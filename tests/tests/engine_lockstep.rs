@@ -514,6 +514,16 @@ fn random_programs_across_a_page_boundary_agree() {
     }
 }
 
+/// Ends the program `p` (loaded at `entry`) with the loop's branch
+/// (`bgtz s7` back to word `head`) and its slot, then a jump to itself.
+fn close_loop(p: &mut Vec<u32>, head: i32, entry: u32) {
+    let n = p.len() as i32;
+    p.push(itype(0x07, S7, 0, (head - (n + 1)) as u32 & 0xffff)); // bgtz s7, loop
+    p.push(NOP);
+    p.push(j(entry + 4 * p.len() as u32));
+    p.push(NOP);
+}
+
 /// Runs a program (at `entry`) on both machines in the same random
 /// slices (`seed`) until `total` instructions, comparing their states
 /// after each.
@@ -565,11 +575,7 @@ fn stores_into_the_next_page_of_a_translated_loop_agree() {
         itype(0x09, A0, A0, 5),
         itype(0x09, S7, S7, 0xffff), // addiu s7, -1
     ];
-    let n = p.len() as i32;
-    p.push(itype(0x07, S7, 0, (7 - (n + 1)) as u32 & 0xffff)); // bgtz s7, loop
-    p.push(NOP);
-    p.push(j(entry + 4 * p.len() as u32));
-    p.push(NOP);
+    close_loop(&mut p, 7, entry);
     for seed in 0..20 {
         let mut interp = boot_at(&p, Engine::Interp, entry);
         let mut jit = boot_at(&p, Engine::Jit, entry);
@@ -617,11 +623,7 @@ fn a_jump_through_a_register_into_a_remapped_page_agrees() {
         NOP,
         itype(0x09, S7, S7, 0xffff), // addiu s7, -1
     ];
-    let n = p.len() as i32;
-    p.push(itype(0x07, S7, 0, (5 - (n + 1)) as u32 & 0xffff)); // bgtz s7, loop
-    p.push(NOP);
-    p.push(j(ENTRY + 4 * p.len() as u32));
-    p.push(NOP);
+    close_loop(&mut p, 5, ENTRY);
     let bytes = |w: &[u32]| w.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     for seed in 0..10 {
         let mut machines = [Engine::Interp, Engine::Jit].map(|engine| {
@@ -692,11 +694,7 @@ fn kernel_mode_loads_and_stores_through_the_tlb_agree() {
         rtype(V0, T6, V0, 0, 0x23),  // subu v0, v0, t6
         itype(0x09, S7, S7, 0xffff), // addiu s7, -1
     ];
-    let n = p.len() as i32;
-    p.push(itype(0x07, S7, 0, (13 - (n + 1)) as u32 & 0xffff)); // bgtz s7, loop
-    p.push(NOP);
-    p.push(j(ENTRY + 4 * p.len() as u32));
-    p.push(NOP);
+    close_loop(&mut p, 13, ENTRY);
     for seed in 0..6 {
         let mut interp = boot(&p, Engine::Interp);
         let mut jit = boot(&p, Engine::Jit);

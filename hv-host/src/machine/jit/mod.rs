@@ -669,31 +669,36 @@ impl Jit {
 
     /// Compiles the lookup thunk ([`translate::emit_lookup`]).
     fn compile_lookup(&mut self) -> Option<*const u8> {
-        let module = self.module.as_mut()?;
-        let config = module.target_config();
-        let ptr = config.pointer_type();
-        let ctx = &mut self.cctx;
-        module.clear_context(ctx);
-        ctx.func.signature = translate::lookup_signature(ptr);
-        {
-            let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
-            translate::emit_lookup(&mut b, ptr);
-            b.finalize(config);
-        }
-        define(module, ctx).map(|(p, _)| p)
+        let ptr = self.module.as_ref()?.target_config().pointer_type();
+        self.compile_helper(translate::lookup_signature(ptr), translate::emit_lookup)
     }
 
     /// Compiles the chaining stub ([`translate::emit_stub`]).
     fn compile_stub(&mut self) -> Option<*const u8> {
+        let module = self.module.as_ref()?;
+        let ptr = module.target_config().pointer_type();
+        let block_sig = block_signature(module);
+        let fold = self.fold_mask != 0;
+        self.compile_helper(translate::stub_signature(ptr), |b, ptr| {
+            translate::emit_stub(b, ptr, block_sig, fold)
+        })
+    }
+
+    /// Compiles a function shared by all blocks, with `signature`, whose
+    /// body `emit` builds: its entry address.
+    fn compile_helper(
+        &mut self,
+        signature: cranelift_codegen::ir::Signature,
+        emit: impl FnOnce(&mut FunctionBuilder<'_>, types::Type),
+    ) -> Option<*const u8> {
         let module = self.module.as_mut()?;
         let config = module.target_config();
-        let ptr = config.pointer_type();
         let ctx = &mut self.cctx;
         module.clear_context(ctx);
-        ctx.func.signature = translate::stub_signature(ptr);
+        ctx.func.signature = signature;
         {
             let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
-            translate::emit_stub(&mut b, ptr, block_signature(module), self.fold_mask != 0);
+            emit(&mut b, config.pointer_type());
             b.finalize(config);
         }
         define(module, ctx).map(|(p, _)| p)
