@@ -1896,10 +1896,10 @@ pub fn lookup_signature(ptr: Type) -> ir::Signature {
 }
 
 /// Emits the lookup thunk: the translation-cache lookup of
-/// [`Emitter::cached`], out of line for the slow way of kernel-mode
+/// `Emitter::cached`, out of line for the slow way of kernel-mode
 /// code's loads and stores. It stores into [`JitCtx::lookup`] the buffer
 /// offset of the `what & 0xff`-byte access at `va` (a store if `what` has
-/// [`LOOKUP_STORE`]), or -1 to leave (misaligned, a miss, or a store to a
+/// `LOOKUP_STORE`), or -1 to leave (misaligned, a miss, or a store to a
 /// page holding code).
 pub fn emit_lookup(b: &mut FunctionBuilder<'_>, ptr: Type) {
     let entry_block = b.create_block();
