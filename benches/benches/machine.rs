@@ -37,10 +37,13 @@ fn boot(words: &[u32], engine: Engine) -> Machine {
 }
 
 /// (a) A tight ALU loop: eight register-to-register operations and a taken
-/// branch per iteration.
+/// branch per iteration. The branch compares `sltu`'s result (0 or 1) with
+/// 2, so the loop never ends (comparing the counter would end it after
+/// 2^32 passes, which the translating engine reaches within one criterion
+/// run).
 fn alu_loop() -> Vec<u32> {
     let mut a = Asm::new(ORIGIN);
-    a.li(T0, 1).li(T6, 0);
+    a.li(T0, 1).li(T6, 2);
     let top = a.here();
     a.emit(addu(T1, T1, T0));
     a.emit(xor(T2, T2, T1));
@@ -49,7 +52,7 @@ fn alu_loop() -> Vec<u32> {
     a.emit(or(T5, T4, T0));
     a.emit(sltu(T7, T5, T1));
     a.emit(addiu(T0, T0, 1));
-    a.bne(T0, T6, top);
+    a.bne(T7, T6, top);
     a.emit(and(T8, T8, T5));
     a.finish().expect("assembles")
 }
