@@ -851,6 +851,9 @@ impl Machine {
         // not probed at every instruction (each probe is a likely cache
         // miss in the table).
         let mut probe = true;
+        // Set when a block has just left: the PC is its exit's target
+        // (which the probe counts as `jit::EXIT_WEIGHT` executions) until
+        // an instruction has run.
         let mut fresh = false;
         // The last exit taken, if its chain cell is to be filled in with
         // the block at its target (see `translate::ChainCell`).
@@ -868,7 +871,7 @@ impl Machine {
                 let slot = self.fetch_slot;
                 let generation = self.code.generation(slot);
                 let exit = cell.take();
-                match jit.probe(phys, pc, slot, generation) {
+                match jit.probe(phys, pc, slot, generation, fresh) {
                     jit::Probe::Run(f, len) => {
                         if let Some((k, target)) = exit
                             && target == pc
