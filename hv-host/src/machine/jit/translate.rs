@@ -932,7 +932,7 @@ impl<'a, 'b> Emitter<'a, 'b> {
 
     // ----- leaving -----
 
-    /// Returns exit number `k` (an index into [`Emitted::exits`]) with
+    /// Returns exit number `k` (an index into `Emitter::exits`) with
     /// `info`; a PC known only at run time is stored into the context.
     fn exit(&mut self, pc: Next, next_pc: Next, delay: bool, executed: u32, bailed: bool) {
         let ctx = self.ctx;
