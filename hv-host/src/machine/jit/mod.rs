@@ -126,10 +126,12 @@ impl core::str::FromStr for Engine {
 /// 563, 0.22 s, with 95% of instructions still run translated.
 /// `HV_JIT_THRESHOLD` overrides it.
 pub const HOT_THRESHOLD: u32 = 10_000;
-/// `HV_JIT_THRESHOLD`, if set to a number: the hot threshold for every
-/// new machine (tests set it to 1 to run everything they can translated).
-fn threshold_from_env() -> Option<u32> {
-    std::env::var("HV_JIT_THRESHOLD")
+/// The environment variable `name`, if set to a number: at least 1. For
+/// every new machine, `HV_JIT_THRESHOLD` sets the hot threshold (tests set
+/// it to 1 to run everything they can translated) and
+/// `HV_JIT_EXIT_WEIGHT` the [`EXIT_WEIGHT`].
+fn count_from_env(name: &str) -> Option<u32> {
+    std::env::var(name)
         .ok()?
         .parse::<u32>()
         .ok()
@@ -151,16 +153,6 @@ fn threshold_from_env() -> Option<u32> {
 /// 19,691 at 10: translating 8% of host time), the host time does not.
 /// `HV_JIT_EXIT_WEIGHT` overrides it.
 pub const EXIT_WEIGHT: u32 = 10;
-
-/// `HV_JIT_EXIT_WEIGHT`, if set to a number: [`EXIT_WEIGHT`] for every
-/// new machine.
-fn exit_weight_from_env() -> Option<u32> {
-    std::env::var("HV_JIT_EXIT_WEIGHT")
-        .ok()?
-        .parse::<u32>()
-        .ok()
-        .map(|n| n.max(1))
-}
 
 /// A dispatch point the interpreter has run at least `1 / WARM_SHARE` of
 /// [`HOT_THRESHOLD`] times is warm: a region translated from a hot
@@ -429,8 +421,8 @@ impl Jit {
             lookup: core::ptr::null(),
             code_bytes: 0,
             epoch: 0,
-            threshold: threshold_from_env().unwrap_or(HOT_THRESHOLD),
-            exit_weight: exit_weight_from_env().unwrap_or(EXIT_WEIGHT),
+            threshold: count_from_env("HV_JIT_THRESHOLD").unwrap_or(HOT_THRESHOLD),
+            exit_weight: count_from_env("HV_JIT_EXIT_WEIGHT").unwrap_or(EXIT_WEIGHT),
             fold_mask: if fold { usize::MAX } else { 0 },
             stats: JitStats::default(),
         })
