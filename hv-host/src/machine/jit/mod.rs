@@ -378,8 +378,8 @@ fn new_module() -> Result<JITModule, Unavailable> {
     // No e-graph optimizer: the translator emits little it could improve
     // (moves, zero offsets and constant branches fold while emitting;
     // register and base loads happen once per block), and it took ~30% of
-    // compile time. Measured with EXIT_WEIGHT 10 (min of 10 runs): CoreMark
-    // (3000 iterations) `speed` 0.45-0.46 s, `none` 0.41-0.42 s; 10,000
+    // compile time. Measured with EXIT_WEIGHT 6 (min of 10 runs): CoreMark
+    // (3000 iterations) `speed` 0.45-0.46 s, `none` 0.42-0.43 s; 10,000
     // iterations 1.24 s vs 1.21 s; Linux to power-off translating 0.47-0.52
     // s vs 0.32-0.36 s, the same host time. The backtracking register
     // allocator stays: the single-pass one made the code 30% slower.
